@@ -1,0 +1,48 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/result.h"
+#include "common/status.h"
+
+// Test helpers shared by every test binary: status assertions, temporary directories, free ports.
+
+#define ASSERT_OK(expr)                                      \
+  do {                                                       \
+    ::vela::Status s__ = (expr);                             \
+    ASSERT_TRUE(s__.ok()) << #expr << ": " << s__.ToString(); \
+  } while (0)
+#define EXPECT_OK(expr)                                      \
+  do {                                                       \
+    ::vela::Status s__ = (expr);                             \
+    EXPECT_TRUE(s__.ok()) << #expr << ": " << s__.ToString(); \
+  } while (0)
+#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                        \
+  auto VELA_CONCAT_(r__, __LINE__) = (expr);                                   \
+  ASSERT_TRUE(VELA_CONCAT_(r__, __LINE__).ok()) << #expr << ": "               \
+                                                << VELA_CONCAT_(r__, __LINE__).status().ToString(); \
+  lhs = std::move(VELA_CONCAT_(r__, __LINE__)).value()
+
+namespace vela::testing {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
+}  // namespace vela::testing
