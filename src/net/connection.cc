@@ -1,0 +1,332 @@
+#include "net/connection.h"
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/coding.h"
+#include "net/logger.h"
+#include "net/wire_status.h"
+
+namespace vela::net {
+namespace {
+std::atomic<uint64_t> g_next_connection_id{1};
+constexpr size_t kReadChunk = 64 * 1024;
+constexpr auto kSweepInterval = std::chrono::milliseconds(20);
+
+std::string PeerOf(const asio::ip::tcp::socket& socket) {
+  asio::error_code ec;
+  auto ep = socket.remote_endpoint(ec);
+  if (ec) return "unknown";
+  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+}  // namespace
+
+size_t OutBody::size() const {
+  size_t n = owned.size();
+  for (auto v : views) n += v.size();
+  return n;
+}
+
+v1::Header MakeResponseHeader(const v1::Header& request, const Status& status) {
+  v1::Header h;
+  h.set_request_id(request.request_id());
+  h.set_code(request.code());
+  h.set_flags(kFlagResponse);
+  h.set_version(kProtocolVersion);
+  ToWireStatus(status, h.mutable_status());
+  return h;
+}
+
+Connection::Connection(asio::ip::tcp::socket socket, ConnectionOptions options, RequestHandler* handler)
+    : socket_(std::move(socket)),
+      options_(options),
+      handler_(handler),
+      peer_(PeerOf(socket_)),
+      id_(g_next_connection_id.fetch_add(1)),
+      sweep_timer_(socket_.get_executor()) {}
+
+Connection::~Connection() = default;
+
+bool Connection::OnIoThread() {
+  auto* ex = socket_.get_executor().target<asio::io_context::executor_type>();
+  return ex != nullptr && ex->running_in_this_thread();
+}
+
+void Connection::Start() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->started_ || self->closed()) return;
+    self->started_ = true;
+    asio::error_code ec;
+    self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    self->peer_ = PeerOf(self->socket_);
+    self->DoRead();
+    self->DoWrite();
+  });
+}
+
+void Connection::ConnectAndStart(const std::string& host, uint16_t port, int64_t timeout_ms) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), host, port, timeout_ms] {
+    asio::error_code ec;
+    auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+    if (ec) {
+      self->CloseOnThread(fmt::format("bad address {}: {}", host, ec.message()));
+      return;
+    }
+    self->peer_ = fmt::format("{}:{}", host, port);
+    self->connecting_ = true;
+    auto timer = std::make_shared<asio::steady_timer>(self->socket_.get_executor());
+    timer->expires_after(std::chrono::milliseconds(timeout_ms));
+    timer->async_wait([self, timer](const asio::error_code& tec) {
+      if (!tec && self->connecting_) self->CloseOnThread("connect timed out");
+    });
+    self->socket_.async_connect(asio::ip::tcp::endpoint(address, port), [self, timer](const asio::error_code& cec) {
+      self->connecting_ = false;
+      timer->cancel();
+      if (cec) {
+        self->CloseOnThread(fmt::format("connect failed: {}", cec.message()));
+        return;
+      }
+      if (self->closed()) return;
+      self->started_ = true;
+      asio::error_code oec;
+      self->socket_.set_option(asio::ip::tcp::no_delay(true), oec);
+      self->DoRead();
+      self->DoWrite();
+    });
+  });
+}
+
+void Connection::DoRead() {
+  if (closed()) return;
+  if (read_buf_.size() - read_end_ < kReadChunk / 2) {
+    // Compact, then grow if still short.
+    if (read_begin_ > 0) {
+      std::memmove(read_buf_.data(), read_buf_.data() + read_begin_, read_end_ - read_begin_);
+      read_end_ -= read_begin_;
+      read_begin_ = 0;
+    }
+    if (read_buf_.size() - read_end_ < kReadChunk / 2) read_buf_.resize(read_end_ + kReadChunk);
+  }
+  socket_.async_read_some(asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
+                          [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            if (ec) {
+                              if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+                                NetLogger()->debug("read from {} failed: {}", self->peer_, ec.message());
+                              }
+                              self->CloseOnThread(ec == asio::error::eof ? "peer closed" : ec.message());
+                              return;
+                            }
+                            self->OnBytes(n);
+                          });
+}
+
+void Connection::OnBytes(size_t n) {
+  read_end_ += n;
+  if (!ProcessBuffer()) return;
+  DoRead();
+}
+
+// Decodes every whole frame in the buffer. Returns false when the connection was closed.
+bool Connection::ProcessBuffer() {
+  while (!closed() && !close_after_flush_) {
+    size_t avail = read_end_ - read_begin_;
+    if (avail < kLengthPrefixSize) break;
+    uint32_t frame_length = coding::GetBigEndian32(read_buf_.data() + read_begin_);
+    Status st = CheckFrameLength(frame_length, options_.max_frame_size);
+    if (!st.ok()) {
+      NetLogger()->warn("refusing frame from {}: {}", peer_, st.message());
+      v1::Header err;
+      err.set_flags(kFlagResponse);
+      err.set_version(kProtocolVersion);
+      ToWireStatus(st, err.mutable_status());
+      SendFrame(std::move(err), OutBody());
+      CloseAfterFlush(st.message());
+      return false;
+    }
+    if (avail < kLengthPrefixSize + frame_length) {
+      size_t need = kLengthPrefixSize + frame_length;
+      if (read_buf_.size() - read_begin_ < need) {
+        // Make room for the whole frame.
+        std::memmove(read_buf_.data(), read_buf_.data() + read_begin_, avail);
+        read_end_ = avail;
+        read_begin_ = 0;
+        if (read_buf_.size() < need + kReadChunk / 2) read_buf_.resize(need + kReadChunk / 2);
+      }
+      break;
+    }
+    auto decoded = DecodeFrame(std::string_view(read_buf_.data() + read_begin_ + kLengthPrefixSize, frame_length));
+    read_begin_ += kLengthPrefixSize + frame_length;
+    if (!decoded.ok()) {
+      NetLogger()->warn("malformed frame from {}: {}; closing", peer_, decoded.status().message());
+      v1::Header err;
+      err.set_flags(kFlagResponse);
+      err.set_version(kProtocolVersion);
+      ToWireStatus(decoded.status(), err.mutable_status());
+      SendFrame(std::move(err), OutBody());
+      CloseAfterFlush("malformed frame");
+      return false;
+    }
+    HandleFrame(std::move(decoded).value());
+  }
+  if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
+  return !closed() && !close_after_flush_;
+}
+
+void Connection::HandleFrame(Frame frame) {
+  if (frame.is_response()) {
+    auto it = pending_.find(frame.header.request_id());
+    if (it == pending_.end()) return;  // timed out already
+    auto cb = std::move(it->second.callback);
+    pending_.erase(it);
+    Status st = FromWireStatus(frame.header.status());
+    if (st.ok()) {
+      cb(std::move(frame));
+    } else {
+      cb(st);
+    }
+    return;
+  }
+  if (handler_ == nullptr) {
+    if (!frame.is_oneway()) {
+      SendFrame(MakeResponseHeader(frame.header, Status::Unimplemented("this endpoint serves no requests")), OutBody());
+    }
+    return;
+  }
+  handler_->OnRequest(shared_from_this(), std::move(frame));
+}
+
+void Connection::SendFrame(v1::Header header, OutBody body) {
+  if (header.version() == 0) header.set_version(kProtocolVersion);
+  OutFrame f{EncodeFrameHead(header, body.size()), std::move(body)};
+  if (OnIoThread()) {
+    QueueWrite(std::move(f));
+  } else {
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), f = std::move(f)]() mutable { self->QueueWrite(std::move(f)); });
+  }
+}
+
+void Connection::Request(v1::Header header, OutBody body, int64_t timeout_ms, ResponseCallback callback) {
+  auto run = [self = shared_from_this(), header = std::move(header), body = std::move(body), timeout_ms,
+              callback = std::move(callback)]() mutable {
+    if (self->closed()) {
+      callback(Status::Unavailable(fmt::format("connection to {} is closed", self->peer_)));
+      return;
+    }
+    uint64_t id = self->next_request_id_++;
+    header.set_request_id(id);
+    header.set_version(kProtocolVersion);
+    self->pending_.emplace(id, Pending{std::move(callback), NowMonotonicNs() + timeout_ms * 1000000});
+    self->ArmSweep();
+    self->QueueWrite(OutFrame{EncodeFrameHead(header, body.size()), std::move(body)});
+  };
+  if (OnIoThread()) {
+    run();
+  } else {
+    asio::post(socket_.get_executor(), std::move(run));
+  }
+}
+
+void Connection::QueueWrite(OutFrame frame) {
+  if (closed()) return;
+  write_queue_.push_back(std::move(frame));
+  DoWrite();
+}
+
+void Connection::DoWrite() {
+  if (writing_ || write_queue_.empty() || !started_ || connecting_ || closed()) return;
+  writing_ = true;
+  in_flight_.clear();
+  std::vector<asio::const_buffer> buffers;
+  size_t bytes = 0;
+  while (!write_queue_.empty() && buffers.size() < 512 && bytes < (4u << 20)) {
+    in_flight_.push_back(std::move(write_queue_.front()));
+    write_queue_.pop_front();
+    auto& f = in_flight_.back();
+    buffers.emplace_back(asio::buffer(f.head));
+    bytes += f.head.size();
+    if (!f.body.owned.empty()) buffers.emplace_back(asio::buffer(f.body.owned));
+    for (auto v : f.body.views) buffers.emplace_back(asio::buffer(v.data(), v.size()));
+    bytes += f.body.size();
+  }
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
+    self->writing_ = false;
+    self->in_flight_.clear();  // releases keepalive pins
+    if (ec) {
+      NetLogger()->debug("write to {} failed: {}", self->peer_, ec.message());
+      self->CloseOnThread(ec.message());
+      return;
+    }
+    if (self->close_after_flush_ && self->write_queue_.empty()) {
+      self->CloseOnThread(self->close_reason_);
+      return;
+    }
+    self->DoWrite();
+  });
+}
+
+void Connection::CloseAfterFlush(std::string_view reason) {
+  close_after_flush_ = true;
+  close_reason_ = std::string(reason);
+  if (!writing_ && write_queue_.empty()) CloseOnThread(close_reason_);
+}
+
+void Connection::Close(std::string_view reason) {
+  asio::post(socket_.get_executor(),
+             [self = shared_from_this(), reason = std::string(reason)] { self->CloseOnThread(reason); });
+}
+
+void Connection::CloseOnThread(std::string_view reason) {
+  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  NetLogger()->debug("closing connection {} to {}: {}", id_, peer_, reason);
+  asio::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  sweep_timer_.cancel();
+  write_queue_.clear();
+  auto pending = std::move(pending_);
+  pending_.clear();
+  for (auto& [id, p] : pending) {
+    p.callback(Status::Unavailable(fmt::format("connection to {} closed: {}", peer_, reason)));
+  }
+  auto listeners = std::move(close_listeners_);
+  for (auto& l : listeners) l();
+}
+
+void Connection::AddCloseListener(std::function<void()> listener) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), listener = std::move(listener)]() mutable {
+    if (self->closed()) {
+      listener();
+    } else {
+      self->close_listeners_.push_back(std::move(listener));
+    }
+  });
+}
+
+void Connection::ArmSweep() {
+  if (sweep_armed_) return;
+  sweep_armed_ = true;
+  sweep_timer_.expires_after(kSweepInterval);
+  sweep_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    self->sweep_armed_ = false;
+    if (ec || self->closed()) return;
+    self->SweepTimeouts();
+  });
+}
+
+void Connection::SweepTimeouts() {
+  const int64_t now = NowMonotonicNs();
+  std::vector<ResponseCallback> expired;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->second.deadline_ns <= now) {
+      expired.push_back(std::move(it->second.callback));
+      it = pending_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto& cb : expired) cb(Status::DeadlineExceeded(fmt::format("no response from {} in time", peer_)));
+  if (!pending_.empty()) ArmSweep();
+}
+
+}  // namespace vela::net

@@ -1,0 +1,141 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <asio.hpp>
+
+#include "common/result.h"
+#include "net/frame_codec.h"
+
+namespace vela::net {
+
+// The body of an outgoing frame: an owned part, then views of memory kept alive by `keepalive`
+// until the write completes (scatter-gather from mapped commit-log segments).
+struct OutBody {
+  std::string owned;
+  std::vector<std::string_view> views;
+  std::shared_ptr<const void> keepalive;
+
+  OutBody() = default;
+  OutBody(std::string s) : owned(std::move(s)) {}  // NOLINT: implicit for convenience
+  size_t size() const;
+};
+
+class Connection;
+
+// Receives request frames (not responses) read from any connection. Implemented by Dispatcher.
+// Called on the connection's io thread.
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  virtual void OnRequest(const std::shared_ptr<Connection>& connection, Frame frame) = 0;
+};
+
+// Result of a request: the response frame, or the transport error, the timeout, or the non-OK
+// status the peer answered with.
+using ResponseCallback = std::function<void(Result<Frame>)>;
+
+struct ConnectionOptions {
+  uint32_t max_frame_size = kDefaultMaxFrameSize;
+};
+
+// Connection is one TCP connection carrying frames both ways: requests it sends get responses
+// matched by request id; requests it receives go to the RequestHandler. It is pinned to one
+// io_context thread: its state is touched only there, and the public methods marked thread-safe
+// post to it. Writes go through one queue with at most one async_write in flight, batching what
+// queued meanwhile into one gather write. Kept alive by its own pending operations (shared_ptr).
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  // `handler` may be null (then incoming requests get an Unimplemented error); it must outlive
+  // the connection.
+  Connection(asio::ip::tcp::socket socket, ConnectionOptions options, RequestHandler* handler);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Starts reading. REQUIRES: the socket is connected.
+  void Start();
+  // Client side: connects to host:port and then starts; frames sent before that are queued.
+  // Thread-safe.
+  void ConnectAndStart(const std::string& host, uint16_t port, int64_t timeout_ms);
+
+  // Queues a frame (a response, or a oneway request). Thread-safe.
+  void SendFrame(v1::Header header, OutBody body);
+  // Sends a request and calls `callback` once on this connection's io thread with the response,
+  // an error, or DeadlineExceeded after timeout_ms. Assigns the request id. Thread-safe.
+  void Request(v1::Header header, OutBody body, int64_t timeout_ms, ResponseCallback callback);
+  // Closes the socket and fails pending requests with Unavailable. Thread-safe, idempotent.
+  void Close(std::string_view reason);
+
+  // Registers a callback run once on the io thread when the connection closes. Thread-safe.
+  void AddCloseListener(std::function<void()> listener);
+
+  bool closed() const { return closed_.load(std::memory_order_acquire); }
+  const std::string& peer() const { return peer_; }
+  uint64_t id() const { return id_; }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+ private:
+  struct Pending {
+    ResponseCallback callback;
+    int64_t deadline_ns;
+  };
+  struct OutFrame {
+    std::string head;
+    OutBody body;
+  };
+
+  bool OnIoThread();
+  void DoRead();
+  void OnBytes(size_t n);
+  bool ProcessBuffer();
+  void HandleFrame(Frame frame);
+  void QueueWrite(OutFrame frame);
+  void DoWrite();
+  void CloseOnThread(std::string_view reason);
+  // Stops reading, and closes once the queued frames (an error response) are written.
+  void CloseAfterFlush(std::string_view reason);
+  void ArmSweep();
+  void SweepTimeouts();
+
+  asio::ip::tcp::socket socket_;
+  ConnectionOptions options_;
+  RequestHandler* handler_;
+  std::string peer_;
+  const uint64_t id_;
+  std::atomic<bool> closed_{false};
+  bool started_ = false;
+  bool connecting_ = false;
+
+  // Read side (io thread only): a growing buffer with consumed prefix.
+  std::vector<char> read_buf_;
+  size_t read_begin_ = 0;
+  size_t read_end_ = 0;
+
+  // Write side (io thread only).
+  std::deque<OutFrame> write_queue_;
+  std::vector<OutFrame> in_flight_;
+  bool writing_ = false;
+  bool close_after_flush_ = false;
+  std::string close_reason_;
+
+  // Requests awaiting a response (io thread only).
+  std::unordered_map<uint64_t, Pending> pending_;
+  uint64_t next_request_id_ = 1;
+  asio::steady_timer sweep_timer_;
+  bool sweep_armed_ = false;
+  std::vector<std::function<void()>> close_listeners_;
+};
+
+// Helper for processors and clients: the response header for `request` with `status`.
+v1::Header MakeResponseHeader(const v1::Header& request, const Status& status);
+
+}  // namespace vela::net

@@ -1,0 +1,60 @@
+#include "net/dispatcher.h"
+
+#include <fmt/format.h>
+
+#include "net/logger.h"
+#include "net/wire_status.h"
+
+namespace vela::net {
+
+RequestContext::RequestContext(const std::shared_ptr<Connection>& connection, const v1::Header& request)
+    : connection_(connection),
+      request_id_(request.request_id()),
+      connection_id_(connection->id()),
+      code_(request.code()),
+      oneway_((request.flags() & kFlagOneway) != 0),
+      peer_(connection->peer()),
+      replied_(std::make_shared<std::atomic<bool>>(false)) {}
+
+void RequestContext::Reply(const Status& status, v1::Header response, OutBody body) const {
+  if (replied_->exchange(true)) return;
+  if (oneway_) return;
+  auto conn = connection_.lock();
+  if (!conn) return;
+  response.set_request_id(request_id_);
+  response.set_code(code_);
+  response.set_flags(kFlagResponse);
+  response.set_version(kProtocolVersion);
+  ToWireStatus(status, response.mutable_status());
+  conn->SendFrame(std::move(response), std::move(body));
+}
+
+void Dispatcher::RegisterProcessor(v1::RequestCode code, Processor processor, asio::thread_pool* pool) {
+  processors_[static_cast<int>(code)] = Entry{std::move(processor), pool};
+}
+
+void Dispatcher::OnRequest(const std::shared_ptr<Connection>& connection, Frame frame) {
+  RequestContext ctx(connection, frame.header);
+  auto it = processors_.find(static_cast<int>(frame.header.code()));
+  if (it == processors_.end()) {
+    NetLogger()->warn("unknown request code {} from {}", static_cast<int>(frame.header.code()), connection->peer());
+    ctx.ReplyError(Status::Unimplemented(fmt::format("unknown request code {}", static_cast<int>(frame.header.code()))));
+    return;
+  }
+  const Entry& entry = it->second;
+  auto run = [processor = &entry.processor, ctx, frame = std::move(frame)]() mutable {
+    try {
+      (*processor)(ctx, std::move(frame));
+    } catch (const std::exception& e) {
+      NetLogger()->error("processor for code {} from {} threw: {}", static_cast<int>(ctx.code()), ctx.peer(), e.what());
+      ctx.ReplyError(Status::Internal(fmt::format("internal error: {}", e.what())));
+    }
+  };
+  if (entry.pool) {
+    asio::post(*entry.pool, std::move(run));
+  } else {
+    run();
+  }
+}
+
+}  // namespace vela::net

@@ -1,0 +1,64 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <asio/thread_pool.hpp>
+
+#include "net/connection.h"
+
+namespace vela::net {
+
+// RequestContext is what a processor gets with a request: who asked and a call-once Reply that
+// may be called from any thread (it posts to the connection's io thread). Holds only a weak
+// reference to the connection: replying after the peer left is a no-op. Copyable; copies share
+// the "replied" flag.
+class RequestContext {
+ public:
+  RequestContext(const std::shared_ptr<Connection>& connection, const v1::Header& request);
+
+  // Sends the response: `response` carries the typed payload (its id, code, flags and status
+  // are filled here). Only the first call sends; oneway requests send nothing.
+  void Reply(const Status& status, v1::Header response = {}, OutBody body = {}) const;
+  void ReplyError(const Status& status) const { Reply(status); }
+
+  uint64_t request_id() const { return request_id_; }
+  v1::RequestCode code() const { return code_; }
+  bool oneway() const { return oneway_; }
+  const std::string& peer() const { return peer_; }
+  uint64_t connection_id() const { return connection_id_; }
+  std::shared_ptr<Connection> connection() const { return connection_.lock(); }
+
+ private:
+  std::weak_ptr<Connection> connection_;
+  uint64_t request_id_;
+  uint64_t connection_id_;
+  v1::RequestCode code_;
+  bool oneway_;
+  std::string peer_;
+  std::shared_ptr<std::atomic<bool>> replied_;
+};
+
+// A request processor: called with the context and the request frame.
+using Processor = std::function<void(RequestContext context, Frame request)>;
+
+// Dispatcher maps request codes to processors, filled at startup (RegisterProcessor) and read-only
+// afterwards. A processor runs on the io thread unless registered with a worker pool (for slow
+// work). Unknown codes get an Unimplemented error response. Thread-safe after startup.
+class Dispatcher : public RequestHandler {
+ public:
+  // REQUIRES: before the server starts. `pool`, if given, must outlive the dispatcher.
+  void RegisterProcessor(v1::RequestCode code, Processor processor, asio::thread_pool* pool = nullptr);
+  void OnRequest(const std::shared_ptr<Connection>& connection, Frame frame) override;
+
+ private:
+  struct Entry {
+    Processor processor;
+    asio::thread_pool* pool;
+  };
+  std::unordered_map<int, Entry> processors_;
+};
+
+}  // namespace vela::net
