@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstddef>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/result.h"
@@ -48,6 +50,7 @@ class MapPropertySource final : public PropertySource {
  public:
   MapPropertySource() = default;
   explicit MapPropertySource(const std::map<std::string, std::string>& props);
+  MapPropertySource(std::initializer_list<std::pair<const std::string, std::string>> props) : props_(props) {}
   void Set(std::string name, std::string value);
   bool Get(std::string_view name, std::string_view* value) const override;
 
