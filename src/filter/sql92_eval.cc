@@ -128,6 +128,8 @@ Value FromTristate(Tristate t) {
   return Value::Bool(t == Tristate::kTrue);
 }
 
+// One evaluation of a program against one message: lives on the caller's stack for a single
+// Evaluate call, so concurrent evaluations of the same program share nothing mutable.
 class Evaluator {
  public:
   Evaluator(const Program& program, const PropertySource& props) : nodes_(program.nodes.data()), props_(props) {}

@@ -46,6 +46,8 @@ int CharOffset(std::string_view text, uint32_t byte_offset) {
   return n;
 }
 
+// Recursive-descent parser over a token vector; builds nodes into a Program and stops at the first
+// error (message and byte offset). One instance per Compile call: not shared between threads.
 class Parser {
  public:
   Parser(std::string_view source, const std::vector<Token>& tokens, Program* program)
