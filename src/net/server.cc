@@ -33,7 +33,8 @@ Server::Server(ServerOptions options, RequestHandler* handler)
 
 Server::~Server() { Stop(); }
 
-Status Server::Start() {
+Status Server::Listen() {
+  if (listening_) return Status::OK();
   auto hp = SplitHostPort(options_.listen);
   if (!hp.ok()) return hp.status();
   asio::error_code ec;
@@ -48,6 +49,12 @@ Status Server::Start() {
   if (ec) return Status::Unavailable(fmt::format("cannot listen on {}: {}", options_.listen, ec.message()));
   port_ = acceptor_.local_endpoint().port();
   bound_ = fmt::format("{}:{}", host, port_);
+  listening_ = true;
+  return Status::OK();
+}
+
+Status Server::Start() {
+  VELA_RETURN_IF_ERROR(Listen());
   pool_.Start();
   DoAccept();
   accept_thread_ = std::thread([this] {

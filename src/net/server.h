@@ -31,7 +31,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens; fails with a clear status if the address is bad or in use.
+  // Binds and listens without accepting yet (connections wait in the backlog), so the owner
+  // learns the port before it is ready to serve. Fails if the address is bad or in use.
+  Status Listen();
+  // Listens (if Listen was not called) and starts accepting and serving.
   Status Start();
   // The bound address as host:port (the real port when 0 was asked).
   std::string listen_address() const { return bound_; }
@@ -59,6 +62,7 @@ class Server {
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;  // GUARDED_BY(mu_)
   bool stopped_ = false;
+  bool listening_ = false;
 };
 
 // Splits "host:port"; InvalidArgument when malformed.

@@ -1,0 +1,120 @@
+#include "broker/broker_controller.h"
+
+#include <fmt/format.h>
+
+#include "broker/logger.h"
+#include "broker/processors/processors.h"
+#include "common/clock.h"
+#include "common/service_thread.h"
+
+namespace vela::broker {
+
+// Expires silent clients every few seconds.
+class BrokerController::Housekeeping : public ServiceThread {
+ public:
+  explicit Housekeeping(ClientManager& clients) : ServiceThread("housekeeping"), clients_(clients) {}
+  ~Housekeeping() override { Stop(); }
+
+ protected:
+  void Run() override {
+    while (!stopped()) {
+      WaitForRunning(std::chrono::seconds(5));
+      clients_.ExpireSilent(NowEpochMs());
+    }
+  }
+
+ private:
+  ClientManager& clients_;
+};
+
+BrokerController::BrokerController(BrokerOptions options) : options_(std::move(options)) {
+  server_ = std::make_unique<net::Server>(
+      net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size}, &dispatcher_);
+}
+
+BrokerController::~BrokerController() { Stop(); }
+
+v1::RegisterBrokerRequest BrokerController::BuildRegistration() const {
+  v1::RegisterBrokerRequest r;
+  r.set_cluster_name(options_.cluster_name);
+  r.set_broker_name(options_.broker_name);
+  r.set_broker_id(options_.broker_id);
+  r.set_broker_addr(broker_addr_);
+  if (topics_) {
+    for (const auto& t : topics_->ListTopics()) {
+      auto* w = r.add_topics();
+      w->set_topic(t.name);
+      w->set_read_queues(t.read_queues);
+      w->set_write_queues(t.write_queues);
+      w->set_perm(t.perm);
+      w->set_message_type(static_cast<v1::MessageType>(t.message_type));
+    }
+  }
+  return r;
+}
+
+Status BrokerController::Start() {
+  VELA_RETURN_IF_ERROR(server_->Listen());
+  broker_addr_ = fmt::format("{}:{}", options_.advertised_ip, server_->port());
+  options_.store.store_host = PackHost(broker_addr_);
+
+  auto store = store::MessageStore::Open(options_.store);
+  if (!store.ok()) return store.status().WithContext("cannot open the store");
+  store_ = std::move(store).value();
+  topics_ = std::make_unique<TopicManager>(store_->meta());
+  clients_ = std::make_unique<ClientManager>(options_.client_expiry_ms);
+  admin_pool_ = std::make_unique<asio::thread_pool>(2);
+  pull_pool_ = std::make_unique<asio::thread_pool>(2);
+  registrar_ = std::make_unique<NamesrvRegistrar>(options_.namesrv_addrs, options_.register_interval_ms,
+                                                  [this] { return BuildRegistration(); });
+  // The hold service's retry function comes from the pull processor, registered below.
+  auto retry = std::make_shared<PullHoldService::Retry>();
+  holds_ = std::make_unique<PullHoldService>(*pull_pool_, [retry](HeldPull p, bool final) {
+    (*retry)(std::move(p), final);
+  });
+  context_ = std::make_unique<BrokerContext>(BrokerContext{options_, broker_addr_, *store_, *topics_, *clients_,
+                                                           *holds_, *registrar_, filters_, *admin_pool_, counters_,
+                                                           NowEpochMs()});
+  RegisterSendProcessor(*context_, dispatcher_);
+  *retry = RegisterPullProcessor(*context_, dispatcher_);
+  RegisterClientProcessors(*context_, dispatcher_);
+  RegisterQueryProcessors(*context_, dispatcher_);
+  RegisterAdminProcessors(*context_, dispatcher_);
+  store_->AddDispatchListener(holds_.get());
+  server_->SetConnectionClosedListener(
+      [this](const std::shared_ptr<net::Connection>& conn) { clients_->ConnectionClosed(conn->id()); });
+
+  holds_->Start();
+  housekeeping_ = std::make_unique<Housekeeping>(*clients_);
+  housekeeping_->Start();
+  VELA_RETURN_IF_ERROR(server_->Start());
+  if (!options_.namesrv_addrs.empty()) registrar_->Start();
+  started_ = true;
+  BrokerLogger()->info("broker {} ({}/{}) serving on {}, store {}, {}", options_.broker_name, options_.cluster_name,
+                       options_.broker_id, broker_addr_, options_.store.root_dir,
+                       options_.store.flush_disk_type == store::FlushDiskType::kSync ? "SYNC_FLUSH" : "ASYNC_FLUSH");
+  return Status::OK();
+}
+
+void BrokerController::Stop() {
+  if (registrar_) {
+    registrar_->Stop();
+    if (started_ && !options_.namesrv_addrs.empty()) registrar_->UnregisterAll();
+  }
+  if (server_) server_->Stop();
+  if (housekeeping_) housekeeping_->Stop();
+  if (holds_) {
+    holds_->Stop();
+    holds_->ReleaseAll();
+  }
+  if (pull_pool_) pull_pool_->join();
+  if (admin_pool_) admin_pool_->join();
+  if (store_) {
+    store_->Shutdown();
+    BrokerLogger()->info("broker {} stopped: store flushed and checkpointed", options_.broker_name);
+  }
+  started_ = false;
+  registrar_.reset();
+}
+
+}  // namespace vela::broker

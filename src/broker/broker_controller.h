@@ -1,0 +1,64 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <asio/thread_pool.hpp>
+
+#include "broker/broker_context.h"
+#include "broker/broker_options.h"
+#include "broker/client_manager.h"
+#include "broker/namesrv_registrar.h"
+#include "broker/pull_hold_service.h"
+#include "broker/topic_manager.h"
+#include "filter/filter_cache.h"
+#include "net/dispatcher.h"
+#include "net/server.h"
+#include "store/message_store.h"
+
+namespace vela::broker {
+
+// BrokerController is the composition root of vela-broker: it owns the store, the managers, the
+// services and the server, starts them in dependency order and stops them in reverse. Start/Stop
+// from main's thread only.
+class BrokerController {
+ public:
+  explicit BrokerController(BrokerOptions options);
+  ~BrokerController();
+  BrokerController(const BrokerController&) = delete;
+  BrokerController& operator=(const BrokerController&) = delete;
+
+  // Binds the listen address, opens (and if needed recovers) the store, starts the services,
+  // then accepts clients and registers with the name servers. Any failure leaves nothing running.
+  Status Start();
+  // Graceful stop: unregister, stop accepting and close connections, answer held pulls, flush,
+  // checkpoint. Idempotent.
+  void Stop();
+
+  // The address clients are told (brokerIP1 and the bound port).
+  const std::string& broker_addr() const { return broker_addr_; }
+  std::string listen_address() const { return server_->listen_address(); }
+
+ private:
+  class Housekeeping;
+  v1::RegisterBrokerRequest BuildRegistration() const;
+
+  BrokerOptions options_;
+  std::string broker_addr_;
+  net::Dispatcher dispatcher_;
+  std::unique_ptr<net::Server> server_;
+  std::unique_ptr<store::MessageStore> store_;
+  std::unique_ptr<TopicManager> topics_;
+  std::unique_ptr<ClientManager> clients_;
+  std::unique_ptr<asio::thread_pool> admin_pool_;
+  std::unique_ptr<asio::thread_pool> pull_pool_;
+  std::unique_ptr<PullHoldService> holds_;
+  std::unique_ptr<NamesrvRegistrar> registrar_;
+  std::unique_ptr<Housekeeping> housekeeping_;
+  filter::FilterCache filters_;
+  BrokerCounters counters_;
+  std::unique_ptr<BrokerContext> context_;
+  bool started_ = false;
+};
+
+}  // namespace vela::broker

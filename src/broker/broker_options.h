@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/config.h"
+#include "store/message_store.h"
+
+namespace vela::broker {
+
+// Broker settings (conf/broker.conf documents each, with RocketMQ's key names where the meaning
+// matches). Built once at startup by FromConfig; immutable afterwards.
+struct BrokerOptions {
+  std::string cluster_name = "DefaultCluster";     // brokerClusterName
+  std::string broker_name = "broker-a";            // brokerName
+  int64_t broker_id = 0;                           // brokerId (0: master)
+  std::vector<std::string> namesrv_addrs;          // namesrvAddr "host:port;host:port"
+  std::string listen = "0.0.0.0:10911";            // listen / listenPort
+  std::string advertised_ip = "127.0.0.1";         // brokerIP1: the address clients are told
+  size_t io_threads = 0;                           // ioThreads (0: cores)
+  bool auto_create_topic = false;                  // autoCreateTopicEnable
+  bool auto_create_group = true;                   // autoCreateSubscriptionGroup
+  int32_t default_topic_queues = 8;                // defaultTopicQueueNums
+  bool enable_property_filter = true;              // enablePropertyFilter (SQL92)
+  int64_t register_interval_ms = 30000;            // registerNameServerPeriod
+  int64_t long_polling_max_ms = 30000;             // longPollingMaxMs: cap on a held pull
+  int64_t client_expiry_ms = 60000;                // clientChannelExpiryMs
+  int32_t max_pull_messages = 256;                 // maxPullMessages per request
+  int64_t max_pull_bytes = 4 * 1024 * 1024;        // maxTransferBytesOnMessageInMemory
+  uint32_t max_frame_size = 16 * 1024 * 1024;      // maxFrameSize
+  store::StoreOptions store;
+
+  static Result<BrokerOptions> FromConfig(const Config& config);
+};
+
+}  // namespace vela::broker

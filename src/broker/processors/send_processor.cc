@@ -1,0 +1,151 @@
+#include <fmt/format.h>
+
+#include "broker/logger.h"
+#include "broker/namesrv_registrar.h"
+#include "broker/processors/processors.h"
+#include "common/coding.h"
+#include "common/message_id.h"
+#include "common/validation.h"
+
+namespace vela::broker {
+namespace {
+
+// Splits a send body into its records and checks each one against the request and the limits.
+// Patches the queue id where the broker chose it.
+Status SplitAndValidate(BrokerContext& ctx, const v1::SendRequest& req, uint32_t queue_id, std::string& body,
+                        std::vector<std::string_view>* records) {
+  size_t pos = 0;
+  while (pos < body.size()) {
+    RecordView view;
+    std::string reason;
+    std::string_view rest(body.data() + pos, body.size() - pos);
+    if (DecodeRecord(rest, /*verify_crc=*/false, &view, &reason) != DecodeOutcome::kRecord) {
+      return Status::InvalidArgument(
+          fmt::format("message {} of the request is malformed: {}", records->size(), reason.empty() ? "no record" : reason));
+    }
+    if (view.topic != req.topic()) {
+      return Status::InvalidArgument(
+          fmt::format("message {} is for topic {}, the request for {}", records->size(), view.topic, req.topic()));
+    }
+    if (static_cast<int64_t>(view.body.size()) > ctx.options.store.max_message_size) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("message body of {} bytes exceeds maxMessageSize {}", view.body.size(),
+                                ctx.options.store.max_message_size),
+                    SubCode::kMessageTooLarge);
+    }
+    if (view.properties.size() > kMaxPropertiesBytes) {
+      return Status::InvalidArgument(
+          fmt::format("message properties take {} bytes, the limit is {}", view.properties.size(), kMaxPropertiesBytes));
+    }
+    Status prop_status;
+    ForEachProperty(view.properties, [&](std::string_view k, std::string_view v) {
+      prop_status = ValidateProperty(k, v);
+      return prop_status.ok();
+    });
+    VELA_RETURN_IF_ERROR(prop_status);
+    if (view.msg_id.empty()) return Status::InvalidArgument("message has no id");
+    char* raw = body.data() + pos;
+    if (view.queue_id != queue_id) {
+      coding::PutFixed32(raw + record::kOffQueueId, queue_id);
+      RefreshRecordCrc(raw);
+    }
+    records->push_back(view.raw);
+    pos += view.raw.size();
+  }
+  if (records->empty()) return Status::InvalidArgument("send request carries no message");
+  if (req.message_count() != 0 && req.message_count() != records->size()) {
+    return Status::InvalidArgument(
+        fmt::format("request says {} messages, body holds {}", req.message_count(), records->size()));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<store::TopicConfig> ResolveTopic(BrokerContext& ctx, const std::string& topic, bool for_write) {
+  if (auto t = ctx.topics.GetTopic(topic)) {
+    if (for_write && (t->perm & 2) == 0) return Status::PermissionDenied(fmt::format("topic {} is not writable", topic));
+    if (!for_write && (t->perm & 4) == 0) return Status::PermissionDenied(fmt::format("topic {} is not readable", topic));
+    return *t;
+  }
+  VELA_RETURN_IF_ERROR(ValidateTopicName(topic));
+  if (!ctx.options.auto_create_topic) {
+    return Status::NotFound(fmt::format("topic {} does not exist on broker {}", topic, ctx.broker_addr),
+                            SubCode::kTopicNotFound);
+  }
+  store::TopicConfig config;
+  config.name = topic;
+  config.read_queues = config.write_queues = ctx.options.default_topic_queues;
+  VELA_RETURN_IF_ERROR(ctx.topics.UpsertTopic(config));
+  BrokerLogger()->info("topic {} auto-created with {} queues", topic, config.write_queues);
+  ctx.registrar.Trigger();
+  return config;
+}
+
+Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& group) {
+  if (auto g = ctx.topics.GetGroup(group)) return *g;
+  VELA_RETURN_IF_ERROR(ValidateGroupName(group));
+  if (!ctx.options.auto_create_group) {
+    return Status::NotFound(fmt::format("group {} does not exist on broker {}", group, ctx.broker_addr),
+                            SubCode::kGroupNotFound);
+  }
+  store::GroupConfig config;
+  config.name = group;
+  VELA_RETURN_IF_ERROR(ctx.topics.UpsertGroup(config));
+  return config;
+}
+
+void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
+  dispatcher.RegisterProcessor(v1::SEND_MESSAGE, [&ctx](net::RequestContext rc, net::Frame frame) {
+    ctx.counters.send_requests.fetch_add(1, std::memory_order_relaxed);
+    auto fail = [&](const Status& s) {
+      ctx.counters.send_errors.fetch_add(1, std::memory_order_relaxed);
+      BrokerLogger()->debug("send from {} refused: {}", rc.peer(), s.ToString());
+      rc.ReplyError(s);
+    };
+    if (!frame.header.has_send_request()) return fail(Status::InvalidArgument("SEND_MESSAGE needs send_request"));
+    const v1::SendRequest& req = frame.header.send_request();
+    auto topic = ResolveTopic(ctx, req.topic(), /*for_write=*/true);
+    if (!topic.ok()) return fail(topic.status());
+    uint32_t queue_id;
+    if (req.queue_id() < 0) {
+      static std::atomic<uint32_t> round_robin{0};
+      queue_id = round_robin.fetch_add(1, std::memory_order_relaxed) % static_cast<uint32_t>(topic->write_queues);
+    } else if (req.queue_id() >= topic->write_queues) {
+      return fail(Status::InvalidArgument(
+          fmt::format("queue {} does not exist: topic {} has {} write queues", req.queue_id(), req.topic(),
+                      topic->write_queues)));
+    } else {
+      queue_id = static_cast<uint32_t>(req.queue_id());
+    }
+    store::AppendRequest append;
+    Status valid = SplitAndValidate(ctx, req, queue_id, frame.body, &append.records);
+    if (!valid.ok()) return fail(valid);
+    const int64_t bytes = static_cast<int64_t>(frame.body.size());
+    const int64_t count = static_cast<int64_t>(append.records.size());
+    ctx.store.Append(std::move(append), [&ctx, rc, bytes, count](Result<store::AppendResult> result) {
+      if (!result.ok()) {
+        ctx.counters.send_errors.fetch_add(1, std::memory_order_relaxed);
+        if (result.status().IsNoSpace()) BrokerLogger()->warn("send refused: {}", result.status().ToString());
+        rc.ReplyError(result.status());
+        return;
+      }
+      ctx.counters.messages_in.fetch_add(count, std::memory_order_relaxed);
+      ctx.counters.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+      v1::Header resp;
+      auto* sr = resp.mutable_send_response();
+      sr->set_broker_addr(ctx.broker_addr);
+      for (const auto& r : result->records) {
+        auto* receipt = sr->add_receipts();
+        receipt->set_msg_id(r.msg_id);
+        receipt->set_offset_id(MakeOffsetId(ctx.options.store.store_host, r.physical_offset));
+        receipt->set_queue_id(static_cast<int32_t>(r.queue_id));
+        receipt->set_queue_offset(r.queue_offset);
+        receipt->set_physical_offset(r.physical_offset);
+      }
+      rc.Reply(Status::OK(), std::move(resp));
+    });
+  });
+}
+
+}  // namespace vela::broker

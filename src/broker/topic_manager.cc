@@ -1,0 +1,81 @@
+#include "broker/topic_manager.h"
+
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "common/validation.h"
+
+namespace vela::broker {
+
+TopicManager::TopicManager(store::MetaStore& meta) : meta_(meta) {
+  for (auto& t : meta_.ListTopics()) topics_[t.name] = t;
+  for (auto& g : meta_.ListGroups()) groups_[g.name] = g;
+}
+
+std::optional<store::TopicConfig> TopicManager::GetTopic(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = topics_.find(name);
+  if (it == topics_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(ValidateTopicName(topic.name));
+  if (topic.read_queues < 1 || topic.read_queues > 1024 || topic.write_queues < 1 || topic.write_queues > 1024) {
+    return Status::InvalidArgument(fmt::format("topic {}: queue counts must be 1..1024", topic.name));
+  }
+  if (topic.message_type < 0 || topic.message_type > 3) {
+    return Status::InvalidArgument(fmt::format("topic {}: unknown message type {}", topic.name, topic.message_type));
+  }
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutTopic(topic));
+  topics_[topic.name] = topic;
+  return Status::OK();
+}
+
+Status TopicManager::DeleteTopic(const std::string& name) {
+  std::unique_lock lock(mu_);
+  if (topics_.find(name) == topics_.end()) {
+    return Status::NotFound(fmt::format("topic {} does not exist", name), SubCode::kTopicNotFound);
+  }
+  VELA_RETURN_IF_ERROR(meta_.DeleteTopic(name));
+  topics_.erase(name);
+  return Status::OK();
+}
+
+std::vector<store::TopicConfig> TopicManager::ListTopics() const {
+  std::shared_lock lock(mu_);
+  std::vector<store::TopicConfig> out;
+  for (const auto& [name, t] : topics_) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+std::optional<store::GroupConfig> TopicManager::GetGroup(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  auto it = groups_.find(name);
+  if (it == groups_.end()) return std::nullopt;
+  return it->second;
+}
+
+Status TopicManager::UpsertGroup(const store::GroupConfig& group) {
+  VELA_RETURN_IF_ERROR(ValidateGroupName(group.name));
+  if (group.max_retries < 0 || group.max_retries > 64) {
+    return Status::InvalidArgument(fmt::format("group {}: max retries must be 0..64", group.name));
+  }
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutGroup(group));
+  groups_[group.name] = group;
+  return Status::OK();
+}
+
+std::vector<store::GroupConfig> TopicManager::ListGroups() const {
+  std::shared_lock lock(mu_);
+  std::vector<store::GroupConfig> out;
+  for (const auto& [name, g] : groups_) out.push_back(g);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+}  // namespace vela::broker

@@ -1,0 +1,39 @@
+#pragma once
+
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/result.h"
+#include "store/meta_store.h"
+
+namespace vela::broker {
+
+// TopicManager is the broker's view of its topics and subscription groups: an in-memory cache in
+// front of the store's MetaStore, which persists every change before the cache sees it.
+// Thread-safe; lookups take a shared lock only.
+class TopicManager {
+ public:
+  // `meta` must outlive this object.
+  explicit TopicManager(store::MetaStore& meta);
+
+  std::optional<store::TopicConfig> GetTopic(const std::string& name) const;
+  // Creates or updates a topic (validated name, 1..1024 queues).
+  Status UpsertTopic(const store::TopicConfig& topic);
+  Status DeleteTopic(const std::string& name);
+  std::vector<store::TopicConfig> ListTopics() const;
+
+  std::optional<store::GroupConfig> GetGroup(const std::string& name) const;
+  Status UpsertGroup(const store::GroupConfig& group);
+  std::vector<store::GroupConfig> ListGroups() const;
+
+ private:
+  store::MetaStore& meta_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, store::TopicConfig> topics_;  // GUARDED_BY(mu_)
+  std::unordered_map<std::string, store::GroupConfig> groups_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace vela::broker
