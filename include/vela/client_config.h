@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace vela::client {
+
+// Settings shared by producers and consumers. A plain value. Thread-compatible.
+struct ClientConfig {
+  // "host:port;host:port"; empty: taken from the environment variable VELA_NAMESRV.
+  std::string namesrv_addr;
+  // Timeout of one name-server or administrative request.
+  int64_t request_timeout_ms = 3000;
+  // How often routes are fetched again from the name servers.
+  int64_t route_refresh_interval_ms = 30000;
+  // Network threads of this client (each producer or consumer owns its own).
+  size_t io_threads = 1;
+  // Threads that run user callbacks (send callbacks); listeners have their own pool.
+  size_t callback_threads = 2;
+  // Part of the client id ("ip@pid@instance@n"); lets one process run distinct clients.
+  std::string instance_name = "DEFAULT";
+};
+
+}  // namespace vela::client

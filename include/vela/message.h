@@ -1,0 +1,56 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+// Messages as the SDK's users see them: what a producer sends, what it gets back, and what a
+// consumer receives.
+namespace vela::client {
+
+// A message to send. A plain value: build it, pass it to Producer::Send, reuse or drop it.
+// Thread-compatible.
+struct Message {
+  std::string topic;
+  std::string body;
+  std::string tag;                                // one tag, used by tag subscriptions ("" for none)
+  std::vector<std::string> keys;                  // indexed by the broker for query by key; no spaces
+  std::map<std::string, std::string> properties;  // user properties, visible to SQL92 filters
+  std::string sharding_key;                       // non-empty: every message of the key goes to one queue
+  int64_t delay_ms = 0;                           // > 0: deliver after this delay (timer message)
+  int64_t deliver_at_ms = 0;                      // > 0: deliver at this epoch time (timer message)
+
+  Message() = default;
+  Message(std::string topic_in, std::string body_in) : topic(std::move(topic_in)), body(std::move(body_in)) {}
+};
+
+// What the broker acknowledged for one sent message.
+struct SendReceipt {
+  std::string msg_id;     // the unique id given at send time (stable across retries and brokers)
+  std::string offset_id;  // broker address + commit-log offset: finds the record without an index
+  std::string topic;
+  int32_t queue_id = -1;
+  int64_t queue_offset = -1;
+  std::string broker_addr;  // "ip:port" of the broker that stored it
+};
+
+// A received message, owned by the consumer while the listener runs (copy what must outlive it).
+struct MessageView {
+  std::string msg_id;
+  std::string offset_id;
+  std::string topic;
+  int32_t queue_id = -1;
+  int64_t queue_offset = -1;
+  std::string tag;
+  std::vector<std::string> keys;
+  std::map<std::string, std::string> properties;  // every property except TAGS and KEYS
+  std::string body;
+  int64_t born_timestamp_ms = 0;
+  int64_t store_timestamp_ms = 0;
+  std::string born_host;
+  int32_t reconsume_times = 0;  // how many times it was handed to a listener before this one
+  std::string broker_addr;
+};
+
+}  // namespace vela::client

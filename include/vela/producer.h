@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "vela/client_config.h"
+#include "vela/message.h"
+#include "vela/status.h"
+
+namespace vela::client {
+
+class ProducerImpl;
+
+// Called once per SendAsync with the outcome; `receipt` is meaningful only when status.ok().
+// Runs on one of the producer's callback threads, never on a network thread; it may block
+// briefly but long work delays other callbacks.
+using SendCallback = std::function<void(const Status& status, const SendReceipt& receipt)>;
+
+// Producer sends messages to the brokers that serve their topics, found through the name
+// servers. Routes are cached and refreshed every 30 s and after errors. Queues are chosen
+// round-robin over the writable queues of every broker, or by a hash of the sharding key. A send
+// that fails with a retryable error (broker unavailable, timed out, disk full) is retried on
+// another broker up to max_retries times within the send timeout.
+//
+// Built by ProducerBuilder, started on Build. Thread-safe: any number of threads may send at once.
+// Owns its network and callback threads; Shutdown (or the destructor) waits for pending async
+// sends to complete or fail.
+class Producer {
+ public:
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Sends one message and waits for the broker's acknowledgement. Fails with InvalidArgument for
+  // a bad topic, property or empty body, NotFound (kTopicNotFound) when no broker serves the
+  // topic, DeadlineExceeded after the send timeout, or the last broker error. Blocks.
+  StatusOr<SendReceipt> Send(const Message& message);
+
+  // Sends one message without blocking on the network; `callback` gets the outcome. Never
+  // blocks the caller on I/O (a missing route is fetched on an SDK thread).
+  void SendAsync(Message message, SendCallback callback);
+
+  // Sends without waiting for or learning the outcome (no retry). Returns an error only for an
+  // invalid message or when no route is known. May block to fetch a missing route.
+  Status SendOneway(const Message& message);
+
+  // Sends messages of one topic in one request, stored together on one queue (the first
+  // message's sharding key decides it, when set). Returns one receipt per message, in order.
+  StatusOr<std::vector<SendReceipt>> SendBatch(const std::vector<Message>& messages);
+
+  // Waits for in-flight async sends, then stops the threads. Idempotent. Sends after Shutdown
+  // fail with FailedPrecondition.
+  void Shutdown();
+
+  // The client id this producer reports to brokers.
+  const std::string& client_id() const;
+
+ private:
+  friend class ProducerBuilder;
+  explicit Producer(std::unique_ptr<ProducerImpl> impl);
+  std::unique_ptr<ProducerImpl> impl_;
+};
+
+// Builds and starts a Producer. Thread-compatible (configure from one thread).
+class ProducerBuilder {
+ public:
+  ProducerBuilder& SetClientConfig(ClientConfig config);
+  // "host:port;host:port"; overrides the ClientConfig's (default: VELA_NAMESRV).
+  ProducerBuilder& SetNamesrvAddr(std::string addrs);
+  ProducerBuilder& SetGroup(std::string producer_group);
+  // Total time a Send may take, retries included (default 3000 ms).
+  ProducerBuilder& SetSendTimeoutMs(int64_t timeout_ms);
+  // Extra attempts on another broker after a retryable failure (default 2).
+  ProducerBuilder& SetMaxRetries(int retries);
+  // Largest body accepted before sending (default 4 MiB).
+  ProducerBuilder& SetMaxMessageBytes(size_t bytes);
+
+  // Validates the settings and starts the producer. Fails with InvalidArgument when no name
+  // server address is given.
+  StatusOr<std::unique_ptr<Producer>> Build();
+
+ private:
+  ClientConfig config_;
+  std::string group_ = "DEFAULT_PRODUCER";
+  int64_t send_timeout_ms_ = 3000;
+  int max_retries_ = 2;
+  size_t max_message_bytes_ = 4 * 1024 * 1024;
+};
+
+}  // namespace vela::client

@@ -1,0 +1,116 @@
+#include "client/message_codec.h"
+
+#include <fmt/format.h>
+
+#include "common/message_id.h"
+#include "common/validation.h"
+
+namespace vela::client {
+
+vela::Status ValidateMessage(const Message& message, size_t max_body_bytes) {
+  VELA_RETURN_IF_ERROR(ValidateTopicName(message.topic));
+  if (message.body.empty()) return vela::Status::InvalidArgument("message body is empty");
+  if (message.body.size() > max_body_bytes) {
+    return vela::Status(vela::StatusCode::kInvalidArgument,
+                        fmt::format("message body of {} bytes exceeds the limit of {}", message.body.size(),
+                                    max_body_bytes),
+                        vela::SubCode::kMessageTooLarge);
+  }
+  if (!message.tag.empty()) VELA_RETURN_IF_ERROR(ValidateProperty(prop::kTags, message.tag));
+  for (const auto& key : message.keys) {
+    if (key.empty() || key.find(' ') != std::string::npos) {
+      return vela::Status::InvalidArgument(fmt::format("message key '{}' is empty or contains a space", key));
+    }
+  }
+  for (const auto& [k, v] : message.properties) VELA_RETURN_IF_ERROR(ValidateProperty(k, v));
+  if (message.delay_ms < 0 || message.deliver_at_ms < 0) {
+    return vela::Status::InvalidArgument("delay and delivery time must not be negative");
+  }
+  if (message.delay_ms > 0 && message.deliver_at_ms > 0) {
+    return vela::Status::InvalidArgument("set either a delay or a delivery time, not both");
+  }
+  return vela::Status::OK();
+}
+
+std::string EncodeMessageProperties(const Message& message) {
+  Properties props;
+  if (!message.tag.empty()) props.emplace_back(prop::kTags, message.tag);
+  if (!message.keys.empty()) {
+    std::string keys;
+    for (const auto& key : message.keys) {
+      if (!keys.empty()) keys.push_back(' ');
+      keys.append(key);
+    }
+    props.emplace_back(prop::kKeys, std::move(keys));
+  }
+  if (!message.sharding_key.empty()) props.emplace_back(prop::kShardingKey, message.sharding_key);
+  if (message.delay_ms > 0) props.emplace_back(prop::kDelayMs, std::to_string(message.delay_ms));
+  if (message.deliver_at_ms > 0) props.emplace_back(prop::kDeliverAtMs, std::to_string(message.deliver_at_ms));
+  for (const auto& [k, v] : message.properties) props.emplace_back(k, v);
+  return EncodeProperties(props);
+}
+
+void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64_t born_host, int64_t born_ms,
+                         std::string* out) {
+  const std::string properties = EncodeMessageProperties(message);
+  RecordFields fields;
+  fields.topic = message.topic;
+  fields.born_timestamp_ms = born_ms;
+  fields.born_host = born_host;
+  fields.msg_id = msg_id;
+  fields.properties = properties;
+  fields.body = message.body;
+  EncodeRecord(fields, out);
+}
+
+MessageView ToMessageView(const RecordView& record, const std::string& broker_addr) {
+  MessageView view;
+  view.msg_id = std::string(record.msg_id);
+  uint64_t store_host = record.store_host != 0 ? record.store_host : PackHost(broker_addr);
+  view.offset_id = MakeOffsetId(store_host, record.physical_offset);
+  view.topic = std::string(record.topic);
+  view.queue_id = static_cast<int32_t>(record.queue_id);
+  view.queue_offset = record.queue_offset;
+  view.body = std::string(record.body);
+  view.born_timestamp_ms = record.born_timestamp_ms;
+  view.store_timestamp_ms = record.store_timestamp_ms;
+  view.born_host = record.born_host != 0 ? UnpackHost(record.born_host) : std::string();
+  view.reconsume_times = static_cast<int32_t>(record.reconsume_times);
+  view.broker_addr = broker_addr;
+  ForEachProperty(record.properties, [&](std::string_view k, std::string_view v) {
+    if (k == prop::kTags) {
+      view.tag = std::string(v);
+    } else if (k == prop::kKeys) {
+      size_t start = 0;
+      while (start < v.size()) {
+        size_t end = v.find(' ', start);
+        if (end == std::string_view::npos) end = v.size();
+        if (end > start) view.keys.emplace_back(v.substr(start, end - start));
+        start = end + 1;
+      }
+    } else {
+      view.properties[std::string(k)] = std::string(v);
+    }
+    return true;
+  });
+  return view;
+}
+
+Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr) {
+  std::vector<MessageView> out;
+  while (!body.empty()) {
+    RecordView record;
+    std::string reason;
+    auto outcome = DecodeRecord(body, /*verify_crc=*/true, &record, &reason);
+    if (outcome == DecodeOutcome::kEndOfData || outcome == DecodeOutcome::kBlank) break;
+    if (outcome != DecodeOutcome::kRecord) {
+      return vela::Status::Corruption(fmt::format("record {} from {} does not decode: {}", out.size(), broker_addr,
+                                                  reason));
+    }
+    out.push_back(ToMessageView(record, broker_addr));
+    body.remove_prefix(record.raw.size());
+  }
+  return out;
+}
+
+}  // namespace vela::client

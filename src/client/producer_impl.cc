@@ -1,0 +1,339 @@
+#include "client/producer_impl.h"
+
+#include <chrono>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "client/logger.h"
+#include "client/message_codec.h"
+#include "client/status_convert.h"
+#include "common/clock.h"
+#include "common/message_id.h"
+
+namespace vela::client {
+
+namespace {
+constexpr int64_t kHeartbeatIntervalMs = 10000;
+}  // namespace
+
+ProducerImpl::ProducerImpl(ProducerSettings settings) : settings_(std::move(settings)) {}
+
+ProducerImpl::~ProducerImpl() { Shutdown(); }
+
+vela::Status ProducerImpl::Start() {
+  auto instance = ClientInstance::Create(settings_.config, nullptr);
+  if (!instance.ok()) return instance.status();
+  instance_ = std::move(instance).value();
+  instance_->ScheduleEvery(kHeartbeatIntervalMs, [this] { SendHeartbeat(); });
+  return vela::Status::OK();
+}
+
+bool ProducerImpl::IsRetryable(const vela::Status& status) {
+  switch (status.code()) {
+    case vela::StatusCode::kUnavailable:
+    case vela::StatusCode::kDeadlineExceeded:
+      return true;
+    case vela::StatusCode::kResourceExhausted:
+      return status.subcode() == vela::SubCode::kNoSpace;
+    default:
+      return false;
+  }
+}
+
+Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(const std::vector<Message>& messages,
+                                                                     bool batch) {
+  if (shut_down_.load(std::memory_order_acquire)) return vela::Status::FailedPrecondition("producer is shut down");
+  if (messages.empty()) return vela::Status::InvalidArgument("no message to send");
+  auto job = std::make_shared<SendJob>();
+  job->topic = messages.front().topic;
+  job->sharding_key = messages.front().sharding_key;
+  job->count = static_cast<uint32_t>(messages.size());
+  job->batch = batch;
+  const int64_t now = NowEpochMs();
+  for (const auto& m : messages) {
+    VELA_RETURN_IF_ERROR(ValidateMessage(m, settings_.max_message_bytes));
+    if (m.topic != job->topic) return vela::Status::InvalidArgument("a batch must hold messages of one topic");
+    AppendMessageRecord(m, NewMessageId(), instance_->born_host(), now, &job->records);
+  }
+  job->deadline_ms = now + settings_.send_timeout_ms;
+  job->attempts_left = 1 + std::max(0, settings_.max_retries);
+  return job;
+}
+
+Result<ProducerImpl::Target> ProducerImpl::PickAnyBroker(SendJob& job) {
+  VELA_ASSIGN_OR_RETURN(auto info, instance_->namesrv().GetClusterInfo());
+  std::vector<std::pair<std::string, std::string>> masters;  // name, addr
+  for (const auto& b : info.brokers()) {
+    auto it = b.addrs().find(0);
+    if (it != b.addrs().end() && b.broker_name() != job.avoid_broker) masters.emplace_back(b.broker_name(), it->second);
+  }
+  if (masters.empty()) {
+    return vela::Status::NotFound(fmt::format("no broker serves topic {}", job.topic), vela::SubCode::kTopicNotFound);
+  }
+  const auto& pick = masters[ShardingHash(job.topic + std::to_string(job.attempts_left)) % masters.size()];
+  return Target{pick.first, pick.second, -1};
+}
+
+Result<ProducerImpl::Target> ProducerImpl::PickTarget(SendJob& job, bool may_block) {
+  auto& routes = instance_->routes();
+  bool stale = false;
+  std::shared_ptr<const TopicRoute> route = routes.GetCached(job.topic, &stale);
+  if (!route || stale) {
+    if (!may_block && !route) return vela::Status::Unavailable("no cached route");
+    if (!may_block) {
+      std::string topic = job.topic;
+      instance_->ScheduleAfter(0, [this, topic] { (void)instance_->routes().Refresh(topic); });
+    } else {
+      auto fetched = routes.Get(job.topic);
+      if (!fetched.ok()) {
+        if (fetched.status().code() == vela::StatusCode::kNotFound) return PickAnyBroker(job);
+        return fetched.status();
+      }
+      route = *fetched;
+    }
+  }
+  if (route->write_queues.empty()) return PickAnyBroker(job);
+  const MessageQueue* queue = selector_.Select(*route, job.sharding_key, job.avoid_broker);
+  return Target{queue->broker_name, route->AddrOf(queue->broker_name), queue->queue_id};
+}
+
+v1::Header ProducerImpl::MakeHeader(const SendJob& job, int32_t queue_id) const {
+  v1::Header header;
+  header.set_code(v1::SEND_MESSAGE);
+  auto* request = header.mutable_send_request();
+  request->set_topic(job.topic);
+  request->set_queue_id(queue_id);
+  request->set_producer_group(settings_.group);
+  request->set_message_count(job.count);
+  request->set_batch(job.batch);
+  return header;
+}
+
+Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const SendJob& job, const std::string& addr,
+                                                             Result<net::Frame> response) const {
+  if (!response.ok()) return response.status();
+  const auto& sr = response->header.send_response();
+  if (static_cast<uint32_t>(sr.receipts_size()) != job.count) {
+    return vela::Status::Internal(
+        fmt::format("broker {} acknowledged {} of {} messages", addr, sr.receipts_size(), job.count));
+  }
+  std::vector<SendReceipt> receipts;
+  receipts.reserve(sr.receipts_size());
+  for (const auto& r : sr.receipts()) {
+    SendReceipt receipt;
+    receipt.msg_id = r.msg_id();
+    receipt.offset_id = r.offset_id();
+    receipt.topic = job.topic;
+    receipt.queue_id = r.queue_id();
+    receipt.queue_offset = r.queue_offset();
+    receipt.broker_addr = sr.broker_addr().empty() ? addr : sr.broker_addr();
+    receipts.push_back(std::move(receipt));
+  }
+  return receipts;
+}
+
+Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& messages, bool batch) {
+  VELA_ASSIGN_OR_RETURN(auto job, MakeJob(messages, batch));
+  while (job->attempts_left-- > 0) {
+    const int64_t remaining = job->deadline_ms - NowEpochMs();
+    if (remaining <= 0) break;
+    auto target = PickTarget(*job, /*may_block=*/true);
+    if (!target.ok()) {
+      job->last_error = target.status();
+      if (!IsRetryable(target.status())) return target.status();
+      continue;
+    }
+    auto result = ParseResponse(*job, target->addr,
+                                instance_->rpc().InvokeSync(target->addr, MakeHeader(*job, target->queue_id),
+                                                            net::OutBody(job->records), remaining));
+    if (result.ok()) return result;
+    job->last_error = result.status().WithContext(fmt::format("send to {}", target->addr));
+    if (!IsRetryable(result.status())) return job->last_error;
+    ClientLogger()->debug("send to {} failed ({}), {} attempts left", target->addr, result.status().ToString(),
+                          job->attempts_left);
+    job->avoid_broker = target->broker_name;
+    (void)instance_->routes().Refresh(job->topic);
+  }
+  if (job->last_error.ok()) return vela::Status::DeadlineExceeded("send timed out before any attempt completed");
+  return job->last_error;
+}
+
+void ProducerImpl::SendAsync(Message message, SendCallback callback) {
+  std::vector<Message> one;
+  one.push_back(std::move(message));
+  auto job = MakeJob(one, false);
+  if (!job.ok()) {
+    Status status = ToPublic(job.status());
+    if (!instance_ || instance_->stopped()) {
+      callback(status, SendReceipt{});
+      return;
+    }
+    asio::post(instance_->callback_pool(), [callback = std::move(callback), status] { callback(status, {}); });
+    return;
+  }
+  (*job)->callback = std::move(callback);
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  AttemptAsync(std::move(job).value(), /*may_block=*/false);
+}
+
+void ProducerImpl::AttemptAsync(std::shared_ptr<SendJob> job, bool may_block) {
+  const int64_t remaining = job->deadline_ms - NowEpochMs();
+  if (job->attempts_left <= 0 || remaining <= 0) {
+    vela::Status error = job->last_error.ok() ? vela::Status::DeadlineExceeded("send timed out") : job->last_error;
+    asio::post(instance_->callback_pool(), [this, job, error] { FinishAsync(job, error, {}); });
+    return;
+  }
+  auto target = PickTarget(*job, may_block);
+  if (!target.ok()) {
+    if (!may_block && target.status().message() == "no cached route") {
+      asio::post(instance_->internal_pool(), [this, job] { AttemptAsync(job, /*may_block=*/true); });
+      return;
+    }
+    --job->attempts_left;
+    job->last_error = target.status();
+    if (!IsRetryable(target.status())) job->attempts_left = 0;
+    asio::post(instance_->callback_pool(), [this, job] { AttemptAsync(job, /*may_block=*/false); });
+    return;
+  }
+  --job->attempts_left;
+  std::string addr = target->addr;
+  std::string broker_name = target->broker_name;
+  instance_->rpc().Invoke(
+      addr, MakeHeader(*job, target->queue_id), net::OutBody(job->records), remaining,
+      [this, job, addr, broker_name](Result<net::Frame> response) {
+        // On an io thread: hand everything to the callback pool.
+        asio::post(instance_->callback_pool(), [this, job, addr, broker_name, response = std::move(response)]() mutable {
+          auto receipts = ParseResponse(*job, addr, std::move(response));
+          if (receipts.ok()) {
+            FinishAsync(job, vela::Status::OK(), receipts->front());
+            return;
+          }
+          job->last_error = receipts.status().WithContext(fmt::format("send to {}", addr));
+          if (!IsRetryable(receipts.status()) || shut_down_.load()) {
+            FinishAsync(job, job->last_error, {});
+            return;
+          }
+          job->avoid_broker = broker_name;
+          std::string topic = job->topic;
+          instance_->ScheduleAfter(0, [this, topic] { (void)instance_->routes().Refresh(topic); });
+          AttemptAsync(job, /*may_block=*/false);
+        });
+      });
+}
+
+void ProducerImpl::FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status,
+                               const SendReceipt& receipt) {
+  try {
+    job->callback(ToPublic(status), receipt);
+  } catch (const std::exception& e) {
+    ClientLogger()->error("send callback threw: {}", e.what());
+  } catch (...) {
+    ClientLogger()->error("send callback threw");
+  }
+  std::lock_guard lock(mu_);
+  if (--in_flight_ == 0) idle_cv_.notify_all();
+}
+
+vela::Status ProducerImpl::SendOneway(const Message& message) {
+  VELA_ASSIGN_OR_RETURN(auto job, MakeJob({message}, false));
+  VELA_ASSIGN_OR_RETURN(auto target, PickTarget(*job, /*may_block=*/true));
+  auto header = MakeHeader(*job, target.queue_id);
+  instance_->rpc().InvokeOneway(target.addr, std::move(header), net::OutBody(std::move(job->records)));
+  return vela::Status::OK();
+}
+
+void ProducerImpl::SendHeartbeat() {
+  v1::Header header;
+  header.set_code(v1::HEARTBEAT);
+  auto* hb = header.mutable_heartbeat_request();
+  hb->set_client_id(instance_->client_id());
+  hb->add_producers()->set_group(settings_.group);
+  for (const auto& addr : instance_->routes().AllBrokerAddrs()) {
+    instance_->rpc().Invoke(addr, header, {}, settings_.config.request_timeout_ms, [](Result<net::Frame>) {});
+  }
+}
+
+void ProducerImpl::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  if (!instance_) return;
+  {
+    std::unique_lock lock(mu_);
+    idle_cv_.wait_for(lock, std::chrono::milliseconds(settings_.send_timeout_ms + 2000),
+                      [this] { return in_flight_ == 0; });
+  }
+  v1::Header header;
+  header.set_code(v1::UNREGISTER_CLIENT);
+  header.mutable_unregister_client_request()->set_client_id(instance_->client_id());
+  header.mutable_unregister_client_request()->set_producer_group(settings_.group);
+  for (const auto& addr : instance_->routes().AllBrokerAddrs()) instance_->rpc().InvokeOneway(addr, header, {});
+  instance_->Shutdown();
+}
+
+// ---- public surface ----
+
+Producer::Producer(std::unique_ptr<ProducerImpl> impl) : impl_(std::move(impl)) {}
+Producer::~Producer() { Shutdown(); }
+
+StatusOr<SendReceipt> Producer::Send(const Message& message) {
+  auto result = impl_->Send({message}, false);
+  if (!result.ok()) return ToPublic(result.status());
+  return std::move(result->front());
+}
+
+void Producer::SendAsync(Message message, SendCallback callback) { impl_->SendAsync(std::move(message), std::move(callback)); }
+
+Status Producer::SendOneway(const Message& message) { return ToPublic(impl_->SendOneway(message)); }
+
+StatusOr<std::vector<SendReceipt>> Producer::SendBatch(const std::vector<Message>& messages) {
+  auto result = impl_->Send(messages, true);
+  if (!result.ok()) return ToPublic(result.status());
+  return std::move(result).value();
+}
+
+void Producer::Shutdown() {
+  if (impl_) impl_->Shutdown();
+}
+
+const std::string& Producer::client_id() const { return impl_->client_id(); }
+
+ProducerBuilder& ProducerBuilder::SetClientConfig(ClientConfig config) {
+  std::string namesrv = config_.namesrv_addr;
+  config_ = std::move(config);
+  if (config_.namesrv_addr.empty()) config_.namesrv_addr = namesrv;
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetNamesrvAddr(std::string addrs) {
+  config_.namesrv_addr = std::move(addrs);
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetGroup(std::string producer_group) {
+  group_ = std::move(producer_group);
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetSendTimeoutMs(int64_t timeout_ms) {
+  send_timeout_ms_ = timeout_ms;
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetMaxRetries(int retries) {
+  max_retries_ = retries;
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetMaxMessageBytes(size_t bytes) {
+  max_message_bytes_ = bytes;
+  return *this;
+}
+
+StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
+  if (send_timeout_ms_ <= 0) return Status(StatusCode::kInvalidArgument, "send timeout must be positive");
+  ProducerSettings settings{config_, group_, send_timeout_ms_, max_retries_, max_message_bytes_};
+  auto impl = std::make_unique<ProducerImpl>(std::move(settings));
+  auto status = impl->Start();
+  if (!status.ok()) return ToPublic(status);
+  return std::unique_ptr<Producer>(new Producer(std::move(impl)));
+}
+
+}  // namespace vela::client
