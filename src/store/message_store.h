@@ -37,6 +37,9 @@ struct StoreOptions {
   uint64_t store_host = 0;                                     // packed broker address (PackHost)
   int key_index_max_per_key = 64;                              // newest entries kept per (topic, key)
   std::shared_ptr<FileSystem> fs;                              // null: the real file system
+  // Added by the store implementation (not RocketMQ settings; FromConfig leaves them alone):
+  int retention_interval_ms = 10000;                           // how often retention runs
+  int checkpoint_interval_ms = 1000;                           // how often the checkpoint is written
 
   // Reads the settings above from `config`; unknown keys are ignored, malformed values refused.
   static Result<StoreOptions> FromConfig(const Config& config);

@@ -1,0 +1,333 @@
+#include "store/commit_log.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/check.h"
+#include "common/coding.h"
+#include "store/logger.h"
+
+namespace vela::store {
+
+namespace {
+constexpr int64_t kMinTail = 8;  // below this many bytes a segment's tail is left zero, no filler
+constexpr auto kAllocatorWait = std::chrono::milliseconds(3000);
+}  // namespace
+
+CommitLog::CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int64_t size_limit, uint64_t store_host)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      segment_size_(segment_size),
+      size_limit_(size_limit),
+      store_host_(store_host),
+      allocator_(fs, dir_, segment_size) {}
+
+CommitLog::~CommitLog() { Stop(); }
+
+std::string CommitLog::QueueKey(std::string_view topic, uint32_t queue_id) {
+  std::string key(topic);
+  key.push_back('\0');
+  key.append(reinterpret_cast<const char*>(&queue_id), sizeof(queue_id));
+  return key;
+}
+
+Status CommitLog::Load() {
+  VELA_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
+  VELA_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
+  std::vector<int64_t> bases;
+  for (const auto& name : names) {
+    int64_t base;
+    if (MappedSegment::ParseFileName(name, &base)) {
+      bases.push_back(base);
+    } else if (name.ends_with(".tmp")) {
+      (void)fs_.Remove(dir_ + "/" + name);
+    }
+  }
+  std::sort(bases.begin(), bases.end());
+  std::lock_guard lock(segments_mu_);
+  segments_.clear();
+  for (int64_t base : bases) {
+    if (base % segment_size_ != 0) {
+      return Status::Corruption(fmt::format("commit-log segment {} is not aligned to the segment size {}",
+                                            PathOf(base), segment_size_));
+    }
+    if (!segments_.empty() && base != segments_.back()->end()) {
+      return Status::Corruption(
+          fmt::format("commit log has a gap: {} follows segment ending at {}", PathOf(base), segments_.back()->end()));
+    }
+    VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs_, PathOf(base), base, segment_size_));
+    segments_.push_back(std::move(seg));
+  }
+  if (!segments_.empty()) {
+    write_offset_.store(segments_.front()->base());
+    flushed_offset_.store(segments_.front()->base());
+  }
+  return Status::OK();
+}
+
+void CommitLog::SetRecoveredEnd(int64_t end) {
+  std::lock_guard lock(segments_mu_);
+  if (!segments_.empty()) end = std::clamp(end, segments_.front()->base(), segments_.back()->end());
+  // Segments past the end are spares the allocator prepared and never used.
+  while (!segments_.empty() && segments_.back()->base() > end) {
+    (void)segments_.back()->MarkDeleted(fs_);
+    segments_.pop_back();
+  }
+  write_offset_.store(end);
+  flushed_offset_.store(end);
+}
+
+Result<CommitLog::RecoveryReport> CommitLog::Recover(int64_t scan_from) {
+  auto segs = Segments();
+  RecoveryReport report;
+  if (segs.empty()) {
+    write_offset_.store(0);
+    flushed_offset_.store(0);
+    return report;
+  }
+  size_t idx = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (segs[i]->base() <= scan_from && scan_from < segs[i]->end()) idx = i;
+  }
+  int64_t end = -1;
+  for (; idx < segs.size() && end < 0; ++idx) {
+    const auto& seg = segs[idx];
+    int64_t rel = 0;
+    while (true) {
+      const int64_t rest = seg->size() - rel;
+      if (rest < kMinTail) break;  // zero tail: the next segment holds what follows
+      RecordView view;
+      std::string why;
+      switch (DecodeRecord(seg->View(rel, rest), /*verify_crc=*/true, &view, &why)) {
+        case DecodeOutcome::kRecord:
+          if (view.physical_offset != seg->base() + rel) {
+            end = seg->base() + rel;
+            report.reason = fmt::format("record claims physical offset {}", view.physical_offset);
+          } else {
+            rel += static_cast<int64_t>(view.raw.size());
+          }
+          break;
+        case DecodeOutcome::kBlank: {
+          const int64_t filler = coding::GetFixed32(seg->data() + rel);
+          if (filler != rest) {
+            end = seg->base() + rel;
+            report.reason = fmt::format("blank filler of {} bytes where {} remain", filler, rest);
+          } else if (idx + 1 == segs.size()) {
+            end = seg->base() + rel;  // the roll never completed: drop the filler
+          } else {
+            rel = seg->size();
+          }
+          break;
+        }
+        case DecodeOutcome::kEndOfData:
+          end = seg->base() + rel;
+          break;
+        case DecodeOutcome::kCorrupt:
+          end = seg->base() + rel;
+          report.reason = why;
+          break;
+      }
+      if (end >= 0 || rel >= seg->size()) break;
+    }
+  }
+  if (end < 0) end = segs.back()->end();
+  report.end_offset = end;
+
+  // Cut: zero the rest of the segment holding `end`, delete every later segment.
+  size_t keep = segs.size();
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (segs[i]->base() <= end && end < segs[i]->end()) {
+      VELA_ASSIGN_OR_RETURN(int64_t last_nonzero, segs[i]->ZeroFrom(end - segs[i]->base()));
+      report.dropped_bytes += std::max<int64_t>(0, last_nonzero - (end - segs[i]->base()));
+      keep = i + 1;
+      break;
+    }
+  }
+  for (size_t i = keep; i < segs.size(); ++i) {
+    const bool unused = coding::GetFixed64(segs[i]->data()) == 0;  // a spare the allocator prepared
+    if (!unused) {
+      report.dropped_bytes += segs[i]->size();
+      ++report.deleted_segments;
+    }
+    VELA_RETURN_IF_ERROR(segs[i]->MarkDeleted(fs_));
+  }
+  {
+    std::lock_guard lock(segments_mu_);
+    segments_.resize(keep);
+  }
+  if (report.dropped_bytes > 0 || !report.reason.empty()) {
+    Log().warn("commit-log recovery: truncated at offset {} ({}); dropped up to {} bytes after it, {} later segment(s) "
+               "deleted",
+               end, report.reason.empty() ? "torn tail" : report.reason, report.dropped_bytes,
+               report.deleted_segments);
+  } else {
+    Log().info("commit-log recovery: log ends at offset {}", end);
+  }
+  write_offset_.store(end);
+  flushed_offset_.store(end);
+  return report;
+}
+
+Status CommitLog::Start() {
+  {
+    std::lock_guard lock(segments_mu_);
+    if (segments_.empty()) {
+      const int64_t base = write_offset_.load() / segment_size_ * segment_size_;
+      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_));
+      segments_.push_back(std::move(seg));
+      write_offset_.store(base);
+      flushed_offset_.store(base);
+    }
+    allocator_.Request(segments_.back()->end());
+  }
+  allocator_.Start();
+  return Status::OK();
+}
+
+void CommitLog::Stop() { allocator_.Stop(); }
+
+int64_t CommitLog::min_offset() const {
+  std::lock_guard lock(segments_mu_);
+  return segments_.empty() ? write_offset_.load(std::memory_order_acquire) : segments_.front()->base();
+}
+
+std::shared_ptr<MappedSegment> CommitLog::SegmentFor(int64_t offset) const {
+  std::lock_guard lock(segments_mu_);
+  if (segments_.empty() || offset < segments_.front()->base()) return nullptr;
+  const auto i = static_cast<size_t>((offset - segments_.front()->base()) / segment_size_);
+  return i < segments_.size() ? segments_[i] : nullptr;
+}
+
+std::vector<std::shared_ptr<MappedSegment>> CommitLog::Segments() const {
+  std::lock_guard lock(segments_mu_);
+  return segments_;
+}
+
+Status CommitLog::DeleteOldestSegment() {
+  std::shared_ptr<MappedSegment> victim;
+  {
+    std::lock_guard lock(segments_mu_);
+    VELA_CHECK(segments_.size() > 1, "deleting the only commit-log segment");
+    victim = segments_.front();
+    segments_.erase(segments_.begin());
+  }
+  Log().info("retention: deleted commit-log segment {} [{}, {})", victim->path(), victim->base(), victim->end());
+  return victim->MarkDeleted(fs_);
+}
+
+void CommitLog::SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next) {
+  std::lock_guard lock(append_mu_);
+  next_queue_offset_[QueueKey(topic, queue_id)] = next;
+}
+
+void CommitLog::EraseTopic(std::string_view topic) {
+  std::lock_guard lock(append_mu_);
+  std::erase_if(next_queue_offset_, [&](const auto& kv) {
+    return kv.first.size() == topic.size() + 5 && std::string_view(kv.first).substr(0, topic.size()) == topic;
+  });
+}
+
+Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out) {
+  int64_t total = 0;
+  for (const auto& r : records) total += static_cast<int64_t>(r.bytes.size());
+  if (total > segment_size_) {
+    return Status::InvalidArgument(
+        fmt::format("append of {} bytes is larger than a commit-log segment ({} bytes)", total, segment_size_));
+  }
+  out->records.reserve(out->records.size() + records.size());
+
+  std::lock_guard lock(append_mu_);
+  int64_t pos = write_offset_.load(std::memory_order_relaxed);
+  MappedSegment* cur;
+  size_t seg_count;
+  {
+    std::lock_guard seg_lock(segments_mu_);
+    cur = segments_.back().get();
+    seg_count = segments_.size();
+  }
+  // Does the batch need the next segment? (At most one: the batch fits in a segment.)
+  bool roll = false;
+  {
+    int64_t p = pos;
+    for (const auto& r : records) {
+      if (p + static_cast<int64_t>(r.bytes.size()) > cur->end()) {
+        roll = true;
+        break;
+      }
+      p += static_cast<int64_t>(r.bytes.size());
+    }
+  }
+  MappedSegment* next = nullptr;
+  if (roll) {
+    if (size_limit_ > 0 && static_cast<int64_t>(seg_count + 1) * segment_size_ > size_limit_) {
+      disk_full_rejections_.fetch_add(1, std::memory_order_relaxed);
+      return Status::ResourceExhausted(
+          fmt::format("disk full: the commit log reached storeSizeLimit ({} bytes in {} segments)",
+                      static_cast<int64_t>(seg_count) * segment_size_, seg_count),
+          SubCode::kNoSpace);
+    }
+    auto taken = allocator_.Take(cur->end(), kAllocatorWait);
+    if (!taken.ok()) {
+      if (taken.status().IsNoSpace()) disk_full_rejections_.fetch_add(1, std::memory_order_relaxed);
+      return taken.status();
+    }
+    next = taken->get();
+    std::lock_guard seg_lock(segments_mu_);
+    segments_.push_back(std::move(*taken));
+  }
+
+  for (const auto& r : records) {
+    const auto size = static_cast<int64_t>(r.bytes.size());
+    if (pos + size > cur->end()) {
+      const int64_t rest = cur->end() - pos;
+      if (rest >= kMinTail) {
+        char* p = cur->data() + (pos - cur->base());
+        coding::PutFixed32(p + record::kOffTotalSize, static_cast<uint32_t>(rest));
+        coding::PutFixed32(p + record::kOffMagic, record::kBlankMagic);
+      }
+      pos = cur->end();
+      cur = next;
+    }
+    char* dst = cur->data() + (pos - cur->base());
+    std::memcpy(dst, r.bytes.data(), r.bytes.size());
+    key_buf_.assign(r.topic);
+    key_buf_.push_back('\0');
+    key_buf_.append(reinterpret_cast<const char*>(&r.queue_id), sizeof(r.queue_id));
+    auto it = next_queue_offset_.find(key_buf_);
+    if (it == next_queue_offset_.end()) it = next_queue_offset_.emplace(key_buf_, 0).first;
+    const int64_t queue_offset = it->second++;
+    StampRecord(dst, r.queue_id, queue_offset, pos, now_ms, store_host_);
+    AppendedRecord& rec = out->records.emplace_back();
+    rec.msg_id.assign(r.msg_id);
+    rec.queue_id = r.queue_id;
+    rec.queue_offset = queue_offset;
+    rec.physical_offset = pos;
+    rec.size = static_cast<uint32_t>(size);
+    rec.store_timestamp_ms = now_ms;
+    pos += size;
+  }
+  write_offset_.store(pos, std::memory_order_seq_cst);
+  appended_records_.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);
+  appended_bytes_.fetch_add(total, std::memory_order_relaxed);
+  out->end_offset = pos;
+  return Status::OK();
+}
+
+Result<int64_t> CommitLog::Flush() {
+  const int64_t from = flushed_offset_.load(std::memory_order_relaxed);
+  const int64_t to = write_offset();
+  if (to <= from) return from;
+  for (const auto& seg : Segments()) {
+    if (seg->end() <= from || seg->base() >= to) continue;
+    const int64_t a = std::max(from, seg->base()) - seg->base();
+    const int64_t b = std::min(to, seg->end()) - seg->base();
+    VELA_RETURN_IF_ERROR(seg->Sync(a, b));
+  }
+  VELA_CHECK(to <= write_offset(), "flushed {} past written {}", to, write_offset());
+  flushed_offset_.store(to, std::memory_order_release);
+  return to;
+}
+
+}  // namespace vela::store

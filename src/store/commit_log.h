@@ -1,0 +1,124 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/message_record.h"
+#include "common/result.h"
+#include "store/file_system.h"
+#include "store/mapped_segment.h"
+#include "store/message_store.h"
+#include "store/segment_allocator.h"
+
+namespace vela::store {
+
+// One validated record waiting to be appended (a view of the caller's bytes).
+struct PendingRecord {
+  std::string_view bytes;
+  std::string_view topic;
+  std::string_view msg_id;
+  uint32_t queue_id = 0;
+};
+
+// CommitLog is the single append-only log of every record of every topic, kept in fixed-size
+// mapped segments under <root>/commitlog/, each named by its first byte offset (20 digits).
+//
+// Offsets, with the invariant  min_offset <= flushed_offset <= write_offset:
+//  - write_offset: bytes [0, write_offset) are in the page cache and visible to readers. Published
+//    with release order after the memcpy; readers load it with acquire.
+//  - flushed_offset: bytes below it are durable (advanced only by Flush()).
+// Segment layout: records back to back; a record that does not fit in the rest of a segment goes
+// to the next one, and the rest is marked by a blank filler (total_size = rest, magic
+// kBlankMagic) or, when fewer than 8 bytes remain, left zero. Zeros where a record would start
+// mean "nothing more was written".
+//
+// Owned by MessageStore; the FileSystem must outlive it. Thread-safe: Append serializes on one
+// mutex held only for offset assignment, memcpy and stamping; readers take no append lock.
+class CommitLog {
+ public:
+  CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int64_t size_limit, uint64_t store_host);
+  ~CommitLog();
+  CommitLog(const CommitLog&) = delete;
+  CommitLog& operator=(const CommitLog&) = delete;
+
+  // Maps every existing segment. REQUIRES: before Recover/Start.
+  Status Load();
+  struct RecoveryReport {
+    int64_t end_offset = 0;
+    int64_t dropped_bytes = 0;     // non-zero bytes cut at and after end_offset
+    int64_t deleted_segments = 0;  // whole segments removed past the end
+    std::string reason;            // why the scan stopped ("" at a clean end of data)
+  };
+  // Scans from the start of the segment containing `scan_from` (or the first segment), verifying
+  // every CRC, and cuts the log at the first torn or corrupt record: zeros the rest of that
+  // segment, deletes later segments, logs what was dropped. Sets the write and flushed offsets.
+  Result<RecoveryReport> Recover(int64_t scan_from);
+  // Trusts `end` (clean shutdown) as the write and flushed offset.
+  void SetRecoveredEnd(int64_t end);
+  // Creates the first segment if there is none and starts the allocator.
+  Status Start();
+  void Stop();
+
+  // Appends `records` (already validated) in order, stamping queue offset, physical offset,
+  // `now_ms` and the store host. Fails without writing anything with ResourceExhausted/kNoSpace
+  // when the next segment cannot be created or the size limit is reached, and with
+  // InvalidArgument when the batch is larger than a segment. May wait for the allocator.
+  Status Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out);
+
+  // Syncs [flushed, write) and advances flushed. Called by one thread at a time (flush service,
+  // or shutdown). May block on the disk. Returns the new flushed offset.
+  Result<int64_t> Flush();
+
+  int64_t write_offset() const { return write_offset_.load(std::memory_order_acquire); }
+  int64_t flushed_offset() const { return flushed_offset_.load(std::memory_order_acquire); }
+  int64_t min_offset() const;
+  int64_t segment_size() const { return segment_size_; }
+
+  // The segment containing `offset`, or null (below min, or not created).
+  std::shared_ptr<MappedSegment> SegmentFor(int64_t offset) const;
+  // A snapshot of the segment list, oldest first.
+  std::vector<std::shared_ptr<MappedSegment>> Segments() const;
+  // Removes the oldest segment from the list and unlinks it (readers holding it keep it mapped).
+  // REQUIRES: it is not the last segment.
+  Status DeleteOldestSegment();
+
+  // Queue offset bookkeeping (under the append lock).
+  void SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next);
+  void EraseTopic(std::string_view topic);
+
+  int64_t appended_records() const { return appended_records_.load(std::memory_order_relaxed); }
+  int64_t appended_bytes() const { return appended_bytes_.load(std::memory_order_relaxed); }
+  int64_t disk_full_rejections() const { return disk_full_rejections_.load(std::memory_order_relaxed); }
+
+ private:
+  static std::string QueueKey(std::string_view topic, uint32_t queue_id);
+  std::string PathOf(int64_t base) const { return dir_ + "/" + MappedSegment::FileName(base); }
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const int64_t segment_size_;
+  const int64_t size_limit_;
+  const uint64_t store_host_;
+  SegmentAllocator allocator_;
+
+  mutable std::mutex segments_mu_;                       // guards segments_
+  std::vector<std::shared_ptr<MappedSegment>> segments_;  // contiguous, oldest first
+
+  std::mutex append_mu_;  // the append lock
+  std::unordered_map<std::string, int64_t> next_queue_offset_;  // GUARDED_BY(append_mu_)
+  std::string key_buf_;                                         // GUARDED_BY(append_mu_)
+
+  std::atomic<int64_t> write_offset_{0};
+  std::atomic<int64_t> flushed_offset_{0};
+  std::atomic<int64_t> appended_records_{0};
+  std::atomic<int64_t> appended_bytes_{0};
+  std::atomic<int64_t> disk_full_rejections_{0};
+};
+
+}  // namespace vela::store

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "store/file_system.h"
+#include "store/mapped_segment.h"
+
+namespace vela::store {
+
+// One consume-queue entry: where a record of the queue sits in the commit log.
+struct QueueEntry {
+  int64_t physical_offset = 0;
+  int32_t size = 0;  // 0 means "no entry here"
+  int64_t tag_hash = 0;
+};
+
+inline constexpr int64_t kQueueEntrySize = 20;  // i64 physical offset, i32 size, i64 tag hash (LE)
+
+// ConsumeQueue is the index of one (topic, queue): entry i (the queue offset) sits at byte i * 20 of
+// the queue, stored in fixed-size mapped segment files under <root>/consumequeue/<topic>/<queue>/
+// named by their first byte offset (20 digits). Entries are written positionally, so re-dispatching
+// a record after a crash rewrites the same bytes (idempotent).
+//
+// Owned by the store's queue table through shared_ptr (readers may hold one across a delete).
+// The FileSystem must outlive it. Thread-safety: one writer (the dispatcher, or recovery before
+// the services start) and any number of concurrent readers.
+class ConsumeQueue {
+ public:
+  ConsumeQueue(FileSystem& fs, std::string dir, int64_t segment_size);
+  ConsumeQueue(const ConsumeQueue&) = delete;
+  ConsumeQueue& operator=(const ConsumeQueue&) = delete;
+
+  // Maps the existing files and finds the min/max offsets. Entries pointing at or past
+  // `log_end` are removed (zeroed), so the queue only names records the log holds.
+  Status Load(int64_t log_end);
+  // Writes entry `queue_offset`; creates segments as needed. Writer only.
+  Status Put(int64_t queue_offset, const QueueEntry& entry);
+  // Reads entry `queue_offset` (size 0 if absent). Sets *pin to its segment.
+  bool Get(int64_t queue_offset, QueueEntry* entry, std::shared_ptr<MappedSegment>* pin = nullptr) const;
+
+  int64_t min_offset() const { return min_offset_.load(std::memory_order_acquire); }
+  int64_t max_offset() const { return max_offset_.load(std::memory_order_acquire); }  // next to write
+
+  // Syncs entries written since the last call (from the queue's min after Load). Called by one
+  // thread at a time; may run concurrently with Put. May block on the disk.
+  Status Sync();
+  // Deletes whole segments whose entries all point below `min_physical` (never the last one), and
+  // moves min_offset to the first entry at or above it.
+  Status DeleteBelow(int64_t min_physical);
+  // Unmaps and deletes the whole queue directory.
+  Status Destroy();
+
+ private:
+  int64_t EntriesPerSegment() const { return segment_size_ / kQueueEntrySize; }
+  std::shared_ptr<MappedSegment> SegmentForLocked(int64_t byte_offset) const;
+  static QueueEntry Decode(const char* p);
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const int64_t segment_size_;  // a multiple of kQueueEntrySize
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<MappedSegment>> segments_;  // GUARDED_BY(mu_), ascending base
+  std::atomic<int64_t> min_offset_{0};
+  std::atomic<int64_t> max_offset_{0};
+  int64_t synced_to_ = 0;  // only Sync() callers: entries below are durable
+};
+
+}  // namespace vela::store

@@ -1,0 +1,417 @@
+#include "store/default_message_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/coding.h"
+#include "common/validation.h"
+#include "store/logger.h"
+
+namespace vela::store {
+
+namespace {
+// Pins of a GetResult: the commit-log segments its views point into.
+struct SegmentPins {
+  std::vector<std::shared_ptr<MappedSegment>> segments;
+};
+constexpr int kMinScanEntries = 2048;
+}  // namespace
+
+Result<std::unique_ptr<MessageStore>> MessageStore::Open(StoreOptions options) {
+  auto store = DefaultMessageStore::OpenImpl(std::move(options));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<MessageStore>(std::move(*store));
+}
+
+DefaultMessageStore::DefaultMessageStore(StoreOptions options) : options_(std::move(options)) {
+  fs_ = options_.fs ? options_.fs : DefaultFileSystem();
+  root_ = options_.root_dir;
+}
+
+DefaultMessageStore::~DefaultMessageStore() { Shutdown(); }
+
+Result<std::unique_ptr<DefaultMessageStore>> DefaultMessageStore::OpenImpl(StoreOptions options) {
+  if (options.root_dir.empty()) return Status::InvalidArgument("storePathRootDir is empty");
+  if (options.commitlog_segment_size < 64 * 1024) {
+    return Status::InvalidArgument("mappedFileSizeCommitLog must be at least 64 KiB");
+  }
+  if (options.max_message_size <= 0 ||
+      static_cast<int64_t>(options.max_message_size) + 64 * 1024 > options.commitlog_segment_size) {
+    return Status::InvalidArgument("maxMessageSize must be positive and well below mappedFileSizeCommitLog");
+  }
+  std::unique_ptr<DefaultMessageStore> store(new DefaultMessageStore(std::move(options)));
+  Status st = store->OpenSteps();
+  if (!st.ok()) {
+    store->StopServices();
+    store->shut_down_ = true;  // leave the abort marker: the next open recovers
+    return st;
+  }
+  return store;
+}
+
+Status DefaultMessageStore::OpenSteps() {
+  VELA_RETURN_IF_ERROR(fs_->CreateDirs(root_));
+  VELA_ASSIGN_OR_RETURN(lock_, DirLock::Acquire(root_));
+  const std::string abort_path = root_ + "/abort";
+  const bool crashed = fs_->Exists(abort_path);
+  const auto ckpt = Checkpoint::Read(*fs_, root_ + "/checkpoint");
+  VELA_RETURN_IF_ERROR(fs_->WriteFileAtomic(abort_path, fmt::format("{}\n", ::getpid())));
+
+  VELA_RETURN_IF_ERROR(fs_->CreateDirs(root_ + "/meta"));
+  VELA_ASSIGN_OR_RETURN(meta_, RocksMetaStore::Open(root_ + "/meta", options_.key_index_max_per_key));
+
+  log_ = std::make_unique<CommitLog>(*fs_, root_ + "/commitlog", options_.commitlog_segment_size,
+                                     options_.store_size_limit, options_.store_host);
+  VELA_RETURN_IF_ERROR(log_->Load());
+  const int64_t t0 = NowMonotonicUs();
+  if (crashed || !ckpt) {
+    const int64_t scan_from = ckpt ? std::min(ckpt->flushed_offset, ckpt->dispatched_offset) : 0;
+    Log().info("store {}: {}; scanning the commit log from offset {}", root_,
+               crashed ? "abort marker present (unclean shutdown)" : "no checkpoint", scan_from);
+    VELA_ASSIGN_OR_RETURN(recovery_, log_->Recover(scan_from));
+  } else {
+    log_->SetRecoveredEnd(ckpt->flushed_offset);
+    recovery_.end_offset = log_->write_offset();
+  }
+  const int64_t log_end = log_->write_offset();
+
+  const std::string cq_dir = root_ + "/consumequeue";
+  const bool rebuild = !fs_->Exists(cq_dir);
+  queues_ = std::make_unique<ConsumeQueueTable>(*fs_, cq_dir, options_.consume_queue_segment_size);
+  VELA_RETURN_IF_ERROR(queues_->LoadAll(log_end));
+
+  dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *meta_);
+  int64_t dispatch_from = (rebuild || !ckpt) ? log_->min_offset() : ckpt->dispatched_offset;
+  dispatch_from = std::clamp(dispatch_from, log_->min_offset(), log_end);
+  if (rebuild && log_end > log_->min_offset()) Log().warn("store {}: consumequeue/ is missing; rebuilding it from the commit log", root_);
+  dispatcher_->SetStart(dispatch_from);
+  VELA_RETURN_IF_ERROR(dispatcher_->DispatchAvailable());
+  VELA_RETURN_IF_ERROR(queues_->SyncAll());
+  for (const auto& q : queues_->All()) log_->SetNextQueueOffset(q.topic, q.queue_id, q.queue->max_offset());
+  if (crashed || rebuild || log_end > dispatch_from) {
+    Log().info("store {}: recovered in {} ms: log [{}, {}), re-dispatched {} bytes", root_,
+               (NowMonotonicUs() - t0) / 1000, log_->min_offset(), log_end, log_end - dispatch_from);
+  }
+
+  VELA_RETURN_IF_ERROR(log_->Start());
+  flush_ = std::make_unique<FlushService>(*log_, options_.flush_disk_type, options_.flush_interval_ms,
+                                          options_.flush_least_pages, options_.sync_flush_timeout_ms);
+  flush_->Start();
+  dispatcher_->Start();
+  VELA_RETURN_IF_ERROR(WriteCheckpoint());
+  checkpoint_ = std::make_unique<CheckpointService>([this] { return WriteCheckpoint(); },
+                                                    std::max(10, options_.checkpoint_interval_ms));
+  checkpoint_->Start();
+  retention_ = std::make_unique<RetentionService>(*fs_, options_, *log_, *queues_,
+                                                  [this] { return dispatcher_->dispatched_offset(); });
+  retention_->Start();
+  return Status::OK();
+}
+
+Status DefaultMessageStore::WriteCheckpoint() {
+  std::lock_guard lock(checkpoint_mu_);
+  Checkpoint c;
+  // Order matters: the queues and index are synced after reading `dispatched`, so everything the
+  // checkpoint claims as dispatched is durable; `flushed` is read after its own sync.
+  c.dispatched_offset = dispatcher_->dispatched_offset();
+  VELA_RETURN_IF_ERROR(queues_->SyncAll());
+  VELA_RETURN_IF_ERROR(meta_->SyncIndex());
+  c.flushed_offset = log_->flushed_offset();
+  return c.Write(*fs_, root_ + "/checkpoint");
+}
+
+void DefaultMessageStore::StopServices() {
+  if (retention_) retention_->Stop();
+  if (checkpoint_) checkpoint_->Stop();
+  if (dispatcher_) dispatcher_->Stop();
+  if (log_) log_->Stop();
+}
+
+void DefaultMessageStore::Shutdown() {
+  std::lock_guard lock(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  closed_.store(true);
+  if (retention_) retention_->Stop();
+  if (checkpoint_) checkpoint_->Stop();
+  if (flush_) flush_->Shutdown();
+  if (dispatcher_) {
+    dispatcher_->Stop();
+    Status st = dispatcher_->DispatchAvailable();
+    if (!st.ok()) Log().error("shutdown: dispatch: {}", st.ToString());
+  }
+  if (log_) log_->Stop();
+  Status st = WriteCheckpoint();
+  if (st.ok()) st = fs_->Remove(root_ + "/abort");
+  if (!st.ok()) Log().error("shutdown of {} is not clean (recovery will run at next open): {}", root_, st.ToString());
+  meta_.reset();
+  lock_.reset();
+}
+
+void DefaultMessageStore::CrashForTesting() {
+  std::lock_guard lock(shutdown_mu_);
+  if (shut_down_) return;
+  shut_down_ = true;
+  closed_.store(true);
+  StopServices();
+  if (flush_) flush_->Abandon();  // no final flush; pending waiters fail
+  meta_.reset();
+  lock_.reset();
+}
+
+void DefaultMessageStore::WaitForDispatch() {
+  while (dispatcher_->dispatched_offset() < log_->write_offset()) {
+    dispatcher_->NotifyAppended();
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+void DefaultMessageStore::AddDispatchListener(DispatchListener* listener) { dispatcher_->AddListener(listener); }
+
+void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) {
+  if (closed_.load(std::memory_order_relaxed)) {
+    on_done(Status::Unavailable("the store is shut down"));
+    return;
+  }
+  if (request.records.empty()) {
+    on_done(Status::InvalidArgument("append of no records"));
+    return;
+  }
+  std::vector<PendingRecord> pending;
+  pending.reserve(request.records.size());
+  for (size_t i = 0; i < request.records.size(); ++i) {
+    RecordView view;
+    std::string why;
+    if (DecodeRecord(request.records[i], /*verify_crc=*/true, &view, &why) != DecodeOutcome::kRecord) {
+      on_done(Status::InvalidArgument(fmt::format("record {} of the append is malformed: {}", i,
+                                                  why.empty() ? "not a record" : why)));
+      return;
+    }
+    if (view.raw.size() != request.records[i].size()) {
+      on_done(Status::InvalidArgument(fmt::format("record {} has {} trailing bytes", i,
+                                                  request.records[i].size() - view.raw.size())));
+      return;
+    }
+    if (static_cast<int64_t>(view.body.size()) > options_.max_message_size) {
+      on_done(Status(StatusCode::kInvalidArgument,
+                     fmt::format("message body of {} bytes exceeds maxMessageSize {}", view.body.size(),
+                                 options_.max_message_size),
+                     SubCode::kMessageTooLarge));
+      return;
+    }
+    if (Status st = ValidateTopicName(view.topic); !st.ok()) {
+      on_done(st);
+      return;
+    }
+    pending.push_back(PendingRecord{view.raw, view.topic, view.msg_id, view.queue_id});
+  }
+  AppendResult result;
+  Status st = log_->Append(pending, NowEpochMs(), &result);
+  if (!st.ok()) {
+    on_done(st);
+    return;
+  }
+  dispatcher_->NotifyAppended();
+  if (options_.flush_disk_type == FlushDiskType::kSync) {
+    flush_->AwaitDurable(std::move(result), std::move(on_done));
+  } else {
+    on_done(std::move(result));
+  }
+}
+
+GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queue_id, int64_t queue_offset,
+                                           int32_t max_count, int64_t max_bytes, const MessageFilter* filter) {
+  GetResult r;
+  auto cq = queues_->Find(topic, queue_id);
+  if (!cq) {
+    auto tc = meta_ ? meta_->GetTopic(topic) : std::nullopt;
+    r.outcome = (tc && static_cast<int64_t>(queue_id) < std::max(tc->read_queues, tc->write_queues))
+                    ? GetOutcome::kNoMessageInQueue
+                    : GetOutcome::kNoMatchedQueue;
+    return r;
+  }
+  const int64_t log_min = log_->min_offset();
+  r.min_offset = cq->min_offset();
+  r.max_offset = cq->max_offset();
+  if (r.max_offset == 0 || r.min_offset == r.max_offset) {
+    if (queue_offset == r.max_offset) {
+      r.outcome = r.max_offset == 0 ? GetOutcome::kNoMessageInQueue : GetOutcome::kOffsetOverflowOne;
+      r.next_begin_offset = r.max_offset;
+      return r;
+    }
+  }
+  if (queue_offset < r.min_offset) {
+    r.outcome = GetOutcome::kOffsetTooSmall;
+    r.next_begin_offset = r.min_offset;
+    return r;
+  }
+  if (queue_offset == r.max_offset) {
+    r.outcome = GetOutcome::kOffsetOverflowOne;
+    r.next_begin_offset = queue_offset;
+    return r;
+  }
+  if (queue_offset > r.max_offset) {
+    r.outcome = GetOutcome::kOffsetOverflowBadly;
+    r.next_begin_offset = r.max_offset;
+    return r;
+  }
+  max_count = std::max(1, max_count);
+  const int64_t scan_limit = std::max<int64_t>(kMinScanEntries, 4LL * max_count);
+  const int64_t written = log_->write_offset();
+  auto pins = std::make_shared<SegmentPins>();
+  std::shared_ptr<MappedSegment> seg;
+  int64_t off = queue_offset;
+  for (int64_t scanned = 0; off < r.max_offset && scanned < scan_limit; ++scanned) {
+    QueueEntry e;
+    if (!cq->Get(off, &e)) {
+      ++off;  // a hole (never expected): skip it
+      continue;
+    }
+    if (e.physical_offset < log_min) {
+      ++off;
+      continue;
+    }
+    if (e.physical_offset + e.size > written) break;
+    if (filter && !filter->MatchesTagHash(e.tag_hash)) {
+      ++off;
+      continue;
+    }
+    if (!r.records.empty() && r.total_bytes + e.size > max_bytes) break;
+    if (!seg || e.physical_offset < seg->base() || e.physical_offset >= seg->end()) {
+      seg = log_->SegmentFor(e.physical_offset);
+      if (!seg) {
+        ++off;
+        continue;
+      }
+    }
+    std::string_view raw = seg->View(e.physical_offset - seg->base(), e.size);
+    if (filter) {
+      RecordView view;
+      if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord || !filter->MatchesRecord(view)) {
+        ++off;
+        continue;
+      }
+    }
+    if (pins->segments.empty() || pins->segments.back() != seg) pins->segments.push_back(seg);
+    r.records.push_back(raw);
+    r.total_bytes += e.size;
+    ++off;
+    if (static_cast<int32_t>(r.records.size()) >= max_count) break;
+  }
+  r.next_begin_offset = off;
+  r.outcome = r.records.empty() ? (off == queue_offset ? GetOutcome::kOffsetOverflowOne : GetOutcome::kNoMatchedMessage)
+                                : GetOutcome::kFound;
+  if (!r.records.empty()) r.pins = std::move(pins);
+  return r;
+}
+
+Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
+  const int64_t written = log_->write_offset();
+  auto seg = physical_offset < written ? log_->SegmentFor(physical_offset) : nullptr;
+  if (!seg) return Status::NotFound(fmt::format("no record at commit-log offset {}", physical_offset));
+  const int64_t rel = physical_offset - seg->base();
+  const int64_t avail = std::min(seg->size(), written - seg->base()) - rel;
+  RecordView view;
+  if (avail < 8 || DecodeRecord(seg->View(rel, avail), /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
+      view.physical_offset != physical_offset) {
+    return Status::NotFound(fmt::format("no record starts at commit-log offset {}", physical_offset));
+  }
+  return std::string(view.raw);
+}
+
+Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_id) {
+  VELA_ASSIGN_OR_RETURN(auto where, meta_->LookupMessageId(msg_id));
+  VELA_ASSIGN_OR_RETURN(std::string raw, ReadRecordAt(where.first));
+  RecordView view;
+  if (DecodeRecord(raw, false, &view) != DecodeOutcome::kRecord || view.msg_id != msg_id) {
+    return Status::NotFound(fmt::format("message {} is no longer stored", msg_id));
+  }
+  return raw;
+}
+
+std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic, std::string_view key,
+                                                         int max_results) {
+  std::vector<std::string> out;
+  for (int64_t off : meta_->LookupKey(topic, key, max_results)) {
+    auto raw = ReadRecordAt(off);
+    if (!raw.ok()) continue;
+    RecordView view;
+    std::string_view keys;
+    if (DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord || view.topic != topic ||
+        !FindProperty(view.properties, prop::kKeys, &keys)) {
+      continue;
+    }
+    out.push_back(std::move(*raw));
+  }
+  return out;
+}
+
+int64_t DefaultMessageStore::MinQueueOffset(std::string_view topic, uint32_t queue_id) {
+  auto cq = queues_->Find(topic, queue_id);
+  return cq ? cq->min_offset() : 0;
+}
+
+int64_t DefaultMessageStore::MaxQueueOffset(std::string_view topic, uint32_t queue_id) {
+  auto cq = queues_->Find(topic, queue_id);
+  return cq ? cq->max_offset() : 0;
+}
+
+int64_t DefaultMessageStore::StoreTimestampAt(int64_t physical_offset) {
+  auto seg = log_->SegmentFor(physical_offset);
+  if (!seg || physical_offset + static_cast<int64_t>(record::kOffStoreTs) + 8 > seg->end()) return INT64_MIN;
+  return static_cast<int64_t>(
+      coding::GetFixed64(seg->data() + (physical_offset - seg->base()) + record::kOffStoreTs));
+}
+
+int64_t DefaultMessageStore::QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id,
+                                                     int64_t timestamp_ms) {
+  auto cq = queues_->Find(topic, queue_id);
+  if (!cq) return 0;
+  int64_t lo = cq->min_offset(), hi = cq->max_offset();  // first offset in [lo, hi) with ts >= timestamp
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    QueueEntry e;
+    const int64_t ts = cq->Get(mid, &e) ? StoreTimestampAt(e.physical_offset) : INT64_MIN;
+    if (ts >= timestamp_ms) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+int64_t DefaultMessageStore::LastStoreTimestamp(std::string_view topic, uint32_t queue_id) {
+  auto cq = queues_->Find(topic, queue_id);
+  QueueEntry e;
+  if (!cq || cq->max_offset() == 0 || !cq->Get(cq->max_offset() - 1, &e)) return 0;
+  const int64_t ts = StoreTimestampAt(e.physical_offset);
+  return ts == INT64_MIN ? 0 : ts;
+}
+
+void DefaultMessageStore::DeleteTopicQueues(std::string_view topic) {
+  Status st = queues_->DeleteTopic(topic);
+  if (!st.ok()) Log().warn("delete queues of topic {}: {}", topic, st.ToString());
+  log_->EraseTopic(topic);
+}
+
+StoreStats DefaultMessageStore::stats() const {
+  StoreStats s;
+  s.min_physical_offset = log_->min_offset();
+  s.max_physical_offset = log_->write_offset();
+  s.flushed_offset = log_->flushed_offset();
+  s.dispatched_offset = dispatcher_->dispatched_offset();
+  s.appended_records = log_->appended_records();
+  s.appended_bytes = log_->appended_bytes();
+  s.disk_full_rejections = log_->disk_full_rejections();
+  s.recovered_truncated_bytes = recovery_.dropped_bytes;
+  s.commitlog_segments = static_cast<int64_t>(log_->Segments().size());
+  return s;
+}
+
+}  // namespace vela::store

@@ -1,0 +1,74 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "store/meta_store.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace vela::store {
+
+// One message-index update produced by the dispatcher.
+struct IndexEntry {
+  std::string_view msg_id;
+  std::string_view topic;
+  std::string_view keys;  // the space-separated KEYS property, may be empty
+  int64_t physical_offset = 0;
+  uint32_t size = 0;
+};
+
+// RocksMetaStore implements MetaStore over RocksDB in <root>/meta/ with the column families
+// topics, groups, offsets, msgid_index, key_index and state (value encodings are in
+// docs/storage-format.md), and adds the message-id and key indexes the dispatcher maintains.
+// Metadata writes sync RocksDB's WAL; index writes are batched and not synced (SyncIndex() syncs
+// the WAL before a checkpoint). Owns the DB. Thread-safe.
+class RocksMetaStore final : public MetaStore {
+ public:
+  static Result<std::unique_ptr<RocksMetaStore>> Open(const std::string& dir, int key_index_max_per_key);
+  ~RocksMetaStore() override;
+
+  Status PutTopic(const TopicConfig& topic) override;
+  std::optional<TopicConfig> GetTopic(std::string_view name) override;
+  Status DeleteTopic(std::string_view name) override;
+  std::vector<TopicConfig> ListTopics() override;
+  Status PutGroup(const GroupConfig& group) override;
+  std::optional<GroupConfig> GetGroup(std::string_view name) override;
+  std::vector<GroupConfig> ListGroups() override;
+  Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, int64_t offset) override;
+  std::optional<int64_t> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) override;
+  std::map<std::pair<std::string, uint32_t>, int64_t> GroupOffsets(std::string_view group) override;
+  Status PutState(std::string_view key, std::string_view value) override;
+  std::optional<std::string> GetState(std::string_view key) override;
+  Status DeleteState(std::string_view key) override;
+  void ScanState(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn) override;
+
+  // Indexes a batch of records in one write (msg id -> offset; topic + key -> offset), then trims
+  // each touched key to the newest key_index_max_per_key entries. Idempotent.
+  Status WriteIndex(const std::vector<IndexEntry>& entries);
+  // Physical offset and size of the record with `msg_id`; NotFound if not indexed.
+  Result<std::pair<int64_t, uint32_t>> LookupMessageId(std::string_view msg_id);
+  // Physical offsets of the newest records of (topic, key), newest first.
+  std::vector<int64_t> LookupKey(std::string_view topic, std::string_view key, int max_results);
+  // Makes index writes durable (syncs the WAL).
+  Status SyncIndex();
+
+ private:
+  RocksMetaStore() = default;
+  enum Cf { kTopics = 0, kGroups, kOffsets, kMsgId, kKey, kState, kNumCf };
+  Status Put(Cf cf, std::string_view key, std::string_view value);
+  std::optional<std::string> Get(Cf cf, std::string_view key);
+  void Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+
+  int key_index_max_per_key_ = 64;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;  // kNumCf handles, plus default at the end
+};
+
+}  // namespace vela::store

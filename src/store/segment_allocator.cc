@@ -1,0 +1,97 @@
+#include "store/segment_allocator.h"
+
+#include "store/logger.h"
+
+namespace vela::store {
+
+SegmentAllocator::SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size)
+    : ServiceThread("vela-seg-alloc"), fs_(fs), dir_(std::move(dir)), segment_size_(segment_size) {}
+
+SegmentAllocator::~SegmentAllocator() {
+  Stop();
+  // A prepared but unused segment is left on disk empty; recovery deletes segments past the end.
+}
+
+void SegmentAllocator::Request(int64_t base) {
+  {
+    std::lock_guard lock(mu_);
+    if (requested_ == base) return;
+    requested_ = base;
+    attempted_ = false;
+    error_ = Status::OK();
+  }
+  Wakeup();
+}
+
+Result<std::shared_ptr<MappedSegment>> SegmentAllocator::Take(int64_t base, std::chrono::milliseconds wait) {
+  std::unique_lock lock(mu_);
+  if (requested_ != base) {
+    requested_ = base;
+    attempted_ = false;
+    error_ = Status::OK();
+    ready_.reset();
+    lock.unlock();
+    Wakeup();
+    lock.lock();
+  } else if (!ready_ && attempted_ && !error_.ok()) {
+    // The last attempt failed: report it now and let the allocator try again for the next caller.
+    Status st = error_;
+    attempted_ = false;
+    error_ = Status::OK();
+    lock.unlock();
+    Wakeup();
+    return st;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!(ready_ && ready_->base() == base) && !(attempted_ && !error_.ok())) {
+    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return Status::Unavailable("timed out waiting for the next commit-log segment");
+    }
+  }
+  if (!ready_) {
+    Status st = error_;
+    attempted_ = false;
+    error_ = Status::OK();
+    lock.unlock();
+    Wakeup();
+    return st;
+  }
+  auto seg = std::move(ready_);
+  ready_.reset();
+  requested_ = base + segment_size_;
+  attempted_ = false;
+  lock.unlock();
+  Wakeup();
+  return seg;
+}
+
+void SegmentAllocator::Run() {
+  while (!stopped()) {
+    WaitForRunning(std::chrono::milliseconds(200));
+    int64_t base;
+    {
+      std::lock_guard lock(mu_);
+      if (requested_ < 0 || ready_ || attempted_) continue;
+      base = requested_;
+    }
+    const std::string path = dir_ + "/" + MappedSegment::FileName(base);
+    if (fs_.Exists(path)) (void)fs_.Remove(path);  // a stale, never-used segment from before a crash
+    auto seg = MappedSegment::Create(fs_, path, base, segment_size_);
+    std::lock_guard lock(mu_);
+    attempted_ = true;
+    if (requested_ != base) {
+      if (seg.ok()) (void)(*seg)->MarkDeleted(fs_);
+      attempted_ = false;
+      continue;
+    }
+    if (seg.ok()) {
+      ready_ = std::move(*seg);
+    } else {
+      error_ = seg.status();
+      Log().warn("cannot pre-allocate commit-log segment {}: {}", path, error_.ToString());
+    }
+    cv_.notify_all();
+  }
+}
+
+}  // namespace vela::store

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/result.h"
+#include "common/service_thread.h"
+#include "store/mapped_segment.h"
+
+namespace vela::store {
+
+// SegmentAllocator is the background service that creates the next commit-log segment
+// (fallocate + pre-write zeros + sync + map) before the writer needs it (RocketMQ's
+// AllocateMappedFileService), so the append path never creates files. It keeps at most one
+// prepared segment. A failed allocation (ENOSPC) is remembered and reported to the next Take(),
+// which also schedules a retry, so appends resume once space returns.
+//
+// Owned by CommitLog; the FileSystem must outlive it. Thread-safe.
+class SegmentAllocator final : public ServiceThread {
+ public:
+  SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size);
+  ~SegmentAllocator() override;
+
+  // Asks for the segment starting at `base` to be prepared in the background.
+  void Request(int64_t base);
+  // Returns the prepared segment starting at `base`, waiting up to `wait` for it, then schedules
+  // the following one. Fails with the allocation error (e.g. ResourceExhausted/kNoSpace) or with
+  // Unavailable on timeout. May block up to `wait`.
+  Result<std::shared_ptr<MappedSegment>> Take(int64_t base, std::chrono::milliseconds wait);
+
+ protected:
+  void Run() override;
+
+ private:
+  FileSystem& fs_;
+  const std::string dir_;
+  const int64_t segment_size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t requested_ = -1;                // base of the segment to prepare, -1 if none
+  std::shared_ptr<MappedSegment> ready_;  // prepared segment (base == requested_)
+  Status error_;                          // last failure for requested_
+  bool attempted_ = false;                // requested_ was tried since the last Take/Request
+};
+
+}  // namespace vela::store
