@@ -1,0 +1,232 @@
+#include "store/message_store.h"
+
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/clock.h"
+#include "store/meta_store.h"
+#include "store_test_util.h"
+
+namespace vela::store {
+namespace {
+
+using testing::AppendOne;
+using testing::MakeRecord;
+using testing::OpenStore;
+using testing::SmallOptions;
+
+class TagFilter final : public MessageFilter {
+ public:
+  explicit TagFilter(std::string tag) : tag_(std::move(tag)), hash_(TagHash(tag_)) {}
+  bool MatchesTagHash(int64_t h) const override { return h == hash_; }
+  bool MatchesRecord(const RecordView& r) const override { return r.Tag() == tag_; }
+
+ private:
+  std::string tag_;
+  int64_t hash_;
+};
+
+class MessageStoreReadTest : public ::testing::Test {
+ protected:
+  void SetUp() override { store_ = OpenStore(SmallOptions(dir_.str())); }
+  vela::testing::TempDir dir_;
+  std::unique_ptr<DefaultMessageStore> store_;
+};
+
+TEST_F(MessageStoreReadTest, OutcomesForEmptyAndOutOfRangeOffsets) {
+  EXPECT_EQ(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMatchedQueue);
+  ASSERT_OK(store_->meta().PutTopic(TopicConfig{"T", 4, 4, 6, 0}));
+  EXPECT_EQ(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMessageInQueue);
+  for (int i = 0; i < 5; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, "m")).status());
+  store_->WaitForDispatch();
+  auto r = store_->GetMessages("T", 0, 5, 10, 1 << 20, nullptr);
+  EXPECT_EQ(r.outcome, GetOutcome::kOffsetOverflowOne);
+  EXPECT_EQ(r.next_begin_offset, 5);
+  EXPECT_EQ(store_->GetMessages("T", 0, 9, 10, 1 << 20, nullptr).outcome, GetOutcome::kOffsetOverflowBadly);
+  auto found = store_->GetMessages("T", 0, 2, 10, 1 << 20, nullptr);
+  EXPECT_EQ(found.outcome, GetOutcome::kFound);
+  EXPECT_EQ(found.records.size(), 3u);
+  EXPECT_EQ(found.next_begin_offset, 5);
+  EXPECT_NE(found.pins, nullptr);
+  EXPECT_EQ(GetOutcomeName(GetOutcome::kOffsetTooSmall), "OFFSET_TOO_SMALL");
+}
+
+TEST_F(MessageStoreReadTest, RespectsMaxCountAndMaxBytesButReturnsAtLeastOne) {
+  for (int i = 0; i < 10; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::string(1000, 'x'))).status());
+  store_->WaitForDispatch();
+  auto r = store_->GetMessages("T", 0, 0, 3, 1 << 20, nullptr);
+  EXPECT_EQ(r.records.size(), 3u);
+  EXPECT_EQ(r.next_begin_offset, 3);
+  auto small = store_->GetMessages("T", 0, 0, 10, 10, nullptr);
+  EXPECT_EQ(small.records.size(), 1u);
+  auto bytes = store_->GetMessages("T", 0, 0, 10, 2500, nullptr);
+  EXPECT_EQ(bytes.records.size(), 2u);
+}
+
+TEST_F(MessageStoreReadTest, FiltersByTagHashThenRecord) {
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::to_string(i), i % 3 == 0 ? "A" : "B")).status());
+  }
+  store_->WaitForDispatch();
+  TagFilter a("A");
+  auto r = store_->GetMessages("T", 0, 0, 100, 1 << 20, &a);
+  ASSERT_EQ(r.outcome, GetOutcome::kFound);
+  ASSERT_EQ(r.records.size(), 10u);
+  for (auto raw : r.records) {
+    RecordView v;
+    ASSERT_EQ(DecodeRecord(raw, true, &v), DecodeOutcome::kRecord);
+    EXPECT_EQ(v.Tag(), "A");
+  }
+  TagFilter none("C");
+  auto n = store_->GetMessages("T", 0, 0, 100, 1 << 20, &none);
+  EXPECT_EQ(n.outcome, GetOutcome::kNoMatchedMessage);
+  EXPECT_EQ(n.next_begin_offset, 30);
+}
+
+TEST_F(MessageStoreReadTest, OffsetAndTimestampLookups) {
+  std::vector<int64_t> times;
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store_, MakeRecord("T", 1, "m")));
+    times.push_back(r.records[0].store_timestamp_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  store_->WaitForDispatch();
+  EXPECT_EQ(store_->MinQueueOffset("T", 1), 0);
+  EXPECT_EQ(store_->MaxQueueOffset("T", 1), 6);
+  EXPECT_EQ(store_->LastStoreTimestamp("T", 1), times.back());
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times[3]), 3);
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, 0), 0);
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times.back() + 1000), 6);
+  EXPECT_EQ(store_->LastStoreTimestamp("T", 7), 0);
+}
+
+TEST_F(MessageStoreReadTest, LooksUpByMessageIdAndByKey) {
+  ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, "one", "", "order-1 user-9", "ID-A")).status());
+  ASSERT_OK(AppendOne(*store_, MakeRecord("T", 1, "two", "", "order-1", "ID-B")).status());
+  ASSERT_OK(AppendOne(*store_, MakeRecord("U", 0, "three", "", "order-1", "ID-C")).status());
+  store_->WaitForDispatch();
+  ASSERT_OK_AND_ASSIGN(std::string raw, store_->LookupByMessageId("ID-B"));
+  RecordView v;
+  ASSERT_EQ(DecodeRecord(raw, true, &v), DecodeOutcome::kRecord);
+  EXPECT_EQ(v.body, "two");
+  EXPECT_EQ(store_->LookupByMessageId("nope").status().code(), StatusCode::kNotFound);
+  auto by_key = store_->QueryByKey("T", "order-1", 10);
+  ASSERT_EQ(by_key.size(), 2u);
+  ASSERT_EQ(DecodeRecord(by_key[0], true, &v), DecodeOutcome::kRecord);
+  EXPECT_EQ(v.body, "two");  // newest first
+  EXPECT_EQ(store_->QueryByKey("T", "user-9", 10).size(), 1u);
+  EXPECT_EQ(store_->QueryByKey("U", "order-1", 10).size(), 1u);
+}
+
+TEST_F(MessageStoreReadTest, KeyIndexIsBoundedPerKey) {
+  store_.reset();
+  auto o = SmallOptions(dir_.str());
+  o.key_index_max_per_key = 5;
+  store_ = OpenStore(o);
+  for (int i = 0; i < 12; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::to_string(i), "", "k")).status());
+  store_->WaitForDispatch();
+  auto got = store_->QueryByKey("T", "k", 100);
+  ASSERT_EQ(got.size(), 5u);
+  RecordView v;
+  ASSERT_EQ(DecodeRecord(got[0], true, &v), DecodeOutcome::kRecord);
+  EXPECT_EQ(v.body, "11");
+}
+
+TEST_F(MessageStoreReadTest, DispatchListenersSeeRecordsInOrder) {
+  store_.reset();
+  struct Listener : DispatchListener {
+    std::vector<int64_t> offsets;
+    std::mutex mu;
+    void OnDispatch(const DispatchedRecord& r) override {
+      std::lock_guard lock(mu);
+      offsets.push_back(r.physical_offset);
+    }
+  } listener;
+  auto opened = DefaultMessageStore::OpenImpl(SmallOptions(dir_.str()));
+  ASSERT_TRUE(opened.ok());
+  auto store = std::move(*opened);
+  store->AddDispatchListener(&listener);
+  std::vector<int64_t> expected;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("T", i % 3, "m")));
+    expected.push_back(r.records[0].physical_offset);
+  }
+  store->WaitForDispatch();
+  store->Shutdown();
+  EXPECT_EQ(listener.offsets, expected);
+}
+
+TEST_F(MessageStoreReadTest, DeleteTopicQueuesDropsTheQueues) {
+  ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, "m")).status());
+  store_->WaitForDispatch();
+  store_->DeleteTopicQueues("T");
+  EXPECT_EQ(store_->MaxQueueOffset("T", 0), 0);
+  EXPECT_NE(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kFound);
+}
+
+TEST_F(MessageStoreReadTest, MetaStoreKeepsTopicsGroupsOffsetsAndState) {
+  MetaStore& meta = store_->meta();
+  ASSERT_OK(meta.PutTopic(TopicConfig{"T", 8, 4, 6, 3}));
+  auto t = meta.GetTopic("T");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->write_queues, 4);
+  EXPECT_EQ(t->message_type, 3);
+  ASSERT_OK(meta.PutGroup(GroupConfig{"G", true, 5, false}));
+  auto g = meta.GetGroup("G");
+  ASSERT_TRUE(g.has_value());
+  EXPECT_TRUE(g->broadcast);
+  EXPECT_EQ(g->max_retries, 5);
+  EXPECT_FALSE(g->consume_enable);
+  ASSERT_OK(meta.CommitOffset("G", "T", 3, 42));
+  ASSERT_OK(meta.CommitOffset("G", "T", 1, 7));
+  EXPECT_EQ(meta.QueryOffset("G", "T", 3).value_or(-1), 42);
+  EXPECT_FALSE(meta.QueryOffset("G", "T", 2).has_value());
+  auto all = meta.GroupOffsets("G");
+  EXPECT_EQ(all.size(), 2u);
+  EXPECT_EQ((all[{"T", 1}]), 7);
+  ASSERT_OK(meta.PutState("tx/1", "a"));
+  ASSERT_OK(meta.PutState("tx/2", "b"));
+  ASSERT_OK(meta.PutState("ty/1", "c"));
+  std::vector<std::string> seen;
+  meta.ScanState("tx/", [&](std::string_view k, std::string_view) {
+    seen.emplace_back(k);
+    return true;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"tx/1", "tx/2"}));
+  ASSERT_OK(meta.DeleteState("tx/1"));
+  EXPECT_FALSE(meta.GetState("tx/1").has_value());
+  store_.reset();
+  store_ = OpenStore(SmallOptions(dir_.str()));
+  EXPECT_EQ(store_->meta().ListTopics().size(), 1u);
+  EXPECT_EQ(store_->meta().ListGroups().size(), 1u);
+  EXPECT_EQ(store_->meta().QueryOffset("G", "T", 3).value_or(-1), 42);
+  ASSERT_OK(store_->meta().DeleteTopic("T"));
+  EXPECT_FALSE(store_->meta().GetTopic("T").has_value());
+}
+
+TEST(StoreOptionsTest, ReadsRocketMqKeys) {
+  ASSERT_OK_AND_ASSIGN(Config c, Config::Parse("flushDiskType=SYNC_FLUSH\nmappedFileSizeCommitLog=4m\n"
+                                               "mappedFileSizeConsumeQueue=6000\nflushIntervalCommitLog=200\n"
+                                               "flushCommitLogLeastPages=8\nsyncFlushTimeout=3000\n"
+                                               "fileReservedTime=24\ndiskMaxUsedSpaceRatio=80\n"
+                                               "storeSizeLimit=1g\nmaxMessageSize=1m\nstorePathRootDir=/x\n",
+                                               "test"));
+  ASSERT_OK_AND_ASSIGN(StoreOptions o, StoreOptions::FromConfig(c));
+  EXPECT_EQ(o.flush_disk_type, FlushDiskType::kSync);
+  EXPECT_EQ(o.commitlog_segment_size, 4 << 20);
+  EXPECT_EQ(o.consume_queue_segment_size, 6000);
+  EXPECT_EQ(o.flush_interval_ms, 200);
+  EXPECT_EQ(o.flush_least_pages, 8);
+  EXPECT_EQ(o.sync_flush_timeout_ms, 3000);
+  EXPECT_EQ(o.file_reserved_hours, 24);
+  EXPECT_EQ(o.disk_max_used_space_ratio, 80);
+  EXPECT_EQ(o.store_size_limit, 1LL << 30);
+  EXPECT_EQ(o.max_message_size, 1 << 20);
+  EXPECT_EQ(o.root_dir, "/x");
+  ASSERT_OK_AND_ASSIGN(Config bad, Config::Parse("flushDiskType=SOMETIMES\n", "test"));
+  EXPECT_FALSE(StoreOptions::FromConfig(bad).ok());
+}
+
+}  // namespace
+}  // namespace vela::store
