@@ -91,6 +91,7 @@ Status DefaultMessageStore::OpenSteps() {
   if (rebuild && log_end > log_->min_offset()) Log().warn("store {}: consumequeue/ is missing; rebuilding it from the commit log", root_);
   dispatcher_->SetStart(dispatch_from);
   VELA_RETURN_IF_ERROR(dispatcher_->DispatchAvailable());
+  VELA_RETURN_IF_ERROR(queues_->DeleteBelow(log_->min_offset()));  // entries of segments retention removed
   VELA_RETURN_IF_ERROR(queues_->SyncAll());
   for (const auto& q : queues_->All()) log_->SetNextQueueOffset(q.topic, q.queue_id, q.queue->max_offset());
   if (crashed || rebuild || log_end > dispatch_from) {
