@@ -1,0 +1,212 @@
+#include "tools/admin_context.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <iostream>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace vela::tools {
+
+AdminContext::~AdminContext() {
+  if (instance_) instance_->Shutdown();
+}
+
+std::string AdminContext::NamesrvAddrs() const {
+  if (!namesrv.empty()) return namesrv;
+  const char* env = std::getenv("VELA_NAMESRV");
+  return env ? env : "";
+}
+
+Result<client::ClientInstance*> AdminContext::Instance() {
+  if (!instance_) {
+    client::ClientConfig config;
+    config.namesrv_addr = NamesrvAddrs();
+    config.request_timeout_ms = request_timeout_ms();
+    config.instance_name = "admin";
+    config.callback_threads = 1;
+    VELA_ASSIGN_OR_RETURN(instance_, client::ClientInstance::Create(config, nullptr));
+  }
+  return instance_.get();
+}
+
+Result<net::Frame> AdminContext::Invoke(const std::string& addr, v1::Header header) {
+  VELA_ASSIGN_OR_RETURN(auto* instance, Instance());
+  auto result = instance->rpc().InvokeSync(addr, std::move(header), {}, request_timeout_ms());
+  if (!result.ok()) return result.status().WithContext(addr);
+  return result;
+}
+
+Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo() {
+  VELA_ASSIGN_OR_RETURN(auto* instance, Instance());
+  return instance->namesrv().GetClusterInfo();
+}
+
+Result<std::vector<std::string>> AdminContext::BrokerAddrs(const std::string& cluster) {
+  VELA_ASSIGN_OR_RETURN(auto info, ClusterInfo());
+  std::set<std::string> addrs;
+  for (const auto& b : info.brokers()) {
+    if (!cluster.empty() && b.cluster_name() != cluster) continue;
+    auto it = b.addrs().find(0);
+    if (it != b.addrs().end()) addrs.insert(it->second);
+  }
+  if (addrs.empty()) {
+    return vela::Status::NotFound(cluster.empty() ? std::string("no broker is registered")
+                                                  : fmt::format("no broker in cluster {}", cluster));
+  }
+  return std::vector<std::string>(addrs.begin(), addrs.end());
+}
+
+Result<client::TopicRoute> AdminContext::Route(const std::string& topic) {
+  VELA_ASSIGN_OR_RETURN(auto* instance, Instance());
+  VELA_ASSIGN_OR_RETURN(auto response, instance->namesrv().GetRoute(topic));
+  return client::ParseRoute(topic, response);
+}
+
+int Fail(const vela::Status& status) { return Fail(status.ToString()); }
+
+int Fail(const std::string& message) {
+  std::cout.flush();
+  std::cerr << "error: " << message << std::endl;
+  return kExitFailed;
+}
+
+void PrintJson(const nlohmann::json& doc) {
+  std::cout << doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+}
+
+void Table::Print() const {
+  std::vector<size_t> widths(headers_.size());
+  for (size_t i = 0; i < headers_.size(); ++i) widths[i] = headers_[i].size();
+  for (const auto& row : rows_) {
+    for (size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      const std::string cell = i < row.size() ? row[i] : "";
+      line += cell;
+      if (i + 1 < widths.size()) line += std::string(widths[i] - cell.size() + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::cout << line << "\n";
+  };
+  print_row(headers_);
+  for (const auto& row : rows_) print_row(row);
+  std::cout.flush();
+}
+
+std::string FormatTime(int64_t epoch_ms) {
+  if (epoch_ms <= 0) return "-";
+  std::time_t seconds = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  localtime_r(&seconds, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  return fmt::format("{}.{:03d}", buf, static_cast<int>(epoch_ms % 1000));
+}
+
+bool IsValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (size_t k = 1; k <= n; ++k) {
+      const auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return false;
+    }
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string Base64Encode(std::string_view data) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((data.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < data.size(); i += 3) {
+    uint32_t v = (static_cast<uint8_t>(data[i]) << 16) | (static_cast<uint8_t>(data[i + 1]) << 8) |
+                 static_cast<uint8_t>(data[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  if (i < data.size()) {
+    uint32_t v = static_cast<uint8_t>(data[i]) << 16;
+    if (i + 1 < data.size()) v |= static_cast<uint8_t>(data[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < data.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+nlohmann::json MessageJson(const client::MessageView& m) {
+  nlohmann::json j;
+  j["id"] = m.msg_id;
+  j["topic"] = m.topic;
+  j["queue"] = m.queue_id;
+  j["offset"] = m.queue_offset;
+  j["tag"] = m.tag;
+  j["keys"] = m.keys;
+  j["properties"] = nlohmann::json::object();
+  for (const auto& [k, v] : m.properties) j["properties"][k] = IsValidUtf8(v) ? v : Base64Encode(v);
+  if (IsValidUtf8(m.body)) {
+    j["body"] = m.body;
+  } else {
+    j["body_base64"] = Base64Encode(m.body);
+  }
+  j["born_ms"] = m.born_timestamp_ms;
+  j["store_ms"] = m.store_timestamp_ms;
+  j["reconsume"] = m.reconsume_times;
+  return j;
+}
+
+std::string MessageLine(const client::MessageView& m) {
+  std::string keys;
+  for (const auto& k : m.keys) keys += (keys.empty() ? "" : ",") + k;
+  std::string props;
+  for (const auto& [k, v] : m.properties) props += (props.empty() ? "" : ",") + k + "=" + v;
+  std::string body = IsValidUtf8(m.body) ? m.body : "base64:" + Base64Encode(m.body);
+  return fmt::format("id={} topic={} queue={} offset={} tag={} keys={} props={} stored={} body={}", m.msg_id,
+                     m.topic, m.queue_id, m.queue_offset, m.tag.empty() ? "-" : m.tag, keys.empty() ? "-" : keys,
+                     props.empty() ? "-" : props, FormatTime(m.store_timestamp_ms), body);
+}
+
+bool SplitKeyValue(const std::string& kv, std::string* key, std::string* value) {
+  auto eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) return false;
+  *key = kv.substr(0, eq);
+  *value = kv.substr(eq + 1);
+  return true;
+}
+
+}  // namespace vela::tools

@@ -1,0 +1,225 @@
+// vela-admin group create / list / progress / reset-offset.
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "common/validation.h"
+#include "tools/admin_context.h"
+
+namespace vela::tools {
+
+namespace {
+
+struct CreateArgs {
+  std::string name;
+  bool broadcast = false;
+  int max_retries = 16;
+  std::string broker;
+  std::string cluster;
+};
+
+int GroupCreate(AdminContext& ctx, const CreateArgs& args) {
+  auto valid = ValidateGroupName(args.name);
+  if (!valid.ok()) return Fail(valid);
+  std::vector<std::string> targets;
+  if (!args.broker.empty()) {
+    targets.push_back(args.broker);
+  } else {
+    auto addrs = ctx.BrokerAddrs(args.cluster);
+    if (!addrs.ok()) return Fail(addrs.status());
+    targets = *addrs;
+  }
+  v1::Header header;
+  header.set_code(v1::CREATE_GROUP);
+  auto* config = header.mutable_create_group_request();
+  config->set_name(args.name);
+  config->set_broadcast(args.broadcast);
+  config->set_max_retries(args.max_retries);
+  config->set_consume_enable(true);
+  int code = kExitOk;
+  nlohmann::json created = nlohmann::json::array();
+  for (const auto& addr : targets) {
+    auto response = ctx.Invoke(addr, header);
+    if (!response.ok()) {
+      code = Fail(response.status());
+      continue;
+    }
+    created.push_back(addr);
+    if (!ctx.json) std::cout << fmt::format("created group {} on {}", args.name, addr) << std::endl;
+  }
+  if (ctx.json) {
+    PrintJson({{"group", args.name}, {"broadcast", args.broadcast}, {"max_retries", args.max_retries}, {"brokers", created}});
+  }
+  return code;
+}
+
+int GroupList(AdminContext& ctx) {
+  auto addrs = ctx.BrokerAddrs();
+  if (!addrs.ok()) return Fail(addrs.status());
+  struct Row {
+    v1::GroupConfig config;
+    std::vector<std::string> brokers;
+  };
+  std::map<std::string, Row> groups;
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    v1::Header header;
+    header.set_code(v1::LIST_GROUPS);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      code = Fail(response.status());
+      continue;
+    }
+    for (const auto& g : response->header.group_list_response().groups()) {
+      auto& row = groups[g.name()];
+      row.config = g;
+      row.brokers.push_back(addr);
+    }
+  }
+  if (ctx.json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& [name, r] : groups) {
+      list.push_back({{"name", name},
+                      {"broadcast", r.config.broadcast()},
+                      {"max_retries", r.config.max_retries()},
+                      {"consume_enable", r.config.consume_enable()},
+                      {"brokers", r.brokers}});
+    }
+    PrintJson({{"groups", list}});
+  } else {
+    Table table({"GROUP", "BROADCAST", "MAX RETRIES", "CONSUME", "BROKERS"});
+    for (const auto& [name, r] : groups) {
+      table.AddRow({name, r.config.broadcast() ? "yes" : "no", std::to_string(r.config.max_retries()),
+                    r.config.consume_enable() ? "enabled" : "disabled", std::to_string(r.brokers.size())});
+    }
+    table.Print();
+  }
+  return code;
+}
+
+int GroupProgress(AdminContext& ctx, const std::string& group, const std::string& topic) {
+  auto addrs = ctx.BrokerAddrs();
+  if (!addrs.ok()) return Fail(addrs.status());
+  nlohmann::json queues = nlohmann::json::array();
+  std::set<std::string> members;
+  Table table({"TOPIC", "BROKER", "QUEUE", "BROKER OFFSET", "CONSUMER OFFSET", "LAG"});
+  int64_t total_lag = 0;
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    v1::Header header;
+    header.set_code(v1::GROUP_PROGRESS);
+    header.mutable_group_progress_request()->set_group(group);
+    header.mutable_group_progress_request()->set_topic(topic);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      if (response.status().code() == vela::StatusCode::kNotFound) continue;
+      code = Fail(response.status());
+      continue;
+    }
+    const auto& progress = response->header.group_progress_response();
+    for (const auto& m : progress.members()) members.insert(m);
+    for (const auto& q : progress.queues()) {
+      total_lag += q.lag();
+      queues.push_back({{"topic", q.topic()},
+                        {"broker", addr},
+                        {"queue", q.queue_id()},
+                        {"broker_offset", q.broker_offset()},
+                        {"consumer_offset", q.consumer_offset()},
+                        {"lag", q.lag()}});
+      table.AddRow({q.topic(), addr, std::to_string(q.queue_id()), std::to_string(q.broker_offset()),
+                    std::to_string(q.consumer_offset()), std::to_string(q.lag())});
+    }
+  }
+  if (ctx.json) {
+    PrintJson({{"group", group}, {"queues", queues}, {"members", members}, {"total_lag", total_lag}});
+  } else {
+    table.Print();
+    std::cout << fmt::format("total lag: {}\nmembers ({}):", total_lag, members.size()) << "\n";
+    for (const auto& m : members) std::cout << "  " << m << "\n";
+    std::cout.flush();
+  }
+  return code;
+}
+
+struct ResetArgs {
+  std::string group;
+  std::string topic;
+  int64_t to_time = 0;
+  std::string to;
+};
+
+int GroupResetOffset(AdminContext& ctx, const ResetArgs& args) {
+  auto route = ctx.Route(args.topic);
+  if (!route.ok()) return Fail(route.status());
+  nlohmann::json queues = nlohmann::json::array();
+  Table table({"TOPIC", "BROKER", "QUEUE", "NEW CONSUMER OFFSET"});
+  int code = kExitOk;
+  for (const auto& [name, addr] : route->broker_addrs) {
+    v1::Header header;
+    header.set_code(v1::RESET_OFFSET);
+    auto* r = header.mutable_reset_offset_request();
+    r->set_group(args.group);
+    r->set_topic(args.topic);
+    r->set_timestamp_ms(args.to_time);
+    r->set_to(args.to);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      code = Fail(response.status());
+      continue;
+    }
+    for (const auto& q : response->header.reset_offset_response().queues()) {
+      queues.push_back({{"topic", q.topic().empty() ? args.topic : q.topic()},
+                        {"broker", addr},
+                        {"queue", q.queue_id()},
+                        {"consumer_offset", q.consumer_offset()}});
+      table.AddRow({args.topic, addr, std::to_string(q.queue_id()), std::to_string(q.consumer_offset())});
+    }
+  }
+  if (ctx.json) {
+    PrintJson({{"group", args.group}, {"topic", args.topic}, {"queues", queues}});
+  } else {
+    table.Print();
+  }
+  return code;
+}
+
+}  // namespace
+
+void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
+  auto* group = app.add_subcommand("group", "consumer group administration");
+
+  auto create_args = std::make_shared<CreateArgs>();
+  auto* create = group->add_subcommand("create", "create a consumer group on every broker");
+  create->add_option("NAME", create_args->name, "group name")->required();
+  create->add_flag("--broadcast", create_args->broadcast, "allow broadcast consumption");
+  create->add_option("--max-retries", create_args->max_retries, "redeliveries before dead-lettering (default 16)")
+      ->check(CLI::Range(0, 1000));
+  auto* broker_opt = create->add_option("--broker", create_args->broker, "only this broker (host:port)");
+  create->add_option("--cluster", create_args->cluster, "only the brokers of this cluster")->excludes(broker_opt);
+  create->callback([&ctx, create_args] { ctx.action = [&ctx, create_args] { return GroupCreate(ctx, *create_args); }; });
+
+  auto* list = group->add_subcommand("list", "list the groups of every broker");
+  list->callback([&ctx] { ctx.action = [&ctx] { return GroupList(ctx); }; });
+
+  auto name = std::make_shared<std::string>();
+  auto topic = std::make_shared<std::string>();
+  auto* progress = group->add_subcommand("progress", "per queue: broker offset, consumer offset, lag; and the members");
+  progress->add_option("NAME", *name, "group name")->required();
+  progress->add_option("--topic", *topic, "only this topic");
+  progress->callback([&ctx, name, topic] { ctx.action = [&ctx, name, topic] { return GroupProgress(ctx, *name, *topic); }; });
+
+  auto reset_args = std::make_shared<ResetArgs>();
+  auto* reset = group->add_subcommand("reset-offset", "move a group's offsets on a topic to a time or an end");
+  reset->add_option("NAME", reset_args->group, "group name")->required();
+  reset->add_option("--topic", reset_args->topic, "topic")->required();
+  auto* to_time = reset->add_option("--to-time", reset_args->to_time, "epoch milliseconds");
+  auto* to = reset->add_option("--to", reset_args->to, "earliest|latest")->check(CLI::IsMember({"earliest", "latest"}));
+  to_time->excludes(to);
+  reset->callback([&ctx, reset_args, to_time, to] {
+    if (to_time->count() == 0 && to->count() == 0) throw CLI::RequiredError("--to-time or --to");
+    ctx.action = [&ctx, reset_args] { return GroupResetOffset(ctx, *reset_args); };
+  });
+}
+
+}  // namespace vela::tools

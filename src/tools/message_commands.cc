@@ -1,0 +1,299 @@
+// vela-admin send, consume, message get, message query.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "client/message_codec.h"
+#include "common/message_id.h"
+#include "tools/admin_context.h"
+#include "vela/consumer.h"
+#include "vela/producer.h"
+
+namespace vela::tools {
+
+namespace {
+
+int FailPublic(const client::Status& status) { return Fail(status.ToString()); }
+
+struct SendArgs {
+  std::string topic;
+  std::string body;
+  std::string body_file;
+  std::string tag;
+  std::vector<std::string> keys;
+  std::vector<std::string> props;
+  int64_t count = 1;
+  std::string sharding_key;
+  int64_t delay_ms = 0;
+  int64_t deliver_at = 0;
+  std::string transaction;
+};
+
+int Send(AdminContext& ctx, const SendArgs& args) {
+  if (!args.transaction.empty()) return Fail("transactional messages are not supported yet");
+  client::Message message;
+  message.topic = args.topic;
+  if (!args.body_file.empty()) {
+    std::ifstream in(args.body_file, std::ios::binary);
+    if (!in) return Fail(fmt::format("cannot read {}", args.body_file));
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    message.body = buf.str();
+  } else {
+    message.body = args.body.empty() ? std::string("hello from vela-admin") : args.body;
+  }
+  message.tag = args.tag;
+  message.keys = args.keys;
+  for (const auto& kv : args.props) {
+    std::string k, v;
+    if (!SplitKeyValue(kv, &k, &v)) return Fail(fmt::format("--prop wants key=value, got '{}'", kv));
+    message.properties[k] = v;
+  }
+  message.sharding_key = args.sharding_key;
+  message.delay_ms = args.delay_ms;
+  message.deliver_at_ms = args.deliver_at;
+
+  client::ProducerBuilder builder;
+  builder.SetNamesrvAddr(ctx.NamesrvAddrs()).SetGroup("vela-admin");
+  if (ctx.timeout_s > 0) builder.SetSendTimeoutMs(ctx.request_timeout_ms());
+  auto producer = builder.Build();
+  if (!producer.ok()) return FailPublic(producer.status());
+  int code = kExitOk;
+  for (int64_t i = 0; i < args.count; ++i) {
+    auto receipt = (*producer)->Send(message);
+    if (!receipt.ok()) {
+      code = Fail(fmt::format("message {} of {}: {}", i + 1, args.count, receipt.status().ToString()));
+      break;
+    }
+    if (ctx.json) {
+      PrintJson({{"id", receipt->msg_id},
+                 {"offset_id", receipt->offset_id},
+                 {"topic", receipt->topic},
+                 {"queue", receipt->queue_id},
+                 {"offset", receipt->queue_offset},
+                 {"broker", receipt->broker_addr}});
+    } else {
+      std::cout << fmt::format("sent id={} offset_id={} topic={} queue={} offset={} broker={}", receipt->msg_id,
+                               receipt->offset_id, receipt->topic, receipt->queue_id, receipt->queue_offset,
+                               receipt->broker_addr)
+                << std::endl;
+    }
+  }
+  (*producer)->Shutdown();
+  return code;
+}
+
+struct ConsumeArgs {
+  std::string topic;
+  std::string group;
+  std::string tag;
+  std::string sql;
+  int64_t count = 0;  // 0: no limit
+  std::string from = "first";
+  bool broadcast = false;
+};
+
+int Consume(AdminContext& ctx, const ConsumeArgs& args) {
+  // Shared with the listener thread.
+  struct State {
+    std::mutex mu;
+    std::condition_variable cv;
+    int64_t received = 0;
+    std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
+  };
+  auto state = std::make_shared<State>();
+  const int64_t limit = args.count;
+  const bool json = ctx.json;
+  client::PushConsumerOptions options;
+  options.group = args.group;
+  options.consume_threads = 1;  // messages print in the order they arrive on each queue
+  options.consume_from = args.from == "last" ? client::ConsumeFrom::kLast : client::ConsumeFrom::kFirst;
+  options.pull_batch_size = limit > 0 ? static_cast<int>(std::min<int64_t>(limit, 32)) : 32;
+  options.commit_interval_ms = 1000;
+  if (args.broadcast) {
+    std::cerr << "note: broadcast consumption is not supported yet; consuming without committing offsets" << std::endl;
+    options.commit_offsets = false;
+  }
+  client::FilterExpression filter = !args.sql.empty() ? client::FilterExpression::Sql92(args.sql)
+                                    : !args.tag.empty() ? client::FilterExpression::Tag(args.tag)
+                                                        : client::FilterExpression::All();
+  client::ClientConfig config;
+  config.namesrv_addr = ctx.NamesrvAddrs();
+  config.request_timeout_ms = 5000;
+  config.instance_name = "vela-admin-consume";
+  auto consumer = client::PushConsumerBuilder()
+                      .SetClientConfig(config)
+                      .SetOptions(options)
+                      .Subscribe(args.topic, filter)
+                      .SetListener([state, limit, json](const client::MessageView& m) {
+                        std::lock_guard lock(state->mu);
+                        if (limit > 0 && state->received >= limit) {
+                          return client::ConsumeResult::kFailure;  // not ours: leave it uncommitted
+                        }
+                        ++state->received;
+                        state->last_activity = std::chrono::steady_clock::now();
+                        if (json) {
+                          PrintJson(MessageJson(m));
+                        } else {
+                          std::cout << MessageLine(m) << std::endl;
+                        }
+                        state->cv.notify_all();
+                        return client::ConsumeResult::kSuccess;
+                      })
+                      .Build();
+  if (!consumer.ok()) return FailPublic(consumer.status());
+  const auto idle = std::chrono::milliseconds(ctx.timeout_s > 0 ? static_cast<int64_t>(ctx.timeout_s * 1000) : 10000);
+  {
+    std::unique_lock lock(state->mu);
+    state->last_activity = std::chrono::steady_clock::now();
+    while (!(limit > 0 && state->received >= limit)) {
+      auto deadline = state->last_activity + idle;
+      if (std::chrono::steady_clock::now() >= deadline) break;
+      state->cv.wait_until(lock, deadline);
+    }
+  }
+  (*consumer)->Shutdown();  // commits what was consumed
+  std::lock_guard lock(state->mu);
+  if (!json) std::cerr << fmt::format("consumed {} message(s)", state->received) << std::endl;
+  return kExitOk;
+}
+
+void PrintMessages(AdminContext& ctx, const std::vector<client::MessageView>& messages, bool single) {
+  if (ctx.json) {
+    if (single && !messages.empty()) {
+      auto j = MessageJson(messages.front());
+      j["offset_id"] = messages.front().offset_id;
+      j["broker"] = messages.front().broker_addr;
+      j["born_host"] = messages.front().born_host;
+      PrintJson(j);
+      return;
+    }
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& m : messages) {
+      auto j = MessageJson(m);
+      j["offset_id"] = m.offset_id;
+      j["broker"] = m.broker_addr;
+      list.push_back(std::move(j));
+    }
+    PrintJson({{"messages", list}});
+    return;
+  }
+  for (const auto& m : messages) {
+    std::cout << MessageLine(m) << " offset_id=" << m.offset_id << " broker=" << m.broker_addr << "\n";
+  }
+  std::cout.flush();
+}
+
+int MessageGet(AdminContext& ctx, const std::string& id) {
+  std::vector<std::string> targets;
+  auto offset_id = ParseOffsetId(id);
+  if (offset_id.ok() && id.size() == 32) {
+    targets.push_back(offset_id->broker_addr);
+  }
+  auto all = ctx.BrokerAddrs();
+  if (all.ok()) {
+    for (const auto& a : *all) {
+      if (std::find(targets.begin(), targets.end(), a) == targets.end()) targets.push_back(a);
+    }
+  } else if (targets.empty()) {
+    return Fail(all.status());
+  }
+  vela::Status last = vela::Status::NotFound(fmt::format("no message with id {}", id));
+  for (const auto& addr : targets) {
+    v1::Header header;
+    header.set_code(v1::VIEW_MESSAGE);
+    header.mutable_view_message_request()->set_msg_id(id);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      if (response.status().code() != vela::StatusCode::kNotFound) last = response.status();
+      continue;
+    }
+    auto messages = client::DecodeMessages(response->body, addr);
+    if (!messages.ok()) return Fail(messages.status());
+    if (messages->empty()) continue;
+    PrintMessages(ctx, *messages, /*single=*/true);
+    return kExitOk;
+  }
+  return Fail(last);
+}
+
+int MessageQuery(AdminContext& ctx, const std::string& topic, const std::string& key) {
+  auto route = ctx.Route(topic);
+  if (!route.ok()) return Fail(route.status());
+  std::vector<client::MessageView> found;
+  int code = kExitOk;
+  for (const auto& [name, addr] : route->broker_addrs) {
+    v1::Header header;
+    header.set_code(v1::QUERY_MESSAGE_BY_KEY);
+    auto* q = header.mutable_query_by_key_request();
+    q->set_topic(topic);
+    q->set_key(key);
+    q->set_max_messages(64);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      if (response.status().code() != vela::StatusCode::kNotFound) code = Fail(response.status());
+      continue;
+    }
+    auto messages = client::DecodeMessages(response->body, addr);
+    if (!messages.ok()) {
+      code = Fail(messages.status());
+      continue;
+    }
+    for (auto& m : *messages) found.push_back(std::move(m));
+  }
+  PrintMessages(ctx, found, /*single=*/false);
+  return code;
+}
+
+}  // namespace
+
+void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
+  auto send_args = std::make_shared<SendArgs>();
+  auto* send = app.add_subcommand("send", "send messages");
+  send->add_option("--topic", send_args->topic, "topic")->required();
+  auto* body = send->add_option("--body", send_args->body, "message body text");
+  send->add_option("--body-file", send_args->body_file, "read the body from this file")->excludes(body);
+  send->add_option("--tag", send_args->tag, "message tag");
+  send->add_option("--key", send_args->keys, "message key (repeatable)");
+  send->add_option("--prop", send_args->props, "user property k=v (repeatable)");
+  send->add_option("--count", send_args->count, "send the message this many times")->check(CLI::PositiveNumber);
+  send->add_option("--sharding-key", send_args->sharding_key, "sharding key: one queue per key");
+  auto* delay = send->add_option("--delay-ms", send_args->delay_ms, "deliver after this delay")->check(CLI::NonNegativeNumber);
+  send->add_option("--deliver-at", send_args->deliver_at, "deliver at this epoch ms")->excludes(delay);
+  send->add_option("--transaction", send_args->transaction, "commit|rollback|unknown")
+      ->check(CLI::IsMember({"commit", "rollback", "unknown"}));
+  send->callback([&ctx, send_args] { ctx.action = [&ctx, send_args] { return Send(ctx, *send_args); }; });
+
+  auto consume_args = std::make_shared<ConsumeArgs>();
+  auto* consume = app.add_subcommand("consume", "consume messages in a group and commit them");
+  consume->add_option("--topic", consume_args->topic, "topic")->required();
+  consume->add_option("--group", consume_args->group, "consumer group")->required();
+  auto* tag = consume->add_option("--tag", consume_args->tag, "tag expression (default *)");
+  consume->add_option("--sql", consume_args->sql, "SQL92 expression on properties")->excludes(tag);
+  consume->add_option("--count", consume_args->count, "stop after this many messages")->check(CLI::PositiveNumber);
+  consume->add_option("--from", consume_args->from, "where a group without offsets starts: first|last (default first)")
+      ->check(CLI::IsMember({"first", "last"}));
+  consume->add_flag("--broadcast", consume_args->broadcast, "broadcast consumption (not committed)");
+  consume->callback([&ctx, consume_args] { ctx.action = [&ctx, consume_args] { return Consume(ctx, *consume_args); }; });
+
+  auto* message = app.add_subcommand("message", "find stored messages");
+  auto id = std::make_shared<std::string>();
+  auto* get = message->add_subcommand("get", "a message by unique id or offset id");
+  get->add_option("ID", *id, "message id")->required();
+  get->callback([&ctx, id] { ctx.action = [&ctx, id] { return MessageGet(ctx, *id); }; });
+
+  auto topic = std::make_shared<std::string>();
+  auto key = std::make_shared<std::string>();
+  auto* query = message->add_subcommand("query", "messages of a topic by key");
+  query->add_option("--topic", *topic, "topic")->required();
+  query->add_option("--key", *key, "message key")->required();
+  query->callback([&ctx, topic, key] { ctx.action = [&ctx, topic, key] { return MessageQuery(ctx, *topic, *key); }; });
+}
+
+}  // namespace vela::tools
