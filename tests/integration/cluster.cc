@@ -1,0 +1,64 @@
+#include "cluster.h"
+
+#include <gtest/gtest.h>
+
+namespace vela::testing {
+
+std::string TestCluster::StartNamesrv() {
+  std::string addr = "127.0.0.1:" + std::to_string(FreePort());
+  auto p = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", addr},
+                               dir_.str() + "/namesrv" + std::to_string(namesrvs_.size()) + ".log");
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  if (!p.ok()) return "";
+  namesrvs_.push_back(std::move(p).value());
+  namesrv_addr_list_.push_back(namesrvs_.back().address());
+  return namesrvs_.back().address();
+}
+
+std::string TestCluster::namesrv_addrs() const {
+  std::string out;
+  for (const auto& a : namesrv_addr_list_) out += (out.empty() ? "" : ";") + a;
+  return out;
+}
+
+std::string TestCluster::StartBroker(const std::string& name, const std::vector<std::string>& sets) {
+  std::string listen = "127.0.0.1:" + std::to_string(FreePort());
+  std::vector<std::string> argv = {BinaryPath("vela-broker"), "--listen", listen, "--store-dir", StoreDir(name),
+                                   "--namesrv", namesrv_addrs(), "--set", "brokerName=" + name,
+                                   "--set", "mappedFileSizeCommitLog=8m", "--set", "mappedFileSizeConsumeQueue=120000"};
+  for (const auto& s : sets) {
+    argv.push_back("--set");
+    argv.push_back(s);
+  }
+  brokers_.push_back(BrokerEntry{name, argv, ChildProcess()});
+  return RestartBroker(name);
+}
+
+std::string TestCluster::RestartBroker(const std::string& name) {
+  for (auto& b : brokers_) {
+    if (b.name != name) continue;
+    b.process.Kill();
+    auto p = ChildProcess::Start(b.argv, dir_.str() + "/" + name + ".log");
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    if (!p.ok()) return "";
+    b.process = std::move(p).value();
+    return b.process.address();
+  }
+  ADD_FAILURE() << "no broker named " << name;
+  return "";
+}
+
+ChildProcess& TestCluster::broker(const std::string& name) {
+  for (auto& b : brokers_) {
+    if (b.name == name) return b.process;
+  }
+  std::abort();
+}
+
+CommandResult TestCluster::Admin(std::vector<std::string> args, int timeout_ms) const {
+  std::vector<std::string> argv = {BinaryPath("vela-admin"), "--namesrv", namesrv_addrs()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, timeout_ms);
+}
+
+}  // namespace vela::testing

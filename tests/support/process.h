@@ -1,0 +1,53 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace vela::testing {
+
+// A child process (a real vela-namesrv or vela-broker) started for a test. Its stdout is read
+// until the "listening on HOST:PORT" line; stderr goes to a log file kept for failures.
+// Destruction kills it with SIGKILL if still running. Thread-compatible.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ~ChildProcess();
+  ChildProcess(ChildProcess&& other) noexcept;
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+
+  // Starts `argv[0]` with the arguments, waits up to timeout_ms for the ready line.
+  static Result<ChildProcess> Start(const std::vector<std::string>& argv, const std::string& log_file,
+                                    int timeout_ms = 15000);
+  // Sends SIGTERM and waits; returns the exit status (or -signal).
+  int Terminate(int timeout_ms = 15000);
+  // SIGKILL and reap.
+  void Kill();
+  bool running();
+  const std::string& address() const { return address_; }
+  pid_t pid() const { return pid_; }
+  const std::string& log_file() const { return log_file_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string address_;
+  std::string log_file_;
+};
+
+// Path of a built binary (tests run from the build tree: <build>/bin/NAME).
+std::string BinaryPath(const std::string& name);
+
+// Runs a command to completion, capturing stdout (and stderr separately). Returns the exit code.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms = 60000);
+
+}  // namespace vela::testing
