@@ -1,0 +1,105 @@
+#include "client/message_codec.h"
+
+#include <gtest/gtest.h>
+
+#include "client/status_convert.h"
+#include "common/message_id.h"
+
+namespace vela::client {
+namespace {
+
+Message Sample() {
+  Message m("Orders", std::string("body\0with zero", 14));
+  m.tag = "TagA";
+  m.keys = {"k1", "k2"};
+  m.properties = {{"env", "gray"}, {"region", "eu"}};
+  m.sharding_key = "user-1";
+  m.delay_ms = 5000;
+  return m;
+}
+
+TEST(MessageCodecTest, RoundTripsThroughTheRecordFormat) {
+  Message m = Sample();
+  std::string records;
+  AppendMessageRecord(m, "ID1", PackHost("10.0.0.1:0"), 1234, &records);
+  m.topic = "Orders";
+  m.tag = "TagB";
+  m.keys.clear();
+  AppendMessageRecord(m, "ID2", 0, 1235, &records);
+
+  auto decoded = DecodeMessages(records, "127.0.0.1:10911");
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  ASSERT_EQ(decoded->size(), 2u);
+  const auto& a = (*decoded)[0];
+  EXPECT_EQ(a.msg_id, "ID1");
+  EXPECT_EQ(a.topic, "Orders");
+  EXPECT_EQ(a.body, std::string("body\0with zero", 14));
+  EXPECT_EQ(a.tag, "TagA");
+  EXPECT_EQ(a.keys, (std::vector<std::string>{"k1", "k2"}));
+  EXPECT_EQ(a.properties.at("env"), "gray");
+  EXPECT_EQ(a.properties.at("region"), "eu");
+  EXPECT_EQ(a.properties.at("SHARDING_KEY"), "user-1");
+  EXPECT_EQ(a.properties.at("DELAY_MS"), "5000");
+  EXPECT_EQ(a.properties.count("TAGS"), 0u);
+  EXPECT_EQ(a.born_timestamp_ms, 1234);
+  EXPECT_EQ(a.born_host, "10.0.0.1:0");
+  EXPECT_EQ(a.broker_addr, "127.0.0.1:10911");
+  auto offset_id = ParseOffsetId(a.offset_id);
+  ASSERT_TRUE(offset_id.ok());
+  EXPECT_EQ(offset_id->broker_addr, "127.0.0.1:10911");
+  const auto& b = (*decoded)[1];
+  EXPECT_EQ(b.tag, "TagB");
+  EXPECT_TRUE(b.keys.empty());
+}
+
+TEST(MessageCodecTest, CorruptRecordIsReported) {
+  std::string records;
+  AppendMessageRecord(Sample(), "ID1", 0, 1, &records);
+  records[records.size() - 1] ^= 0x5a;
+  auto decoded = DecodeMessages(records, "b");
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_EQ(decoded.status().code(), vela::StatusCode::kCorruption);
+}
+
+TEST(MessageCodecTest, EmptyBodyDecodesToNothing) {
+  auto decoded = DecodeMessages("", "b");
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_TRUE(decoded->empty());
+}
+
+TEST(MessageCodecTest, ValidationRefusesWhatTheBrokerWould) {
+  EXPECT_TRUE(ValidateMessage(Sample(), 1024).ok());
+  Message m = Sample();
+  m.body.clear();
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m = Sample();
+  m.body.assign(2000, 'x');
+  auto big = ValidateMessage(m, 1024);
+  EXPECT_EQ(big.subcode(), vela::SubCode::kMessageTooLarge);
+  m = Sample();
+  m.topic = "bad topic";
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m = Sample();
+  m.keys = {"has space"};
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m = Sample();
+  m.properties["1bad"] = "x";
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m = Sample();
+  m.deliver_at_ms = 99;
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+}
+
+TEST(StatusConvertTest, MapsCodesAndFilterPositions) {
+  auto s = ToPublic(vela::Status(vela::StatusCode::kInvalidArgument, "unexpected ')' at position 7",
+                                 vela::SubCode::kBadFilter));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.subcode(), SubCode::kBadFilter);
+  EXPECT_EQ(s.position(), 7);
+  EXPECT_EQ(s.ToString(), "InvalidArgument: unexpected ')' at position 7");
+  EXPECT_TRUE(ToPublic(vela::Status::OK()).ok());
+  EXPECT_EQ(ToPublic(vela::Status::Unavailable("x")).code(), StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace vela::client
