@@ -16,13 +16,15 @@ constexpr int64_t kMinTail = 8;  // below this many bytes a segment's tail is le
 constexpr auto kAllocatorWait = std::chrono::milliseconds(3000);
 }  // namespace
 
-CommitLog::CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int64_t size_limit, uint64_t store_host)
+CommitLog::CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int64_t size_limit, uint64_t store_host,
+                     bool prewrite_segments)
     : fs_(fs),
       dir_(std::move(dir)),
       segment_size_(segment_size),
       size_limit_(size_limit),
       store_host_(store_host),
-      allocator_(fs, dir_, segment_size) {}
+      prewrite_(prewrite_segments),
+      allocator_(fs, dir_, segment_size, prewrite_segments) {}
 
 CommitLog::~CommitLog() { Stop(); }
 
@@ -175,7 +177,7 @@ Status CommitLog::Start() {
     std::lock_guard lock(segments_mu_);
     if (segments_.empty()) {
       const int64_t base = write_offset_.load() / segment_size_ * segment_size_;
-      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_));
+      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_, prewrite_));
       segments_.push_back(std::move(seg));
       write_offset_.store(base);
       flushed_offset_.store(base);

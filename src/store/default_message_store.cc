@@ -66,7 +66,8 @@ Status DefaultMessageStore::OpenSteps() {
   VELA_ASSIGN_OR_RETURN(meta_, RocksMetaStore::Open(root_ + "/meta", options_.key_index_max_per_key));
 
   log_ = std::make_unique<CommitLog>(*fs_, root_ + "/commitlog", options_.commitlog_segment_size,
-                                     options_.store_size_limit, options_.store_host);
+                                     options_.store_size_limit, options_.store_host,
+                                     options_.flush_disk_type == FlushDiskType::kSync);
   VELA_RETURN_IF_ERROR(log_->Load());
   const int64_t t0 = NowMonotonicUs();
   if (crashed || !ckpt) {

@@ -96,10 +96,12 @@ void FlushService::Run() {
       }
       CompleteWaiters(false);
     } else {
-      WaitForRunning(std::min(interval_, std::chrono::milliseconds(10)));
+      // RocketMQ's rule: every interval, flush when at least flush_least_pages are dirty; flush
+      // whatever is dirty once 10 intervals passed without a flush.
+      WaitForRunning(interval_);
       const int64_t dirty = log_.write_offset() - log_.flushed_offset();
-      const bool due = NowMonotonicUs() - last_flush_us_ >= interval_.count() * 1000;
-      if (dirty > 0 && (due || dirty >= least_bytes_)) FlushOnce();
+      const bool overdue = NowMonotonicUs() - last_flush_us_ >= 10 * interval_.count() * 1000;
+      if (dirty > 0 && (overdue || dirty >= least_bytes_)) FlushOnce();
     }
   }
 }

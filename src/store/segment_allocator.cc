@@ -4,8 +4,8 @@
 
 namespace vela::store {
 
-SegmentAllocator::SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size)
-    : ServiceThread("vela-seg-alloc"), fs_(fs), dir_(std::move(dir)), segment_size_(segment_size) {}
+SegmentAllocator::SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size, bool prewrite)
+    : ServiceThread("vela-seg-alloc"), fs_(fs), dir_(std::move(dir)), segment_size_(segment_size), prewrite_(prewrite) {}
 
 SegmentAllocator::~SegmentAllocator() {
   Stop();
@@ -76,7 +76,7 @@ void SegmentAllocator::Run() {
     }
     const std::string path = dir_ + "/" + MappedSegment::FileName(base);
     if (fs_.Exists(path)) (void)fs_.Remove(path);  // a stale, never-used segment from before a crash
-    auto seg = MappedSegment::Create(fs_, path, base, segment_size_);
+    auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_);
     std::lock_guard lock(mu_);
     attempted_ = true;
     if (requested_ != base) {

@@ -22,7 +22,7 @@ namespace vela::store {
 // Owned by CommitLog; the FileSystem must outlive it. Thread-safe.
 class SegmentAllocator final : public ServiceThread {
  public:
-  SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size);
+  SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size, bool prewrite);
   ~SegmentAllocator() override;
 
   // Asks for the segment starting at `base` to be prepared in the background.
@@ -39,6 +39,7 @@ class SegmentAllocator final : public ServiceThread {
   FileSystem& fs_;
   const std::string dir_;
   const int64_t segment_size_;
+  const bool prewrite_;  // pre-write zeros (SYNC_FLUSH: cheaper fdatasync later)
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t requested_ = -1;                // base of the segment to prepare, -1 if none
