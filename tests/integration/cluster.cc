@@ -1,6 +1,10 @@
 #include "cluster.h"
 
+#include <chrono>
+#include <thread>
+
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace vela::testing {
 
@@ -53,6 +57,27 @@ ChildProcess& TestCluster::broker(const std::string& name) {
     if (b.name == name) return b.process;
   }
   std::abort();
+}
+
+bool TestCluster::WaitForBrokers(size_t count, int timeout_ms) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = Admin({"cluster", "list", "--json"}, 10000);
+    if (r.exit_code == 0) {
+      auto j = nlohmann::json::parse(r.out, nullptr, false);
+      size_t n = 0;
+      if (j.is_array()) n = j.size();
+      if (j.is_object() && j.contains("brokers")) n = j["brokers"].size();
+      if (n >= count) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return false;
+}
+
+void TestCluster::CreateTopic(const std::string& topic, int queues) const {
+  auto r = Admin({"topic", "create", topic, "--queues", std::to_string(queues)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
 CommandResult TestCluster::Admin(std::vector<std::string> args, int timeout_ms) const {

@@ -28,6 +28,10 @@ class TestCluster {
   std::string namesrv_addrs() const;
   const TempDir& dir() const { return dir_; }
   std::string StoreDir(const std::string& name) const { return dir_.str() + "/" + name; }
+  // Waits until the name servers list `count` brokers; false on timeout.
+  bool WaitForBrokers(size_t count, int timeout_ms = 20000) const;
+  // Creates a topic on every broker through vela-admin; fails the test on error.
+  void CreateTopic(const std::string& topic, int queues) const;
   // Runs vela-admin with --namesrv set.
   CommandResult Admin(std::vector<std::string> args, int timeout_ms = 60000) const;
 

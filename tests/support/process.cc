@@ -193,4 +193,35 @@ CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms) {
   return result;
 }
 
+pid_t SpawnToFiles(const std::vector<std::string>& argv, const std::string& out_file, const std::string& err_file) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    int out = open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    int devnull = open("/dev/null", O_RDONLY);
+    dup2(devnull, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    auto args = MakeArgv(argv);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+int WaitExit(pid_t pid, int timeout_ms) {
+  const int64_t deadline = NowMs() + timeout_ms;
+  int status = 0;
+  while (NowMs() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
 }  // namespace vela::testing

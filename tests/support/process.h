@@ -50,4 +50,10 @@ struct CommandResult {
 };
 CommandResult RunCommand(const std::vector<std::string>& argv, int timeout_ms = 60000);
 
+// Starts a command in the background with stdout and stderr appended to files; returns its pid
+// (the caller kills or reaps it with WaitExit).
+pid_t SpawnToFiles(const std::vector<std::string>& argv, const std::string& out_file, const std::string& err_file);
+// Waits for a spawned pid; returns its exit code, or -1 on timeout (then it is killed).
+int WaitExit(pid_t pid, int timeout_ms);
+
 }  // namespace vela::testing
