@@ -36,6 +36,9 @@ wait_ready() {  # file
 "$BUILD/bin/vela-namesrv" --config conf/namesrv.conf ${NAMESRV_ARGS:-} >"$ROOT/logs/namesrv.out" 2>"$ROOT/logs/namesrv.log" &
 echo $! >"$ROOT/logs/namesrv.pid"
 wait_ready "$ROOT/logs/namesrv.out" namesrv
+NAMESRV_ADDR=$(sed -n 's/^listening on //p' "$ROOT/logs/namesrv.out")
+# A name server moved by NAMESRV_ARGS is handed to the broker too.
+[ -n "${NAMESRV_ARGS:-}" ] && BROKER_ARGS="--namesrv $NAMESRV_ADDR ${BROKER_ARGS:-}"
 "$BUILD/bin/vela-broker" --config conf/broker.conf ${BROKER_ARGS:-} >"$ROOT/logs/broker.out" 2>"$ROOT/logs/broker.log" &
 echo $! >"$ROOT/logs/broker.pid"
 wait_ready "$ROOT/logs/broker.out" broker
@@ -43,7 +46,7 @@ echo "vela-namesrv: $(cat logs/namesrv.out)"
 echo "vela-broker:  $(cat logs/broker.out)   (store: ./store, logs: ./logs)"
 cat <<MSG
 First message:
-  export VELA_NAMESRV=$(sed -n 's/^listening on //p' logs/namesrv.out)
+  export VELA_NAMESRV=$NAMESRV_ADDR
   $BUILD/bin/vela-admin topic create Hello --queues 4
   $BUILD/bin/vela-admin send --topic Hello --body 'hello, vela'
   $BUILD/bin/vela-admin consume --topic Hello --group G1 --count 1
