@@ -90,10 +90,10 @@ vela::Status PushConsumerImpl::Start() {
     if (!route.ok()) ClientLogger()->warn("no route for topic {} yet: {}", topic, route.status().ToString());
   }
   instance_->ScheduleAfter(0, [this] {
-    SendHeartbeat();
+    SendHeartbeat(/*sync=*/true);  // so the first consumer list already holds this client
     Rebalance();
   });
-  instance_->ScheduleEvery(options_.heartbeat_interval_ms, [this] { SendHeartbeat(); });
+  instance_->ScheduleEvery(options_.heartbeat_interval_ms, [this] { SendHeartbeat(false); });
   instance_->ScheduleEvery(options_.rebalance_interval_ms, [this] { Rebalance(); });
   instance_->ScheduleEvery(options_.commit_interval_ms, [this] { CommitAll(false); });
   return vela::Status::OK();
@@ -114,7 +114,7 @@ vela::Status PushConsumerImpl::Subscribe(const std::string& topic, const FilterE
   }
   if (running_.load()) {
     instance_->ScheduleAfter(0, [this] {
-      SendHeartbeat();
+      SendHeartbeat(/*sync=*/true);
       Rebalance();
     });
   }
@@ -128,7 +128,7 @@ vela::Status PushConsumerImpl::Unsubscribe(const std::string& topic) {
   }
   if (running_.load()) {
     instance_->ScheduleAfter(0, [this] {
-      SendHeartbeat();
+      SendHeartbeat(/*sync=*/true);
       Rebalance();
     });
   }
@@ -145,7 +145,7 @@ std::vector<std::string> PushConsumerImpl::SubscribedBrokerAddrs() {
   return {addrs.begin(), addrs.end()};
 }
 
-void PushConsumerImpl::SendHeartbeat() {
+void PushConsumerImpl::SendHeartbeat(bool sync) {
   v1::Header header;
   header.set_code(v1::HEARTBEAT);
   auto* hb = header.mutable_heartbeat_request();
@@ -160,9 +160,14 @@ void PushConsumerImpl::SendHeartbeat() {
     sub->set_expression(filter.expression);
   }
   for (const auto& addr : SubscribedBrokerAddrs()) {
-    instance_->rpc().Invoke(addr, header, {}, config_.request_timeout_ms, [addr](Result<net::Frame> r) {
+    auto on_done = [addr](const Result<net::Frame>& r) {
       if (!r.ok()) ClientLogger()->debug("heartbeat to {} failed: {}", addr, r.status().ToString());
-    });
+    };
+    if (sync) {
+      on_done(instance_->rpc().InvokeSync(addr, header, {}, config_.request_timeout_ms));
+    } else {
+      instance_->rpc().Invoke(addr, header, {}, config_.request_timeout_ms, on_done);
+    }
   }
 }
 
@@ -248,7 +253,7 @@ void PushConsumerImpl::Rebalance() {
     for (auto& mq : AllocateAveragely((*route)->read_queues, *ids, instance_->client_id())) wanted.insert(mq);
     decided_topics.insert(topic);
   }
-  if (need_heartbeat) SendHeartbeat();
+  if (need_heartbeat) SendHeartbeat(/*sync=*/false);
 
   std::vector<std::shared_ptr<ProcessQueue>> released;
   std::vector<MessageQueue> added;

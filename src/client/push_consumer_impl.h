@@ -64,7 +64,8 @@ class PushConsumerImpl {
   // Sends the queue's committable offset when it moved. With `sync`, waits for the answer.
   void CommitQueue(const std::shared_ptr<ProcessQueue>& pq, bool sync);
   void CommitAll(bool sync);
-  void SendHeartbeat();
+  // Tells every broker of the subscribed topics about this client; `sync` waits for the answers.
+  void SendHeartbeat(bool sync);
   std::vector<std::string> SubscribedBrokerAddrs();
 
   const ClientConfig config_;
