@@ -2,6 +2,7 @@
 
 #include "broker/logger.h"
 #include "broker/processors/processors.h"
+#include "broker/subscription_filter.h"
 #include "common/clock.h"
 #include "common/message_id.h"
 
@@ -19,6 +20,17 @@ void RegisterClientProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       if (!g.ok()) {
         rc.ReplyError(g.status());
         return;
+      }
+      // A subscription this broker cannot serve is refused here, at subscribe time, not at delivery.
+      for (const auto& s : c.subscriptions()) {
+        auto filter = SubscriptionFilter::Create(s.filter_type(), s.expression(), ctx.options.enable_property_filter,
+                                                 ctx.filters, nullptr);
+        if (!filter.ok()) {
+          BrokerLogger()->info("subscription of {} in group {} to {} refused: {}", hb.client_id(), c.group(),
+                               s.topic(), filter.status().ToString());
+          rc.ReplyError(filter.status());
+          return;
+        }
       }
     }
     auto conn = rc.connection();
