@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
 scripts/install_deps.sh
+scripts/check_includes.sh
 export CCACHE_BASEDIR=$(pwd)
 
 echo "== build (RelWithDebInfo) =="
