@@ -237,17 +237,23 @@ void Connection::DoWrite() {
   if (writing_ || write_queue_.empty() || !started_ || connecting_ || closed()) return;
   writing_ = true;
   in_flight_.clear();
-  std::vector<asio::const_buffer> buffers;
+  // Take a batch first, then point buffers at it: moving a frame (small-string bodies) after its
+  // buffer was taken would leave the buffer dangling.
   size_t bytes = 0;
-  while (!write_queue_.empty() && buffers.size() < 512 && bytes < (4u << 20)) {
+  size_t pieces = 0;
+  while (!write_queue_.empty() && pieces < 512 && bytes < (4u << 20)) {
     in_flight_.push_back(std::move(write_queue_.front()));
     write_queue_.pop_front();
-    auto& f = in_flight_.back();
+    const auto& f = in_flight_.back();
+    bytes += f.head.size() + f.body.size();
+    pieces += 2 + f.body.views.size();
+  }
+  std::vector<asio::const_buffer> buffers;
+  buffers.reserve(pieces);
+  for (const auto& f : in_flight_) {
     buffers.emplace_back(asio::buffer(f.head));
-    bytes += f.head.size();
     if (!f.body.owned.empty()) buffers.emplace_back(asio::buffer(f.body.owned));
     for (auto v : f.body.views) buffers.emplace_back(asio::buffer(v.data(), v.size()));
-    bytes += f.body.size();
   }
   asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
     self->writing_ = false;

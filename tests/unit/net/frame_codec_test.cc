@@ -1,0 +1,137 @@
+#include "net/frame_codec.h"
+
+#include <future>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "common/coding.h"
+#include "net/dispatcher.h"
+#include "net/rpc_client.h"
+#include "net/server.h"
+#include "support/test_support.h"
+
+namespace vela::net {
+namespace {
+
+std::string Body(const std::string& frame) { return frame.substr(4); }
+
+TEST(FrameCodecTest, RoundTripsHeaderAndBody) {
+  v1::Header h;
+  h.set_request_id(42);
+  h.set_code(v1::SEND_MESSAGE);
+  h.mutable_send_request()->set_topic("orders");
+  std::string frame = EncodeFrame(h, std::string("\0body\xff", 6));
+  EXPECT_EQ(coding::GetBigEndian32(frame.data()), frame.size() - 4);
+  ASSERT_OK_AND_ASSIGN(Frame f, DecodeFrame(Body(frame)));
+  EXPECT_EQ(f.header.request_id(), 42u);
+  EXPECT_EQ(f.header.send_request().topic(), "orders");
+  EXPECT_EQ(f.body, std::string("\0body\xff", 6));
+}
+
+// Frames that must be refused, each with the reason it must name.
+struct RefusedCase {
+  const char* name;
+  std::string after_prefix;
+};
+
+TEST(FrameCodecTest, RefusesMalformedFrames) {
+  std::string header_len_overrun(4, '\0');
+  coding::PutBigEndian32(header_len_overrun.data(), 1000);
+  std::string huge_header(4, '\0');
+  coding::PutBigEndian32(huge_header.data(), 0x7fffffff);
+  std::string garbage_header(4, '\0');
+  coding::PutBigEndian32(garbage_header.data(), 3);
+  garbage_header += "\xff\xff\xff";
+  const RefusedCase cases[] = {
+      {"too short for header length", "ab"},
+      {"header length overruns frame", header_len_overrun},
+      {"header length above the limit", huge_header},
+      {"header not protobuf", garbage_header},
+  };
+  for (const auto& c : cases) {
+    auto r = DecodeFrame(c.after_prefix);
+    EXPECT_FALSE(r.ok()) << c.name;
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << c.name;
+  }
+}
+
+TEST(FrameCodecTest, ChecksFrameLengthBeforeReading) {
+  EXPECT_OK(CheckFrameLength(100, kDefaultMaxFrameSize));
+  Status big = CheckFrameLength(0x80000000u, kDefaultMaxFrameSize);
+  EXPECT_EQ(big.subcode(), SubCode::kFrameTooLarge);
+  EXPECT_FALSE(CheckFrameLength(2, kDefaultMaxFrameSize).ok());
+}
+
+// A server and a client in one process: requests, responses, unknown codes, timeouts.
+class RpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dispatcher_.RegisterProcessor(v1::LIST_TOPICS, [](RequestContext ctx, Frame f) {
+      v1::Header resp;
+      resp.mutable_topic_list_response()->add_topics()->set_name("echo:" + f.body);
+      ctx.Reply(Status::OK(), std::move(resp), OutBody(f.body));
+    });
+    dispatcher_.RegisterProcessor(v1::BROKER_STATUS, [](RequestContext, Frame) { /* never answers */ });
+    server_ = std::make_unique<Server>(ServerOptions{"127.0.0.1:0", 2}, &dispatcher_);
+    ASSERT_OK(server_->Start());
+  }
+  void TearDown() override { server_->Stop(); }
+
+  Dispatcher dispatcher_;
+  std::unique_ptr<Server> server_;
+};
+
+TEST_F(RpcTest, RequestGetsItsResponse) {
+  RpcClient client;
+  v1::Header h;
+  h.set_code(v1::LIST_TOPICS);
+  ASSERT_OK_AND_ASSIGN(Frame f, client.InvokeSync(server_->listen_address(), h, OutBody("ping"), 2000));
+  EXPECT_EQ(f.header.topic_list_response().topics(0).name(), "echo:ping");
+  EXPECT_EQ(f.body, "ping");
+}
+
+TEST_F(RpcTest, ManyConcurrentRequestsAreMatchedById) {
+  RpcClient client;
+  std::vector<std::future<Result<Frame>>> futures;
+  for (int i = 0; i < 200; ++i) {
+    futures.push_back(std::async(std::launch::async, [&client, i, this] {
+      v1::Header h;
+      h.set_code(v1::LIST_TOPICS);
+      return client.InvokeSync(server_->listen_address(), h, OutBody(std::to_string(i)), 5000);
+    }));
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto r = futures[i].get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->body, std::to_string(i));
+  }
+}
+
+TEST_F(RpcTest, UnknownCodeIsUnimplemented) {
+  RpcClient client;
+  v1::Header h;
+  h.set_code(v1::PULL_MESSAGE);
+  auto r = client.InvokeSync(server_->listen_address(), h, {}, 2000);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnimplemented);
+}
+
+TEST_F(RpcTest, SilentServerTimesOut) {
+  RpcClient client;
+  v1::Header h;
+  h.set_code(v1::BROKER_STATUS);
+  auto r = client.InvokeSync(server_->listen_address(), h, {}, 200);
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+}
+
+TEST(RpcClientTest, UnreachableAddressFailsFast) {
+  RpcClient client;
+  v1::Header h;
+  h.set_code(v1::LIST_TOPICS);
+  auto r = client.InvokeSync("127.0.0.1:" + std::to_string(testing::FreePort()), h, {}, 2000);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnavailable);
+  EXPECT_FALSE(client.InvokeSync("no-port", h, {}, 100).ok());
+}
+
+}  // namespace
+}  // namespace vela::net
