@@ -89,11 +89,15 @@ vela::Status PushConsumerImpl::Start() {
     auto route = instance_->routes().Get(topic);
     if (!route.ok()) ClientLogger()->warn("no route for topic {} yet: {}", topic, route.status().ToString());
   }
-  instance_->ScheduleAfter(0, [this] {
-    SendHeartbeat(/*sync=*/true);  // so the first consumer list already holds this client
-    Rebalance();
-  });
-  instance_->ScheduleEvery(options_.heartbeat_interval_ms, [this] { SendHeartbeat(false); });
+  // The first heartbeat runs here, so a subscription the broker refuses fails Start(), and the
+  // first consumer list already holds this client.
+  vela::Status refused = SendHeartbeat(/*sync=*/true);
+  if (!refused.ok()) {
+    Shutdown();
+    return refused;
+  }
+  instance_->ScheduleAfter(0, [this] { Rebalance(); });
+  instance_->ScheduleEvery(options_.heartbeat_interval_ms, [this] { (void)SendHeartbeat(false); });
   instance_->ScheduleEvery(options_.rebalance_interval_ms, [this] { Rebalance(); });
   instance_->ScheduleEvery(options_.commit_interval_ms, [this] { CommitAll(false); });
   return vela::Status::OK();
@@ -114,7 +118,7 @@ vela::Status PushConsumerImpl::Subscribe(const std::string& topic, const FilterE
   }
   if (running_.load()) {
     instance_->ScheduleAfter(0, [this] {
-      SendHeartbeat(/*sync=*/true);
+      (void)SendHeartbeat(/*sync=*/true);
       Rebalance();
     });
   }
@@ -128,7 +132,7 @@ vela::Status PushConsumerImpl::Unsubscribe(const std::string& topic) {
   }
   if (running_.load()) {
     instance_->ScheduleAfter(0, [this] {
-      SendHeartbeat(/*sync=*/true);
+      (void)SendHeartbeat(/*sync=*/true);
       Rebalance();
     });
   }
@@ -145,7 +149,7 @@ std::vector<std::string> PushConsumerImpl::SubscribedBrokerAddrs() {
   return {addrs.begin(), addrs.end()};
 }
 
-void PushConsumerImpl::SendHeartbeat(bool sync) {
+vela::Status PushConsumerImpl::SendHeartbeat(bool sync) {
   v1::Header header;
   header.set_code(v1::HEARTBEAT);
   auto* hb = header.mutable_heartbeat_request();
@@ -159,16 +163,24 @@ void PushConsumerImpl::SendHeartbeat(bool sync) {
     sub->set_filter_type(ToWire(filter.type));
     sub->set_expression(filter.expression);
   }
+  vela::Status refused;
   for (const auto& addr : SubscribedBrokerAddrs()) {
     auto on_done = [addr](const Result<net::Frame>& r) {
-      if (!r.ok()) ClientLogger()->debug("heartbeat to {} failed: {}", addr, r.status().ToString());
+      if (!r.ok()) ClientLogger()->warn("heartbeat to {} failed: {}", addr, r.status().ToString());
     };
     if (sync) {
-      on_done(instance_->rpc().InvokeSync(addr, header, {}, config_.request_timeout_ms));
+      auto r = instance_->rpc().InvokeSync(addr, header, {}, config_.request_timeout_ms);
+      on_done(r);
+      const auto code = r.status().code();
+      if (!r.ok() && refused.ok() &&
+          (code == vela::StatusCode::kInvalidArgument || code == vela::StatusCode::kFailedPrecondition)) {
+        refused = r.status().WithContext(fmt::format("broker {} refused the subscription", addr));
+      }
     } else {
       instance_->rpc().Invoke(addr, header, {}, config_.request_timeout_ms, on_done);
     }
   }
+  return refused;
 }
 
 Result<std::vector<std::string>> PushConsumerImpl::GetConsumerList(const TopicRoute& route) {
@@ -253,7 +265,7 @@ void PushConsumerImpl::Rebalance() {
     for (auto& mq : AllocateAveragely((*route)->read_queues, *ids, instance_->client_id())) wanted.insert(mq);
     decided_topics.insert(topic);
   }
-  if (need_heartbeat) SendHeartbeat(/*sync=*/false);
+  if (need_heartbeat) (void)SendHeartbeat(/*sync=*/false);
 
   std::vector<std::shared_ptr<ProcessQueue>> released;
   std::vector<MessageQueue> added;

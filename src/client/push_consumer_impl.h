@@ -65,7 +65,9 @@ class PushConsumerImpl {
   void CommitQueue(const std::shared_ptr<ProcessQueue>& pq, bool sync);
   void CommitAll(bool sync);
   // Tells every broker of the subscribed topics about this client; `sync` waits for the answers.
-  void SendHeartbeat(bool sync);
+  // Tells every broker of the subscribed topics about this consumer. With sync, returns the
+  // first refusal of a subscription (bad filter, SQL92 disabled); transport errors only log.
+  vela::Status SendHeartbeat(bool sync);
   std::vector<std::string> SubscribedBrokerAddrs();
 
   const ClientConfig config_;
