@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# bench/compare.sh — Vela against Redis Streams, back to back in one invocation (BENCH.md).
+#
+#   bench/compare.sh                  # full run: 200,000 messages / 20 s caps, W3 10 s (< 10 min)
+#   QUICK=1 bench/compare.sh          # smoke run: COUNT=20000, W3 3 s, 20,000 ping-pongs
+#   COUNT=50000 E2E_S=5 bench/compare.sh
+#
+# What it does, all on 127.0.0.1:
+#   1. builds Vela (Release, $BUILD, default build-bench) and the peers' peerbench + tcp_pingpong
+#      ($PEERS_BUILD, default /tmp/vela-compare-peers); installs redis-server/libhiredis-dev from
+#      Debian if missing (INSTALL=0 skips), without letting the package start a system service
+#   2. raw loopback TCP ping-pong, 1 KiB, NODELAY (peers/tools/tcp_pingpong.cpp)
+#   3. Vela ASYNC_FLUSH (fresh name server, broker and store) | Redis AOF everysec |
+#      Vela SYNC_FLUSH (fresh again) | Redis AOF always; each: W1 window 1, W1 window 256, W2, W3
+#      at 5,000 msgs/s; fresh topic per run (Vela: 8 queues; Redis: the stream is deleted)
+#   4. broker CPU per run from /proc/<pid>/stat utime+stime before and after
+#   5. prints one markdown table (Vela, peer, ratio) and the BENCH.md targets with pass/fail
+# Raw JSON lines go to $OUT/raw.jsonl (default /tmp/vela-compare-<stamp>). Every process it starts
+# is stopped by PID on exit (trap), also on failure or Ctrl-C.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+BUILD=${BUILD:-$ROOT/build-bench}
+PEERS=${PEERS:-$(cd "$ROOT/../shared/peers" 2>/dev/null && pwd || echo /work/shared/peers)}
+PEERS_BUILD=${PEERS_BUILD:-/tmp/vela-compare-peers}
+OUT=${OUT:-/tmp/vela-compare-$(date +%Y%m%d-%H%M%S)}
+if [ "${QUICK:-0}" = 1 ]; then
+  COUNT=${COUNT:-20000}; E2E_S=${E2E_S:-3}; PINGS=${PINGS:-20000}
+fi
+COUNT=${COUNT:-200000}
+E2E_S=${E2E_S:-10}
+PINGS=${PINGS:-200000}
+CAP_S=${CAP_S:-20}
+RATE=${RATE:-5000}
+QUEUES=${QUEUES:-8}
+MODES=${MODES:-"vela-async redis-everysec vela-sync redis-always"}
+PINGPONG_PORT=${PINGPONG_PORT:-35311}
+RUN_TIMEOUT=${RUN_TIMEOUT:-200}
+mkdir -p "$OUT"
+RAW=$OUT/raw.jsonl
+: > "$RAW"
+TICKS=$(getconf CLK_TCK)
+START_S=$(date +%s)
+
+log() { echo "[compare $(($(date +%s) - START_S))s] $*" >&2; }
+
+# ---- processes we start: stopped by PID on exit ------------------------------------------------
+NAMESRV_PID=""; BROKER_PID=""; REDIS_CFG=""; VELA_DIR=""
+stop_pid() {  # pid
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+stop_vela() {
+  stop_pid "$BROKER_PID"; BROKER_PID=""
+  stop_pid "$NAMESRV_PID"; NAMESRV_PID=""
+  [ -n "$VELA_DIR" ] && rm -rf "$VELA_DIR"; VELA_DIR=""
+}
+stop_redis() {
+  [ -n "$REDIS_CFG" ] && "$PEERS/scripts/servers.sh" stop "$REDIS_CFG" || true
+  REDIS_CFG=""
+}
+cleanup() { stop_vela; stop_redis; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- 1. build ---------------------------------------------------------------------------------
+if [ "${INSTALL:-1}" = 1 ] && { ! command -v redis-server > /dev/null || [ ! -e /usr/include/hiredis/hiredis.h ]; }; then
+  log "installing redis-server and libhiredis-dev"
+  made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then  # keep the package from starting a system service
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  apt-get install -y -q redis-server libhiredis-dev > "$OUT/apt.log" 2>&1 || { apt-get update -q > /dev/null && apt-get install -y -q redis-server libhiredis-dev >> "$OUT/apt.log" 2>&1; }
+  [ "$made_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+fi
+
+log "building Vela (Release) in $BUILD"
+if [ ! -f "$BUILD/CMakeCache.txt" ]; then
+  # VELA_WERROR=OFF: GCC 12 -O3 gives a false -Wrestrict in src/filter/sql92_lexer.cc (vela-bench keeps -Werror)
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVELA_WERROR=OFF > "$OUT/cmake.log"
+fi
+cmake --build "$BUILD" -j2 --target vela-bench vela-broker vela-namesrv vela-admin > "$OUT/build.log" 2>&1 \
+  || { tail -30 "$OUT/build.log" >&2; exit 1; }
+BIN=$BUILD/bin
+
+log "building peerbench and tcp_pingpong in $PEERS_BUILD"
+cmake -S "$PEERS" -B "$PEERS_BUILD" -DCMAKE_BUILD_TYPE=Release > "$OUT/peers_cmake.log"
+cmake --build "$PEERS_BUILD" -j2 --target peerbench tcp_pingpong > "$OUT/peers_build.log" 2>&1 \
+  || { tail -30 "$OUT/peers_build.log" >&2; exit 1; }
+PB=$PEERS_BUILD/peerbench
+
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain -- src include bench 2>/dev/null | grep -c . || true)
+export VELA_BENCH_COMMIT=$COMMIT
+
+# ---- helpers ----------------------------------------------------------------------------------
+cpu_s() { awk -v t="$TICKS" '{printf "%.3f", ($14+$15)/t}' "/proc/$1/stat"; }
+busy_s() { awk -v t="$TICKS" '/^cpu /{printf "%.3f", ($2+$3+$4+$7+$8)/t}' /proc/stat; }
+
+wait_listen() {  # logfile pid -> prints HOST:PORT
+  for _ in $(seq 1 100); do
+    if grep -q '^listening on ' "$1" 2>/dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "daemon did not start; log $1:" >&2; tail -20 "$1" >&2; return 1
+}
+
+start_vela() {  # ASYNC_FLUSH|SYNC_FLUSH
+  VELA_DIR=$(mktemp -d /tmp/vela-compare-store.XXXXXX)
+  "$BIN/vela-namesrv" --listen 127.0.0.1:0 > "$VELA_DIR/namesrv.out" 2> "$VELA_DIR/namesrv.err" &
+  NAMESRV_PID=$!
+  NAMESRV=$(wait_listen "$VELA_DIR/namesrv.out" "$NAMESRV_PID")
+  "$BIN/vela-broker" --namesrv "$NAMESRV" --listen 127.0.0.1:0 --store-dir "$VELA_DIR/store" \
+    --set "flushDiskType=$1" --set logLevel=warn > "$VELA_DIR/broker.out" 2> "$VELA_DIR/broker.err" &
+  BROKER_PID=$!
+  BROKER=$(wait_listen "$VELA_DIR/broker.out" "$BROKER_PID")
+  log "vela $1: namesrv $NAMESRV (pid $NAMESRV_PID), broker $BROKER (pid $BROKER_PID)"
+}
+
+TOPIC_N=0
+new_topic() {  # prints a fresh topic name, created with $QUEUES queues
+  TOPIC_N=$((TOPIC_N + 1))
+  local t="Bench_${TOPIC_N}_$$"
+  for _ in $(seq 1 40); do
+    if "$BIN/vela-admin" --namesrv "$NAMESRV" topic create "$t" --queues "$QUEUES" > /dev/null 2>&1; then
+      echo "$t"; return 0
+    fi
+    sleep 0.25
+  done
+  echo "topic create $t failed" >&2; return 1
+}
+
+# run cfg wl broker_pid command... : one timed run, appended to $RAW as {"cfg","wl",...,"result":{...}}
+run() {
+  local cfg=$1 wl=$2 bpid=$3; shift 3
+  local load c0 c1 s0 s1 t0 t1 line
+  load=$(cut -d' ' -f1-3 /proc/loadavg)
+  c0=$(cpu_s "$bpid"); s0=$(busy_s); t0=$(date +%s.%N)
+  if ! line=$(timeout "$RUN_TIMEOUT" "$@" 2> "$OUT/${cfg}_${wl}.err"); then
+    log "  FAILED: $cfg $wl (see $OUT/${cfg}_${wl}.err)"; tail -3 "$OUT/${cfg}_${wl}.err" >&2 || true
+    [ -n "$line" ] || return 0
+  fi
+  line=$(echo "$line" | tail -1)
+  c1=$(cpu_s "$bpid"); s1=$(busy_s); t1=$(date +%s.%N)
+  printf '{"cfg":"%s","wl":"%s","load_before":"%s",%s,"result":%s}\n' "$cfg" "$wl" "$load" \
+    "$(awk -v a="$c0" -v b="$c1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" \
+       'BEGIN{printf "\"broker_cpu_s\":%.3f,\"machine_busy_s\":%.3f,\"wall_s\":%.3f", b-a, s1-s0, t1-t0}')" \
+    "$line" >> "$RAW"
+  log "  $cfg $wl: $(echo "$line" | cut -c1-170)"
+}
+
+vela_runs() {  # cfg ASYNC_FLUSH|SYNC_FLUSH
+  local cfg=$1 mode=$2 vb
+  start_vela "$mode"
+  vb=("$BIN/vela-bench" --namesrv "$NAMESRV" --json)
+  run "$cfg" w1_win1 "$BROKER_PID" "${vb[@]}" produce --topic "$(new_topic)" --window 1 --count "$COUNT" --time-cap "$CAP_S"
+  run "$cfg" w1_win256 "$BROKER_PID" "${vb[@]}" produce --topic "$(new_topic)" --window 256 --count "$COUNT" --time-cap "$CAP_S"
+  run "$cfg" w2 "$BROKER_PID" "${vb[@]}" consume --topic "$(new_topic)" --group "G_w2_$$" --count "$COUNT" --fill-cap 60
+  run "$cfg" w3 "$BROKER_PID" "${vb[@]}" e2e --topic "$(new_topic)" --group "G_w3_$$" --rate "$RATE" --duration "$E2E_S"
+  du -sh "$VELA_DIR/store" 2>/dev/null | awk '{print "  store size " $1}' >&2 || true
+  stop_vela
+}
+
+redis_runs() {  # redis-everysec|redis-always
+  local cfg=$1 base bpid
+  "$PEERS/scripts/servers.sh" start "$cfg"
+  REDIS_CFG=$cfg
+  bpid=$("$PEERS/scripts/servers.sh" pid "$cfg")
+  log "$cfg: pid $bpid"
+  base=("$PB" --system redis --port 36379)
+  run "$cfg" w1_win1 "$bpid" "${base[@]}" --workload produce --window 1 --count "$COUNT" --time-cap "$CAP_S" --label "$cfg/w1_win1"
+  run "$cfg" w1_win256 "$bpid" "${base[@]}" --workload produce --window 256 --count "$COUNT" --time-cap "$CAP_S" --label "$cfg/w1_win256"
+  run "$cfg" w2 "$bpid" "${base[@]}" --workload consume --count "$COUNT" --fill-window 256 --batch 1000 --fill-cap 60 --label "$cfg/w2"
+  run "$cfg" w3 "$bpid" "${base[@]}" --workload e2e --rate "$RATE" --duration "$E2E_S" --e2e-window 256 --label "$cfg/w3"
+  stop_redis
+}
+
+# ---- 2./3. measure -------------------------------------------------------------------------------
+log "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+log "raw loopback ping-pong, 1 KiB"
+"$PEERS_BUILD/tcp_pingpong" 1024 "$PINGS" 20 "$PINGPONG_PORT" > "$OUT/pingpong.json"
+printf '{"cfg":"tcp","wl":"pingpong","load_before":"%s","result":%s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  "$(cat "$OUT/pingpong.json")" >> "$RAW"
+log "  $(cat "$OUT/pingpong.json")"
+
+for m in $MODES; do
+  case $m in
+    vela-async) vela_runs vela-async ASYNC_FLUSH ;;
+    vela-sync) vela_runs vela-sync SYNC_FLUSH ;;
+    redis-everysec|redis-always) redis_runs "$m" ;;
+    *) echo "unknown mode $m" >&2; exit 2 ;;
+  esac
+done
+log "measurements done in $(($(date +%s) - START_S)) s"
+
+# ---- 5. the table ---------------------------------------------------------------------------------
+python3 - "$RAW" "$COMMIT" "$DIRTY" "$COUNT" "$E2E_S" "$RATE" > "$OUT/table.md" <<'PY'
+import json, subprocess, sys, datetime, os
+raw, commit, dirty, count, e2e_s, rate = sys.argv[1:7]
+R = {}
+for line in open(raw):
+    d = json.loads(line)
+    R[(d["cfg"], d["wl"])] = d
+
+def res(cfg, wl):
+    return R.get((cfg, wl), {}).get("result")
+
+def tput(cfg, wl):
+    r = res(cfg, wl)
+    return None if r is None else float(r["msgs_per_s"])
+
+def lat(cfg, wl, q):
+    r = res(cfg, wl)
+    if r is None: return None
+    if cfg.startswith("vela"):
+        l = r.get("latency_us")
+        return None if not l else float(l[q])
+    # peerbench names
+    key = {"produce": {"p50": "ack_p50_us", "p99": "ack_p99_us", "p999": "ack_p999_us", "max": "ack_max_us"},
+           "e2e": {"p50": "p50_us", "p99": "p99_us", "p999": "p999_us", "max": "max_us"}}
+    inner = r.get("result", r)
+    k = key["e2e" if wl == "w3" else "produce"][q]
+    return float(inner[k]) if k in inner else None
+
+def pb_tput(cfg, wl):
+    r = res(cfg, wl)
+    return None if r is None else float(r["result"]["msgs_per_s"])
+
+def value(cfg, wl, what):
+    if what == "tput":
+        return tput(cfg, wl) if cfg.startswith("vela") else pb_tput(cfg, wl)
+    if what == "cpu":
+        d = R.get((cfg, wl)); r = res(cfg, wl)
+        if d is None or r is None: return None
+        n = float(r["msgs"]) if cfg.startswith("vela") else float(r["result"]["msgs"])
+        return d["broker_cpu_s"] * 1e6 / n if n else None
+    return lat(cfg, wl, what)
+
+def fmt(x, unit=""):
+    if x is None: return "—"
+    if unit == "rate": return f"{x:,.0f}"
+    return f"{x:,.1f}"
+
+def ratio(a, b, lower_better=False):
+    if a is None or b is None or a == 0 or b == 0: return "—"
+    return f"{(b / a if lower_better else a / b):.2f}×"
+
+pp = res("tcp", "pingpong") or {}
+rows = [
+    ("W1 window 1 msgs/s", "w1_win1", "tput", "rate", False),
+    ("W1 window 1 ack p50 µs", "w1_win1", "p50", "", True),
+    ("W1 window 1 ack p99 µs", "w1_win1", "p99", "", True),
+    ("W1 window 1 ack p99.9 µs", "w1_win1", "p999", "", True),
+    ("W1 window 256 msgs/s", "w1_win256", "tput", "rate", False),
+    ("W1 window 256 ack p50 µs", "w1_win256", "p50", "", True),
+    ("W1 window 256 ack p99 µs", "w1_win256", "p99", "", True),
+    ("broker CPU µs/msg, W1 window 256", "w1_win256", "cpu", "", True),
+    ("W2 drain msgs/s", "w2", "tput", "rate", False),
+    ("W3 p50 µs", "w3", "p50", "", True),
+    ("W3 p99 µs", "w3", "p99", "", True),
+    ("W3 p99.9 µs", "w3", "p999", "", True),
+    ("W3 max µs", "w3", "max", "", True),
+]
+print(f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} · commit {commit}"
+      + (f" (+{dirty} uncommitted files under src/include/bench)" if dirty not in ("", "0") else "")
+      + f" · {os.cpu_count()} CPUs, {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}"
+      + f" · {count} messages / 20 s caps, W3 {rate} msgs/s for {e2e_s} s, 1 KiB")
+print()
+print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY): p50 {pp.get('p50_us','—')} µs, p99 {pp.get('p99_us','—')} µs, "
+      f"{pp.get('rtt_per_s','—')} round trips/s")
+print()
+print("| measure | Vela async | Redis everysec | Vela/Redis | Vela sync | Redis always | Vela/Redis |")
+print("|---|---|---|---|---|---|---|")
+for name, wl, what, unit, lower in rows:
+    va, re_, vs, ra = (value(c, wl, what) for c in ("vela-async", "redis-everysec", "vela-sync", "redis-always"))
+    print(f"| {name} | {fmt(va, unit)} | {fmt(re_, unit)} | {ratio(va, re_, lower)} | {fmt(vs, unit)} | {fmt(ra, unit)} | {ratio(vs, ra, lower)} |")
+print()
+print("Ratios are written so that > 1× means Vela is better (throughput: Vela/Redis; latency and CPU: Redis/Vela).")
+print()
+
+def check(name, target, got, ok):
+    status = "—" if ok is None else ("**pass**" if ok else "**FAIL**")
+    print(f"| {name} | {target} | {got} | {status} |")
+
+print("| target (BENCH.md, issue 4) | wanted | measured | |")
+print("|---|---|---|---|")
+def r_(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+x = r_(value("vela-async", "w1_win256", "tput"), value("redis-everysec", "w1_win256", "tput"))
+check("W1 window 256 async vs Redis everysec", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
+c = value("vela-async", "w1_win256", "cpu")
+check("broker CPU per message, W1 window 256 async", "≤ 2 µs", fmt(c) + " µs", None if c is None else c <= 2)
+rtt_rate = pp.get("rtt_per_s"); rtt_p99 = pp.get("p99_us")
+x = r_(value("vela-async", "w1_win1", "tput"), float(rtt_rate) if rtt_rate else None)
+check("W1 window 1 async vs raw round-trip rate", "≥ 0.8×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 0.8)
+x = r_(value("vela-async", "w1_win1", "p99"), float(rtt_p99) if rtt_p99 else None)
+check("W1 window 1 async ack p99 vs raw round-trip p99", "≤ 1.5×", "—" if x is None else f"{x:.2f}×", None if x is None else x <= 1.5)
+x = r_(value("vela-sync", "w1_win256", "tput"), value("redis-always", "w1_win256", "tput"))
+check("W1 window 256 sync vs Redis always", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
+x = r_(value("vela-sync", "w1_win1", "tput"), value("redis-always", "w1_win1", "tput"))
+check("W1 window 1 sync vs Redis always", "≥ 1.5×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 1.5)
+x = r_(value("vela-async", "w2", "tput"), value("redis-everysec", "w2", "tput"))
+check("W2 drain (async) vs Redis everysec", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
+p = value("vela-async", "w3", "p999")
+check("W3 p99.9 at 5,000 msgs/s (async)", "≤ 500 µs", fmt(p) + " µs", None if p is None else p <= 500)
+p = value("vela-sync", "w3", "p999")
+check("W3 p99.9 at 5,000 msgs/s (sync, for reference)", "≤ 500 µs", fmt(p) + " µs", None if p is None else p <= 500)
+print()
+errs = []
+for (cfg, wl), d in sorted(R.items()):
+    r = d.get("result", {})
+    if cfg.startswith("vela"):
+        if r.get("errors"): errs.append(f"{cfg} {wl}: errors {r['errors']} (missing {r.get('missing', 0)}, dupes {r.get('dupes', 0)})")
+        if r.get("durability") and cfg.startswith("vela") and r["durability"] not in ("ASYNC_FLUSH", "SYNC_FLUSH"):
+            errs.append(f"{cfg} {wl}: durability {r['durability']}")
+    elif cfg.startswith("redis"):
+        inner = r.get("result", {})
+        if inner.get("dupes"): errs.append(f"{cfg} {wl}: dupes {inner['dupes']}")
+loads = sorted({d.get('load_before', '') for d in R.values()})
+print("Load average before the runs: " + ", ".join(l for l in loads if l)[:300])
+if errs:
+    print()
+    print("Errors: " + "; ".join(errs))
+PY
+cat "$OUT/table.md"
+log "raw results: $RAW; table: $OUT/table.md"

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "vela/consumer.h"
+#include "vela/producer.h"
+#include "vela/status.h"
+
+// The thin layer between the workload driver and Vela's SDK. It plays the role of a peerbench
+// adapter (../shared/peers/src/broker.h): it only moves bytes and acknowledgements; the driver
+// owns windows, timestamps, caps and statistics.
+namespace vela::bench {
+
+// Settings shared by every client a run creates.
+struct ClientSettings {
+  std::string namesrv;  // "host:port;..." (may be empty: the SDK then reads VELA_NAMESRV)
+  std::string topic;
+  std::string group;             // consumer group (consume / e2e)
+  size_t consume_threads = 4;    // push consumer listener threads
+  int pull_batch_size = 32;      // push consumer pull batch
+  int64_t send_timeout_ms = 3000;
+};
+
+// BenchProducer publishes through one vela::client::Producer (one connection per broker) and
+// hands acknowledgements back as tokens. Publish never waits for the broker: it calls SendAsync,
+// whose callback (on an SDK callback thread) queues the token under a mutex; PollAcks waits on a
+// condition variable for queued tokens. Thread-safe: Publish/PollAcks from one driver thread,
+// callbacks from any SDK thread.
+class BenchProducer {
+ public:
+  // Builds and starts the producer; fails with the SDK's status.
+  static client::StatusOr<std::unique_ptr<BenchProducer>> Create(const ClientSettings& settings);
+  ~BenchProducer();
+  BenchProducer(const BenchProducer&) = delete;
+  BenchProducer& operator=(const BenchProducer&) = delete;
+
+  // Sends `len` bytes asynchronously; the token comes back from PollAcks once acknowledged.
+  void Publish(const char* data, size_t len, uint64_t token);
+  // Appends acknowledged tokens to `acked` and failed ones to `failed`, waiting up to
+  // `timeout_us` for at least one. Returns how many were appended in total.
+  size_t PollAcks(std::vector<uint64_t>& acked, std::vector<uint64_t>& failed, int64_t timeout_us);
+  // The address of a broker that acknowledged a message ("" before the first acknowledgement).
+  std::string broker_addr();
+  // The first send error seen ("" if none).
+  std::string first_error();
+  // Waits for in-flight sends and stops the SDK threads.
+  void Shutdown();
+
+ private:
+  BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer);
+
+  const std::string topic_;
+  std::unique_ptr<client::Producer> producer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<uint64_t> acked_;   // GUARDED_BY(mu_)
+  std::vector<uint64_t> failed_;  // GUARDED_BY(mu_)
+  std::string broker_addr_;       // GUARDED_BY(mu_)
+  std::string first_error_;       // GUARDED_BY(mu_)
+};
+
+// Called for each received message with its body; runs on SDK listener threads concurrently.
+using BodyHandler = std::function<void(const std::string& body)>;
+
+// BenchConsumer subscribes a push consumer (clustering, from the first offset, tag "*") to the
+// topic and hands each message body to the handler on the SDK's listener threads. Every message
+// is reported consumed (kSuccess), so offsets are committed every 5 s and at Shutdown.
+// Thread-safe; the handler must be.
+class BenchConsumer {
+ public:
+  static client::StatusOr<std::unique_ptr<BenchConsumer>> Create(const ClientSettings& settings,
+                                                                 BodyHandler handler);
+  ~BenchConsumer();
+  BenchConsumer(const BenchConsumer&) = delete;
+  BenchConsumer& operator=(const BenchConsumer&) = delete;
+
+  // Stops pulling, waits for listeners and commits the consumed offsets (peerbench's close()).
+  void Shutdown();
+
+ private:
+  explicit BenchConsumer(std::unique_ptr<client::PushConsumer> consumer);
+  std::unique_ptr<client::PushConsumer> consumer_;
+};
+
+// Asks the broker at `broker_addr` for BROKER_STATUS and returns its flushDiskType
+// ("ASYNC_FLUSH" / "SYNC_FLUSH"), or "unknown (<reason>)".
+std::string QueryFlushDiskType(const std::string& broker_addr);
+
+}  // namespace vela::bench

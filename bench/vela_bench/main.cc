@@ -1,0 +1,186 @@
+// vela-bench: BENCH.md's workloads (W1 produce, W2 consume, W3 e2e) against Vela through the SDK.
+//   vela-bench --namesrv 127.0.0.1:9876 produce --topic T --window 256 --json
+//   vela-bench consume --topic T --group G --count 200000 --json
+//   vela-bench e2e --topic T --group G --rate 5000 --duration 10 --json
+// Definitions and computations follow ../shared/peers/src/main.cpp (docs/performance.md lists
+// every difference). Prints one line (or one JSON object with --json) on stdout.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "bench/vela_bench/bench_client.h"
+#include "bench/vela_bench/workloads.h"
+
+#ifndef VELA_BENCH_BUILD_COMMIT
+#define VELA_BENCH_BUILD_COMMIT ""
+#endif
+
+namespace vela::bench {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;
+
+// The model name of the first CPU in /proc/cpuinfo.
+std::string CpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) return line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+  }
+  return "unknown";
+}
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string a, b, c;
+  in >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+double ProcessCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+std::string Commit() {
+  const char* env = std::getenv("VELA_BENCH_COMMIT");
+  return env && *env ? env : VELA_BENCH_BUILD_COMMIT;
+}
+
+void PrintHuman(const nlohmann::json& j) {
+  std::printf("%s: %lld msgs in %.3f s = %.1f msgs/s (%.1f MB/s), errors %lld, durability %s",
+              j["workload"].get<std::string>().c_str(), static_cast<long long>(j["msgs"].get<int64_t>()),
+              j["seconds"].get<double>(), j["msgs_per_s"].get<double>(), j["mb_per_s"].get<double>(),
+              static_cast<long long>(j["errors"].get<int64_t>()), j["durability"].get<std::string>().c_str());
+  const auto& lat = j["latency_us"];
+  if (lat.is_object()) {
+    std::printf("; latency us p50 %.1f p99 %.1f p99.9 %.1f max %.1f", lat["p50"].get<double>(),
+                lat["p99"].get<double>(), lat["p999"].get<double>(), lat["max"].get<double>());
+  }
+  if (j.contains("missing")) std::printf("; missing %lld", static_cast<long long>(j["missing"].get<int64_t>()));
+  if (j.contains("dupes")) std::printf(" dupes %lld", static_cast<long long>(j["dupes"].get<int64_t>()));
+  std::printf("\n");
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"vela-bench: BENCH.md workloads against Vela"};
+  app.fallthrough();  // global options also after the subcommand
+  app.require_subcommand(1);
+  RunOptions options;
+  bool json = false;
+  std::string durability;
+  std::string label;
+  app.add_option("--namesrv", options.client.namesrv, "name servers host:port[;...] (default: $VELA_NAMESRV)")
+      ->envname("VELA_NAMESRV");
+  app.add_flag("--json", json, "print one JSON object");
+  app.add_option("--durability", durability,
+                 "report this durability instead of asking the broker (BROKER_STATUS flushDiskType)");
+  app.add_option("--label", label, "free text copied into the JSON");
+
+  double duration = 0;
+  auto add_common = [&](CLI::App* sub) {
+    sub->add_option("--topic", options.client.topic, "topic (create it first, fresh for each run)")->required();
+    sub->add_option("--size", options.size, "payload bytes (>= 16)")->capture_default_str();
+  };
+
+  auto* produce = app.add_subcommand("produce", "W1: publish with at most --window unacknowledged");
+  add_common(produce);
+  auto* produce_count = produce->add_option("--count", options.count, "messages (default 200000)");
+  auto* produce_duration = produce->add_option("--duration", duration, "stop publishing after S seconds (default 20)");
+  produce_count->excludes(produce_duration);
+  produce->add_option("--time-cap", options.time_cap_s, "with --count: stop publishing after S seconds")
+      ->capture_default_str();
+  produce->add_option("--window", options.window, "at most W unacknowledged per connection")->capture_default_str();
+  produce->add_option("--connections", options.connections, "producers, each its own connection and thread")
+      ->capture_default_str();
+
+  auto* consume = app.add_subcommand("consume", "W2: create a backlog of --count (window 256), then drain it");
+  add_common(consume);
+  consume->add_option("--group", options.client.group, "consumer group")->required();
+  auto* consume_count = consume->add_option("--count", options.count, "backlog messages (default 200000)");
+  auto* consume_duration = consume->add_option("--duration", duration, "drain cap in seconds (default 60)");
+  consume_count->excludes(consume_duration);
+  consume->add_option("--fill-cap", options.fill_cap_s, "cap in seconds for creating the backlog")
+      ->capture_default_str();
+  consume->add_option("--fill-window", options.fill_window, "window used to create the backlog")->capture_default_str();
+
+  auto* e2e = app.add_subcommand("e2e", "W3: consumer first, producer at a fixed rate, receive - send latency");
+  add_common(e2e);
+  e2e->add_option("--group", options.client.group, "consumer group")->required();
+  e2e->add_option("--rate", options.rate, "messages per second")->required();
+  e2e->add_option("--duration", options.duration_s, "seconds of sending")->required();
+  e2e->add_option("--window", options.e2e_window, "producer window")->capture_default_str();
+
+  for (auto* sub : {consume, e2e}) {
+    sub->add_option("--consume-threads", options.client.consume_threads, "push consumer listener threads")
+        ->capture_default_str();
+    sub->add_option("--pull-batch", options.client.pull_batch_size, "push consumer pull batch size")
+        ->capture_default_str();
+  }
+
+  CLI11_PARSE(app, argc, argv);
+
+  // peerbench's safety bounds.
+  options.size = std::max<size_t>(options.size, 16);
+  options.count = std::clamp<int64_t>(options.count, 1, 5000000);
+  options.window = std::max(options.window, 1);
+  options.connections = std::clamp(options.connections, 1, 64);
+  options.duration_s = std::min(options.duration_s, 120.0);
+  if (produce->parsed() && duration > 0) {
+    options.count = 5000000;  // --duration alone: time-bounded
+    options.time_cap_s = std::min(duration, 300.0);
+  }
+  if (consume->parsed() && duration > 0) options.drain_cap_s = std::min(duration, 300.0);
+
+  nlohmann::json result;
+  try {
+    if (produce->parsed()) {
+      result = RunProduce(options);
+    } else if (consume->parsed()) {
+      result = RunConsume(options);
+    } else {
+      result = RunE2e(options);
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "vela-bench error: " << e.what() << "\n";
+    return kExitFailed;
+  }
+  const std::string broker_addr = result.value("broker_addr", std::string());
+  result["durability"] = durability.empty() ? QueryFlushDiskType(broker_addr) : durability;
+  result["topic"] = options.client.topic;
+  result["size"] = options.size;
+  result["client_cpu_s"] = ProcessCpuSeconds();
+  result["commit"] = Commit();
+  result["machine"] = {{"nproc", std::thread::hardware_concurrency()},
+                       {"cpu", CpuModel()},
+                       {"loadavg_after", LoadAverage()}};
+  if (!label.empty()) result["label"] = label;
+  if (json) {
+    std::cout << result.dump() << std::endl;
+  } else {
+    PrintHuman(result);
+  }
+  return result["errors"].get<int64_t>() == 0 ? kExitOk : kExitFailed;
+}
+
+}  // namespace
+}  // namespace vela::bench
+
+int main(int argc, char** argv) { return vela::bench::Main(argc, argv); }

@@ -1,0 +1,350 @@
+#include "bench/vela_bench/workloads.h"
+
+#include <sys/prctl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/histogram.h"
+
+namespace vela::bench {
+
+namespace {
+
+constexpr int64_t kNsPerS = 1000000000;
+constexpr int64_t kAckPollUs = 100000;             // produce: wait up to 100 ms for acks
+constexpr int64_t kTailAckGraceNs = 30 * kNsPerS;  // produce: acks of the tail after the cap
+constexpr int64_t kE2eTailNs = 10 * kNsPerS;       // e2e: wait for the last acks / deliveries
+
+double Round1(double x) { return std::round(x * 10.0) / 10.0; }
+double Round3(double x) { return std::round(x * 1000.0) / 1000.0; }
+
+// One reusable payload: 8-byte sequence, 8-byte steady-clock send time (ns), then 'a'..'z'
+// repeated. Thread-compatible.
+class Payload {
+ public:
+  explicit Payload(size_t size) : bytes_(std::max<size_t>(size, 16)) {
+    for (size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<char>('a' + i % 26);
+  }
+  const char* Stamp(uint64_t seq, int64_t send_ns) {
+    std::memcpy(bytes_.data(), &seq, sizeof seq);
+    std::memcpy(bytes_.data() + 8, &send_ns, sizeof send_ns);
+    return bytes_.data();
+  }
+  size_t size() const { return bytes_.size(); }
+
+ private:
+  std::vector<char> bytes_;
+};
+
+// Reads the stamp back; false for a body too short to hold it.
+bool ReadStamp(const std::string& body, uint64_t* seq, int64_t* send_ns) {
+  if (body.size() < 16) return false;
+  std::memcpy(seq, body.data(), 8);
+  std::memcpy(send_ns, body.data() + 8, 8);
+  return true;
+}
+
+nlohmann::json LatencyJson(const LatencyHistogram& h) {
+  if (h.count() == 0) return nullptr;
+  auto us = [](int64_t ns) { return Round1(static_cast<double>(ns) / 1000.0); };
+  return {{"p50", us(h.Percentile(0.5))},
+          {"p99", us(h.Percentile(0.99))},
+          {"p999", us(h.Percentile(0.999))},
+          {"max", us(h.max())},
+          {"samples", h.count()}};
+}
+
+nlohmann::json BaseResult(const char* workload, int64_t msgs, size_t size, double seconds, double msgs_per_s,
+                          int64_t errors) {
+  return {{"workload", workload},
+          {"msgs", msgs},
+          {"bytes", msgs * static_cast<int64_t>(size)},
+          {"seconds", Round3(seconds)},
+          {"msgs_per_s", Round1(msgs_per_s)},
+          {"mb_per_s", Round1(msgs_per_s * static_cast<double>(size) / 1e6)},
+          {"errors", errors}};
+}
+
+// What one producer connection did.
+struct ProduceOutcome {
+  int64_t sent = 0;
+  int64_t acked = 0;
+  int64_t failed = 0;
+  int64_t first_send_ns = 0;
+  int64_t last_ack_ns = 0;
+  bool capped = false;
+  LatencyHistogram latency_ns;
+  std::string broker_addr;
+  std::string first_error;
+};
+
+// The W1 loop of peerbench: publish while fewer than `window` are unacknowledged, then collect
+// acks (waiting up to 100 ms); latency is taken when the driver collects the ack. Sequence
+// numbers are seq_base + i. Stops publishing at `cap_s`, then waits at most 30 s for the tail.
+ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base) {
+  auto producer = BenchProducer::Create(options.client);
+  if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
+  BenchProducer& p = **producer;
+  ProduceOutcome r;
+  Payload payload(options.size);
+  std::vector<int64_t> send_ns(static_cast<size_t>(count));
+  std::vector<uint64_t> acked, failed;
+  acked.reserve(static_cast<size_t>(std::max(window, 1)) * 2);
+  int64_t inflight = 0;
+  const int64_t t0 = NowMonotonicNs();
+  const int64_t deadline = t0 + static_cast<int64_t>(cap_s * 1e9);
+  const int64_t hard_deadline = deadline + kTailAckGraceNs;
+  r.first_send_ns = t0;
+  r.last_ack_ns = t0;
+  while (r.acked + r.failed < count) {
+    const int64_t now = NowMonotonicNs();
+    const bool stop = now >= deadline;
+    if (stop && r.sent < count) r.capped = true;
+    while (!stop && inflight < window && r.sent < count) {
+      const int64_t ts = NowMonotonicNs();
+      send_ns[static_cast<size_t>(r.sent)] = ts;
+      p.Publish(payload.Stamp(seq_base + static_cast<uint64_t>(r.sent), ts), payload.size(),
+                static_cast<uint64_t>(r.sent));
+      ++r.sent;
+      ++inflight;
+    }
+    if (inflight == 0) break;
+    if (now > hard_deadline) throw std::runtime_error("acks did not arrive within 30 s after the cap");
+    acked.clear();
+    failed.clear();
+    if (p.PollAcks(acked, failed, kAckPollUs) == 0) continue;
+    const int64_t t = NowMonotonicNs();
+    for (uint64_t token : acked) {
+      if (token >= static_cast<uint64_t>(count)) throw std::runtime_error("bad ack token");
+      r.latency_ns.Record(t - send_ns[token]);
+    }
+    r.acked += static_cast<int64_t>(acked.size());
+    r.failed += static_cast<int64_t>(failed.size());
+    inflight -= static_cast<int64_t>(acked.size() + failed.size());
+    if (!acked.empty()) r.last_ack_ns = t;
+  }
+  r.broker_addr = p.broker_addr();
+  r.first_error = p.first_error();
+  p.Shutdown();
+  return r;
+}
+
+// Runs `connections` ProduceLoops side by side (disjoint sequence ranges) and merges them.
+ProduceOutcome ProduceParallel(const RunOptions& options, int window, int64_t count, double cap_s, int connections) {
+  if (connections <= 1) return ProduceLoop(options, window, count, cap_s, 0);
+  std::vector<ProduceOutcome> outcomes(static_cast<size_t>(connections));
+  std::vector<std::string> errors(static_cast<size_t>(connections));
+  std::vector<std::thread> threads;
+  int64_t base = 0;
+  for (int i = 0; i < connections; ++i) {
+    const int64_t n = count / connections + (i < count % connections ? 1 : 0);
+    threads.emplace_back([&, i, n, base] {
+      try {
+        outcomes[static_cast<size_t>(i)] = ProduceLoop(options, window, n, cap_s, static_cast<uint64_t>(base));
+      } catch (const std::exception& e) {
+        errors[static_cast<size_t>(i)] = e.what();
+      }
+    });
+    base += n;
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors)
+    if (!e.empty()) throw std::runtime_error(e);
+  ProduceOutcome merged = std::move(outcomes[0]);
+  for (size_t i = 1; i < outcomes.size(); ++i) {
+    const ProduceOutcome& o = outcomes[i];
+    merged.sent += o.sent;
+    merged.acked += o.acked;
+    merged.failed += o.failed;
+    merged.capped = merged.capped || o.capped;
+    merged.first_send_ns = std::min(merged.first_send_ns, o.first_send_ns);
+    merged.last_ack_ns = std::max(merged.last_ack_ns, o.last_ack_ns);
+    merged.latency_ns.Merge(o.latency_ns);
+    if (merged.first_error.empty()) merged.first_error = o.first_error;
+  }
+  return merged;
+}
+
+}  // namespace
+
+nlohmann::json RunProduce(const RunOptions& options) {
+  ProduceOutcome r = ProduceParallel(options, options.window, options.count, options.time_cap_s, options.connections);
+  const double seconds = static_cast<double>(r.last_ack_ns - r.first_send_ns) / 1e9;
+  const double rate = seconds > 0 ? static_cast<double>(r.acked) / seconds : 0;
+  nlohmann::json j = BaseResult("produce", r.acked, options.size, seconds, rate, r.failed);
+  j["latency_us"] = LatencyJson(r.latency_ns);
+  j["window"] = options.window;
+  j["connections"] = options.connections;
+  j["sent"] = r.sent;
+  j["capped"] = r.capped;
+  if (!r.first_error.empty()) j["first_error"] = r.first_error;
+  j["broker_addr"] = r.broker_addr;
+  return j;
+}
+
+nlohmann::json RunConsume(const RunOptions& options) {
+  const int64_t count = options.count;
+  ProduceOutcome fill = ProduceLoop(options, options.fill_window, count, options.fill_cap_s, 0);
+  if (fill.acked != count) std::cerr << "warning: backlog only " << fill.acked << " messages\n";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(count));
+  std::atomic<int64_t> received{0}, dupes{0}, bytes{0}, malformed{0};
+  auto handler = [&](const std::string& body) {
+    uint64_t seq = 0;
+    int64_t ts = 0;
+    if (!ReadStamp(body, &seq, &ts)) {
+      malformed.fetch_add(1, std::memory_order_relaxed);
+    } else if (seq < static_cast<uint64_t>(count) && seen[seq].exchange(1, std::memory_order_relaxed) != 0) {
+      dupes.fetch_add(1, std::memory_order_relaxed);
+    }
+    bytes.fetch_add(static_cast<int64_t>(body.size()), std::memory_order_relaxed);
+    received.fetch_add(1, std::memory_order_release);
+  };
+  // The clock starts before the consumer is built: route lookup, rebalance and the first pulls
+  // count against Vela (peerbench connects its consumer before starting the clock).
+  const int64_t t0 = NowMonotonicNs();
+  const int64_t deadline = t0 + static_cast<int64_t>(options.drain_cap_s * 1e9);
+  auto consumer = BenchConsumer::Create(options.client, handler);
+  if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
+  while (received.load(std::memory_order_acquire) < fill.acked && NowMonotonicNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  (*consumer)->Shutdown();  // commits the consumed offsets
+  const int64_t t1 = NowMonotonicNs();
+  int64_t distinct = 0;
+  for (const auto& s : seen) distinct += s.load(std::memory_order_relaxed);
+  const int64_t missing = std::max<int64_t>(0, fill.acked - distinct);
+  const double seconds = static_cast<double>(t1 - t0) / 1e9;
+  const int64_t got = received.load();
+  nlohmann::json j = BaseResult("consume", got, options.size, seconds, static_cast<double>(got) / seconds,
+                                fill.failed + missing + malformed.load());
+  j["bytes"] = bytes.load();
+  j["mb_per_s"] = Round1(static_cast<double>(bytes.load()) / seconds / 1e6);
+  j["latency_us"] = nullptr;  // W2 measures throughput only (as peerbench)
+  j["backlog"] = fill.acked;
+  j["fill_msgs_per_s"] =
+      Round1(static_cast<double>(fill.acked) / (static_cast<double>(fill.last_ack_ns - fill.first_send_ns) / 1e9));
+  j["fill_ack_latency_us"] = LatencyJson(fill.latency_ns);
+  j["received"] = got;
+  j["distinct"] = distinct;
+  j["missing"] = missing;
+  j["dupes"] = dupes.load();
+  j["malformed"] = malformed.load();
+  j["broker_addr"] = fill.broker_addr;
+  return j;
+}
+
+nlohmann::json RunE2e(const RunOptions& options) {
+  // 1 ns timer slack for this thread and, inherited, for every SDK thread created below.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+  const auto total = static_cast<int64_t>(options.rate * options.duration_s);
+  if (total <= 0) throw std::runtime_error("e2e needs --rate and --duration > 0");
+  std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(total));
+  std::mutex latency_mu;
+  LatencyHistogram latency_ns;  // GUARDED_BY(latency_mu)
+  std::atomic<int64_t> received{0}, dupes{0}, malformed{0};
+  auto handler = [&](const std::string& body) {
+    const int64_t t = NowMonotonicNs();
+    uint64_t seq = 0;
+    int64_t ts = 0;
+    if (!ReadStamp(body, &seq, &ts)) {
+      malformed.fetch_add(1, std::memory_order_relaxed);
+    } else if (seq < static_cast<uint64_t>(total)) {
+      if (seen[seq].exchange(1, std::memory_order_relaxed) != 0) {
+        dupes.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        std::lock_guard lock(latency_mu);
+        latency_ns.Record(t - ts);
+      }
+    }
+    received.fetch_add(1, std::memory_order_release);
+  };
+  auto consumer = BenchConsumer::Create(options.client, handler);
+  if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
+  auto producer = BenchProducer::Create(options.client);
+  if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
+  BenchProducer& p = **producer;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the subscription settle
+
+  Payload payload(options.size);
+  std::vector<uint64_t> acked, failed;
+  int64_t inflight = 0, acks = 0, fails = 0, late_1ms = 0, max_lag = 0;
+  const auto period = static_cast<int64_t>(1e9 / options.rate);
+  const int64_t t0 = NowMonotonicNs() + 1000000;
+  for (int64_t i = 0; i < total; ++i) {
+    const int64_t target = t0 + i * period;
+    for (;;) {
+      acked.clear();
+      failed.clear();
+      const bool full = inflight >= options.e2e_window;
+      p.PollAcks(acked, failed, full ? 1000 : 0);
+      acks += static_cast<int64_t>(acked.size());
+      fails += static_cast<int64_t>(failed.size());
+      inflight -= static_cast<int64_t>(acked.size() + failed.size());
+      const int64_t now = NowMonotonicNs();
+      if (now > target + 30 * kNsPerS) throw std::runtime_error("producer stalled for 30 s (window full)");
+      if (inflight >= options.e2e_window) continue;
+      if (now >= target) break;
+      std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>(target - now, 500000)));
+    }
+    const int64_t ts = NowMonotonicNs();
+    max_lag = std::max(max_lag, ts - target);
+    if (ts - target > 1000000) ++late_1ms;
+    p.Publish(payload.Stamp(static_cast<uint64_t>(i), ts), payload.size(), static_cast<uint64_t>(i));
+    ++inflight;
+  }
+  const int64_t t_end = NowMonotonicNs();
+  while (inflight > 0 && NowMonotonicNs() < t_end + kE2eTailNs) {
+    acked.clear();
+    failed.clear();
+    p.PollAcks(acked, failed, kAckPollUs);
+    acks += static_cast<int64_t>(acked.size());
+    fails += static_cast<int64_t>(failed.size());
+    inflight -= static_cast<int64_t>(acked.size() + failed.size());
+  }
+  while (received.load(std::memory_order_acquire) < total && NowMonotonicNs() < t_end + kE2eTailNs) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*consumer)->Shutdown();
+  const std::string broker_addr = p.broker_addr();
+  const std::string first_error = p.first_error();
+  p.Shutdown();
+
+  int64_t distinct = 0;
+  for (const auto& s : seen) distinct += s.load(std::memory_order_relaxed);
+  const double seconds = static_cast<double>(t_end - t0) / 1e9;
+  const int64_t got = received.load();
+  nlohmann::json j = BaseResult("e2e", got, options.size, seconds, static_cast<double>(total) / seconds,
+                                fails + (total - distinct) + malformed.load());
+  j["bytes"] = got * static_cast<int64_t>(payload.size());
+  {
+    std::lock_guard lock(latency_mu);
+    j["latency_us"] = LatencyJson(latency_ns);
+  }
+  j["rate"] = options.rate;
+  j["sent"] = total;
+  j["acked"] = acks;
+  j["received"] = got;
+  j["missing"] = total - distinct;
+  j["dupes"] = dupes.load();
+  j["send_late_gt_1ms"] = late_1ms;
+  j["max_send_lag_us"] = Round1(static_cast<double>(max_lag) / 1000.0);
+  if (!first_error.empty()) j["first_error"] = first_error;
+  j["broker_addr"] = broker_addr;
+  return j;
+}
+
+}  // namespace vela::bench

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/vela_bench/bench_client.h"
+
+// The three workloads of BENCH.md, defined and computed as ../shared/peers/src/main.cpp does:
+//   produce (W1): at most `window` unacknowledged publishes; throughput = acked / (last ack -
+//     first send); ack latency per message = time the driver collects the ack - send time.
+//   consume (W2): a backlog of `count` messages is created with window 256, then (after 1 s)
+//     drained by one consumer; every sequence number is checked; msgs/s over the drain,
+//     offset commit (consumer shutdown) included.
+//   e2e (W3): consumer subscribed first, then 0.5 s later a producer paced at `rate` msgs/s;
+//     latency = receive time - send time stamped in the payload (steady clock, one process).
+namespace vela::bench {
+
+// Everything a run needs (filled from the command line).
+struct RunOptions {
+  ClientSettings client;
+  size_t size = 1024;          // payload bytes (at least 16)
+  int64_t count = 200000;      // produce: messages; consume: backlog
+  double time_cap_s = 20;      // produce: stop publishing after this
+  int window = 1;              // produce: at most this many unacknowledged per connection
+  int connections = 1;         // produce: producers (each its own connection and driver thread)
+  int fill_window = 256;       // consume: window used to create the backlog
+  double fill_cap_s = 180;     // consume: cap for creating the backlog
+  double drain_cap_s = 60;     // consume: cap for draining
+  double rate = 5000;          // e2e msgs/s
+  double duration_s = 10;      // e2e seconds of sending
+  int e2e_window = 256;        // e2e producer window
+};
+
+// Runs one workload and returns its result object (the fields CLI.md lists plus extras), with
+// "broker_addr" set to a broker that acknowledged messages. Throws std::runtime_error on failures
+// that make the figures meaningless (no producer, stalled window, no consumer).
+nlohmann::json RunProduce(const RunOptions& options);
+nlohmann::json RunConsume(const RunOptions& options);
+nlohmann::json RunE2e(const RunOptions& options);
+
+}  // namespace vela::bench
