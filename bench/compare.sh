@@ -123,16 +123,14 @@ start_vela() {  # ASYNC_FLUSH|SYNC_FLUSH
 }
 
 TOPIC_N=0
-new_topic() {  # prints a fresh topic name, created with $QUEUES queues
+new_topic() {  # sets TOPIC to a fresh topic, created with $QUEUES queues (not in a subshell: counter)
   TOPIC_N=$((TOPIC_N + 1))
-  local t="Bench_${TOPIC_N}_$$"
+  TOPIC="Bench_${TOPIC_N}_$$"
   for _ in $(seq 1 40); do
-    if "$BIN/vela-admin" --namesrv "$NAMESRV" topic create "$t" --queues "$QUEUES" > /dev/null 2>&1; then
-      echo "$t"; return 0
-    fi
+    "$BIN/vela-admin" --namesrv "$NAMESRV" topic create "$TOPIC" --queues "$QUEUES" > /dev/null 2>&1 && return 0
     sleep 0.25
   done
-  echo "topic create $t failed" >&2; return 1
+  echo "topic create $TOPIC failed" >&2; return 1
 }
 
 # run cfg wl broker_pid command... : one timed run, appended to $RAW as {"cfg","wl",...,"result":{...}}
@@ -158,10 +156,14 @@ vela_runs() {  # cfg ASYNC_FLUSH|SYNC_FLUSH
   local cfg=$1 mode=$2 vb
   start_vela "$mode"
   vb=("$BIN/vela-bench" --namesrv "$NAMESRV" --json)
-  run "$cfg" w1_win1 "$BROKER_PID" "${vb[@]}" produce --topic "$(new_topic)" --window 1 --count "$COUNT" --time-cap "$CAP_S"
-  run "$cfg" w1_win256 "$BROKER_PID" "${vb[@]}" produce --topic "$(new_topic)" --window 256 --count "$COUNT" --time-cap "$CAP_S"
-  run "$cfg" w2 "$BROKER_PID" "${vb[@]}" consume --topic "$(new_topic)" --group "G_w2_$$" --count "$COUNT" --fill-cap 60
-  run "$cfg" w3 "$BROKER_PID" "${vb[@]}" e2e --topic "$(new_topic)" --group "G_w3_$$" --rate "$RATE" --duration "$E2E_S"
+  new_topic
+  run "$cfg" w1_win1 "$BROKER_PID" "${vb[@]}" produce --topic "$TOPIC" --window 1 --count "$COUNT" --time-cap "$CAP_S"
+  new_topic
+  run "$cfg" w1_win256 "$BROKER_PID" "${vb[@]}" produce --topic "$TOPIC" --window 256 --count "$COUNT" --time-cap "$CAP_S"
+  new_topic
+  run "$cfg" w2 "$BROKER_PID" "${vb[@]}" consume --topic "$TOPIC" --group "G_w2_${TOPIC_N}_$$" --count "$COUNT" --fill-cap 60
+  new_topic
+  run "$cfg" w3 "$BROKER_PID" "${vb[@]}" e2e --topic "$TOPIC" --group "G_w3_${TOPIC_N}_$$" --rate "$RATE" --duration "$E2E_S"
   du -sh "$VELA_DIR/store" 2>/dev/null | awk '{print "  store size " $1}' >&2 || true
   stop_vela
 }

@@ -21,6 +21,7 @@
 
 #include "bench/vela_bench/bench_client.h"
 #include "bench/vela_bench/workloads.h"
+#include "common/logging.h"
 
 #ifndef VELA_BENCH_BUILD_COMMIT
 #define VELA_BENCH_BUILD_COMMIT ""
@@ -93,6 +94,8 @@ int Main(int argc, char** argv) {
   app.add_option("--durability", durability,
                  "report this durability instead of asking the broker (BROKER_STATUS flushDiskType)");
   app.add_option("--label", label, "free text copied into the JSON");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "SDK log level on stderr")->capture_default_str();
 
   double duration = 0;
   auto add_common = [&](CLI::App* sub) {
@@ -136,6 +139,7 @@ int Main(int argc, char** argv) {
   }
 
   CLI11_PARSE(app, argc, argv);
+  InitLogging(log_level);
 
   // peerbench's safety bounds.
   options.size = std::max<size_t>(options.size, 16);
