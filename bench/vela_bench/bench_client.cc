@@ -24,20 +24,31 @@ BenchProducer::~BenchProducer() { Shutdown(); }
 
 void BenchProducer::Publish(const char* data, size_t len, uint64_t token) {
   client::Message message(topic_, std::string(data, len));
-  producer_->SendAsync(std::move(message), [this, token](const client::Status& status,
-                                                         const client::SendReceipt& receipt) {
-    {
-      std::lock_guard lock(mu_);
-      if (status.ok()) {
-        acked_.push_back(token);
-        if (broker_addr_.empty()) broker_addr_ = receipt.broker_addr;
-      } else {
-        failed_.push_back(token);
-        if (first_error_.empty()) first_error_ = status.ToString();
-      }
+  producer_->SendAsync(std::move(message),
+                       [this, token](const client::Status& status, const client::SendReceipt& receipt) {
+                         Complete(token, status, receipt);
+                       });
+}
+
+void BenchProducer::PublishSync(const char* data, size_t len, uint64_t token) {
+  client::Message message(topic_, std::string(data, len));
+  auto receipt = producer_->Send(message);
+  Complete(token, receipt.ok() ? client::Status::OK() : receipt.status(),
+           receipt.ok() ? *receipt : client::SendReceipt{});
+}
+
+void BenchProducer::Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt) {
+  {
+    std::lock_guard lock(mu_);
+    if (status.ok()) {
+      acked_.push_back(token);
+      if (broker_addr_.empty()) broker_addr_ = receipt.broker_addr;
+    } else {
+      failed_.push_back(token);
+      if (first_error_.empty()) first_error_ = status.ToString();
     }
-    cv_.notify_one();
-  });
+  }
+  cv_.notify_one();
 }
 
 size_t BenchProducer::PollAcks(std::vector<uint64_t>& acked, std::vector<uint64_t>& failed, int64_t timeout_us) {

@@ -44,6 +44,9 @@ class BenchProducer {
 
   // Sends `len` bytes asynchronously; the token comes back from PollAcks once acknowledged.
   void Publish(const char* data, size_t len, uint64_t token);
+  // Diagnostic variant: sends with the blocking Producer::Send on the calling thread and queues the
+  // token before returning (no SDK callback-thread hop). Only meaningful with window 1.
+  void PublishSync(const char* data, size_t len, uint64_t token);
   // Appends acknowledged tokens to `acked` and failed ones to `failed`, waiting up to
   // `timeout_us` for at least one. Returns how many were appended in total.
   size_t PollAcks(std::vector<uint64_t>& acked, std::vector<uint64_t>& failed, int64_t timeout_us);
@@ -56,6 +59,8 @@ class BenchProducer {
 
  private:
   BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer);
+  // Queues the outcome of one send (any thread).
+  void Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt);
 
   const std::string topic_;
   std::unique_ptr<client::Producer> producer_;

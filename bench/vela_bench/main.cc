@@ -111,6 +111,8 @@ int Main(int argc, char** argv) {
   produce->add_option("--time-cap", options.time_cap_s, "with --count: stop publishing after S seconds")
       ->capture_default_str();
   produce->add_option("--window", options.window, "at most W unacknowledged per connection")->capture_default_str();
+  produce->add_flag("--sync-send", options.sync_send,
+                    "diagnostic: with --window 1 use the blocking Producer::Send instead of SendAsync");
   produce->add_option("--connections", options.connections, "producers, each its own connection and thread")
       ->capture_default_str();
 

@@ -115,8 +115,12 @@ ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count,
     while (!stop && inflight < window && r.sent < count) {
       const int64_t ts = NowMonotonicNs();
       send_ns[static_cast<size_t>(r.sent)] = ts;
-      p.Publish(payload.Stamp(seq_base + static_cast<uint64_t>(r.sent), ts), payload.size(),
-                static_cast<uint64_t>(r.sent));
+      const char* data = payload.Stamp(seq_base + static_cast<uint64_t>(r.sent), ts);
+      if (options.sync_send && window == 1) {
+        p.PublishSync(data, payload.size(), static_cast<uint64_t>(r.sent));
+      } else {
+        p.Publish(data, payload.size(), static_cast<uint64_t>(r.sent));
+      }
       ++r.sent;
       ++inflight;
     }
@@ -187,6 +191,7 @@ nlohmann::json RunProduce(const RunOptions& options) {
   j["latency_us"] = LatencyJson(r.latency_ns);
   j["window"] = options.window;
   j["connections"] = options.connections;
+  j["send_api"] = options.sync_send && options.window == 1 ? "Send" : "SendAsync";
   j["sent"] = r.sent;
   j["capped"] = r.capped;
   if (!r.first_error.empty()) j["first_error"] = r.first_error;

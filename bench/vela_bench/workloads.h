@@ -25,6 +25,7 @@ struct RunOptions {
   int64_t count = 200000;      // produce: messages; consume: backlog
   double time_cap_s = 20;      // produce: stop publishing after this
   int window = 1;              // produce: at most this many unacknowledged per connection
+  bool sync_send = false;      // produce: Producer::Send on the driver thread (diagnostic, window 1)
   int connections = 1;         // produce: producers (each its own connection and driver thread)
   int fill_window = 256;       // consume: window used to create the backlog
   double fill_cap_s = 180;     // consume: cap for creating the backlog
