@@ -37,5 +37,6 @@ function(vela_cc_test)
   if(NOT V_LABEL)
     set(V_LABEL unit)
   endif()
-  gtest_discover_tests(${V_NAME} PROPERTIES LABELS ${V_LABEL} DISCOVERY_TIMEOUT 60)
+  # A hung test fails after two minutes instead of stalling the suite.
+  gtest_discover_tests(${V_NAME} PROPERTIES LABELS ${V_LABEL} TIMEOUT 120 DISCOVERY_TIMEOUT 60)
 endfunction()

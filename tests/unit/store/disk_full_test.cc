@@ -71,6 +71,9 @@ TEST_F(DiskFullTest, EnospcFromTheFileSystemIsReportedAndAppendsResume) {
   options_.fs = fault;
   auto store = OpenStore(options_);
   ASSERT_OK(AppendOne(*store, MakeRecord("T", 0, "first")).status());
+  // The queue file exists before the disk goes away (its creation needs space too; a dispatcher
+  // that cannot create it retries every second until space returns).
+  store->WaitForDispatch();
   // Let the allocator prepare the spare, then take the disk away and use up the spare.
   fault->set_no_space(true);
   int ok = 1;
