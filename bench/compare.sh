@@ -26,7 +26,7 @@ PEERS=${PEERS:-$(cd "$ROOT/../shared/peers" 2>/dev/null && pwd || echo /work/sha
 PEERS_BUILD=${PEERS_BUILD:-/tmp/vela-compare-peers}
 OUT=${OUT:-/tmp/vela-compare-$(date +%Y%m%d-%H%M%S)}
 if [ "${QUICK:-0}" = 1 ]; then
-  COUNT=${COUNT:-20000}; E2E_S=${E2E_S:-3}; PINGS=${PINGS:-20000}
+  COUNT=${COUNT:-20000}; E2E_S=${E2E_S:-3}; PINGS=${PINGS:-20000}; RUNS=${RUNS:-1}
 fi
 COUNT=${COUNT:-200000}
 E2E_S=${E2E_S:-10}
@@ -35,6 +35,7 @@ CAP_S=${CAP_S:-20}
 RATE=${RATE:-5000}
 QUEUES=${QUEUES:-8}
 MODES=${MODES:-"vela-async redis-everysec vela-sync redis-always"}
+RUNS=${RUNS:-3}   # passes over MODES; the table shows medians and the spread
 PINGPONG_PORT=${PINGPONG_PORT:-35311}
 RUN_TIMEOUT=${RUN_TIMEOUT:-200}
 mkdir -p "$OUT"
@@ -145,7 +146,7 @@ run() {
   fi
   line=$(echo "$line" | tail -1)
   c1=$(cpu_s "$bpid"); s1=$(busy_s); t1=$(date +%s.%N)
-  printf '{"cfg":"%s","wl":"%s","load_before":"%s",%s,"result":%s}\n' "$cfg" "$wl" "$load" \
+  printf '{"cfg":"%s","wl":"%s","run":%s,"load_before":"%s",%s,"result":%s}\n' "$cfg" "$wl" "${PASS:-0}" "$load" \
     "$(awk -v a="$c0" -v b="$c1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" \
        'BEGIN{printf "\"broker_cpu_s\":%.3f,\"machine_busy_s\":%.3f,\"wall_s\":%.3f", b-a, s1-s0, t1-t0}')" \
     "$line" >> "$RAW"
@@ -164,6 +165,10 @@ vela_runs() {  # cfg ASYNC_FLUSH|SYNC_FLUSH
   run "$cfg" w2 "$BROKER_PID" "${vb[@]}" consume --topic "$TOPIC" --group "G_w2_${TOPIC_N}_$$" --count "$COUNT" --fill-cap 60
   new_topic
   run "$cfg" w3 "$BROKER_PID" "${vb[@]}" e2e --topic "$TOPIC" --group "G_w3_${TOPIC_N}_$$" --rate "$RATE" --duration "$E2E_S"
+  if [ "${DIAG:-0}" = 1 ]; then  # window 1 through the blocking Producer::Send (no callback-thread hop)
+    new_topic
+    run "$cfg" w1_win1_send "$BROKER_PID" "${vb[@]}" produce --topic "$TOPIC" --window 1 --sync-send --count "$COUNT" --time-cap "$CAP_S"
+  fi
   du -sh "$VELA_DIR/store" 2>/dev/null | awk '{print "  store size " $1}' >&2 || true
   stop_vela
 }
@@ -190,69 +195,89 @@ printf '{"cfg":"tcp","wl":"pingpong","load_before":"%s","result":%s}\n' "$(cut -
   "$(cat "$OUT/pingpong.json")" >> "$RAW"
 log "  $(cat "$OUT/pingpong.json")"
 
-for m in $MODES; do
-  case $m in
-    vela-async) vela_runs vela-async ASYNC_FLUSH ;;
-    vela-sync) vela_runs vela-sync SYNC_FLUSH ;;
-    redis-everysec|redis-always) redis_runs "$m" ;;
-    *) echo "unknown mode $m" >&2; exit 2 ;;
-  esac
+for PASS in $(seq 1 "$RUNS"); do
+  log "pass $PASS of $RUNS"
+  for m in $MODES; do
+    case $m in
+      vela-async) vela_runs vela-async ASYNC_FLUSH ;;
+      vela-sync) vela_runs vela-sync SYNC_FLUSH ;;
+      redis-everysec|redis-always) redis_runs "$m" ;;
+      *) echo "unknown mode $m" >&2; exit 2 ;;
+    esac
+  done
 done
 log "measurements done in $(($(date +%s) - START_S)) s"
 
 # ---- 5. the table ---------------------------------------------------------------------------------
-python3 - "$RAW" "$COMMIT" "$DIRTY" "$COUNT" "$E2E_S" "$RATE" > "$OUT/table.md" <<'PY'
-import json, subprocess, sys, datetime, os
-raw, commit, dirty, count, e2e_s, rate = sys.argv[1:7]
-R = {}
+python3 - "$RAW" "$COMMIT" "$DIRTY" "$COUNT" "$E2E_S" "$RATE" "$RUNS" > "$OUT/table.md" <<'PY'
+import json, sys, datetime, os, statistics
+raw, commit, dirty, count, e2e_s, rate, runs = sys.argv[1:8]
+R = {}  # (cfg, wl) -> [record per run]
 for line in open(raw):
     d = json.loads(line)
-    R[(d["cfg"], d["wl"])] = d
+    R.setdefault((d["cfg"], d["wl"]), []).append(d)
 
-def res(cfg, wl):
-    return R.get((cfg, wl), {}).get("result")
+PB_KEYS = {"p50": "ack_p50_us", "p99": "ack_p99_us", "p999": "ack_p999_us", "max": "ack_max_us"}
+PB_E2E = {"p50": "p50_us", "p99": "p99_us", "p999": "p999_us", "max": "max_us"}
 
-def tput(cfg, wl):
-    r = res(cfg, wl)
-    return None if r is None else float(r["msgs_per_s"])
-
-def lat(cfg, wl, q):
-    r = res(cfg, wl)
-    if r is None: return None
-    if cfg.startswith("vela"):
+def one(d, what):
+    cfg, wl, r = d["cfg"], d["wl"], d["result"]
+    vela = cfg.startswith("vela")
+    inner = r if vela else r.get("result", {})
+    if what == "tput":
+        return float(inner["msgs_per_s"])
+    if what in ("cpu", "ccpu"):
+        n = float(inner["msgs"] if vela else inner.get("msgs", inner.get("received", 0)))
+        if not n: return None
+        return (d["broker_cpu_s"] if what == "cpu" else float(r["client_cpu_s"])) * 1e6 / n
+    if vela:
         l = r.get("latency_us")
-        return None if not l else float(l[q])
-    # peerbench names
-    key = {"produce": {"p50": "ack_p50_us", "p99": "ack_p99_us", "p999": "ack_p999_us", "max": "ack_max_us"},
-           "e2e": {"p50": "p50_us", "p99": "p99_us", "p999": "p999_us", "max": "max_us"}}
-    inner = r.get("result", r)
-    k = key["e2e" if wl == "w3" else "produce"][q]
+        return None if not l else float(l[what])
+    k = (PB_E2E if wl == "w3" else PB_KEYS)[what]
     return float(inner[k]) if k in inner else None
 
-def pb_tput(cfg, wl):
-    r = res(cfg, wl)
-    return None if r is None else float(r["result"]["msgs_per_s"])
+def vals(cfg, wl, what):
+    out = []
+    for d in R.get((cfg, wl), []):
+        try:
+            v = one(d, what)
+        except (KeyError, ValueError, TypeError):
+            v = None
+        if v is not None: out.append(v)
+    return out
 
-def value(cfg, wl, what):
-    if what == "tput":
-        return tput(cfg, wl) if cfg.startswith("vela") else pb_tput(cfg, wl)
-    if what == "cpu":
-        d = R.get((cfg, wl)); r = res(cfg, wl)
-        if d is None or r is None: return None
-        n = float(r["msgs"]) if cfg.startswith("vela") else float(r["result"]["msgs"])
-        return d["broker_cpu_s"] * 1e6 / n if n else None
-    return lat(cfg, wl, what)
+def med(cfg, wl, what):
+    v = vals(cfg, wl, what)
+    return statistics.median(v) if v else None
 
 def fmt(x, unit=""):
     if x is None: return "—"
-    if unit == "rate": return f"{x:,.0f}"
-    return f"{x:,.1f}"
+    return f"{x:,.0f}" if unit == "rate" else f"{x:,.1f}"
+
+def cell(cfg, wl, what, unit):
+    v = vals(cfg, wl, what)
+    if not v: return "—"
+    m = statistics.median(v)
+    if len(v) == 1: return fmt(m, unit)
+    return f"{fmt(m, unit)} ({fmt(min(v), unit)}–{fmt(max(v), unit)})"
 
 def ratio(a, b, lower_better=False):
     if a is None or b is None or a == 0 or b == 0: return "—"
     return f"{(b / a if lower_better else a / b):.2f}×"
 
-pp = res("tcp", "pingpong") or {}
+pp_all = [d["result"] for d in R.get(("tcp", "pingpong"), [])]
+pp = pp_all[0] if pp_all else {}
+cpu = open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()
+print(f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} · commit {commit}"
+      + (f" (+{dirty} uncommitted files under src/include/bench in the tree)" if dirty not in ("", "0") else "")
+      + f" · {os.cpu_count()} CPUs, {cpu} · {runs} pass(es) · {count} messages / 20 s caps, W3 {rate} msgs/s for {e2e_s} s, 1 KiB")
+print()
+print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY): p50 {pp.get('p50_us','—')} µs, p99 {pp.get('p99_us','—')} µs, "
+      f"{pp.get('rtt_per_s','—')} round trips/s")
+print()
+print("Cells: median (min–max) over the passes. Ratios of medians; > 1× means Vela is better "
+      "(throughput Vela/Redis; latency and CPU Redis/Vela).")
+print()
 rows = [
     ("W1 window 1 msgs/s", "w1_win1", "tput", "rate", False),
     ("W1 window 1 ack p50 µs", "w1_win1", "p50", "", True),
@@ -262,72 +287,80 @@ rows = [
     ("W1 window 256 ack p50 µs", "w1_win256", "p50", "", True),
     ("W1 window 256 ack p99 µs", "w1_win256", "p99", "", True),
     ("broker CPU µs/msg, W1 window 256", "w1_win256", "cpu", "", True),
+    ("client CPU µs/msg, W1 window 256", "w1_win256", "ccpu", "", True),
     ("W2 drain msgs/s", "w2", "tput", "rate", False),
     ("W3 p50 µs", "w3", "p50", "", True),
     ("W3 p99 µs", "w3", "p99", "", True),
     ("W3 p99.9 µs", "w3", "p999", "", True),
     ("W3 max µs", "w3", "max", "", True),
 ]
-print(f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} · commit {commit}"
-      + (f" (+{dirty} uncommitted files under src/include/bench)" if dirty not in ("", "0") else "")
-      + f" · {os.cpu_count()} CPUs, {open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()}"
-      + f" · {count} messages / 20 s caps, W3 {rate} msgs/s for {e2e_s} s, 1 KiB")
-print()
-print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY): p50 {pp.get('p50_us','—')} µs, p99 {pp.get('p99_us','—')} µs, "
-      f"{pp.get('rtt_per_s','—')} round trips/s")
-print()
+if R.get(("vela-async", "w1_win1_send")) or R.get(("vela-sync", "w1_win1_send")):
+    rows[4:4] = [("W1 window 1 via blocking Send msgs/s (diagnostic)", "w1_win1_send", "tput", "rate", False),
+                 ("W1 window 1 via blocking Send ack p50 / p99 µs", "w1_win1_send", "p50", "", True)]
 print("| measure | Vela async | Redis everysec | Vela/Redis | Vela sync | Redis always | Vela/Redis |")
 print("|---|---|---|---|---|---|---|")
 for name, wl, what, unit, lower in rows:
-    va, re_, vs, ra = (value(c, wl, what) for c in ("vela-async", "redis-everysec", "vela-sync", "redis-always"))
-    print(f"| {name} | {fmt(va, unit)} | {fmt(re_, unit)} | {ratio(va, re_, lower)} | {fmt(vs, unit)} | {fmt(ra, unit)} | {ratio(vs, ra, lower)} |")
-print()
-print("Ratios are written so that > 1× means Vela is better (throughput: Vela/Redis; latency and CPU: Redis/Vela).")
+    peer_wl = "w1_win1" if wl == "w1_win1_send" else wl
+    c = [cell("vela-async", wl, what, unit), cell("redis-everysec", peer_wl, what, unit),
+         cell("vela-sync", wl, what, unit), cell("redis-always", peer_wl, what, unit)]
+    if wl == "w1_win1_send" and what == "p50":
+        c = [f"{fmt(med(k, w, 'p50'))} / {fmt(med(k, w, 'p99'))}" for k, w in
+             (("vela-async", wl), ("redis-everysec", peer_wl), ("vela-sync", wl), ("redis-always", peer_wl))]
+    ra = ratio(med("vela-async", wl, what), med("redis-everysec", peer_wl, what), lower)
+    rs = ratio(med("vela-sync", wl, what), med("redis-always", peer_wl, what), lower)
+    print(f"| {name} | {c[0]} | {c[1]} | {ra} | {c[2]} | {c[3]} | {rs} |")
 print()
 
 def check(name, target, got, ok):
     status = "—" if ok is None else ("**pass**" if ok else "**FAIL**")
     print(f"| {name} | {target} | {got} | {status} |")
 
-print("| target (BENCH.md, issue 4) | wanted | measured | |")
-print("|---|---|---|---|")
 def r_(a, b):
     return None if a is None or b is None or b == 0 else a / b
-x = r_(value("vela-async", "w1_win256", "tput"), value("redis-everysec", "w1_win256", "tput"))
-check("W1 window 256 async vs Redis everysec", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
-c = value("vela-async", "w1_win256", "cpu")
+def xs(x): return "—" if x is None else f"{x:.2f}×"
+
+print("| target (BENCH.md, issue 4) | wanted | measured (medians) | |")
+print("|---|---|---|---|")
+x = r_(med("vela-async", "w1_win256", "tput"), med("redis-everysec", "w1_win256", "tput"))
+check("W1 window 256 async vs Redis everysec", "≥ 3×", xs(x), None if x is None else x >= 3)
+c = med("vela-async", "w1_win256", "cpu")
 check("broker CPU per message, W1 window 256 async", "≤ 2 µs", fmt(c) + " µs", None if c is None else c <= 2)
 rtt_rate = pp.get("rtt_per_s"); rtt_p99 = pp.get("p99_us")
-x = r_(value("vela-async", "w1_win1", "tput"), float(rtt_rate) if rtt_rate else None)
-check("W1 window 1 async vs raw round-trip rate", "≥ 0.8×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 0.8)
-x = r_(value("vela-async", "w1_win1", "p99"), float(rtt_p99) if rtt_p99 else None)
-check("W1 window 1 async ack p99 vs raw round-trip p99", "≤ 1.5×", "—" if x is None else f"{x:.2f}×", None if x is None else x <= 1.5)
-x = r_(value("vela-sync", "w1_win256", "tput"), value("redis-always", "w1_win256", "tput"))
-check("W1 window 256 sync vs Redis always", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
-x = r_(value("vela-sync", "w1_win1", "tput"), value("redis-always", "w1_win1", "tput"))
-check("W1 window 1 sync vs Redis always", "≥ 1.5×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 1.5)
-x = r_(value("vela-async", "w2", "tput"), value("redis-everysec", "w2", "tput"))
-check("W2 drain (async) vs Redis everysec", "≥ 3×", "—" if x is None else f"{x:.2f}×", None if x is None else x >= 3)
-p = value("vela-async", "w3", "p999")
+x = r_(med("vela-async", "w1_win1", "tput"), float(rtt_rate) if rtt_rate else None)
+check("W1 window 1 async vs raw round-trip rate", "≥ 0.8×", xs(x), None if x is None else x >= 0.8)
+x = r_(med("vela-async", "w1_win1", "p99"), float(rtt_p99) if rtt_p99 else None)
+check("W1 window 1 async ack p99 vs raw round-trip p99", "≤ 1.5×", xs(x), None if x is None else x <= 1.5)
+x = r_(med("vela-sync", "w1_win256", "tput"), med("redis-always", "w1_win256", "tput"))
+check("W1 window 256 sync vs Redis always", "≥ 3×", xs(x), None if x is None else x >= 3)
+x = r_(med("vela-sync", "w1_win1", "tput"), med("redis-always", "w1_win1", "tput"))
+check("W1 window 1 sync vs Redis always", "≥ 1.5×", xs(x), None if x is None else x >= 1.5)
+x = r_(med("vela-async", "w2", "tput"), med("redis-everysec", "w2", "tput"))
+check("W2 drain (async) vs Redis everysec", "≥ 3×", xs(x), None if x is None else x >= 3)
+p = med("vela-async", "w3", "p999")
 check("W3 p99.9 at 5,000 msgs/s (async)", "≤ 500 µs", fmt(p) + " µs", None if p is None else p <= 500)
-p = value("vela-sync", "w3", "p999")
+p = med("vela-sync", "w3", "p999")
 check("W3 p99.9 at 5,000 msgs/s (sync, for reference)", "≤ 500 µs", fmt(p) + " µs", None if p is None else p <= 500)
 print()
 errs = []
-for (cfg, wl), d in sorted(R.items()):
-    r = d.get("result", {})
-    if cfg.startswith("vela"):
-        if r.get("errors"): errs.append(f"{cfg} {wl}: errors {r['errors']} (missing {r.get('missing', 0)}, dupes {r.get('dupes', 0)})")
-        if r.get("durability") and cfg.startswith("vela") and r["durability"] not in ("ASYNC_FLUSH", "SYNC_FLUSH"):
-            errs.append(f"{cfg} {wl}: durability {r['durability']}")
-    elif cfg.startswith("redis"):
-        inner = r.get("result", {})
-        if inner.get("dupes"): errs.append(f"{cfg} {wl}: dupes {inner['dupes']}")
-loads = sorted({d.get('load_before', '') for d in R.values()})
-print("Load average before the runs: " + ", ".join(l for l in loads if l)[:300])
+for (cfg, wl), ds in sorted(R.items()):
+    for d in ds:
+        r = d.get("result", {})
+        if cfg.startswith("vela"):
+            if r.get("errors"):
+                errs.append(f"{cfg} {wl} pass {d.get('run')}: errors {r['errors']} (missing {r.get('missing', 0)}, dupes {r.get('dupes', 0)})")
+            if r.get("durability") not in ("ASYNC_FLUSH", "SYNC_FLUSH"):
+                errs.append(f"{cfg} {wl}: durability {r.get('durability')}")
+            if r.get("capped"): errs.append(f"{cfg} {wl} pass {d.get('run')}: hit the 20 s cap ({r.get('msgs')} msgs)")
+        elif cfg.startswith("redis"):
+            inner = r.get("result", {})
+            if inner.get("dupes"): errs.append(f"{cfg} {wl}: dupes {inner['dupes']}")
+            if inner.get("capped") in (True, "true"): errs.append(f"{cfg} {wl} pass {d.get('run')}: hit the 20 s cap ({inner.get('msgs')} msgs)")
+l1 = [float(d["load_before"].split()[0]) for ds in R.values() for d in ds if d.get("load_before")]
+if l1:
+    print(f"1-minute load average before each run: min {min(l1):.2f}, median {statistics.median(l1):.2f}, max {max(l1):.2f}")
 if errs:
     print()
-    print("Errors: " + "; ".join(errs))
+    print("Notes: " + "; ".join(errs))
 PY
 cat "$OUT/table.md"
 log "raw results: $RAW; table: $OUT/table.md"
