@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/compare.sh — Vela against Redis Streams, back to back in one invocation (BENCH.md).
 #
-#   bench/compare.sh                  # full run: 200,000 messages / 20 s caps, W3 10 s (< 10 min)
+#   bench/compare.sh                  # full run: 3 passes of 200,000 messages / 20 s caps, W3 10 s (~9 min)
+#   RUNS=1 bench/compare.sh           # one pass (~3 min)
 #   QUICK=1 bench/compare.sh          # smoke run: COUNT=20000, W3 3 s, 20,000 ping-pongs
 #   COUNT=50000 E2E_S=5 bench/compare.sh
 #
@@ -9,12 +10,14 @@
 #   1. builds Vela (Release, $BUILD, default build-bench) and the peers' peerbench + tcp_pingpong
 #      ($PEERS_BUILD, default /tmp/vela-compare-peers); installs redis-server/libhiredis-dev from
 #      Debian if missing (INSTALL=0 skips), without letting the package start a system service
-#   2. raw loopback TCP ping-pong, 1 KiB, NODELAY (peers/tools/tcp_pingpong.cpp)
+#   2. RUNS passes (default 3), each: raw loopback TCP ping-pong, 1 KiB, NODELAY
+#      (peers/tools/tcp_pingpong.cpp, 100,000 round trips), then
 #   3. Vela ASYNC_FLUSH (fresh name server, broker and store) | Redis AOF everysec |
 #      Vela SYNC_FLUSH (fresh again) | Redis AOF always; each: W1 window 1, W1 window 256, W2, W3
 #      at 5,000 msgs/s; fresh topic per run (Vela: 8 queues; Redis: the stream is deleted)
 #   4. broker CPU per run from /proc/<pid>/stat utime+stime before and after
-#   5. prints one markdown table (Vela, peer, ratio) and the BENCH.md targets with pass/fail
+#   5. prints one markdown table (medians and spread, Vela, peer, ratio) and the BENCH.md targets
+#      with pass/fail
 # Raw JSON lines go to $OUT/raw.jsonl (default /tmp/vela-compare-<stamp>). Every process it starts
 # is stopped by PID on exit (trap), also on failure or Ctrl-C.
 set -euo pipefail
@@ -30,7 +33,7 @@ if [ "${QUICK:-0}" = 1 ]; then
 fi
 COUNT=${COUNT:-200000}
 E2E_S=${E2E_S:-10}
-PINGS=${PINGS:-200000}
+PINGS=${PINGS:-100000}
 CAP_S=${CAP_S:-20}
 RATE=${RATE:-5000}
 QUEUES=${QUEUES:-8}
@@ -189,14 +192,16 @@ redis_runs() {  # redis-everysec|redis-always
 
 # ---- 2./3. measure -------------------------------------------------------------------------------
 log "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-log "raw loopback ping-pong, 1 KiB"
-"$PEERS_BUILD/tcp_pingpong" 1024 "$PINGS" 20 "$PINGPONG_PORT" > "$OUT/pingpong.json"
-printf '{"cfg":"tcp","wl":"pingpong","load_before":"%s","result":%s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  "$(cat "$OUT/pingpong.json")" >> "$RAW"
-log "  $(cat "$OUT/pingpong.json")"
+pingpong() {  # raw loopback round trips, 1 KiB, NODELAY: the physical limit W1 window 1 is held against
+  "$PEERS_BUILD/tcp_pingpong" 1024 "$PINGS" 20 "$PINGPONG_PORT" > "$OUT/pingpong_$PASS.json"
+  printf '{"cfg":"tcp","wl":"pingpong","run":%s,"load_before":"%s","result":%s}\n' "$PASS" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(cat "$OUT/pingpong_$PASS.json")" >> "$RAW"
+  log "  ping-pong: $(cat "$OUT/pingpong_$PASS.json")"
+}
 
 for PASS in $(seq 1 "$RUNS"); do
   log "pass $PASS of $RUNS"
+  pingpong
   for m in $MODES; do
     case $m in
       vela-async) vela_runs vela-async ASYNC_FLUSH ;;
@@ -266,14 +271,20 @@ def ratio(a, b, lower_better=False):
     return f"{(b / a if lower_better else a / b):.2f}×"
 
 pp_all = [d["result"] for d in R.get(("tcp", "pingpong"), [])]
-pp = pp_all[0] if pp_all else {}
+pp = {}
+for k in ("p50_us", "p99_us", "rtt_per_s"):  # medians over the passes
+    v = [float(x[k]) for x in pp_all if k in x]
+    if v: pp[k] = statistics.median(v)
+pp_spread = {k: (min(float(x[k]) for x in pp_all), max(float(x[k]) for x in pp_all)) for k in ("p50_us", "p99_us", "rtt_per_s")} if pp_all else {}
 cpu = open('/proc/cpuinfo').read().split('model name')[1].split(':')[1].splitlines()[0].strip()
 print(f"Run {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} · commit {commit}"
       + (f" (+{dirty} uncommitted files under src/include/bench in the tree)" if dirty not in ("", "0") else "")
       + f" · {os.cpu_count()} CPUs, {cpu} · {runs} pass(es) · {count} messages / 20 s caps, W3 {rate} msgs/s for {e2e_s} s, 1 KiB")
 print()
-print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY): p50 {pp.get('p50_us','—')} µs, p99 {pp.get('p99_us','—')} µs, "
-      f"{pp.get('rtt_per_s','—')} round trips/s")
+if pp:
+    sp = lambda k, f: f"{f(pp[k])} ({f(pp_spread[k][0])}–{f(pp_spread[k][1])})" if len(pp_all) > 1 else f(pp[k])
+    print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY, tcp_pingpong, once per pass): p50 {sp('p50_us', lambda x: f'{x:.1f}')} µs, "
+          f"p99 {sp('p99_us', lambda x: f'{x:.1f}')} µs, {sp('rtt_per_s', lambda x: f'{x:,.0f}')} round trips/s")
 print()
 print("Cells: median (min–max) over the passes. Ratios of medians; > 1× means Vela is better "
       "(throughput Vela/Redis; latency and CPU Redis/Vela).")
