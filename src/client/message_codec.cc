@@ -51,10 +51,11 @@ std::string EncodeMessageProperties(const Message& message) {
 }
 
 void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64_t born_host, int64_t born_ms,
-                         std::string* out) {
+                         std::string* out, uint32_t queue_id) {
   const std::string properties = EncodeMessageProperties(message);
   RecordFields fields;
   fields.topic = message.topic;
+  fields.queue_id = queue_id;
   fields.born_timestamp_ms = born_ms;
   fields.born_host = born_host;
   fields.msg_id = msg_id;

@@ -24,7 +24,7 @@ std::string EncodeMessageProperties(const Message& message);
 
 // Appends the record of `message` to *out (queue id and offsets are stamped by the broker).
 void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64_t born_host, int64_t born_ms,
-                         std::string* out);
+                         std::string* out, uint32_t queue_id = 0);
 
 // Builds the consumer's view of a decoded record served by `broker_addr`.
 MessageView ToMessageView(const RecordView& record, const std::string& broker_addr);

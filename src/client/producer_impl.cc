@@ -9,6 +9,8 @@
 #include "client/message_codec.h"
 #include "client/status_convert.h"
 #include "common/clock.h"
+#include "common/coding.h"
+#include "common/message_record.h"
 #include "common/message_id.h"
 
 namespace vela::client {
@@ -41,8 +43,7 @@ bool ProducerImpl::IsRetryable(const vela::Status& status) {
   }
 }
 
-Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(const std::vector<Message>& messages,
-                                                                     bool batch) {
+Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(std::vector<Message> messages, bool batch) {
   if (shut_down_.load(std::memory_order_acquire)) return vela::Status::FailedPrecondition("producer is shut down");
   if (messages.empty()) return vela::Status::InvalidArgument("no message to send");
   auto job = std::make_shared<SendJob>();
@@ -51,11 +52,14 @@ Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(const std::
   job->count = static_cast<uint32_t>(messages.size());
   job->batch = batch;
   const int64_t now = NowEpochMs();
+  job->born_ms = now;
+  job->msg_ids.reserve(messages.size());
   for (const auto& m : messages) {
     VELA_RETURN_IF_ERROR(ValidateMessage(m, settings_.max_message_bytes));
     if (m.topic != job->topic) return vela::Status::InvalidArgument("a batch must hold messages of one topic");
-    AppendMessageRecord(m, NewMessageId(), instance_->born_host(), now, &job->records);
+    job->msg_ids.push_back(NewMessageId());
   }
+  job->messages = std::move(messages);
   job->deadline_ms = now + settings_.send_timeout_ms;
   job->attempts_left = 1 + std::max(0, settings_.max_retries);
   return job;
@@ -98,6 +102,26 @@ Result<ProducerImpl::Target> ProducerImpl::PickTarget(SendJob& job, bool may_blo
   return Target{queue->broker_name, route->AddrOf(queue->broker_name), queue->queue_id};
 }
 
+const std::string& ProducerImpl::EncodeFor(SendJob& job, int32_t queue_id, uint64_t born_host) {
+  const auto queue = static_cast<uint32_t>(std::max(queue_id, 0));
+  if (job.encoded_queue < 0) {
+    job.records.clear();
+    for (size_t i = 0; i < job.messages.size(); ++i) {
+      AppendMessageRecord(job.messages[i], job.msg_ids[i], born_host, job.born_ms, &job.records, queue);
+    }
+  } else if (job.encoded_queue != queue) {
+    // A retry to another queue: re-address each record (its CRC covers the queue id).
+    for (size_t pos = 0; pos + record::kFixedHeaderSize <= job.records.size();) {
+      char* rec = job.records.data() + pos;
+      coding::PutFixed32(rec + record::kOffQueueId, queue);
+      RefreshRecordCrc(rec);
+      pos += coding::GetFixed32(rec + record::kOffTotalSize);
+    }
+  }
+  job.encoded_queue = queue;
+  return job.records;
+}
+
 v1::Header ProducerImpl::MakeHeader(const SendJob& job, int32_t queue_id) const {
   v1::Header header;
   header.set_code(v1::SEND_MESSAGE);
@@ -134,7 +158,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const SendJob& job,
 }
 
 Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& messages, bool batch) {
-  VELA_ASSIGN_OR_RETURN(auto job, MakeJob(messages, batch));
+  VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>(messages), batch));
   while (job->attempts_left-- > 0) {
     const int64_t remaining = job->deadline_ms - NowEpochMs();
     if (remaining <= 0) break;
@@ -145,8 +169,10 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
       continue;
     }
     auto result = ParseResponse(*job, target->addr,
-                                instance_->rpc().InvokeSync(target->addr, MakeHeader(*job, target->queue_id),
-                                                            net::OutBody(job->records), remaining));
+                                instance_->rpc().InvokeSync(
+                                    target->addr, MakeHeader(*job, target->queue_id),
+                                    net::OutBody(EncodeFor(*job, target->queue_id, instance_->born_host())),
+                                    remaining));
     if (result.ok()) return result;
     job->last_error = result.status().WithContext(fmt::format("send to {}", target->addr));
     if (!IsRetryable(result.status())) return job->last_error;
@@ -162,7 +188,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
 void ProducerImpl::SendAsync(Message message, SendCallback callback) {
   std::vector<Message> one;
   one.push_back(std::move(message));
-  auto job = MakeJob(one, false);
+  auto job = MakeJob(std::move(one), false);
   if (!job.ok()) {
     Status status = ToPublic(job.status());
     if (!instance_ || instance_->stopped()) {
@@ -200,29 +226,96 @@ void ProducerImpl::AttemptAsync(std::shared_ptr<SendJob> job, bool may_block) {
     return;
   }
   --job->attempts_left;
-  std::string addr = target->addr;
-  std::string broker_name = target->broker_name;
+  EnqueueOnLane(std::move(job), *target);
+}
+
+void ProducerImpl::EnqueueOnLane(std::shared_ptr<SendJob> job, const Target& target) {
+  std::string key = fmt::format("{}/{}/{}", target.addr, job->topic, target.queue_id);
+  {
+    std::lock_guard lock(lanes_mu_);
+    Lane& lane = lanes_[key];
+    if (lane.busy) {
+      lane.waiting.push_back(std::move(job));
+      return;
+    }
+    lane.busy = true;
+  }
+  std::vector<std::shared_ptr<SendJob>> jobs;
+  jobs.push_back(std::move(job));
+  DispatchLane(key, target, std::move(jobs));
+}
+
+void ProducerImpl::DispatchLane(const std::string& key, const Target& target,
+                                std::vector<std::shared_ptr<SendJob>> jobs) {
+  const uint64_t born_host = instance_->born_host();
+  int64_t deadline = INT64_MAX;
+  uint32_t count = 0;
+  net::OutBody body;
+  for (auto& job : jobs) {
+    deadline = std::min(deadline, job->deadline_ms);
+    count += job->count;
+    const std::string& records = EncodeFor(*job, target.queue_id, born_host);
+    if (jobs.size() == 1) {
+      body.owned = records;
+    } else {
+      body.owned += records;
+    }
+  }
+  v1::Header header = MakeHeader(*jobs.front(), target.queue_id);
+  header.mutable_send_request()->set_message_count(count);
+  if (jobs.size() > 1) header.mutable_send_request()->set_batch(true);
+  const int64_t remaining = std::max<int64_t>(1, deadline - NowEpochMs());
   instance_->rpc().Invoke(
-      addr, MakeHeader(*job, target->queue_id), net::OutBody(job->records), remaining,
-      [this, job, addr, broker_name](Result<net::Frame> response) {
+      target.addr, std::move(header), std::move(body), remaining,
+      [this, key, target, jobs = std::move(jobs)](Result<net::Frame> response) mutable {
         // On an io thread: hand everything to the callback pool.
-        asio::post(instance_->callback_pool(), [this, job, addr, broker_name, response = std::move(response)]() mutable {
-          auto receipts = ParseResponse(*job, addr, std::move(response));
-          if (receipts.ok()) {
-            FinishAsync(job, vela::Status::OK(), receipts->front());
-            return;
-          }
-          job->last_error = receipts.status().WithContext(fmt::format("send to {}", addr));
-          if (!IsRetryable(receipts.status()) || shut_down_.load()) {
-            FinishAsync(job, job->last_error, {});
-            return;
-          }
-          job->avoid_broker = broker_name;
-          std::string topic = job->topic;
-          instance_->ScheduleAfter(0, [this, topic] { (void)instance_->routes().Refresh(topic); });
-          AttemptAsync(job, /*may_block=*/false);
-        });
+        asio::post(instance_->callback_pool(),
+                   [this, key, target, jobs = std::move(jobs), response = std::move(response)]() mutable {
+                     CompleteLaneJobs(std::move(jobs), target.addr, target.broker_name, std::move(response));
+                     std::vector<std::shared_ptr<SendJob>> next;
+                     {
+                       std::lock_guard lock(lanes_mu_);
+                       Lane& lane = lanes_[key];
+                       // At most 256 messages or about 1 MiB leave together.
+                       size_t bytes = 0, n = 0;
+                       while (n < lane.waiting.size() && n < 256 && bytes < (1u << 20)) {
+                         for (const auto& m : lane.waiting[n]->messages) bytes += m.body.size();
+                         ++n;
+                       }
+                       next.assign(std::make_move_iterator(lane.waiting.begin()),
+                                   std::make_move_iterator(lane.waiting.begin() + static_cast<std::ptrdiff_t>(n)));
+                       lane.waiting.erase(lane.waiting.begin(), lane.waiting.begin() + static_cast<std::ptrdiff_t>(n));
+                       if (next.empty()) lane.busy = false;
+                     }
+                     if (!next.empty()) DispatchLane(key, target, std::move(next));
+                   });
       });
+}
+
+void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, const std::string& addr,
+                                    const std::string& broker_name, Result<net::Frame> response) {
+  // Parse once as one combined job, then hand each job its share of the receipts.
+  SendJob combined;
+  combined.topic = jobs.front()->topic;
+  for (const auto& job : jobs) combined.count += job->count;
+  auto receipts = ParseResponse(combined, addr, std::move(response));
+  size_t next_receipt = 0;
+  for (auto& job : jobs) {
+    if (receipts.ok()) {
+      FinishAsync(job, vela::Status::OK(), (*receipts)[next_receipt]);
+      next_receipt += job->count;
+      continue;
+    }
+    job->last_error = receipts.status().WithContext(fmt::format("send to {}", addr));
+    if (!IsRetryable(receipts.status()) || shut_down_.load()) {
+      FinishAsync(job, job->last_error, {});
+      continue;
+    }
+    job->avoid_broker = broker_name;
+    std::string topic = job->topic;
+    instance_->ScheduleAfter(0, [this, topic] { (void)instance_->routes().Refresh(topic); });
+    AttemptAsync(job, /*may_block=*/false);
+  }
 }
 
 void ProducerImpl::FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status,
@@ -239,10 +332,10 @@ void ProducerImpl::FinishAsync(const std::shared_ptr<SendJob>& job, const vela::
 }
 
 vela::Status ProducerImpl::SendOneway(const Message& message) {
-  VELA_ASSIGN_OR_RETURN(auto job, MakeJob({message}, false));
+  VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>{message}, false));
   VELA_ASSIGN_OR_RETURN(auto target, PickTarget(*job, /*may_block=*/true));
   auto header = MakeHeader(*job, target.queue_id);
-  instance_->rpc().InvokeOneway(target.addr, std::move(header), net::OutBody(std::move(job->records)));
+  instance_->rpc().InvokeOneway(target.addr, std::move(header), net::OutBody(EncodeFor(*job, target.queue_id, instance_->born_host())));
   return vela::Status::OK();
 }
 

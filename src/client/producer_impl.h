@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "client/client_instance.h"
@@ -51,7 +52,11 @@ class ProducerImpl {
   struct SendJob {
     std::string topic;
     std::string sharding_key;
-    std::string records;  // the encoded body, reused by every attempt
+    std::vector<Message> messages;
+    std::vector<std::string> msg_ids;  // given once, kept across attempts
+    int64_t born_ms = 0;
+    std::string records;               // the encoded body (EncodeFor), reused by every attempt
+    int64_t encoded_queue = -1;        // the queue id written into `records`, -1 before encoding
     uint32_t count = 0;
     bool batch = false;
     int64_t deadline_ms = 0;
@@ -67,7 +72,22 @@ class ProducerImpl {
     int32_t queue_id = -1;
   };
 
-  Result<std::shared_ptr<SendJob>> MakeJob(const std::vector<Message>& messages, bool batch);
+  Result<std::shared_ptr<SendJob>> MakeJob(std::vector<Message> messages, bool batch);
+  // The job's records addressed to queue_id: encoded on the first attempt, re-addressed (queue id
+  // and CRC) only when a retry goes to another queue. Not thread-safe: one attempt at a time.
+  static const std::string& EncodeFor(SendJob& job, int32_t queue_id, uint64_t born_host);
+
+  // Async sends to one (broker, topic, queue) share a lane: one request in flight, and the jobs
+  // that arrive meanwhile leave together as one batch when it returns. A lone send leaves at
+  // once (no added latency); under load the per-request cost is paid once per batch.
+  struct Lane {
+    bool busy = false;
+    std::vector<std::shared_ptr<SendJob>> waiting;
+  };
+  void EnqueueOnLane(std::shared_ptr<SendJob> job, const Target& target);
+  void DispatchLane(const std::string& key, const Target& target, std::vector<std::shared_ptr<SendJob>> jobs);
+  void CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, const std::string& addr,
+                        const std::string& broker_name, Result<net::Frame> response);
   // Picks the target of the next attempt. With `may_block` false, fails with kUnavailable
   // (message "no cached route") instead of asking the name servers.
   Result<Target> PickTarget(SendJob& job, bool may_block);
@@ -88,6 +108,8 @@ class ProducerImpl {
   std::mutex mu_;
   std::condition_variable idle_cv_;
   int64_t in_flight_ = 0;  // GUARDED_BY(mu_): async sends not finished
+  std::mutex lanes_mu_;
+  std::unordered_map<std::string, Lane> lanes_;  // GUARDED_BY(lanes_mu_), by "addr/topic/queue"
 };
 
 }  // namespace vela::client

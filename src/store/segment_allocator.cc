@@ -43,11 +43,14 @@ Result<std::shared_ptr<MappedSegment>> SegmentAllocator::Take(int64_t base, std:
     return st;
   }
   const auto deadline = std::chrono::steady_clock::now() + wait;
+  ++waiting_;
   while (!(ready_ && ready_->base() == base) && !(attempted_ && !error_.ok())) {
     if (cv_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      --waiting_;
       return Status::Unavailable("timed out waiting for the next commit-log segment");
     }
   }
+  --waiting_;
   if (!ready_) {
     Status st = error_;
     attempted_ = false;
@@ -65,9 +68,23 @@ Result<std::shared_ptr<MappedSegment>> SegmentAllocator::Take(int64_t base, std:
   return seg;
 }
 
+void SegmentAllocator::PrefaultInBackground(std::shared_ptr<MappedSegment> segment) {
+  {
+    std::lock_guard lock(mu_);
+    to_prefault_ = std::move(segment);
+  }
+  Wakeup();
+}
+
 void SegmentAllocator::Run() {
   while (!stopped()) {
     WaitForRunning(std::chrono::milliseconds(200));
+    std::shared_ptr<MappedSegment> in_use;
+    {
+      std::lock_guard lock(mu_);
+      in_use = std::move(to_prefault_);
+    }
+    if (in_use) in_use->Prefault();
     int64_t base;
     {
       std::lock_guard lock(mu_);
@@ -76,8 +93,19 @@ void SegmentAllocator::Run() {
     }
     const std::string path = dir_ + "/" + MappedSegment::FileName(base);
     if (fs_.Exists(path)) (void)fs_.Remove(path);  // a stale, never-used segment from before a crash
-    auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_);
-    std::lock_guard lock(mu_);
+    auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_, /*prefault=*/false);
+    bool someone_waits;
+    {
+      std::lock_guard lock(mu_);
+      someone_waits = waiting_ > 0;
+    }
+    // A spare made ahead of need is prefaulted before it is handed out; one a writer already waits
+    // for (the first segment at startup, or a writer that outran the allocator) is handed out at
+    // once and prefaulted while in use.
+    if (seg.ok() && !someone_waits) (*seg)->Prefault();
+    std::shared_ptr<MappedSegment> prefault_after;
+    if (seg.ok() && someone_waits) prefault_after = *seg;
+    std::unique_lock lock(mu_);
     attempted_ = true;
     if (requested_ != base) {
       if (seg.ok()) (void)(*seg)->MarkDeleted(fs_);
@@ -91,6 +119,8 @@ void SegmentAllocator::Run() {
       Log().warn("cannot pre-allocate commit-log segment {}: {}", path, error_.ToString());
     }
     cv_.notify_all();
+    lock.unlock();
+    if (prefault_after) prefault_after->Prefault();
   }
 }
 

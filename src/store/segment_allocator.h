@@ -31,6 +31,8 @@ class SegmentAllocator final : public ServiceThread {
   // the following one. Fails with the allocation error (e.g. ResourceExhausted/kNoSpace) or with
   // Unavailable on timeout. May block up to `wait`.
   Result<std::shared_ptr<MappedSegment>> Take(int64_t base, std::chrono::milliseconds wait);
+  // Prefaults a segment already in use (the first one, made at startup) on the allocator thread.
+  void PrefaultInBackground(std::shared_ptr<MappedSegment> segment);
 
  protected:
   void Run() override;
@@ -46,6 +48,8 @@ class SegmentAllocator final : public ServiceThread {
   std::shared_ptr<MappedSegment> ready_;  // prepared segment (base == requested_)
   Status error_;                          // last failure for requested_
   bool attempted_ = false;                // requested_ was tried since the last Take/Request
+  int waiting_ = 0;                       // callers blocked in Take
+  std::shared_ptr<MappedSegment> to_prefault_;  // in use, not yet prefaulted
 };
 
 }  // namespace vela::store

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -313,6 +314,52 @@ TEST_F(MessagingTest, ClientsCarryOnWhenOneNameServerDies) {
   Received late_got;
   auto late_consumer = MakeConsumer(ns, "cache2", "sync", late_got);
   EXPECT_TRUE(late_got.WaitFor(300, 30s)) << late_got.distinct();
+}
+
+TEST_F(MessagingTest, AsyncSendsShareRequestsAndEachGetsItsOwnReceipt) {
+  cluster_.StartNamesrv();
+  std::string broker = cluster_.StartBroker("broker-a");
+  ASSERT_TRUE(cluster_.WaitForBrokers(1));
+  cluster_.CreateTopic("bulk", 4);
+  const std::string ns = cluster_.namesrv_addrs();
+  auto producer = MakeProducer(ns);
+  constexpr int kCount = 5000;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::map<std::string, client::SendReceipt> receipts;
+  int done = 0, failed = 0;
+  for (int i = 0; i < kCount; ++i) {
+    producer->SendAsync(MakeMessage("bulk", std::to_string(i)),
+                        [&](const client::Status& status, const client::SendReceipt& receipt) {
+                          std::lock_guard lock(mu);
+                          if (status.ok()) {
+                            receipts[receipt.msg_id] = receipt;
+                          } else {
+                            ++failed;
+                          }
+                          if (++done == kCount) cv.notify_all();
+                        });
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 60s, [&] { return done == kCount; }));
+  }
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(receipts.size(), static_cast<size_t>(kCount));
+  // Offsets per queue are distinct: every message got its own place.
+  std::set<std::pair<int, int64_t>> places;
+  for (const auto& [id, r] : receipts) places.insert({r.queue_id, r.queue_offset});
+  EXPECT_EQ(places.size(), static_cast<size_t>(kCount));
+  Received got;
+  auto consumer = MakeConsumer(ns, "bulk-readers", "bulk", got);
+  EXPECT_TRUE(got.WaitFor(kCount, 30s)) << got.distinct();
+  EXPECT_EQ(got.corrupt(), 0u);
+  for (const auto& [id, r] : receipts) ASSERT_TRUE(got.Has(id)) << id;
+  // The sends shared requests.
+  auto status = cluster_.Admin({"broker", "status", broker, "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  auto j = nlohmann::json::parse(status.out);
+  EXPECT_LT(std::stoll(j["sendRequests"].get<std::string>()), kCount) << status.out;
 }
 
 TEST_F(MessagingTest, LongPollingDeliversAMessageAtOnce) {
