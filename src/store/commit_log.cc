@@ -283,25 +283,56 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     segments_.push_back(std::move(*taken));
   }
 
+  // Under SYNC_FLUSH (prewritten segments) the bytes go to the file with one pwrite per segment
+  // touched instead of a copy into the mapping; see MappedSegment::WriteAt.
+  const bool through_file = prewrite_;
+  std::vector<int64_t*> bumped;  // queue offsets taken, returned if a write fails
+  bumped.reserve(records.size());
+  int64_t buf_start = pos;       // log offset of write_buf_[0]
+  MappedSegment* buf_seg = cur;
+  write_buf_.clear();
+  auto flush_buf = [&]() -> Status {
+    if (write_buf_.empty()) return Status::OK();
+    Status st = buf_seg->WriteAt(buf_start - buf_seg->base(), write_buf_);
+    write_buf_.clear();
+    return st;
+  };
+  Status write_status;
+  const size_t first_record = out->records.size();
   for (const auto& r : records) {
     const auto size = static_cast<int64_t>(r.bytes.size());
     if (pos + size > cur->end()) {
       const int64_t rest = cur->end() - pos;
       if (rest >= kMinTail) {
-        char* p = cur->data() + (pos - cur->base());
-        coding::PutFixed32(p + record::kOffTotalSize, static_cast<uint32_t>(rest));
-        coding::PutFixed32(p + record::kOffMagic, record::kBlankMagic);
+        char blank[8];
+        coding::PutFixed32(blank + record::kOffTotalSize, static_cast<uint32_t>(rest));
+        coding::PutFixed32(blank + record::kOffMagic, record::kBlankMagic);
+        if (through_file) {
+          write_buf_.append(blank, 8);
+        } else {
+          std::memcpy(cur->data() + (pos - cur->base()), blank, 8);
+        }
       }
+      if (through_file && write_status.ok()) write_status = flush_buf();
       pos = cur->end();
       cur = next;
+      buf_start = pos;
+      buf_seg = cur;
     }
-    char* dst = cur->data() + (pos - cur->base());
-    std::memcpy(dst, r.bytes.data(), r.bytes.size());
+    char* dst;
+    if (through_file) {
+      write_buf_.append(r.bytes.data(), r.bytes.size());
+      dst = write_buf_.data() + write_buf_.size() - r.bytes.size();
+    } else {
+      dst = cur->data() + (pos - cur->base());
+      std::memcpy(dst, r.bytes.data(), r.bytes.size());
+    }
     key_buf_.assign(r.topic);
     key_buf_.push_back('\0');
     key_buf_.append(reinterpret_cast<const char*>(&r.queue_id), sizeof(r.queue_id));
     auto it = next_queue_offset_.find(key_buf_);
     if (it == next_queue_offset_.end()) it = next_queue_offset_.emplace(key_buf_, 0).first;
+    bumped.push_back(&it->second);
     const int64_t queue_offset = it->second++;
     StampRecord(dst, r.queue_id, queue_offset, pos, now_ms, store_host_);
     AppendedRecord& rec = out->records.emplace_back();
@@ -312,6 +343,14 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     rec.size = static_cast<uint32_t>(size);
     rec.store_timestamp_ms = now_ms;
     pos += size;
+  }
+  if (through_file && write_status.ok()) write_status = flush_buf();
+  if (!write_status.ok()) {
+    // Nothing is published: the offsets are handed back and the bytes will be overwritten.
+    for (auto* q : bumped) --*q;
+    out->records.resize(first_record);
+    if (write_status.IsNoSpace()) disk_full_rejections_.fetch_add(1, std::memory_order_relaxed);
+    return write_status;
   }
   write_offset_.store(pos, std::memory_order_seq_cst);
   appended_records_.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);

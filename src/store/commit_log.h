@@ -117,6 +117,7 @@ class CommitLog {
   std::mutex append_mu_;  // the append lock
   std::unordered_map<std::string, int64_t> next_queue_offset_;  // GUARDED_BY(append_mu_)
   std::string key_buf_;                                         // GUARDED_BY(append_mu_)
+  std::string write_buf_;  // GUARDED_BY(append_mu_): stamped records on their way to pwrite (SYNC_FLUSH)
 
   std::atomic<int64_t> write_offset_{0};
   std::atomic<int64_t> flushed_offset_{0};

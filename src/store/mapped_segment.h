@@ -48,6 +48,11 @@ class MappedSegment {
   // segment. Best effort: on an old kernel the writer faults the pages in itself.
   void Prefault() const;
 
+  // Writes bytes at `rel` through the file (pwrite), not the mapping; readers of the mapping see
+  // them at once (one page cache). Used under SYNC_FLUSH: pages never dirtied through the mapping
+  // need no write-protect and TLB shootdown at each fdatasync, nor a fault at the next append.
+  Status WriteAt(int64_t rel, std::string_view data) { return file_->WriteAt(rel, data); }
+
   // Makes bytes [rel_from, rel_to) durable. May block on the disk.
   Status Sync(int64_t rel_from, int64_t rel_to);
   // Zeros bytes [rel_from, size) that are not already zero (page by page, so untouched pages stay
