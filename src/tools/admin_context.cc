@@ -45,6 +45,11 @@ Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo() {
   return instance->namesrv().GetClusterInfo();
 }
 
+Result<std::vector<std::string>> AdminContext::TargetBrokers(const std::string& broker, const std::string& cluster) {
+  if (!broker.empty()) return std::vector<std::string>{broker};
+  return BrokerAddrs(cluster);
+}
+
 Result<std::vector<std::string>> AdminContext::BrokerAddrs(const std::string& cluster) {
   VELA_ASSIGN_OR_RETURN(auto info, ClusterInfo());
   std::set<std::string> addrs;

@@ -50,6 +50,9 @@ class AdminContext {
   Result<v1::ClusterInfoResponse> ClusterInfo();
   // The master address of every broker, sorted, optionally only of `cluster`.
   Result<std::vector<std::string>> BrokerAddrs(const std::string& cluster = "");
+  // Where an administrative change goes: the one broker named, else every broker of the cluster
+  // (or of all clusters).
+  Result<std::vector<std::string>> TargetBrokers(const std::string& broker, const std::string& cluster);
   // GET_ROUTE, parsed.
   Result<client::TopicRoute> Route(const std::string& topic);
 

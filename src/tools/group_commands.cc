@@ -22,14 +22,9 @@ struct CreateArgs {
 int GroupCreate(AdminContext& ctx, const CreateArgs& args) {
   auto valid = ValidateGroupName(args.name);
   if (!valid.ok()) return Fail(valid);
-  std::vector<std::string> targets;
-  if (!args.broker.empty()) {
-    targets.push_back(args.broker);
-  } else {
-    auto addrs = ctx.BrokerAddrs(args.cluster);
-    if (!addrs.ok()) return Fail(addrs.status());
-    targets = *addrs;
-  }
+  auto resolved = ctx.TargetBrokers(args.broker, args.cluster);
+  if (!resolved.ok()) return Fail(resolved.status());
+  const std::vector<std::string>& targets = *resolved;
   v1::Header header;
   header.set_code(v1::CREATE_GROUP);
   auto* config = header.mutable_create_group_request();

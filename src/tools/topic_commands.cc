@@ -42,14 +42,9 @@ int TopicCreate(AdminContext& ctx, const CreateArgs& args) {
                                                                 {"fifo", v1::MESSAGE_FIFO},
                                                                 {"delay", v1::MESSAGE_DELAY},
                                                                 {"transaction", v1::MESSAGE_TRANSACTION}};
-  std::vector<std::string> targets;
-  if (!args.broker.empty()) {
-    targets.push_back(args.broker);
-  } else {
-    auto addrs = ctx.BrokerAddrs(args.cluster);
-    if (!addrs.ok()) return Fail(addrs.status());
-    targets = *addrs;
-  }
+  auto resolved = ctx.TargetBrokers(args.broker, args.cluster);
+  if (!resolved.ok()) return Fail(resolved.status());
+  const std::vector<std::string>& targets = *resolved;
   v1::Header header;
   header.set_code(v1::CREATE_TOPIC);
   auto* config = header.mutable_create_topic_request();
