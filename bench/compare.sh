@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/compare.sh — Vela against Redis Streams, back to back in one invocation (BENCH.md).
 #
-#   bench/compare.sh                  # full run: 3 passes of 200,000 messages / 20 s caps, W3 10 s (~9 min)
-#   RUNS=1 bench/compare.sh           # one pass (~3 min)
+#   bench/compare.sh                  # full run: 2 passes of 200,000 messages / 20 s caps, W3 10 s (~7-8 min)
+#   RUNS=3 bench/compare.sh           # BENCH.md's medians of 3 (~9.5 min quiet, 11 min on a busy machine)
+#   RUNS=1 bench/compare.sh           # one pass (~3.5 min)
 #   QUICK=1 bench/compare.sh          # smoke run: COUNT=20000, W3 3 s, 20,000 ping-pongs
 #   COUNT=50000 E2E_S=5 bench/compare.sh
 #
@@ -10,7 +11,7 @@
 #   1. builds Vela (Release, $BUILD, default build-bench) and the peers' peerbench + tcp_pingpong
 #      ($PEERS_BUILD, default /tmp/vela-compare-peers); installs redis-server/libhiredis-dev from
 #      Debian if missing (INSTALL=0 skips), without letting the package start a system service
-#   2. RUNS passes (default 3), each: raw loopback TCP ping-pong, 1 KiB, NODELAY
+#   2. RUNS passes (default 2), each: raw loopback TCP ping-pong, 1 KiB, NODELAY
 #      (peers/tools/tcp_pingpong.cpp, 100,000 round trips), then
 #   3. Vela ASYNC_FLUSH (fresh name server, broker and store) | Redis AOF everysec |
 #      Vela SYNC_FLUSH (fresh again) | Redis AOF always; each: W1 window 1, W1 window 256, W2, W3
@@ -38,7 +39,7 @@ CAP_S=${CAP_S:-20}
 RATE=${RATE:-5000}
 QUEUES=${QUEUES:-8}
 MODES=${MODES:-"vela-async redis-everysec vela-sync redis-always"}
-RUNS=${RUNS:-3}   # passes over MODES; the table shows medians and the spread
+RUNS=${RUNS:-2}   # passes over MODES (3 for BENCH.md medians of 3: ~9-11 min); table: medians + spread
 PINGPONG_PORT=${PINGPONG_PORT:-35311}
 RUN_TIMEOUT=${RUN_TIMEOUT:-200}
 mkdir -p "$OUT"
