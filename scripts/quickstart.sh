@@ -23,7 +23,7 @@ if [ "${1:-}" = "stop" ]; then stop; echo "stopped"; exit 0; fi
 
 if [ -z "${VELA_BUILD_DIR:-}" ]; then
   scripts/install_deps.sh
-  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVELA_BUILD_TESTS=OFF -DVELA_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null  # the configuration CI tests
   cmake --build "$BUILD" -j"${JOBS:-2}" --target vela-namesrv vela-broker vela-admin
 fi
 stop
