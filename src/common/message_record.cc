@@ -69,17 +69,20 @@ void EncodeRecord(const RecordFields& f, std::string* out) {
   PutFixed64(p + kOffStoreHost, f.store_host);
   PutFixed64(p + kOffPreparedOffset, static_cast<uint64_t>(f.prepared_offset));
   char* q = p + kOffTopicLength;
-  PutFixed16(q, static_cast<uint16_t>(f.topic.size()));
-  std::memcpy(q + 2, f.topic.data(), f.topic.size());
-  q += 2 + f.topic.size();
-  PutFixed16(q, static_cast<uint16_t>(f.msg_id.size()));
-  std::memcpy(q + 2, f.msg_id.data(), f.msg_id.size());
-  q += 2 + f.msg_id.size();
-  PutFixed32(q, static_cast<uint32_t>(f.properties.size()));
-  std::memcpy(q + 4, f.properties.data(), f.properties.size());
-  q += 4 + f.properties.size();
-  PutFixed32(q, static_cast<uint32_t>(f.body.size()));
-  std::memcpy(q + 4, f.body.data(), f.body.size());
+  // memcpy from an empty view's null pointer is undefined even for zero bytes: copy only data.
+  auto put = [&q](std::string_view field, size_t length_bytes) {
+    if (length_bytes == 2) {
+      PutFixed16(q, static_cast<uint16_t>(field.size()));
+    } else {
+      PutFixed32(q, static_cast<uint32_t>(field.size()));
+    }
+    if (!field.empty()) std::memcpy(q + length_bytes, field.data(), field.size());
+    q += length_bytes + field.size();
+  };
+  put(f.topic, 2);
+  put(f.msg_id, 2);
+  put(f.properties, 4);
+  put(f.body, 4);
   RefreshRecordCrc(p);
 }
 

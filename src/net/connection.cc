@@ -48,7 +48,9 @@ Connection::Connection(asio::ip::tcp::socket socket, ConnectionOptions options, 
 Connection::~Connection() = default;
 
 bool Connection::OnIoThread() {
-  auto* ex = socket_.get_executor().target<asio::io_context::executor_type>();
+  // Keep the executor alive while asking it: target() points into it.
+  const asio::any_io_executor executor = socket_.get_executor();
+  const auto* ex = executor.target<asio::io_context::executor_type>();
   return ex != nullptr && ex->running_in_this_thread();
 }
 
