@@ -45,6 +45,23 @@ Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo() {
   return instance->namesrv().GetClusterInfo();
 }
 
+int AdminContext::ForEachBroker(
+    const std::vector<std::string>& addrs, const v1::Header& request,
+    const std::function<void(const std::string& addr, const net::Frame& response)>& on_response,
+    bool skip_not_found) {
+  int code = kExitOk;
+  for (const auto& addr : addrs) {
+    auto response = Invoke(addr, request);
+    if (!response.ok()) {
+      if (skip_not_found && response.status().code() == vela::StatusCode::kNotFound) continue;
+      code = Fail(response.status());
+      continue;
+    }
+    on_response(addr, *response);
+  }
+  return code;
+}
+
 Result<std::vector<std::string>> AdminContext::TargetBrokers(const std::string& broker, const std::string& cluster) {
   if (!broker.empty()) return std::vector<std::string>{broker};
   return BrokerAddrs(cluster);

@@ -46,6 +46,12 @@ class AdminContext {
   Result<client::ClientInstance*> Instance();
   // Sends one request to `addr` and waits (request timeout).
   Result<net::Frame> Invoke(const std::string& addr, v1::Header header);
+  // Sends `request` to every address in turn and hands each successful response to on_response.
+  // Each failure is reported on stderr, except NotFound when skip_not_found (the thing is not on
+  // that broker). Returns kExitOk, or the failure exit code if any broker failed.
+  int ForEachBroker(const std::vector<std::string>& addrs, const v1::Header& request,
+                    const std::function<void(const std::string& addr, const net::Frame& response)>& on_response,
+                    bool skip_not_found = false);
   // GET_CLUSTER_INFO through the name servers.
   Result<v1::ClusterInfoResponse> ClusterInfo();
   // The master address of every broker, sorted, optionally only of `cluster`.

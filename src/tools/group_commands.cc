@@ -57,21 +57,15 @@ int GroupList(AdminContext& ctx) {
     std::vector<std::string> brokers;
   };
   std::map<std::string, Row> groups;
-  int code = kExitOk;
-  for (const auto& addr : *addrs) {
-    v1::Header header;
-    header.set_code(v1::LIST_GROUPS);
-    auto response = ctx.Invoke(addr, std::move(header));
-    if (!response.ok()) {
-      code = Fail(response.status());
-      continue;
-    }
-    for (const auto& g : response->header.group_list_response().groups()) {
+  v1::Header request;
+  request.set_code(v1::LIST_GROUPS);
+  int code = ctx.ForEachBroker(*addrs, request, [&](const std::string& addr, const net::Frame& response) {
+    for (const auto& g : response.header.group_list_response().groups()) {
       auto& row = groups[g.name()];
       row.config = g;
       row.brokers.push_back(addr);
     }
-  }
+  });
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [name, r] : groups) {
@@ -100,19 +94,12 @@ int GroupProgress(AdminContext& ctx, const std::string& group, const std::string
   std::set<std::string> members;
   Table table({"TOPIC", "BROKER", "QUEUE", "BROKER OFFSET", "CONSUMER OFFSET", "LAG"});
   int64_t total_lag = 0;
-  int code = kExitOk;
-  for (const auto& addr : *addrs) {
-    v1::Header header;
-    header.set_code(v1::GROUP_PROGRESS);
-    header.mutable_group_progress_request()->set_group(group);
-    header.mutable_group_progress_request()->set_topic(topic);
-    auto response = ctx.Invoke(addr, std::move(header));
-    if (!response.ok()) {
-      if (response.status().code() == vela::StatusCode::kNotFound) continue;
-      code = Fail(response.status());
-      continue;
-    }
-    const auto& progress = response->header.group_progress_response();
+  v1::Header request;
+  request.set_code(v1::GROUP_PROGRESS);
+  request.mutable_group_progress_request()->set_group(group);
+  request.mutable_group_progress_request()->set_topic(topic);
+  auto on_response = [&](const std::string& addr, const net::Frame& response) {
+    const auto& progress = response.header.group_progress_response();
     for (const auto& m : progress.members()) members.insert(m);
     for (const auto& q : progress.queues()) {
       total_lag += q.lag();
@@ -125,7 +112,8 @@ int GroupProgress(AdminContext& ctx, const std::string& group, const std::string
       table.AddRow({q.topic(), addr, std::to_string(q.queue_id()), std::to_string(q.broker_offset()),
                     std::to_string(q.consumer_offset()), std::to_string(q.lag())});
     }
-  }
+  };
+  int code = ctx.ForEachBroker(*addrs, request, on_response, /*skip_not_found=*/true);
   if (ctx.json) {
     PrintJson({{"group", group}, {"queues", queues}, {"members", members}, {"total_lag", total_lag}});
   } else {

@@ -81,16 +81,10 @@ int TopicList(AdminContext& ctx) {
     std::vector<std::string> brokers;
   };
   std::map<std::string, Row> topics;
-  int code = kExitOk;
-  for (const auto& addr : *addrs) {
-    v1::Header header;
-    header.set_code(v1::LIST_TOPICS);
-    auto response = ctx.Invoke(addr, std::move(header));
-    if (!response.ok()) {
-      code = Fail(response.status());
-      continue;
-    }
-    for (const auto& t : response->header.topic_list_response().topics()) {
+  v1::Header request;
+  request.set_code(v1::LIST_TOPICS);
+  int code = ctx.ForEachBroker(*addrs, request, [&](const std::string& addr, const net::Frame& response) {
+    for (const auto& t : response.header.topic_list_response().topics()) {
       auto& row = topics[t.name()];
       row.read += t.read_queues();
       row.write += t.write_queues();
@@ -98,7 +92,7 @@ int TopicList(AdminContext& ctx) {
       row.type = t.message_type();
       row.brokers.push_back(addr);
     }
-  }
+  });
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [name, r] : topics) {
@@ -193,20 +187,13 @@ int TopicStatus(AdminContext& ctx, const std::string& topic) {
 int TopicDelete(AdminContext& ctx, const std::string& topic) {
   auto addrs = ctx.BrokerAddrs();
   if (!addrs.ok()) return Fail(addrs.status());
-  int code = kExitOk;
   nlohmann::json deleted = nlohmann::json::array();
-  for (const auto& addr : *addrs) {
-    v1::Header header;
-    header.set_code(v1::DELETE_TOPIC);
-    header.mutable_delete_topic_request()->set_topic(topic);
-    auto response = ctx.Invoke(addr, std::move(header));
-    if (!response.ok()) {
-      if (response.status().code() == vela::StatusCode::kNotFound) continue;  // not on this broker
-      code = Fail(response.status());
-      continue;
-    }
-    deleted.push_back(addr);
-  }
+  v1::Header request;
+  request.set_code(v1::DELETE_TOPIC);
+  request.mutable_delete_topic_request()->set_topic(topic);
+  int code = ctx.ForEachBroker(
+      *addrs, request, [&](const std::string& addr, const net::Frame&) { deleted.push_back(addr); },
+      /*skip_not_found=*/true);  // NotFound: the topic is not on that broker
   auto instance = ctx.Instance();
   if (!instance.ok()) return Fail(instance.status());
   for (const auto& ns : (*instance)->namesrv().addresses()) {
