@@ -76,6 +76,7 @@ const char* StatusCodeName(StatusCode code);
 
 // StatusOr<T> holds a value or a non-OK Status (absl::StatusOr's contract). Thread-compatible.
 template <typename T>
+// StatusOr<T> holds a value or the error that prevented it (absl::StatusOr's contract). Value type.
 class StatusOr {
  public:
   StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design

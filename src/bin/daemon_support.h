@@ -15,6 +15,7 @@
 // --set overrides, and waiting for SIGTERM/SIGINT.
 namespace vela::bin {
 
+// The command-line flags both daemons take (CLI.md).
 struct DaemonFlags {
   std::string config_file;
   std::vector<std::string> overrides;

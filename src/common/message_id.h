@@ -16,6 +16,7 @@ std::string NewMessageId();
 // The offset id: 32 hex digits of the storing broker's packed host (8 bytes, record_format.h) and
 // the physical offset (8 bytes, big-endian so ids sort by offset). Finds a record without an index.
 std::string MakeOffsetId(uint64_t packed_store_host, int64_t physical_offset);
+// A decoded offset id: where the record lives.
 struct OffsetId {
   std::string broker_addr;  // "ip:port"
   int64_t physical_offset = 0;

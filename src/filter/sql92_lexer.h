@@ -40,6 +40,7 @@ enum class TokenKind : uint8_t {
   kMinus,
 };
 
+// One lexical token: its kind and where it stands in the source text.
 struct Token {
   TokenKind kind = TokenKind::kEnd;
   uint32_t offset = 0;      // byte offset in the source

@@ -11,6 +11,7 @@
 
 namespace vela::namesrv {
 
+// vela-namesrv settings (conf/namesrv.conf documents each).
 struct NamesrvOptions {
   std::string listen = "0.0.0.0:9876";
   int64_t broker_expiry_ms = 120000;   // brokerExpiryMs: silence after which a broker is dropped

@@ -43,6 +43,7 @@ class RequestHandler {
 // status the peer answered with.
 using ResponseCallback = std::function<void(Result<Frame>)>;
 
+// Limits applied to one connection.
 struct ConnectionOptions {
   uint32_t max_frame_size = kDefaultMaxFrameSize;
 };

@@ -11,6 +11,7 @@
 
 namespace vela::net {
 
+// Settings of an RpcClient: io threads, limits, connect timeout.
 struct RpcClientOptions {
   size_t io_threads = 1;
   uint32_t max_frame_size = kDefaultMaxFrameSize;

@@ -14,6 +14,7 @@
 
 namespace vela::net {
 
+// Where and how a Server listens.
 struct ServerOptions {
   std::string listen = "0.0.0.0:10911";  // host:port; port 0 picks a free one
   size_t io_threads = 0;                 // 0: the number of cores

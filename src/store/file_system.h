@@ -32,6 +32,7 @@ class File {
   virtual Result<int64_t> Size() = 0;
 };
 
+// Space on the file system holding the store.
 struct DiskUsage {
   uint64_t capacity_bytes = 0;
   uint64_t available_bytes = 0;

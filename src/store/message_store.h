@@ -52,6 +52,7 @@ struct AppendRequest {
   std::vector<std::string_view> records;  // must stay valid until Append() returns; the store copies
 };
 
+// Where one appended record landed.
 struct AppendedRecord {
   std::string msg_id;
   uint32_t queue_id = 0;
@@ -60,6 +61,7 @@ struct AppendedRecord {
   uint32_t size = 0;
   int64_t store_timestamp_ms = 0;
 };
+// The outcome of one Append: every record's place, in request order.
 struct AppendResult {
   std::vector<AppendedRecord> records;
   int64_t end_offset = 0;  // physical offset just past the last record
@@ -90,6 +92,7 @@ class MessageFilter {
   virtual bool MatchesRecord(const RecordView& record) const = 0;
 };
 
+// What GetMessages found, with the pins that keep its views valid.
 struct GetResult {
   GetOutcome outcome = GetOutcome::kNoMatchedQueue;
   int64_t next_begin_offset = 0;
@@ -122,6 +125,7 @@ class DispatchListener {
   virtual void OnDispatch(const DispatchedRecord& record) = 0;
 };
 
+// Figures for BROKER_STATUS and tests: offsets and counters at one moment.
 struct StoreStats {
   int64_t min_physical_offset = 0;
   int64_t max_physical_offset = 0;   // written

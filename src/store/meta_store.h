@@ -12,6 +12,7 @@
 
 namespace vela::store {
 
+// A topic as the broker keeps it: queue counts, permission, message type.
 struct TopicConfig {
   std::string name;
   int32_t read_queues = 8;
@@ -20,6 +21,7 @@ struct TopicConfig {
   int32_t message_type = 0;   // 0 normal, 1 fifo, 2 delay, 3 transaction
 };
 
+// A subscription group as the broker keeps it.
 struct GroupConfig {
   std::string name;
   bool broadcast = false;
