@@ -12,7 +12,7 @@ namespace {
 
 // Splits a send body into its records and checks each one against the request and the limits.
 // Patches the queue id where the broker chose it.
-Status SplitAndValidate(BrokerContext& ctx, const v1::SendRequest& req, uint32_t queue_id, std::string& body,
+Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::string& body,
                         std::vector<std::string_view>* records) {
   size_t pos = 0;
   while (pos < body.size()) {
@@ -27,12 +27,7 @@ Status SplitAndValidate(BrokerContext& ctx, const v1::SendRequest& req, uint32_t
       return Status::InvalidArgument(
           fmt::format("message {} is for topic {}, the request for {}", records->size(), view.topic, req.topic()));
     }
-    if (static_cast<int64_t>(view.body.size()) > ctx.options.store.max_message_size) {
-      return Status(StatusCode::kInvalidArgument,
-                    fmt::format("message body of {} bytes exceeds maxMessageSize {}", view.body.size(),
-                                ctx.options.store.max_message_size),
-                    SubCode::kMessageTooLarge);
-    }
+    // The body size limit (maxMessageSize) and the CRC are checked once, by the store's Append.
     if (view.properties.size() > kMaxPropertiesBytes) {
       return Status::InvalidArgument(
           fmt::format("message properties take {} bytes, the limit is {}", view.properties.size(), kMaxPropertiesBytes));
@@ -119,7 +114,7 @@ void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       queue_id = static_cast<uint32_t>(req.queue_id());
     }
     store::AppendRequest append;
-    Status valid = SplitAndValidate(ctx, req, queue_id, frame.body, &append.records);
+    Status valid = SplitAndValidate(req, queue_id, frame.body, &append.records);
     if (!valid.ok()) return fail(valid);
     const int64_t bytes = static_cast<int64_t>(frame.body.size());
     const int64_t count = static_cast<int64_t>(append.records.size());
