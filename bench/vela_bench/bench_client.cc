@@ -10,6 +10,9 @@ namespace vela::bench {
 
 client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const ClientSettings& settings) {
   client::ProducerBuilder builder;
+  client::ClientConfig config;
+  config.callback_threads = settings.callback_threads;
+  builder.SetClientConfig(config);
   if (!settings.namesrv.empty()) builder.SetNamesrvAddr(settings.namesrv);
   builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms);
   auto producer = builder.Build();

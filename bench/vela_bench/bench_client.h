@@ -27,11 +27,14 @@ struct ClientSettings {
   size_t consume_threads = 4;    // push consumer listener threads
   int pull_batch_size = 32;      // push consumer pull batch
   int64_t send_timeout_ms = 3000;
+  // SDK send-callback threads; 0 runs the acknowledgement callback on the SDK's network thread.
+  size_t callback_threads = 0;
 };
 
 // BenchProducer publishes through one vela::client::Producer (one connection per broker) and
 // hands acknowledgements back as tokens. Publish never waits for the broker: it calls SendAsync,
-// whose callback (on an SDK callback thread) queues the token under a mutex; PollAcks waits on a
+// whose callback (on the SDK's network thread, or a callback thread with --callback-threads N)
+// queues the token under a mutex; PollAcks waits on a
 // condition variable for queued tokens. Thread-safe: Publish/PollAcks from one driver thread,
 // callbacks from any SDK thread.
 class BenchProducer {

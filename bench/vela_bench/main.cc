@@ -133,6 +133,11 @@ int Main(int argc, char** argv) {
   e2e->add_option("--duration", options.duration_s, "seconds of sending")->required();
   e2e->add_option("--window", options.e2e_window, "producer window")->capture_default_str();
 
+  for (auto* sub : {produce, e2e}) {
+    sub->add_option("--callback-threads", options.client.callback_threads,
+                    "SDK send-callback threads (0: acknowledgements handled on the SDK's network thread)")
+        ->capture_default_str();
+  }
   for (auto* sub : {consume, e2e}) {
     sub->add_option("--consume-threads", options.client.consume_threads, "push consumer listener threads")
         ->capture_default_str();

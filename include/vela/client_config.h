@@ -17,6 +17,9 @@ struct ClientConfig {
   // Network threads of this client (each producer or consumer owns its own).
   size_t io_threads = 1;
   // Threads that run user callbacks (send callbacks); listeners have their own pool.
+  // 0: send callbacks run on the network thread that received the answer, which saves a thread
+  // hand-off per answer (tens of microseconds); such callbacks must be quick and must not block
+  // (no synchronous Send from inside them).
   size_t callback_threads = 2;
   // Part of the client id ("ip@pid@instance@n"); lets one process run distinct clients.
   std::string instance_name = "DEFAULT";

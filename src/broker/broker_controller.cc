@@ -64,12 +64,11 @@ Status BrokerController::Start() {
   topics_ = std::make_unique<TopicManager>(store_->meta());
   clients_ = std::make_unique<ClientManager>(options_.client_expiry_ms);
   admin_pool_ = std::make_unique<asio::thread_pool>(2);
-  pull_pool_ = std::make_unique<asio::thread_pool>(2);
   registrar_ = std::make_unique<NamesrvRegistrar>(options_.namesrv_addrs, options_.register_interval_ms,
                                                   [this] { return BuildRegistration(); });
   // The hold service's retry function comes from the pull processor, registered below.
   auto retry = std::make_shared<PullHoldService::Retry>();
-  holds_ = std::make_unique<PullHoldService>(*pull_pool_, [retry](HeldPull p, bool final) {
+  holds_ = std::make_unique<PullHoldService>([retry](HeldPull p, bool final) {
     (*retry)(std::move(p), final);
   });
   context_ = std::make_unique<BrokerContext>(BrokerContext{options_, broker_addr_, *store_, *topics_, *clients_,
@@ -107,7 +106,6 @@ void BrokerController::Stop() {
     holds_->Stop();
     holds_->ReleaseAll();
   }
-  if (pull_pool_) pull_pool_->join();
   if (admin_pool_) admin_pool_->join();
   if (store_) {
     store_->Shutdown();

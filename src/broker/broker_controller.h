@@ -51,7 +51,6 @@ class BrokerController {
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<ClientManager> clients_;
   std::unique_ptr<asio::thread_pool> admin_pool_;
-  std::unique_ptr<asio::thread_pool> pull_pool_;
   std::unique_ptr<PullHoldService> holds_;
   std::unique_ptr<NamesrvRegistrar> registrar_;
   std::unique_ptr<Housekeeping> housekeeping_;

@@ -4,8 +4,7 @@
 
 namespace vela::broker {
 
-PullHoldService::PullHoldService(asio::thread_pool& pool, Retry retry)
-    : ServiceThread("pull-hold"), pool_(pool), retry_(std::move(retry)) {}
+PullHoldService::PullHoldService(Retry retry) : ServiceThread("pull-hold"), retry_(std::move(retry)) {}
 
 PullHoldService::~PullHoldService() { Stop(); }
 
@@ -36,7 +35,10 @@ void PullHoldService::OnDispatch(const store::DispatchedRecord& record) {
 
 void PullHoldService::Dispatch(std::vector<HeldPull> pulls, bool final) {
   for (auto& p : pulls) {
-    asio::post(pool_, [this, p = std::move(p), final]() mutable { retry_(std::move(p), final); });
+    auto connection = p.context.connection();
+    if (!connection) continue;  // the consumer left: nobody to answer
+    auto executor = connection->executor();
+    asio::post(executor, [this, p = std::move(p), final]() mutable { retry_(std::move(p), final); });
   }
 }
 

@@ -9,8 +9,6 @@
 #include <string_view>
 #include <vector>
 
-#include <asio/thread_pool.hpp>
-
 #include "common/service_thread.h"
 #include "net/dispatcher.h"
 #include "store/message_store.h"
@@ -25,15 +23,17 @@ struct HeldPull {
   int64_t deadline_ms = 0;
 };
 
-// PullHoldService parks pulls that found nothing (RocketMQ's PullRequestHoldService). The store's
-// dispatcher tells it of each new record; the held pulls of that queue are then retried at once on
-// the worker pool, so a message reaches a waiting consumer without any polling delay. A pull whose
-// deadline passes is retried one last time and answered "no new message". Thread-safe.
+// PullHoldService parks pulls that found nothing (RocketMQ's PullRequestHoldService). The store
+// tells it of each new record on the appending thread; the held pulls of that queue are then
+// retried at once on the io thread of the consumer's own connection, which also writes the answer,
+// so a message reaches a waiting consumer with a single thread hand-off and no polling delay. A
+// pull whose deadline passes is retried one last time and answered "no new message". Pulls of a
+// consumer that disconnected are dropped. Thread-safe.
 class PullHoldService : public ServiceThread, public store::DispatchListener {
  public:
-  // retry(pull, final) re-runs the pull; `final` is true at the deadline. `pool` must outlive this.
+  // retry(pull, final) re-runs the pull; `final` is true at the deadline.
   using Retry = std::function<void(HeldPull pull, bool final)>;
-  PullHoldService(asio::thread_pool& pool, Retry retry);
+  explicit PullHoldService(Retry retry);
   ~PullHoldService() override;
 
   void Hold(HeldPull pull);
@@ -59,7 +59,6 @@ class PullHoldService : public ServiceThread, public store::DispatchListener {
   };
   void Dispatch(std::vector<HeldPull> pulls, bool final);
 
-  asio::thread_pool& pool_;
   Retry retry_;
   std::mutex mu_;
   std::map<Key, std::vector<HeldPull>, KeyLess> holds_;  // GUARDED_BY(mu_)

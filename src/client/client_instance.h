@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 
@@ -43,6 +44,16 @@ class ClientInstance {
 
   asio::thread_pool& internal_pool() { return internal_pool_; }
   asio::thread_pool& callback_pool() { return callback_pool_; }
+  // Runs `fn` where user callbacks run: on the calling (io) thread when the configuration asks
+  // for no callback threads, on the callback pool otherwise.
+  template <typename Fn>
+  void RunCallback(Fn&& fn) {
+    if (config_.callback_threads == 0) {
+      std::forward<Fn>(fn)();
+    } else {
+      asio::post(callback_pool_, std::forward<Fn>(fn));
+    }
+  }
 
   // Runs `fn` on the internal pool after `delay_ms` (0: as soon as possible), unless the
   // instance is shut down first.

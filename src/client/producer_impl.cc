@@ -268,27 +268,26 @@ void ProducerImpl::DispatchLane(const std::string& key, const Target& target,
   instance_->rpc().Invoke(
       target.addr, std::move(header), std::move(body), remaining,
       [this, key, target, jobs = std::move(jobs)](Result<net::Frame> response) mutable {
-        // On an io thread: hand everything to the callback pool.
-        asio::post(instance_->callback_pool(),
-                   [this, key, target, jobs = std::move(jobs), response = std::move(response)]() mutable {
-                     CompleteLaneJobs(std::move(jobs), target.addr, target.broker_name, std::move(response));
-                     std::vector<std::shared_ptr<SendJob>> next;
-                     {
-                       std::lock_guard lock(lanes_mu_);
-                       Lane& lane = lanes_[key];
-                       // At most 256 messages or about 1 MiB leave together.
-                       size_t bytes = 0, n = 0;
-                       while (n < lane.waiting.size() && n < 256 && bytes < (1u << 20)) {
-                         for (const auto& m : lane.waiting[n]->messages) bytes += m.body.size();
-                         ++n;
-                       }
-                       next.assign(std::make_move_iterator(lane.waiting.begin()),
-                                   std::make_move_iterator(lane.waiting.begin() + static_cast<std::ptrdiff_t>(n)));
-                       lane.waiting.erase(lane.waiting.begin(), lane.waiting.begin() + static_cast<std::ptrdiff_t>(n));
-                       if (next.empty()) lane.busy = false;
-                     }
-                     if (!next.empty()) DispatchLane(key, target, std::move(next));
-                   });
+        // On an io thread: completed where user callbacks run (the callback pool, or right here).
+        instance_->RunCallback([this, key, target, jobs = std::move(jobs), response = std::move(response)]() mutable {
+          CompleteLaneJobs(std::move(jobs), target.addr, target.broker_name, std::move(response));
+          std::vector<std::shared_ptr<SendJob>> next;
+          {
+            std::lock_guard lock(lanes_mu_);
+            Lane& lane = lanes_[key];
+            // At most 256 messages or about 1 MiB leave together.
+            size_t bytes = 0, n = 0;
+            while (n < lane.waiting.size() && n < 256 && bytes < (1u << 20)) {
+              for (const auto& m : lane.waiting[n]->messages) bytes += m.body.size();
+              ++n;
+            }
+            next.assign(std::make_move_iterator(lane.waiting.begin()),
+                        std::make_move_iterator(lane.waiting.begin() + static_cast<std::ptrdiff_t>(n)));
+            lane.waiting.erase(lane.waiting.begin(), lane.waiting.begin() + static_cast<std::ptrdiff_t>(n));
+            if (next.empty()) lane.busy = false;
+          }
+          if (!next.empty()) DispatchLane(key, target, std::move(next));
+        });
       });
 }
 

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 
 #include <fmt/format.h>
 
@@ -20,6 +19,8 @@ struct SegmentPins {
   std::vector<std::shared_ptr<MappedSegment>> segments;
 };
 constexpr int kMinScanEntries = 2048;
+// A lookup first lets the index catch up with what was appended before it, for at most this long.
+constexpr auto kIndexLookupWait = std::chrono::milliseconds(1000);
 }  // namespace
 
 Result<std::unique_ptr<MessageStore>> MessageStore::Open(StoreOptions options) {
@@ -168,8 +169,7 @@ void DefaultMessageStore::CrashForTesting() {
 
 void DefaultMessageStore::WaitForDispatch() {
   while (dispatcher_->dispatched_offset() < log_->write_offset()) {
-    dispatcher_->NotifyAppended();
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    dispatcher_->WaitForIndex(std::chrono::milliseconds(100));
   }
 }
 
@@ -218,7 +218,9 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
     on_done(st);
     return;
   }
-  dispatcher_->NotifyAppended();
+  // Queue entries are written here, on the appending thread: consumers (and held pulls) see the
+  // records now. A failure is left to the dispatcher thread; the records are in the log.
+  (void)dispatcher_->DispatchQueues();
   if (options_.flush_disk_type == FlushDiskType::kSync) {
     flush_->AwaitDurable(std::move(result), std::move(on_done));
   } else {
@@ -327,6 +329,7 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
 }
 
 Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_id) {
+  (void)dispatcher_->WaitForIndex(kIndexLookupWait);
   VELA_ASSIGN_OR_RETURN(auto where, meta_->LookupMessageId(msg_id));
   VELA_ASSIGN_OR_RETURN(std::string raw, ReadRecordAt(where.first));
   RecordView view;
@@ -339,6 +342,7 @@ Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_
 std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic, std::string_view key,
                                                          int max_results) {
   std::vector<std::string> out;
+  (void)dispatcher_->WaitForIndex(kIndexLookupWait);
   for (int64_t off : meta_->LookupKey(topic, key, max_results)) {
     auto raw = ReadRecordAt(off);
     if (!raw.ok()) continue;

@@ -6,47 +6,34 @@ namespace vela::store {
 
 namespace {
 constexpr size_t kIndexBatch = 512;
-}
+// How long an appended record may wait before the thread indexes it: the batching window that
+// keeps RocksDB writes (and their WAL writes) off the per-message path.
+constexpr auto kIndexInterval = std::chrono::milliseconds(5);
+constexpr auto kIdleInterval = std::chrono::milliseconds(100);
+constexpr auto kRetryInterval = std::chrono::milliseconds(1000);
 
-Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, RocksMetaStore& meta)
-    : ServiceThread("vela-dispatch"), log_(log), queues_(queues), meta_(meta) {}
-
-Dispatcher::~Dispatcher() { Stop(); }
-
-Status Dispatcher::DispatchAvailable() {
-  int64_t pos = dispatched_.load(std::memory_order_relaxed);
-  std::vector<IndexEntry> index;
-  std::vector<std::shared_ptr<MappedSegment>> pins;  // keep index views mapped until written
-  std::shared_ptr<ConsumeQueue> cq;
-  std::string cq_topic;
-  uint32_t cq_id = 0;
-  Status result;
-  auto flush_index = [&]() -> Status {
-    if (index.empty()) return Status::OK();
-    Status st = meta_.WriteIndex(index);
-    index.clear();
-    pins.clear();
-    return st;
-  };
-  while (true) {
-    const int64_t end = log_.write_offset();
-    if (pos >= end) break;
-    auto seg = log_.SegmentFor(pos);
+// Calls fn(position, segment, view) for each record in [from, end) of the log, in order, until fn
+// returns false or a record is unreadable. Returns the position reached and, when it stopped on
+// a bad record, the error.
+template <typename Fn>
+std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, Fn&& fn) {
+  int64_t pos = from;
+  while (pos < end) {
+    auto seg = log.SegmentFor(pos);
     if (!seg) {
-      const int64_t min = log_.min_offset();
+      const int64_t min = log.min_offset();
       if (pos < min) {
         pos = min;  // retention removed what we had not read (only when far behind)
         continue;
       }
-      result = Status::Internal(fmt::format("dispatcher: no segment for offset {}", pos));
-      break;
+      return {pos, Status::Internal(fmt::format("dispatcher: no segment for offset {}", pos))};
     }
     const int64_t rel = pos - seg->base();
-    const int64_t rest = std::min(seg->size(), end - seg->base()) - rel;
     if (seg->size() - rel < 8) {
       pos = seg->end();
       continue;
     }
+    const int64_t rest = std::min(seg->size(), end - seg->base()) - rel;
     RecordView view;
     std::string why;
     const auto outcome = DecodeRecord(seg->View(rel, rest), /*verify_crc=*/false, &view, &why);
@@ -55,9 +42,44 @@ Status Dispatcher::DispatchAvailable() {
       continue;
     }
     if (outcome != DecodeOutcome::kRecord) {
-      result = Status::Corruption(fmt::format("dispatcher: bad record at offset {}: {}", pos, why));
-      break;
+      return {pos, Status::Corruption(fmt::format("dispatcher: bad record at offset {}: {}", pos, why))};
     }
+    if (!fn(pos, seg, view)) break;
+    pos += static_cast<int64_t>(view.raw.size());
+  }
+  return {pos, Status::OK()};
+}
+}  // namespace
+
+Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, RocksMetaStore& meta)
+    : ServiceThread("vela-dispatch"), log_(log), queues_(queues), meta_(meta) {}
+
+Dispatcher::~Dispatcher() { Stop(); }
+
+void Dispatcher::SetStart(int64_t offset) {
+  queued_.store(offset, std::memory_order_release);
+  indexed_.store(offset, std::memory_order_release);
+}
+
+Status Dispatcher::DispatchAvailable() {
+  queue_failed_.store(false);
+  Status st = DispatchQueuesUpTo(/*from_thread=*/true);
+  Status ist = DispatchIndex();
+  return st.ok() ? ist : st;
+}
+
+Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
+  if (!from_thread && queue_failed_.load(std::memory_order_acquire)) return Status::OK();
+  std::lock_guard lock(queue_mu_);
+  const int64_t end = log_.write_offset();
+  int64_t from = queued_.load(std::memory_order_relaxed);
+  if (from >= end) return Status::OK();
+  std::shared_ptr<ConsumeQueue> cq;
+  std::string cq_topic;
+  uint32_t cq_id = 0;
+  Status put_status;
+  auto [pos, status] = WalkLog(log_, from, end, [&](int64_t at, const std::shared_ptr<MappedSegment>&,
+                                                    const RecordView& view) {
     const int64_t tag_hash = TagHash(view.Tag());
     if (!cq || cq_id != view.queue_id || cq_topic != view.topic) {
       cq = queues_.FindOrCreate(view.topic, view.queue_id);
@@ -65,51 +87,93 @@ Status Dispatcher::DispatchAvailable() {
       cq_id = view.queue_id;
     }
     const auto size = static_cast<uint32_t>(view.raw.size());
-    Status st = cq->Put(view.queue_offset, QueueEntry{pos, static_cast<int32_t>(size), tag_hash});
-    if (!st.ok()) {
-      result = st;
-      break;
-    }
+    put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
+    if (!put_status.ok()) return false;
     DispatchedRecord d;
     d.topic = view.topic;
     d.queue_id = view.queue_id;
     d.queue_offset = view.queue_offset;
-    d.physical_offset = pos;
+    d.physical_offset = at;
     d.size = size;
     d.tag_hash = tag_hash;
     d.store_timestamp_ms = view.store_timestamp_ms;
     d.flags = view.flags;
     d.record = &view;
     for (auto* l : listeners_) l->OnDispatch(d);
-    IndexEntry& ie = index.emplace_back();
-    ie.msg_id = view.msg_id;
-    ie.topic = view.topic;
-    FindProperty(view.properties, prop::kKeys, &ie.keys);
-    ie.physical_offset = pos;
-    ie.size = size;
-    if (pins.empty() || pins.back() != seg) pins.push_back(seg);
-    pos += size;
-    if (index.size() >= kIndexBatch) {
-      Status ist = flush_index();
-      if (!ist.ok()) Log().error("dispatcher: index write failed: {}", ist.ToString());
-      dispatched_.store(pos, std::memory_order_release);
-    }
+    // Published per record: a reader that sees the queue's max offset move may rely on it.
+    queued_.store(at + size, std::memory_order_release);
+    return true;
+  });
+  if (status.ok()) status = put_status;
+  queued_.store(pos, std::memory_order_release);
+  if (!status.ok() && !queue_failed_.exchange(true)) {
+    Log().error("{}; the dispatcher thread will retry", status.ToString());
   }
-  Status ist = flush_index();
-  if (!ist.ok()) Log().error("dispatcher: index write failed: {}", ist.ToString());
-  dispatched_.store(pos, std::memory_order_release);
-  return result;
+  if (status.ok() && from_thread) queue_failed_.store(false, std::memory_order_release);
+  return status;
+}
+
+Status Dispatcher::DispatchIndex() {
+  std::vector<IndexEntry> index;
+  std::vector<std::shared_ptr<MappedSegment>> pins;  // keep index views mapped until written
+  Status write_status;
+  auto flush = [&](int64_t upto) {
+    if (!index.empty()) {
+      Status st = meta_.WriteIndex(index);
+      if (!st.ok()) {
+        Log().error("dispatcher: index write failed: {}", st.ToString());
+        if (write_status.ok()) write_status = st;
+      }
+      index.clear();
+      pins.clear();
+    }
+    indexed_.store(upto, std::memory_order_release);
+    std::lock_guard lock(index_wait_mu_);
+    index_cv_.notify_all();
+  };
+  const int64_t end = queued_offset();
+  auto [pos, status] = WalkLog(log_, indexed_.load(std::memory_order_relaxed), end,
+                               [&](int64_t at, const std::shared_ptr<MappedSegment>& seg, const RecordView& view) {
+                                 if (index.size() >= kIndexBatch) flush(at);
+                                 IndexEntry& e = index.emplace_back();
+                                 e.msg_id = view.msg_id;
+                                 e.topic = view.topic;
+                                 FindProperty(view.properties, prop::kKeys, &e.keys);
+                                 e.physical_offset = at;
+                                 e.size = static_cast<uint32_t>(view.raw.size());
+                                 if (pins.empty() || pins.back() != seg) pins.push_back(seg);
+                                 return true;
+                               });
+  flush(pos);
+  return status.ok() ? write_status : status;
+}
+
+bool Dispatcher::WaitForIndex(std::chrono::milliseconds timeout) {
+  const int64_t target = log_.write_offset();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (indexed_offset() < target) {
+    Wakeup();
+    std::unique_lock lock(index_wait_mu_);
+    if (index_cv_.wait_until(lock, std::min(deadline, std::chrono::steady_clock::now() + kIndexInterval),
+                             [&] { return indexed_offset() >= target; })) {
+      return true;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+  }
+  return true;
 }
 
 void Dispatcher::Run() {
   bool failed = false;
   while (!stopped()) {
-    idle_.store(true, std::memory_order_seq_cst);
-    if (log_.write_offset() <= dispatched_offset() || failed) {
-      WaitForRunning(std::chrono::milliseconds(failed ? 1000 : 100));
-    }
-    idle_.store(false, std::memory_order_seq_cst);
-    Status st = DispatchAvailable();
+    const bool behind = indexed_offset() < log_.write_offset();
+    WaitForRunning(failed ? kRetryInterval : behind ? kIndexInterval : kIdleInterval);
+    Status st;
+    // Normally the appenders have queued everything; after a failed queue write, or a race with
+    // its recovery, the rest is queued here.
+    if (queued_offset() < log_.write_offset()) st = DispatchQueuesUpTo(/*from_thread=*/true);
+    Status ist = DispatchIndex();
+    if (st.ok()) st = ist;
     if (!st.ok() && !failed) Log().error("{}", st.ToString());
     failed = !st.ok();
   }

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <vector>
 
 #include "common/service_thread.h"
@@ -12,14 +13,21 @@
 
 namespace vela::store {
 
-// Dispatcher (RocketMQ's "reput" service) follows the commit log: for each new record, in log
-// order, it writes the consume-queue entry, calls the DispatchListeners, and (per batch, off the
-// append path) writes the message-id and key indexes to RocksDB. dispatched_offset() is the log
-// offset up to which all of that is done.
+// Dispatcher (RocketMQ's "reput" service) follows the commit log in two cursors:
+//  - queued_offset(): every record below it has its consume-queue entry written and the
+//    DispatchListeners told. The appending thread advances it right after its append
+//    (DispatchQueues), so a record is readable by consumers, and held pulls are woken, without a
+//    thread hand-off.
+//  - indexed_offset(): every record below it is in the RocksDB message-id and key indexes. The
+//    dispatcher thread advances it in batches, every few milliseconds, off the append path.
+// dispatched_offset() is the lower of the two: what a checkpoint may claim.
+//
+// If writing a queue entry fails (a full disk), the appending threads stop trying and the
+// dispatcher thread retries every second until it succeeds, then appends dispatch inline again.
 //
 // Owned by MessageStore; the log, queue table and meta store must outlive it. Listeners are added
-// before Start. Thread-safe: NotifyAppended from any thread; DispatchAvailable only from the
-// dispatcher thread, or before Start / after Stop.
+// before Start. Thread-safe: DispatchQueues, WaitForIndex and the offsets from any thread;
+// DispatchAvailable only before Start or after Stop.
 class Dispatcher final : public ServiceThread {
  public:
   Dispatcher(CommitLog& log, ConsumeQueueTable& queues, RocksMetaStore& meta);
@@ -27,25 +35,38 @@ class Dispatcher final : public ServiceThread {
 
   void AddListener(DispatchListener* listener) { listeners_.push_back(listener); }
   // REQUIRES: not running. The first offset to dispatch (a record boundary).
-  void SetStart(int64_t offset) { dispatched_.store(offset, std::memory_order_release); }
-  // Dispatches every record below the log's write offset. Returns the first error.
+  void SetStart(int64_t offset);
+  // Dispatches every record below the log's write offset to the queues and the indexes.
+  // Returns the first error. REQUIRES: the thread is not running.
   Status DispatchAvailable();
-  int64_t dispatched_offset() const { return dispatched_.load(std::memory_order_acquire); }
-  // Cheap: wakes the thread only when it is idle.
-  void NotifyAppended() {
-    if (idle_.load(std::memory_order_seq_cst) && idle_.exchange(false)) Wakeup();
-  }
+  // Writes the queue entries of every record below the log's write offset and tells the
+  // listeners. Called after each append; a no-op (OK) while the thread owns a failed dispatch.
+  Status DispatchQueues() { return DispatchQueuesUpTo(/*from_thread=*/false); }
+  // Blocks until every record queued before the call is indexed, or `timeout` passes.
+  // Returns whether it was.
+  bool WaitForIndex(std::chrono::milliseconds timeout);
+
+  int64_t queued_offset() const { return queued_.load(std::memory_order_acquire); }
+  int64_t indexed_offset() const { return indexed_.load(std::memory_order_acquire); }
+  int64_t dispatched_offset() const { return std::min(queued_offset(), indexed_offset()); }
 
  protected:
   void Run() override;
 
  private:
+  Status DispatchQueuesUpTo(bool from_thread);
+  Status DispatchIndex();
+
   CommitLog& log_;
   ConsumeQueueTable& queues_;
   RocksMetaStore& meta_;
   std::vector<DispatchListener*> listeners_;
-  std::atomic<int64_t> dispatched_{0};
-  std::atomic<bool> idle_{false};
+  std::mutex queue_mu_;  // one queue writer at a time, in log order
+  std::atomic<bool> queue_failed_{false};  // the thread retries; appenders skip
+  std::atomic<int64_t> queued_{0};
+  std::atomic<int64_t> indexed_{0};  // written by the dispatcher thread (or before Start)
+  std::mutex index_wait_mu_;
+  std::condition_variable index_cv_;  // signalled when indexed_ moves
 };
 
 }  // namespace vela::store

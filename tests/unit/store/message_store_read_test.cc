@@ -119,6 +119,23 @@ TEST_F(MessageStoreReadTest, LooksUpByMessageIdAndByKey) {
   EXPECT_EQ(store_->QueryByKey("U", "order-1", 10).size(), 1u);
 }
 
+// Queue entries are written by the appending thread, so a record is readable as soon as its
+// append is acknowledged; the id and key indexes follow in batches, and a lookup waits for them.
+TEST_F(MessageStoreReadTest, RecordIsReadableAndFindableRightAfterItsAppend) {
+  for (int i = 0; i < 20; ++i) {
+    const std::string id = "ID-NOW-" + std::to_string(i);
+    ASSERT_OK(AppendOne(*store_, MakeRecord("T", 3, std::to_string(i), "", "key-" + std::to_string(i), id)).status());
+    auto r = store_->GetMessages("T", 3, i, 1, 1 << 20, nullptr);
+    ASSERT_EQ(r.outcome, GetOutcome::kFound) << i;
+    RecordView v;
+    ASSERT_EQ(DecodeRecord(r.records.at(0), true, &v), DecodeOutcome::kRecord);
+    EXPECT_EQ(v.body, std::to_string(i));
+    EXPECT_TRUE(store_->LookupByMessageId(id).ok()) << id;
+    EXPECT_EQ(store_->QueryByKey("T", "key-" + std::to_string(i), 10).size(), 1u);
+  }
+  EXPECT_EQ(store_->stats().dispatched_offset, store_->stats().max_physical_offset);
+}
+
 TEST_F(MessageStoreReadTest, KeyIndexIsBoundedPerKey) {
   store_.reset();
   auto o = SmallOptions(dir_.str());
