@@ -397,7 +397,7 @@ void PushConsumerImpl::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, con
         for (const auto& m : *messages) pq->tracker.Add(m.queue_offset, m.body.size());
         pq->tracker.AdvanceTo(r.next_offset());
       }
-      for (auto& m : *messages) SubmitConsume(pq, std::move(m));
+      SubmitConsume(pq, std::move(messages).value());
       break;
     }
     case v1::PULL_OFFSET_ILLEGAL: {
@@ -417,8 +417,24 @@ void PushConsumerImpl::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, con
   PullNext(pq);
 }
 
-void PushConsumerImpl::SubmitConsume(const std::shared_ptr<ProcessQueue>& pq, MessageView message) {
-  asio::post(consume_pool_, [this, pq, message = std::move(message)]() mutable { ConsumeOne(pq, message); });
+void PushConsumerImpl::SubmitConsume(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages) {
+  // One task per share of the batch, a share per listener thread: the messages of one pull still
+  // spread over every thread, for a fraction of the hand-offs of a task per message.
+  const size_t threads = std::max<size_t>(1, options_.consume_threads);
+  const size_t share = (messages.size() + threads - 1) / threads;
+  for (size_t begin = 0; begin < messages.size(); begin += share) {
+    const size_t end = std::min(messages.size(), begin + share);
+    std::vector<MessageView> part;
+    if (begin == 0 && end == messages.size()) {
+      part = std::move(messages);
+    } else {
+      part.assign(std::make_move_iterator(messages.begin() + static_cast<std::ptrdiff_t>(begin)),
+                  std::make_move_iterator(messages.begin() + static_cast<std::ptrdiff_t>(end)));
+    }
+    asio::post(consume_pool_, [this, pq, part = std::move(part)]() mutable {
+      for (auto& message : part) ConsumeOne(pq, message);
+    });
+  }
 }
 
 void PushConsumerImpl::ConsumeOne(const std::shared_ptr<ProcessQueue>& pq, MessageView& message) {
@@ -444,7 +460,9 @@ void PushConsumerImpl::ConsumeOne(const std::shared_ptr<ProcessQueue>& pq, Messa
   }
   message.reconsume_times++;
   instance_->ScheduleAfter(delay, [this, pq, message = std::move(message)]() mutable {
-    SubmitConsume(pq, std::move(message));
+    std::vector<MessageView> again;
+    again.push_back(std::move(message));
+    SubmitConsume(pq, std::move(again));
   });
 }
 

@@ -58,7 +58,8 @@ class PushConsumerImpl {
 
   void PullNext(const std::shared_ptr<ProcessQueue>& pq);
   void OnPullResult(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr, Result<net::Frame> response);
-  void SubmitConsume(const std::shared_ptr<ProcessQueue>& pq, MessageView message);
+  // Hands pulled (or redelivered) messages to the listener threads.
+  void SubmitConsume(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages);
   void ConsumeOne(const std::shared_ptr<ProcessQueue>& pq, MessageView& message);
 
   // Sends the queue's committable offset when it moved. With `sync`, waits for the answer.

@@ -37,6 +37,7 @@ Result<StoreOptions> StoreOptions::FromConfig(const Config& config) {
   VELA_RETURN_IF_ERROR(get_bytes("mappedFileSizeConsumeQueue", &o.consume_queue_segment_size, 20));
   VELA_RETURN_IF_ERROR(get_int("flushIntervalCommitLog", &o.flush_interval_ms, 1, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("flushCommitLogLeastPages", &o.flush_least_pages, 0, 1 << 20));
+  VELA_RETURN_IF_ERROR(get_int("flushIntervalConsumeQueue", &o.checkpoint_interval_ms, 10, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("syncFlushTimeout", &o.sync_flush_timeout_ms, 1, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("fileReservedTime", &o.file_reserved_hours, 0, 24 * 365 * 10));
   VELA_RETURN_IF_ERROR(get_int("diskMaxUsedSpaceRatio", &o.disk_max_used_space_ratio, 1, 100));
