@@ -1,5 +1,10 @@
 #include "net/connection.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <climits>
+
 #include <fmt/format.h>
 
 #include "common/clock.h"
@@ -61,6 +66,10 @@ void Connection::Start() {
     asio::error_code ec;
     self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     self->peer_ = PeerOf(self->socket_);
+    {
+      std::lock_guard lock(self->mu_);
+      self->writable_ = true;
+    }
     self->DoRead();
     self->DoWrite();
   });
@@ -92,6 +101,10 @@ void Connection::ConnectAndStart(const std::string& host, uint16_t port, int64_t
       self->started_ = true;
       asio::error_code oec;
       self->socket_.set_option(asio::ip::tcp::no_delay(true), oec);
+      {
+        std::lock_guard lock(self->mu_);
+        self->writable_ = true;
+      }
       self->DoRead();
       self->DoWrite();
     });
@@ -176,10 +189,14 @@ bool Connection::ProcessBuffer() {
 
 void Connection::HandleFrame(Frame frame) {
   if (frame.is_response()) {
-    auto it = pending_.find(frame.header.request_id());
-    if (it == pending_.end()) return;  // timed out already
-    auto cb = std::move(it->second.callback);
-    pending_.erase(it);
+    ResponseCallback cb;
+    {
+      std::lock_guard lock(mu_);
+      auto it = pending_.find(frame.header.request_id());
+      if (it == pending_.end()) return;  // timed out already
+      cb = std::move(it->second.callback);
+      pending_.erase(it);
+    }
     Status st = FromWireStatus(frame.header.status());
     if (st.ok()) {
       cb(std::move(frame));
@@ -203,69 +220,131 @@ void Connection::SendFrame(v1::Header header, OutBody body) {
   if (OnIoThread()) {
     QueueWrite(std::move(f));
   } else {
-    asio::post(socket_.get_executor(),
-               [self = shared_from_this(), f = std::move(f)]() mutable { self->QueueWrite(std::move(f)); });
+    QueueFromAnyThread(std::move(f));
   }
 }
 
 void Connection::Request(v1::Header header, OutBody body, int64_t timeout_ms, ResponseCallback callback) {
-  auto run = [self = shared_from_this(), header = std::move(header), body = std::move(body), timeout_ms,
-              callback = std::move(callback)]() mutable {
-    if (self->closed()) {
-      callback(Status::Unavailable(fmt::format("connection to {} is closed", self->peer_)));
-      return;
+  const uint64_t id = next_request_id_.fetch_add(1, std::memory_order_relaxed);
+  header.set_request_id(id);
+  header.set_version(kProtocolVersion);
+  OutFrame frame{EncodeFrameHead(header, body.size()), std::move(body)};
+  const bool on_io_thread = OnIoThread();
+  bool registered = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!closed()) {
+      // Registered before a byte is written: the response may come back at once.
+      pending_.emplace(id, Pending{std::move(callback), NowMonotonicNs() + timeout_ms * 1000000});
+      registered = true;
     }
-    uint64_t id = self->next_request_id_++;
-    header.set_request_id(id);
-    header.set_version(kProtocolVersion);
-    self->pending_.emplace(id, Pending{std::move(callback), NowMonotonicNs() + timeout_ms * 1000000});
-    self->ArmSweep();
-    self->QueueWrite(OutFrame{EncodeFrameHead(header, body.size()), std::move(body)});
-  };
-  if (OnIoThread()) {
-    run();
-  } else {
-    asio::post(socket_.get_executor(), std::move(run));
   }
+  if (!registered) {  // closed: fail on the io thread, like every other completion
+    asio::post(socket_.get_executor(), [self = shared_from_this(), callback = std::move(callback)] {
+      callback(Status::Unavailable(fmt::format("connection to {} is closed", self->peer_)));
+    });
+    return;
+  }
+  if (on_io_thread) {
+    ArmSweep();
+    QueueWrite(std::move(frame));
+    return;
+  }
+  if (!sweep_armed_.load()) asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ArmSweep(); });
+  QueueFromAnyThread(std::move(frame));
+}
+
+void Connection::QueueFromAnyThread(OutFrame frame) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed()) return;
+    if (writable_ && !writing_ && write_queue_.empty()) {
+      frame = WriteNowLocked(std::move(frame));
+      if (frame.head.empty() && frame.body.size() == 0) return;  // all of it went out
+    }
+    write_queue_.push_back(std::move(frame));
+    if (writing_) return;  // the write in flight takes it when it completes
+  }
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+}
+
+Connection::OutFrame Connection::WriteNowLocked(OutFrame frame) {
+  std::vector<iovec> iov;
+  iov.reserve(2 + frame.body.views.size());
+  auto add = [&](std::string_view part) {
+    if (!part.empty()) iov.push_back(iovec{const_cast<char*>(part.data()), part.size()});
+  };
+  add(frame.head);
+  add(frame.body.owned);
+  for (auto v : frame.body.views) add(v);
+  if (iov.size() > IOV_MAX) return frame;  // rare: let the io thread's gather write split it
+  msghdr msg{};
+  msg.msg_iov = iov.data();
+  msg.msg_iovlen = iov.size();
+  const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  if (n <= 0) return frame;  // would block, or an error the io thread's write reports and acts on
+  size_t skip = static_cast<size_t>(n);
+  std::string rest;
+  for (const auto& part : iov) {
+    if (skip >= part.iov_len) {
+      skip -= part.iov_len;
+      continue;
+    }
+    rest.append(static_cast<const char*>(part.iov_base) + skip, part.iov_len - skip);
+    skip = 0;
+  }
+  return OutFrame{std::move(rest), OutBody()};
 }
 
 void Connection::QueueWrite(OutFrame frame) {
-  if (closed()) return;
-  write_queue_.push_back(std::move(frame));
+  {
+    std::lock_guard lock(mu_);
+    if (closed()) return;
+    write_queue_.push_back(std::move(frame));
+  }
   DoWrite();
 }
 
 void Connection::DoWrite() {
-  if (writing_ || write_queue_.empty() || !started_ || connecting_ || closed()) return;
-  writing_ = true;
-  in_flight_.clear();
-  // Take a batch first, then point buffers at it: moving a frame (small-string bodies) after its
-  // buffer was taken would leave the buffer dangling.
-  size_t bytes = 0;
-  size_t pieces = 0;
-  while (!write_queue_.empty() && pieces < 512 && bytes < (4u << 20)) {
-    in_flight_.push_back(std::move(write_queue_.front()));
-    write_queue_.pop_front();
-    const auto& f = in_flight_.back();
-    bytes += f.head.size() + f.body.size();
-    pieces += 2 + f.body.views.size();
-  }
   std::vector<asio::const_buffer> buffers;
-  buffers.reserve(pieces);
-  for (const auto& f : in_flight_) {
-    buffers.emplace_back(asio::buffer(f.head));
-    if (!f.body.owned.empty()) buffers.emplace_back(asio::buffer(f.body.owned));
-    for (auto v : f.body.views) buffers.emplace_back(asio::buffer(v.data(), v.size()));
+  {
+    std::lock_guard lock(mu_);
+    if (writing_ || write_queue_.empty() || !writable_ || closed()) return;
+    writing_ = true;
+    in_flight_.clear();
+    // Take a batch first, then point buffers at it: moving a frame (small-string bodies) after its
+    // buffer was taken would leave the buffer dangling.
+    size_t bytes = 0;
+    size_t pieces = 0;
+    while (!write_queue_.empty() && pieces < 512 && bytes < (4u << 20)) {
+      in_flight_.push_back(std::move(write_queue_.front()));
+      write_queue_.pop_front();
+      const auto& f = in_flight_.back();
+      bytes += f.head.size() + f.body.size();
+      pieces += 2 + f.body.views.size();
+    }
+    buffers.reserve(pieces);
+    for (const auto& f : in_flight_) {
+      if (!f.head.empty()) buffers.emplace_back(asio::buffer(f.head));
+      if (!f.body.owned.empty()) buffers.emplace_back(asio::buffer(f.body.owned));
+      for (auto v : f.body.views) buffers.emplace_back(asio::buffer(v.data(), v.size()));
+    }
   }
   asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
-    self->writing_ = false;
-    self->in_flight_.clear();  // releases keepalive pins
+    std::vector<OutFrame> written;  // releases keepalive pins outside the lock
+    bool drained;
+    {
+      std::lock_guard lock(self->mu_);
+      self->writing_ = false;
+      written.swap(self->in_flight_);
+      drained = self->write_queue_.empty();
+    }
     if (ec) {
       NetLogger()->debug("write to {} failed: {}", self->peer_, ec.message());
       self->CloseOnThread(ec.message());
       return;
     }
-    if (self->close_after_flush_ && self->write_queue_.empty()) {
+    if (self->close_after_flush_ && drained) {
       self->CloseOnThread(self->close_reason_);
       return;
     }
@@ -276,7 +355,12 @@ void Connection::DoWrite() {
 void Connection::CloseAfterFlush(std::string_view reason) {
   close_after_flush_ = true;
   close_reason_ = std::string(reason);
-  if (!writing_ && write_queue_.empty()) CloseOnThread(close_reason_);
+  bool idle;
+  {
+    std::lock_guard lock(mu_);
+    idle = !writing_ && write_queue_.empty();
+  }
+  if (idle) CloseOnThread(close_reason_);
 }
 
 void Connection::Close(std::string_view reason) {
@@ -285,15 +369,21 @@ void Connection::Close(std::string_view reason) {
 }
 
 void Connection::CloseOnThread(std::string_view reason) {
-  if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+  std::unordered_map<uint64_t, Pending> pending;
+  std::deque<OutFrame> unsent;
+  {
+    // Under mu_: no other thread is in a direct write on this socket, and none starts one.
+    std::lock_guard lock(mu_);
+    if (closed_.exchange(true, std::memory_order_acq_rel)) return;
+    writable_ = false;
+    asio::error_code ec;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    unsent.swap(write_queue_);
+    pending.swap(pending_);
+  }
   NetLogger()->debug("closing connection {} to {}: {}", id_, peer_, reason);
-  asio::error_code ec;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
   sweep_timer_.cancel();
-  write_queue_.clear();
-  auto pending = std::move(pending_);
-  pending_.clear();
   for (auto& [id, p] : pending) {
     p.callback(Status::Unavailable(fmt::format("connection to {} closed: {}", peer_, reason)));
   }
@@ -312,11 +402,10 @@ void Connection::AddCloseListener(std::function<void()> listener) {
 }
 
 void Connection::ArmSweep() {
-  if (sweep_armed_) return;
-  sweep_armed_ = true;
+  if (closed() || sweep_armed_.exchange(true)) return;
   sweep_timer_.expires_after(kSweepInterval);
   sweep_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
-    self->sweep_armed_ = false;
+    self->sweep_armed_.store(false);
     if (ec || self->closed()) return;
     self->SweepTimeouts();
   });
@@ -325,16 +414,21 @@ void Connection::ArmSweep() {
 void Connection::SweepTimeouts() {
   const int64_t now = NowMonotonicNs();
   std::vector<ResponseCallback> expired;
-  for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second.deadline_ns <= now) {
-      expired.push_back(std::move(it->second.callback));
-      it = pending_.erase(it);
-    } else {
-      ++it;
+  bool more;
+  {
+    std::lock_guard lock(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->second.deadline_ns <= now) {
+        expired.push_back(std::move(it->second.callback));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
     }
+    more = !pending_.empty();
   }
   for (auto& cb : expired) cb(Status::DeadlineExceeded(fmt::format("no response from {} in time", peer_)));
-  if (!pending_.empty()) ArmSweep();
+  if (more) ArmSweep();
 }
 
 }  // namespace vela::net

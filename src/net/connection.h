@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -50,9 +51,11 @@ struct ConnectionOptions {
 
 // Connection is one TCP connection carrying frames both ways: requests it sends get responses
 // matched by request id; requests it receives go to the RequestHandler. It is pinned to one
-// io_context thread: its state is touched only there, and the public methods marked thread-safe
-// post to it. Writes go through one queue with at most one async_write in flight, batching what
-// queued meanwhile into one gather write. Kept alive by its own pending operations (shared_ptr).
+// io_context thread, which does all reading. Writes go through one queue with at most one write
+// in flight, in the order they were queued: the io thread batches what queued meanwhile into one
+// gather write; another thread that finds nothing queued or in flight writes its frame itself
+// with one non-blocking sendmsg (no hand-off to the io thread, which may be asleep), and leaves
+// any unwritten rest to the io thread. Kept alive by its own pending operations (shared_ptr).
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `handler` may be null (then incoming requests get an Unimplemented error); it must outlive
@@ -95,6 +98,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   };
 
   bool OnIoThread();
+  // Queues `frame` behind what is queued, or writes it now from this (non-io) thread.
+  void QueueFromAnyThread(OutFrame frame);
+  // REQUIRES: mu_ held, nothing queued or in flight, writable. Writes what the socket takes now;
+  // returns the unwritten rest as a frame (empty head and body when all of it went out).
+  OutFrame WriteNowLocked(OutFrame frame);
   void DoRead();
   void OnBytes(size_t n);
   bool ProcessBuffer();
@@ -113,26 +121,26 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   const uint64_t id_;
   std::atomic<bool> closed_{false};
-  bool started_ = false;
-  bool connecting_ = false;
+  bool started_ = false;     // io thread only
+  bool connecting_ = false;  // io thread only
 
   // Read side (io thread only): a growing buffer with consumed prefix.
   std::vector<char> read_buf_;
   size_t read_begin_ = 0;
   size_t read_end_ = 0;
 
-  // Write side (io thread only).
-  std::deque<OutFrame> write_queue_;
-  std::vector<OutFrame> in_flight_;
-  bool writing_ = false;
-  bool close_after_flush_ = false;
-  std::string close_reason_;
-
-  // Requests awaiting a response (io thread only).
-  std::unordered_map<uint64_t, Pending> pending_;
-  uint64_t next_request_id_ = 1;
-  asio::steady_timer sweep_timer_;
-  bool sweep_armed_ = false;
+  // Write side and pending requests, shared by the io thread and callers' threads.
+  std::mutex mu_;
+  std::deque<OutFrame> write_queue_;         // GUARDED_BY(mu_)
+  std::vector<OutFrame> in_flight_;          // GUARDED_BY(mu_)
+  bool writing_ = false;                     // GUARDED_BY(mu_): an async write is in flight
+  bool writable_ = false;                    // GUARDED_BY(mu_): connected, started, not closed
+  std::unordered_map<uint64_t, Pending> pending_;  // GUARDED_BY(mu_): requests awaiting a response
+  std::atomic<uint64_t> next_request_id_{1};
+  bool close_after_flush_ = false;  // io thread only
+  std::string close_reason_;        // io thread only
+  asio::steady_timer sweep_timer_;  // io thread only
+  std::atomic<bool> sweep_armed_{false};
   std::vector<std::function<void()>> close_listeners_;
 };
 
