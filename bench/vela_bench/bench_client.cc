@@ -14,7 +14,9 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
   config.callback_threads = settings.callback_threads;
   builder.SetClientConfig(config);
   if (!settings.namesrv.empty()) builder.SetNamesrvAddr(settings.namesrv);
-  builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms);
+  // The topic is declared so that its route and broker connection are ready before the first send
+  // (peerbench's clients are connected before their clocks start, too).
+  builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms).SetTopics({settings.topic});
   auto producer = builder.Build();
   if (!producer.ok()) return producer.status();
   return std::unique_ptr<BenchProducer>(new BenchProducer(settings.topic, std::move(producer).value()));

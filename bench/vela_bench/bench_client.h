@@ -24,7 +24,7 @@ struct ClientSettings {
   std::string namesrv;  // "host:port;..." (may be empty: the SDK then reads VELA_NAMESRV)
   std::string topic;
   std::string group;             // consumer group (consume / e2e)
-  size_t consume_threads = 4;    // push consumer listener threads
+  size_t consume_threads = 0;    // push consumer listener threads (0: the SDK's network thread)
   int pull_batch_size = 32;      // push consumer pull batch
   int64_t send_timeout_ms = 3000;
   // SDK send-callback threads; 0 runs the acknowledgement callback on the SDK's network thread.

@@ -139,7 +139,8 @@ int Main(int argc, char** argv) {
         ->capture_default_str();
   }
   for (auto* sub : {consume, e2e}) {
-    sub->add_option("--consume-threads", options.client.consume_threads, "push consumer listener threads")
+    sub->add_option("--consume-threads", options.client.consume_threads,
+                    "push consumer listener threads (0: the listener runs on the SDK's network thread)")
         ->capture_default_str();
     sub->add_option("--pull-batch", options.client.pull_batch_size, "push consumer pull batch size")
         ->capture_default_str();

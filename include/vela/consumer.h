@@ -105,6 +105,9 @@ struct PushConsumerOptions {
   MessageModel model = MessageModel::kClustering;
   ConsumeFrom consume_from = ConsumeFrom::kLast;
   int64_t consume_from_timestamp_ms = 0;
+  // Listener threads. 0: the listener runs on the network thread that received the messages, in
+  // pull order, which saves a thread hand-off per pull; the listener must then be quick and must
+  // not block (no synchronous calls on this client from inside it).
   size_t consume_threads = 4;
   int pull_batch_size = 32;
   int pull_max_bytes = 4 * 1024 * 1024;

@@ -77,6 +77,9 @@ class ProducerBuilder {
   ProducerBuilder& SetMaxRetries(int retries);
   // Largest body accepted before sending (default 4 MiB).
   ProducerBuilder& SetMaxMessageBytes(size_t bytes);
+  // Topics this producer will send to: Build fetches their routes and connects to their brokers,
+  // so the first send does not wait for either. Optional; other topics can still be sent to.
+  ProducerBuilder& SetTopics(std::vector<std::string> topics);
 
   // Validates the settings and starts the producer. Fails with InvalidArgument when no name
   // server address is given.
@@ -88,6 +91,7 @@ class ProducerBuilder {
   int64_t send_timeout_ms_ = 3000;
   int max_retries_ = 2;
   size_t max_message_bytes_ = 4 * 1024 * 1024;
+  std::vector<std::string> topics_;
 };
 
 }  // namespace vela::client

@@ -35,10 +35,8 @@ void PullHoldService::OnDispatch(const store::DispatchedRecord& record) {
 
 void PullHoldService::Dispatch(std::vector<HeldPull> pulls, bool final) {
   for (auto& p : pulls) {
-    auto connection = p.context.connection();
-    if (!connection) continue;  // the consumer left: nobody to answer
-    auto executor = connection->executor();
-    asio::post(executor, [this, p = std::move(p), final]() mutable { retry_(std::move(p), final); });
+    if (p.context.connection() == nullptr) continue;  // the consumer left: nobody to answer
+    retry_(std::move(p), final);
   }
 }
 

@@ -27,6 +27,20 @@ vela::Status ProducerImpl::Start() {
   auto instance = ClientInstance::Create(settings_.config, nullptr);
   if (!instance.ok()) return instance.status();
   instance_ = std::move(instance).value();
+  if (!settings_.topics.empty()) {
+    // Declared topics: fetch their routes and open the broker connections now, so that the first
+    // send does not pay for them. A topic that cannot be resolved yet is left to the first send.
+    for (const auto& topic : settings_.topics) {
+      auto route = instance_->routes().Refresh(topic);
+      if (!route.ok()) {
+        ClientLogger()->warn("route of topic {} not fetched at start: {}", topic, route.status().ToString());
+      }
+    }
+    const v1::Header heartbeat = MakeHeartbeat();
+    for (const auto& addr : instance_->routes().AllBrokerAddrs()) {
+      (void)instance_->rpc().InvokeSync(addr, heartbeat, {}, settings_.config.request_timeout_ms);
+    }
+  }
   instance_->ScheduleEvery(kHeartbeatIntervalMs, [this] { SendHeartbeat(); });
   return vela::Status::OK();
 }
@@ -338,12 +352,17 @@ vela::Status ProducerImpl::SendOneway(const Message& message) {
   return vela::Status::OK();
 }
 
-void ProducerImpl::SendHeartbeat() {
+v1::Header ProducerImpl::MakeHeartbeat() const {
   v1::Header header;
   header.set_code(v1::HEARTBEAT);
   auto* hb = header.mutable_heartbeat_request();
   hb->set_client_id(instance_->client_id());
   hb->add_producers()->set_group(settings_.group);
+  return header;
+}
+
+void ProducerImpl::SendHeartbeat() {
+  const v1::Header header = MakeHeartbeat();
   for (const auto& addr : instance_->routes().AllBrokerAddrs()) {
     instance_->rpc().Invoke(addr, header, {}, settings_.config.request_timeout_ms, [](Result<net::Frame>) {});
   }
@@ -398,6 +417,11 @@ ProducerBuilder& ProducerBuilder::SetClientConfig(ClientConfig config) {
   if (config_.namesrv_addr.empty()) config_.namesrv_addr = namesrv;
   return *this;
 }
+ProducerBuilder& ProducerBuilder::SetTopics(std::vector<std::string> topics) {
+  topics_ = std::move(topics);
+  return *this;
+}
+
 ProducerBuilder& ProducerBuilder::SetNamesrvAddr(std::string addrs) {
   config_.namesrv_addr = std::move(addrs);
   return *this;
@@ -421,7 +445,7 @@ ProducerBuilder& ProducerBuilder::SetMaxMessageBytes(size_t bytes) {
 
 StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
   if (send_timeout_ms_ <= 0) return Status(StatusCode::kInvalidArgument, "send timeout must be positive");
-  ProducerSettings settings{config_, group_, send_timeout_ms_, max_retries_, max_message_bytes_};
+  ProducerSettings settings{config_, group_, send_timeout_ms_, max_retries_, max_message_bytes_, topics_};
   auto impl = std::make_unique<ProducerImpl>(std::move(settings));
   auto status = impl->Start();
   if (!status.ok()) return ToPublic(status);

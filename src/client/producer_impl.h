@@ -22,6 +22,7 @@ struct ProducerSettings {
   int64_t send_timeout_ms = 3000;
   int max_retries = 2;
   size_t max_message_bytes = 4 * 1024 * 1024;
+  std::vector<std::string> topics;  // routes fetched, and brokers connected, at Start
 };
 
 // ProducerImpl is the producer behind the public Producer: it encodes messages once (their ids
@@ -99,6 +100,7 @@ class ProducerImpl {
                                                  Result<net::Frame> response) const;
   void AttemptAsync(std::shared_ptr<SendJob> job, bool may_block);
   void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);
+  v1::Header MakeHeartbeat() const;
   void SendHeartbeat();
 
   ProducerSettings settings_;

@@ -418,9 +418,13 @@ void PushConsumerImpl::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, con
 }
 
 void PushConsumerImpl::SubmitConsume(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages) {
+  if (options_.consume_threads == 0) {  // asked for: run the listener here, on the network thread
+    for (auto& message : messages) ConsumeOne(pq, message);
+    return;
+  }
   // One task per share of the batch, a share per listener thread: the messages of one pull still
   // spread over every thread, for a fraction of the hand-offs of a task per message.
-  const size_t threads = std::max<size_t>(1, options_.consume_threads);
+  const size_t threads = options_.consume_threads;
   const size_t share = (messages.size() + threads - 1) / threads;
   for (size_t begin = 0; begin < messages.size(); begin += share) {
     const size_t end = std::min(messages.size(), begin + share);

@@ -283,9 +283,8 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     segments_.push_back(std::move(*taken));
   }
 
-  // Under SYNC_FLUSH (prewritten segments) the bytes go to the file with one pwrite per segment
-  // touched instead of a copy into the mapping; see MappedSegment::WriteAt.
-  const bool through_file = prewrite_;
+  // The bytes go to the file with one pwrite per segment touched, never through the mapping (which
+  // is for readers); see MappedSegment::WriteAt.
   std::vector<int64_t*> bumped;  // queue offsets taken, returned if a write fails
   bumped.reserve(records.size());
   int64_t buf_start = pos;       // log offset of write_buf_[0]
@@ -307,26 +306,16 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
         char blank[8];
         coding::PutFixed32(blank + record::kOffTotalSize, static_cast<uint32_t>(rest));
         coding::PutFixed32(blank + record::kOffMagic, record::kBlankMagic);
-        if (through_file) {
-          write_buf_.append(blank, 8);
-        } else {
-          std::memcpy(cur->data() + (pos - cur->base()), blank, 8);
-        }
+        write_buf_.append(blank, 8);
       }
-      if (through_file && write_status.ok()) write_status = flush_buf();
+      if (write_status.ok()) write_status = flush_buf();
       pos = cur->end();
       cur = next;
       buf_start = pos;
       buf_seg = cur;
     }
-    char* dst;
-    if (through_file) {
-      write_buf_.append(r.bytes.data(), r.bytes.size());
-      dst = write_buf_.data() + write_buf_.size() - r.bytes.size();
-    } else {
-      dst = cur->data() + (pos - cur->base());
-      std::memcpy(dst, r.bytes.data(), r.bytes.size());
-    }
+    write_buf_.append(r.bytes.data(), r.bytes.size());
+    char* dst = write_buf_.data() + write_buf_.size() - r.bytes.size();
     key_buf_.assign(r.topic);
     key_buf_.push_back('\0');
     key_buf_.append(reinterpret_cast<const char*>(&r.queue_id), sizeof(r.queue_id));
@@ -344,7 +333,7 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     rec.store_timestamp_ms = now_ms;
     pos += size;
   }
-  if (through_file && write_status.ok()) write_status = flush_buf();
+  if (write_status.ok()) write_status = flush_buf();
   if (!write_status.ok()) {
     // Nothing is published: the offsets are handed back and the bytes will be overwritten.
     for (auto* q : bumped) --*q;

@@ -27,11 +27,14 @@ struct PendingRecord {
 };
 
 // CommitLog is the single append-only log of every record of every topic, kept in fixed-size
-// mapped segments under <root>/commitlog/, each named by its first byte offset (20 digits).
+// segments under <root>/commitlog/, each named by its first byte offset (20 digits). Appends write
+// through the file (pwrite); readers read the segments' read-mostly mappings of the same page
+// cache. Nothing writes through a mapping, so a flush never write-protects pages the appender is
+// about to fill, and only the pages appends dirtied are ever written back.
 //
 // Offsets, with the invariant  min_offset <= flushed_offset <= write_offset:
 //  - write_offset: bytes [0, write_offset) are in the page cache and visible to readers. Published
-//    with release order after the memcpy; readers load it with acquire.
+//    with release order after the write; readers load it with acquire.
 //  - flushed_offset: bytes below it are durable (advanced only by Flush()).
 // Segment layout: records back to back; a record that does not fit in the rest of a segment goes
 // to the next one, and the rest is marked by a blank filler (total_size = rest, magic
@@ -39,7 +42,7 @@ struct PendingRecord {
 // mean "nothing more was written".
 //
 // Owned by MessageStore; the FileSystem must outlive it. Thread-safe: Append serializes on one
-// mutex held only for offset assignment, memcpy and stamping; readers take no append lock.
+// mutex held only for offset assignment, copy, stamping and the pwrite; readers take no append lock.
 class CommitLog {
  public:
   // `prewrite_segments`: new segments are filled with zeros before use (worth it under SYNC_FLUSH,

@@ -33,6 +33,7 @@ Status ConsumeQueue::Load(int64_t log_end) {
   for (int64_t base : bases) {
     VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs_, dir_ + "/" + MappedSegment::FileName(base), base,
                                                                 segment_size_));
+    seg->AdviseRandomAccess();
     segs.push_back(std::move(seg));
   }
   // Max: scan back from the end for the last entry that names a record the log holds; zero the
@@ -102,6 +103,7 @@ Status ConsumeQueue::Put(int64_t queue_offset, const QueueEntry& entry) {
     if (fs_.Exists(path)) (void)fs_.Remove(path);
     VELA_ASSIGN_OR_RETURN(seg, MappedSegment::Create(fs_, path, base, segment_size_, /*prewrite=*/false,
                                                            /*prefault=*/false));
+    seg->AdviseRandomAccess();
     if (segments_.empty()) min_offset_.store(queue_offset, std::memory_order_release);
     segments_.push_back(seg);
   }

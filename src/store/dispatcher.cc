@@ -70,46 +70,60 @@ Status Dispatcher::DispatchAvailable() {
 
 Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
   if (!from_thread && queue_failed_.load(std::memory_order_acquire)) return Status::OK();
-  std::lock_guard lock(queue_mu_);
-  const int64_t end = log_.write_offset();
-  int64_t from = queued_.load(std::memory_order_relaxed);
-  if (from >= end) return Status::OK();
-  std::shared_ptr<ConsumeQueue> cq;
-  std::string cq_topic;
-  uint32_t cq_id = 0;
-  Status put_status;
-  auto [pos, status] = WalkLog(log_, from, end, [&](int64_t at, const std::shared_ptr<MappedSegment>&,
-                                                    const RecordView& view) {
-    const int64_t tag_hash = TagHash(view.Tag());
-    if (!cq || cq_id != view.queue_id || cq_topic != view.topic) {
-      cq = queues_.FindOrCreate(view.topic, view.queue_id);
-      cq_topic.assign(view.topic);
-      cq_id = view.queue_id;
-    }
-    const auto size = static_cast<uint32_t>(view.raw.size());
-    put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
-    if (!put_status.ok()) return false;
-    DispatchedRecord d;
-    d.topic = view.topic;
-    d.queue_id = view.queue_id;
-    d.queue_offset = view.queue_offset;
-    d.physical_offset = at;
-    d.size = size;
-    d.tag_hash = tag_hash;
-    d.store_timestamp_ms = view.store_timestamp_ms;
-    d.flags = view.flags;
-    d.record = &view;
-    for (auto* l : listeners_) l->OnDispatch(d);
-    // Published per record: a reader that sees the queue's max offset move may rely on it.
-    queued_.store(at + size, std::memory_order_release);
-    return true;
-  });
-  if (status.ok()) status = put_status;
-  queued_.store(pos, std::memory_order_release);
+  // What this round dispatched, told to the listeners after the lock is released (the segments
+  // are pinned so the views stay valid).
+  std::vector<DispatchedRecord> told;
+  std::vector<RecordView> views;
+  std::vector<std::shared_ptr<MappedSegment>> pins;
+  Status status;
+  {
+    std::lock_guard lock(queue_mu_);
+    const int64_t end = log_.write_offset();
+    int64_t from = queued_.load(std::memory_order_relaxed);
+    if (from >= end) return Status::OK();
+    std::shared_ptr<ConsumeQueue> cq;
+    std::string cq_topic;
+    uint32_t cq_id = 0;
+    Status put_status;
+    auto walked = WalkLog(log_, from, end, [&](int64_t at, const std::shared_ptr<MappedSegment>& seg,
+                                               const RecordView& view) {
+      const int64_t tag_hash = TagHash(view.Tag());
+      if (!cq || cq_id != view.queue_id || cq_topic != view.topic) {
+        cq = queues_.FindOrCreate(view.topic, view.queue_id);
+        cq_topic.assign(view.topic);
+        cq_id = view.queue_id;
+      }
+      const auto size = static_cast<uint32_t>(view.raw.size());
+      put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
+      if (!put_status.ok()) return false;
+      if (!listeners_.empty()) {
+        DispatchedRecord& d = told.emplace_back();
+        d.topic = view.topic;
+        d.queue_id = view.queue_id;
+        d.queue_offset = view.queue_offset;
+        d.physical_offset = at;
+        d.size = size;
+        d.tag_hash = tag_hash;
+        d.store_timestamp_ms = view.store_timestamp_ms;
+        d.flags = view.flags;
+        views.push_back(view);
+        if (pins.empty() || pins.back() != seg) pins.push_back(seg);
+      }
+      // Published per record: a reader that sees the queue's max offset move may rely on it.
+      queued_.store(at + size, std::memory_order_release);
+      return true;
+    });
+    status = walked.second.ok() ? put_status : walked.second;
+    queued_.store(walked.first, std::memory_order_release);
+  }
   if (!status.ok() && !queue_failed_.exchange(true)) {
     Log().error("{}; the dispatcher thread will retry", status.ToString());
   }
   if (status.ok() && from_thread) queue_failed_.store(false, std::memory_order_release);
+  for (size_t i = 0; i < told.size(); ++i) {
+    told[i].record = &views[i];
+    for (auto* l : listeners_) l->OnDispatch(told[i]);
+  }
   return status;
 }
 

@@ -14,10 +14,11 @@
 namespace vela::store {
 
 // Dispatcher (RocketMQ's "reput" service) follows the commit log in two cursors:
-//  - queued_offset(): every record below it has its consume-queue entry written and the
-//    DispatchListeners told. The appending thread advances it right after its append
-//    (DispatchQueues), so a record is readable by consumers, and held pulls are woken, without a
-//    thread hand-off.
+//  - queued_offset(): every record below it has its consume-queue entry written. The appending
+//    thread advances it right after its append (DispatchQueues), so a record is readable by
+//    consumers without a thread hand-off; the same thread then tells the DispatchListeners (held
+//    pulls wake), after releasing the queue lock. Listeners may therefore be called by several
+//    threads at once, each for records already readable, in log order within one call.
 //  - indexed_offset(): every record below it is in the RocksDB message-id and key indexes. The
 //    dispatcher thread advances it in batches, every few milliseconds, off the append path.
 // dispatched_offset() is the lower of the two: what a checkpoint may claim.

@@ -31,16 +31,19 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::Map(std::unique_ptr<File> 
 }
 
 void MappedSegment::Prefault() const {
-  // MADV_POPULATE_WRITE (Linux 5.14) prepares each page for writing (page_mkwrite) where
-  // MAP_POPULATE would map it read-only and leave a write fault per page to the append path.
-  // Chunks keep each call short.
-#ifdef MADV_POPULATE_WRITE
+  // MADV_POPULATE_READ (Linux 5.14) brings every page into the page cache (zero-filled for an
+  // unwritten extent) without dirtying it: appends (pwrite) then copy into cached pages, and a
+  // flush writes back only what appends wrote. (POPULATE_WRITE would dirty the whole segment, so
+  // the first fdatasync would write all of it, zeros included.) Chunks keep each call short.
+#ifdef MADV_POPULATE_READ
   constexpr int64_t kChunk = 8 << 20;
   for (int64_t off = 0; off < size_; off += kChunk) {
-    if (::madvise(data_ + off, static_cast<size_t>(std::min(kChunk, size_ - off)), MADV_POPULATE_WRITE) != 0) return;
+    if (::madvise(data_ + off, static_cast<size_t>(std::min(kChunk, size_ - off)), MADV_POPULATE_READ) != 0) return;
   }
 #endif
 }
+
+void MappedSegment::AdviseRandomAccess() const { ::madvise(data_, static_cast<size_t>(size_), MADV_RANDOM); }
 
 Result<std::shared_ptr<MappedSegment>> MappedSegment::Create(FileSystem& fs, const std::string& path,
                                                              int64_t base_offset, int64_t size, bool prewrite,
@@ -58,7 +61,10 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::Create(FileSystem& fs, con
                                                                          size - off, zeros.size()))));
     }
   }
-  if (st.ok()) st = (*file)->Sync(0, size);
+  // Only the zeros need syncing now; an allocation alone becomes durable with the first sync of
+  // data written into it (fdatasync commits the extents it needs), so it costs no journal commit
+  // here, which matters for consume-queue files created on the send path.
+  if (st.ok() && prewrite) st = (*file)->Sync(0, size);
   if (!st.ok()) {
     file->reset();
     (void)fs.Remove(path);

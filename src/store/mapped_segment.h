@@ -23,9 +23,10 @@ namespace vela::store {
 // thread-safe. The FileSystem must outlive the segment.
 class MappedSegment {
  public:
-  // Creates `path` of `size` bytes: fallocate (ENOSPC -> ResourceExhausted/kNoSpace), then writes
-  // zeros over it and syncs, so later syncs only overwrite already-written blocks. Fails with
-  // AlreadyExists if the file exists. Blocks on the disk: call from a background thread.
+  // Creates `path` of `size` bytes: fallocate (ENOSPC -> ResourceExhausted/kNoSpace), then, with
+  // `prewrite`, writes zeros over it and syncs, so later syncs only overwrite already-written
+  // blocks. Fails with AlreadyExists if the file exists. With `prewrite` it blocks on the disk:
+  // call it from a background thread then.
   // With `prefault`, every page is also faulted in writable before returning (see Prefault).
   static Result<std::shared_ptr<MappedSegment>> Create(FileSystem& fs, const std::string& path, int64_t base_offset,
                                                        int64_t size, bool prewrite = true, bool prefault = true);
@@ -43,14 +44,20 @@ class MappedSegment {
   const std::string& path() const { return file_->path(); }
   std::string_view View(int64_t rel, int64_t len) const { return {data_ + rel, static_cast<size_t>(len)}; }
 
-  // Faults every page in writable, so appends into the segment take no page fault (a background
-  // thread's job; costs about a core-second per GiB on this machine). Safe while a writer uses the
-  // segment. Best effort: on an old kernel the writer faults the pages in itself.
+  // Brings every page into the page cache without dirtying it, so appends into the segment find
+  // their pages there (a background thread's job; costs about a core-second per GiB on this
+  // machine). Safe while a writer uses the segment. Best effort: on an old kernel the writer
+  // allocates the pages itself.
   void Prefault() const;
+  // Page faults then read only the page they need. Without it a fault reads ahead as far as the
+  // disk's read_ahead_kb (8 MiB on this machine's virtual disk): for a small consume-queue file
+  // that meant allocating and zeroing all of it on the send path when a queue got its first entry.
+  void AdviseRandomAccess() const;
 
   // Writes bytes at `rel` through the file (pwrite), not the mapping; readers of the mapping see
-  // them at once (one page cache). Used under SYNC_FLUSH: pages never dirtied through the mapping
-  // need no write-protect and TLB shootdown at each fdatasync, nor a fault at the next append.
+  // them at once (one page cache). The commit log appends this way: pages never dirtied through
+  // the mapping need no write-protect and TLB shootdown at each fdatasync, nor a fault at the
+  // next append.
   Status WriteAt(int64_t rel, std::string_view data) { return file_->WriteAt(rel, data); }
 
   // Makes bytes [rel_from, rel_to) durable. May block on the disk.

@@ -104,7 +104,7 @@ struct GetResult {
   int64_t total_bytes = 0;
 };
 
-// A record the dispatcher has just indexed, handed to DispatchListeners.
+// A record whose queue entry was just written, handed to DispatchListeners.
 struct DispatchedRecord {
   std::string_view topic;
   uint32_t queue_id = 0;
@@ -117,8 +117,10 @@ struct DispatchedRecord {
   const RecordView* record = nullptr;  // the decoded record, valid during the call only
 };
 
-// Called on the dispatcher thread, in commit-log order, after the record's queue entry is
-// visible to GetMessages. Must not block for long (post elsewhere).
+// Told of each record after its queue entry is visible to GetMessages, on the thread that appended
+// it (or the dispatcher thread, when it caught up after a failure). Records of one append come in
+// commit-log order; several threads may call at once. Runs on the send path: keep it short, and
+// never call back into Append.
 class DispatchListener {
  public:
   virtual ~DispatchListener() = default;
