@@ -244,7 +244,9 @@ void ProducerImpl::AttemptAsync(std::shared_ptr<SendJob> job, bool may_block) {
 }
 
 void ProducerImpl::EnqueueOnLane(std::shared_ptr<SendJob> job, const Target& target) {
-  std::string key = fmt::format("{}/{}/{}", target.addr, job->topic, target.queue_id);
+  std::string key;
+  key.reserve(target.addr.size() + job->topic.size() + 16);
+  key.append(target.addr).append(1, '/').append(job->topic).append(1, '/').append(std::to_string(target.queue_id));
   {
     std::lock_guard lock(lanes_mu_);
     Lane& lane = lanes_[key];
@@ -264,17 +266,17 @@ void ProducerImpl::DispatchLane(const std::string& key, const Target& target,
   const uint64_t born_host = instance_->born_host();
   int64_t deadline = INT64_MAX;
   uint32_t count = 0;
-  net::OutBody body;
+  size_t bytes = 0;
   for (auto& job : jobs) {
     deadline = std::min(deadline, job->deadline_ms);
     count += job->count;
-    const std::string& records = EncodeFor(*job, target.queue_id, born_host);
-    if (jobs.size() == 1) {
-      body.owned = records;
-    } else {
-      body.owned += records;
-    }
+    bytes += EncodeFor(*job, target.queue_id, born_host).size();
   }
+  // Copied, not referenced: a retry re-addresses a job's records in place while this frame may
+  // still wait in the connection's queue.
+  net::OutBody body;
+  body.owned.reserve(bytes);
+  for (const auto& job : jobs) body.owned += job->records;
   v1::Header header = MakeHeader(*jobs.front(), target.queue_id);
   header.mutable_send_request()->set_message_count(count);
   if (jobs.size() > 1) header.mutable_send_request()->set_batch(true);
