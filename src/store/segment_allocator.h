@@ -16,7 +16,8 @@ namespace vela::store {
 // SegmentAllocator is the background service that creates the next commit-log segment
 // (fallocate + pre-write zeros + sync + map) before the writer needs it (RocketMQ's
 // AllocateMappedFileService), so the append path never creates files. It keeps at most one
-// prepared segment. A failed allocation (ENOSPC) is remembered and reported to the next Take(),
+// prepared segment, handed out as soon as it exists and then read into the page cache on this
+// thread (MappedSegment::Prefault) whether or not a writer already uses it. A failed allocation (ENOSPC) is remembered and reported to the next Take(),
 // which also schedules a retry, so appends resume once space returns.
 //
 // Owned by CommitLog; the FileSystem must outlive it. Thread-safe.
@@ -48,7 +49,6 @@ class SegmentAllocator final : public ServiceThread {
   std::shared_ptr<MappedSegment> ready_;  // prepared segment (base == requested_)
   Status error_;                          // last failure for requested_
   bool attempted_ = false;                // requested_ was tried since the last Take/Request
-  int waiting_ = 0;                       // callers blocked in Take
   std::shared_ptr<MappedSegment> to_prefault_;  // in use, not yet prefaulted
 };
 
