@@ -64,7 +64,27 @@ void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64
   EncodeRecord(fields, out);
 }
 
-MessageView ToMessageView(const RecordView& record, const std::string& broker_addr) {
+namespace {
+// The text of the last host seen: the records of one pull mostly come from one producer host, and
+// formatting an address costs more than the rest of a view.
+class HostText {
+ public:
+  const std::string& Of(uint64_t packed) {
+    if (!valid_ || packed != packed_) {
+      text_ = packed != 0 ? UnpackHost(packed) : std::string();
+      packed_ = packed;
+      valid_ = true;
+    }
+    return text_;
+  }
+
+ private:
+  bool valid_ = false;
+  uint64_t packed_ = 0;
+  std::string text_;
+};
+
+MessageView MakeView(const RecordView& record, const std::string& broker_addr, HostText& born_hosts) {
   MessageView view;
   view.msg_id = std::string(record.msg_id);
   uint64_t store_host = record.store_host != 0 ? record.store_host : PackHost(broker_addr);
@@ -75,7 +95,7 @@ MessageView ToMessageView(const RecordView& record, const std::string& broker_ad
   view.body = std::string(record.body);
   view.born_timestamp_ms = record.born_timestamp_ms;
   view.store_timestamp_ms = record.store_timestamp_ms;
-  view.born_host = record.born_host != 0 ? UnpackHost(record.born_host) : std::string();
+  view.born_host = born_hosts.Of(record.born_host);
   view.reconsume_times = static_cast<int32_t>(record.reconsume_times);
   view.broker_addr = broker_addr;
   ForEachProperty(record.properties, [&](std::string_view k, std::string_view v) {
@@ -96,9 +116,16 @@ MessageView ToMessageView(const RecordView& record, const std::string& broker_ad
   });
   return view;
 }
+}  // namespace
+
+MessageView ToMessageView(const RecordView& record, const std::string& broker_addr) {
+  HostText born_hosts;
+  return MakeView(record, broker_addr, born_hosts);
+}
 
 Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr) {
   std::vector<MessageView> out;
+  HostText born_hosts;
   while (!body.empty()) {
     RecordView record;
     std::string reason;
@@ -108,7 +135,7 @@ Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std
       return vela::Status::Corruption(fmt::format("record {} from {} does not decode: {}", out.size(), broker_addr,
                                                   reason));
     }
-    out.push_back(ToMessageView(record, broker_addr));
+    out.push_back(MakeView(record, broker_addr, born_hosts));
     body.remove_prefix(record.raw.size());
   }
   return out;
