@@ -25,8 +25,9 @@ struct HeldPull {
 
 // PullHoldService parks pulls that found nothing (RocketMQ's PullRequestHoldService). The store
 // tells it of each new record on the appending thread, which then retries the held pulls of that
-// queue itself and writes their answers straight to the consumers' sockets: a message reaches a
-// waiting consumer with no thread hand-off in the broker and no polling delay. A pull whose
+// queue itself (the first two; more go to their consumers' own io threads) and writes their
+// answers straight to the consumers' sockets: a message reaches a waiting consumer with no thread
+// hand-off in the broker and no polling delay. A pull whose
 // deadline passes is retried one last time (on this service's thread) and answered "no new
 // message". Pulls of a consumer that disconnected are dropped. Thread-safe.
 class PullHoldService : public ServiceThread, public store::DispatchListener {

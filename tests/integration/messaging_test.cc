@@ -362,6 +362,35 @@ TEST_F(MessagingTest, AsyncSendsShareRequestsAndEachGetsItsOwnReceipt) {
   EXPECT_LT(std::stoll(j["sendRequests"].get<std::string>()), kCount) << status.out;
 }
 
+// Five groups park long polls on the one queue of a topic: each send wakes all five, two answered
+// by the appending thread itself and three on their own connections' io threads.
+TEST_F(MessagingTest, EveryGroupParkedOnAQueueGetsEveryMessage) {
+  cluster_.StartNamesrv();
+  cluster_.StartBroker("broker-a");
+  ASSERT_TRUE(cluster_.WaitForBrokers(1));
+  cluster_.CreateTopic("fanout", 1);
+  const std::string ns = cluster_.namesrv_addrs();
+  constexpr int kGroups = 5;
+  std::vector<std::unique_ptr<Received>> sinks;
+  std::vector<std::unique_ptr<client::PushConsumer>> consumers;
+  for (int g = 0; g < kGroups; ++g) {
+    sinks.push_back(std::make_unique<Received>());
+    consumers.push_back(MakeConsumer(ns, "fan-" + std::to_string(g), "fanout", *sinks.back()));
+    ASSERT_NE(consumers.back(), nullptr);
+  }
+  auto producer = MakeProducer(ns);
+  ASSERT_NE(producer, nullptr);
+  std::this_thread::sleep_for(2s);  // every group's pull is parked now
+  const auto ids = SendAll(*producer, "fanout", "f", 30);
+  ASSERT_EQ(ids.size(), 30u);
+  for (int g = 0; g < kGroups; ++g) {
+    EXPECT_TRUE(sinks[g]->WaitFor(ids.size(), 20s)) << "group " << g << " got " << sinks[g]->distinct();
+    for (const auto& id : ids) EXPECT_TRUE(sinks[g]->Has(id)) << "group " << g << " misses " << id;
+    EXPECT_EQ(sinks[g]->corrupt(), 0u);
+  }
+  for (auto& c : consumers) c->Shutdown();
+}
+
 TEST_F(MessagingTest, LongPollingDeliversAMessageAtOnce) {
   cluster_.StartNamesrv();
   cluster_.StartBroker("broker-a");
