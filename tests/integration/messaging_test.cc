@@ -122,6 +122,16 @@ std::vector<std::string> ReadLines(const std::string& path) {
 
 class MessagingTest : public ::testing::Test {
  protected:
+  // Starts a name server and broker-a holding `topic` with `queues` queues. Returns the name
+  // servers' address list, empty when the broker did not register.
+  std::string StartOneBrokerWithTopic(const std::string& topic, int queues) {
+    cluster_.StartNamesrv();
+    cluster_.StartBroker("broker-a");
+    if (!cluster_.WaitForBrokers(1)) return "";
+    cluster_.CreateTopic(topic, queues);
+    return cluster_.namesrv_addrs();
+  }
+
   TestCluster cluster_;
 };
 
@@ -168,11 +178,8 @@ TEST_F(MessagingTest, EveryMessageConsumedOncePerGroupAcrossTwoBrokers) {
 }
 
 TEST_F(MessagingTest, ConsumerKilledMidStreamLosesNothing) {
-  cluster_.StartNamesrv();
-  cluster_.StartBroker("broker-a");
-  ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  cluster_.CreateTopic("events", 6);
-  const std::string ns = cluster_.namesrv_addrs();
+  const std::string ns = StartOneBrokerWithTopic("events", 6);
+  ASSERT_FALSE(ns.empty());
   auto producer = MakeProducer(ns);
   auto first = SendAll(*producer, "events", "x", 3000);
 
@@ -294,12 +301,9 @@ TEST_F(MessagingTest, BrokerKilledMidStreamUnderSyncFlushLosesNoAcknowledgedMess
 }
 
 TEST_F(MessagingTest, ClientsCarryOnWhenOneNameServerDies) {
-  cluster_.StartNamesrv();
-  cluster_.StartNamesrv();
-  cluster_.StartBroker("broker-a");
-  ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  cluster_.CreateTopic("sync", 2);
-  const std::string ns = cluster_.namesrv_addrs();
+  cluster_.StartNamesrv();  // and a second one below: the first dies mid-test
+  const std::string ns = StartOneBrokerWithTopic("sync", 2);
+  ASSERT_FALSE(ns.empty());
   Received got;
   auto consumer = MakeConsumer(ns, "cache", "sync", got);
   auto producer = MakeProducer(ns);
@@ -365,11 +369,8 @@ TEST_F(MessagingTest, AsyncSendsShareRequestsAndEachGetsItsOwnReceipt) {
 // Five groups park long polls on the one queue of a topic: each send wakes all five, two answered
 // by the appending thread itself and three on their own connections' io threads.
 TEST_F(MessagingTest, EveryGroupParkedOnAQueueGetsEveryMessage) {
-  cluster_.StartNamesrv();
-  cluster_.StartBroker("broker-a");
-  ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  cluster_.CreateTopic("fanout", 1);
-  const std::string ns = cluster_.namesrv_addrs();
+  const std::string ns = StartOneBrokerWithTopic("fanout", 1);
+  ASSERT_FALSE(ns.empty());
   constexpr int kGroups = 5;
   std::vector<std::unique_ptr<Received>> sinks;
   std::vector<std::unique_ptr<client::PushConsumer>> consumers;
@@ -392,11 +393,8 @@ TEST_F(MessagingTest, EveryGroupParkedOnAQueueGetsEveryMessage) {
 }
 
 TEST_F(MessagingTest, LongPollingDeliversAMessageAtOnce) {
-  cluster_.StartNamesrv();
-  cluster_.StartBroker("broker-a");
-  ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  cluster_.CreateTopic("signals", 1);
-  const std::string ns = cluster_.namesrv_addrs();
+  const std::string ns = StartOneBrokerWithTopic("signals", 1);
+  ASSERT_FALSE(ns.empty());
   std::mutex mu;
   std::chrono::steady_clock::time_point received;
   std::atomic<bool> got{false};
