@@ -22,10 +22,7 @@
 #include "bench/vela_bench/bench_client.h"
 #include "bench/vela_bench/workloads.h"
 #include "common/logging.h"
-
-#ifndef VELA_BENCH_BUILD_COMMIT
-#define VELA_BENCH_BUILD_COMMIT ""
-#endif
+#include "vela_bench_commit.h"  // generated at build time: VELA_BENCH_BUILD_COMMIT
 
 namespace vela::bench {
 namespace {
