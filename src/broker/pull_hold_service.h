@@ -27,9 +27,9 @@ struct HeldPull {
 // tells it of each new record on the appending thread, which then retries the held pulls of that
 // queue itself (the first two; more go to their consumers' own io threads) and writes their
 // answers straight to the consumers' sockets: a message reaches a waiting consumer with no thread
-// hand-off in the broker and no polling delay. A pull whose
-// deadline passes is retried one last time (on this service's thread) and answered "no new
-// message". Pulls of a consumer that disconnected are dropped. Thread-safe.
+// hand-off in the broker and no polling delay. A pull whose deadline passes is retried one last
+// time (on this service's thread) and answered "no new message". Pulls of a consumer that
+// disconnected are dropped. Thread-safe.
 class PullHoldService : public ServiceThread, public store::DispatchListener {
  public:
   // retry(pull, final) re-runs the pull; `final` is true at the deadline.

@@ -84,6 +84,7 @@ class HostText {
   std::string text_;
 };
 
+// The consumer's view of a decoded record served by `broker_addr`.
 MessageView MakeView(const RecordView& record, const std::string& broker_addr, HostText& born_hosts) {
   MessageView view;
   view.msg_id = std::string(record.msg_id);
@@ -117,11 +118,6 @@ MessageView MakeView(const RecordView& record, const std::string& broker_addr, H
   return view;
 }
 }  // namespace
-
-MessageView ToMessageView(const RecordView& record, const std::string& broker_addr) {
-  HostText born_hosts;
-  return MakeView(record, broker_addr, born_hosts);
-}
 
 Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr) {
   std::vector<MessageView> out;

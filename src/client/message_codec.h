@@ -26,9 +26,6 @@ std::string EncodeMessageProperties(const Message& message);
 void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64_t born_host, int64_t born_ms,
                          std::string* out, uint32_t queue_id = 0);
 
-// Builds the consumer's view of a decoded record served by `broker_addr`.
-MessageView ToMessageView(const RecordView& record, const std::string& broker_addr);
-
 // Decodes every record of a pull (or query) response body, verifying CRCs. Fails with
 // Corruption on a record that does not decode.
 Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr);

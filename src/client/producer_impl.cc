@@ -350,7 +350,8 @@ vela::Status ProducerImpl::SendOneway(const Message& message) {
   VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>{message}, false));
   VELA_ASSIGN_OR_RETURN(auto target, PickTarget(*job, /*may_block=*/true));
   auto header = MakeHeader(*job, target.queue_id);
-  instance_->rpc().InvokeOneway(target.addr, std::move(header), net::OutBody(EncodeFor(*job, target.queue_id, instance_->born_host())));
+  instance_->rpc().InvokeOneway(target.addr, std::move(header),
+                                net::OutBody(EncodeFor(*job, target.queue_id, instance_->born_host())));
   return vela::Status::OK();
 }
 

@@ -61,15 +61,14 @@ bool Connection::OnIoThread() {
 
 void Connection::Start() {
   asio::post(socket_.get_executor(), [self = shared_from_this()] {
-    if (self->started_ || self->closed()) return;
-    self->started_ = true;
+    {
+      std::lock_guard lock(self->mu_);
+      if (self->writable_ || self->closed()) return;  // started already
+      self->writable_ = true;
+    }
     asio::error_code ec;
     self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     self->peer_ = PeerOf(self->socket_);
-    {
-      std::lock_guard lock(self->mu_);
-      self->writable_ = true;
-    }
     self->DoRead();
     self->DoWrite();
   });
@@ -98,7 +97,6 @@ void Connection::ConnectAndStart(const std::string& host, uint16_t port, int64_t
         return;
       }
       if (self->closed()) return;
-      self->started_ = true;
       asio::error_code oec;
       self->socket_.set_option(asio::ip::tcp::no_delay(true), oec);
       {
@@ -269,28 +267,37 @@ void Connection::QueueFromAnyThread(OutFrame frame) {
 }
 
 Connection::OutFrame Connection::WriteNowLocked(OutFrame frame) {
-  std::vector<iovec> iov;
-  iov.reserve(2 + frame.body.views.size());
+  const size_t pieces = 2 + frame.body.views.size();
+  if (pieces > IOV_MAX) return frame;  // rare: let the io thread's gather write split it
+  // A request or a plain response has two pieces: no allocation for them on the send path.
+  constexpr size_t kInlinePieces = 8;
+  iovec inline_iov[kInlinePieces];
+  std::vector<iovec> heap_iov;
+  iovec* iov = inline_iov;
+  if (pieces > kInlinePieces) {
+    heap_iov.resize(pieces);
+    iov = heap_iov.data();
+  }
+  size_t count = 0;
   auto add = [&](std::string_view part) {
-    if (!part.empty()) iov.push_back(iovec{const_cast<char*>(part.data()), part.size()});
+    if (!part.empty()) iov[count++] = iovec{const_cast<char*>(part.data()), part.size()};
   };
   add(frame.head);
   add(frame.body.owned);
   for (auto v : frame.body.views) add(v);
-  if (iov.size() > IOV_MAX) return frame;  // rare: let the io thread's gather write split it
   msghdr msg{};
-  msg.msg_iov = iov.data();
-  msg.msg_iovlen = iov.size();
+  msg.msg_iov = iov;
+  msg.msg_iovlen = count;
   const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n <= 0) return frame;  // would block, or an error the io thread's write reports and acts on
   size_t skip = static_cast<size_t>(n);
   std::string rest;
-  for (const auto& part : iov) {
-    if (skip >= part.iov_len) {
-      skip -= part.iov_len;
+  for (size_t i = 0; i < count; ++i) {
+    if (skip >= iov[i].iov_len) {
+      skip -= iov[i].iov_len;
       continue;
     }
-    rest.append(static_cast<const char*>(part.iov_base) + skip, part.iov_len - skip);
+    rest.append(static_cast<const char*>(iov[i].iov_base) + skip, iov[i].iov_len - skip);
     skip = 0;
   }
   return OutFrame{std::move(rest), OutBody()};

@@ -121,7 +121,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string peer_;
   const uint64_t id_;
   std::atomic<bool> closed_{false};
-  bool started_ = false;     // io thread only
   bool connecting_ = false;  // io thread only
 
   // Read side (io thread only): a growing buffer with consumed prefix.

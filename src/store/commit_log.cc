@@ -178,8 +178,7 @@ Status CommitLog::Start() {
     if (segments_.empty()) {
       const int64_t base = write_offset_.load() / segment_size_ * segment_size_;
       // The first segment is needed now: map it at once and let the allocator prefault it.
-      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_, prewrite_,
-                                                            /*prefault=*/false));
+      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_, prewrite_));
       allocator_.PrefaultInBackground(seg);
       segments_.push_back(std::move(seg));
       write_offset_.store(base);

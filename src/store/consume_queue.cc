@@ -101,8 +101,7 @@ Status ConsumeQueue::Put(int64_t queue_offset, const QueueEntry& entry) {
     }
     if (segments_.empty()) VELA_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
     if (fs_.Exists(path)) (void)fs_.Remove(path);
-    VELA_ASSIGN_OR_RETURN(seg, MappedSegment::Create(fs_, path, base, segment_size_, /*prewrite=*/false,
-                                                           /*prefault=*/false));
+    VELA_ASSIGN_OR_RETURN(seg, MappedSegment::Create(fs_, path, base, segment_size_, /*prewrite=*/false));
     seg->AdviseRandomAccess();
     if (segments_.empty()) min_offset_.store(queue_offset, std::memory_order_release);
     segments_.push_back(seg);

@@ -72,8 +72,12 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
   if (!from_thread && queue_failed_.load(std::memory_order_acquire)) return Status::OK();
   // What this round dispatched, told to the listeners after the lock is released (the segments
   // are pinned so the views stay valid).
-  std::vector<DispatchedRecord> told;
-  std::vector<RecordView> views;
+  struct Told {
+    RecordView view;
+    int64_t physical_offset;
+    int64_t tag_hash;
+  };
+  std::vector<Told> told;
   std::vector<std::shared_ptr<MappedSegment>> pins;
   Status status;
   {
@@ -97,16 +101,7 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
       put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
       if (!put_status.ok()) return false;
       if (!listeners_.empty()) {
-        DispatchedRecord& d = told.emplace_back();
-        d.topic = view.topic;
-        d.queue_id = view.queue_id;
-        d.queue_offset = view.queue_offset;
-        d.physical_offset = at;
-        d.size = size;
-        d.tag_hash = tag_hash;
-        d.store_timestamp_ms = view.store_timestamp_ms;
-        d.flags = view.flags;
-        views.push_back(view);
+        told.push_back(Told{view, at, tag_hash});
         if (pins.empty() || pins.back() != seg) pins.push_back(seg);
       }
       // Published per record: a reader that sees the queue's max offset move may rely on it.
@@ -120,9 +115,18 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
     Log().error("{}; the dispatcher thread will retry", status.ToString());
   }
   if (status.ok() && from_thread) queue_failed_.store(false, std::memory_order_release);
-  for (size_t i = 0; i < told.size(); ++i) {
-    told[i].record = &views[i];
-    for (auto* l : listeners_) l->OnDispatch(told[i]);
+  for (const Told& t : told) {
+    DispatchedRecord d;
+    d.topic = t.view.topic;
+    d.queue_id = t.view.queue_id;
+    d.queue_offset = t.view.queue_offset;
+    d.physical_offset = t.physical_offset;
+    d.size = static_cast<uint32_t>(t.view.raw.size());
+    d.tag_hash = t.tag_hash;
+    d.store_timestamp_ms = t.view.store_timestamp_ms;
+    d.flags = t.view.flags;
+    d.record = &t.view;
+    for (auto* l : listeners_) l->OnDispatch(d);
   }
   return status;
 }

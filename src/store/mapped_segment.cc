@@ -46,8 +46,7 @@ void MappedSegment::Prefault() const {
 void MappedSegment::AdviseRandomAccess() const { ::madvise(data_, static_cast<size_t>(size_), MADV_RANDOM); }
 
 Result<std::shared_ptr<MappedSegment>> MappedSegment::Create(FileSystem& fs, const std::string& path,
-                                                             int64_t base_offset, int64_t size, bool prewrite,
-                                                             bool prefault) {
+                                                             int64_t base_offset, int64_t size, bool prewrite) {
   if (fs.Exists(path)) return Status::AlreadyExists(fmt::format("segment {} already exists", path));
   auto file = fs.OpenFile(path, true);
   if (!file.ok()) return file.status();
@@ -70,9 +69,7 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::Create(FileSystem& fs, con
     (void)fs.Remove(path);
     return st;
   }
-  auto seg = Map(std::move(*file), base_offset, size);
-  if (seg.ok() && prefault) (*seg)->Prefault();
-  return seg;
+  return Map(std::move(*file), base_offset, size);
 }
 
 Result<std::shared_ptr<MappedSegment>> MappedSegment::OpenExisting(FileSystem& fs, const std::string& path,

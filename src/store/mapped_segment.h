@@ -27,9 +27,8 @@ class MappedSegment {
   // `prewrite`, writes zeros over it and syncs, so later syncs only overwrite already-written
   // blocks. Fails with AlreadyExists if the file exists. With `prewrite` it blocks on the disk:
   // call it from a background thread then.
-  // With `prefault`, every page is also faulted in writable before returning (see Prefault).
   static Result<std::shared_ptr<MappedSegment>> Create(FileSystem& fs, const std::string& path, int64_t base_offset,
-                                                       int64_t size, bool prewrite = true, bool prefault = true);
+                                                       int64_t size, bool prewrite = true);
   // Maps an existing file; its size must be `size` (a shorter file is extended with zeros).
   static Result<std::shared_ptr<MappedSegment>> OpenExisting(FileSystem& fs, const std::string& path,
                                                              int64_t base_offset, int64_t size);

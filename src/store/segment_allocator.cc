@@ -90,7 +90,7 @@ void SegmentAllocator::Run() {
     }
     const std::string path = dir_ + "/" + MappedSegment::FileName(base);
     if (fs_.Exists(path)) (void)fs_.Remove(path);  // a stale, never-used segment from before a crash
-    auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_, /*prefault=*/false);
+    auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_);
     // The segment is ready as soon as it exists, and is read into the page cache afterwards, while
     // it waits or is already in use: a writer reaching the end of its segment never waits for a
     // prefault (for a 1 GiB segment, seconds of CPU on a busy 2-core machine, longer than a send
