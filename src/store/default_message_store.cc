@@ -87,13 +87,24 @@ Status DefaultMessageStore::OpenSteps() {
   queues_ = std::make_unique<ConsumeQueueTable>(*fs_, cq_dir, options_.consume_queue_segment_size);
   VELA_RETURN_IF_ERROR(queues_->LoadAll(log_end));
 
-  dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *meta_);
+  std::optional<int64_t> relink_from;
+  if (crashed) relink_from = ckpt ? ckpt->dispatched_offset : 0;
+  VELA_ASSIGN_OR_RETURN(ids_, MessageIdIndex::Open(*fs_, root_ + "/index",
+                                                   {options_.max_hash_slot_num, options_.max_index_num}, relink_from));
+
+  dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *ids_, *meta_);
   int64_t dispatch_from = (rebuild || !ckpt) ? log_->min_offset() : ckpt->dispatched_offset;
   dispatch_from = std::clamp(dispatch_from, log_->min_offset(), log_end);
   if (rebuild && log_end > log_->min_offset()) Log().warn("store {}: consumequeue/ is missing; rebuilding it from the commit log", root_);
+  if (ids_->empty() && dispatch_from > log_->min_offset()) {
+    Log().warn("store {}: the message id index is missing; rebuilding it from the commit log", root_);
+    VELA_RETURN_IF_ERROR(dispatcher_->IndexIds(log_->min_offset(), dispatch_from));
+  }
   dispatcher_->SetStart(dispatch_from);
   VELA_RETURN_IF_ERROR(dispatcher_->DispatchAvailable());
-  VELA_RETURN_IF_ERROR(queues_->DeleteBelow(log_->min_offset()));  // entries of segments retention removed
+  // Entries of segments retention removed.
+  VELA_RETURN_IF_ERROR(queues_->DeleteBelow(log_->min_offset()));
+  VELA_RETURN_IF_ERROR(ids_->DeleteBelow(log_->min_offset()));
   VELA_RETURN_IF_ERROR(queues_->SyncAll());
   for (const auto& q : queues_->All()) log_->SetNextQueueOffset(q.topic, q.queue_id, q.queue->max_offset());
   if (crashed || rebuild || log_end > dispatch_from) {
@@ -110,7 +121,7 @@ Status DefaultMessageStore::OpenSteps() {
   checkpoint_ = std::make_unique<CheckpointService>([this] { return WriteCheckpoint(); },
                                                     std::max(10, options_.checkpoint_interval_ms));
   checkpoint_->Start();
-  retention_ = std::make_unique<RetentionService>(*fs_, options_, *log_, *queues_,
+  retention_ = std::make_unique<RetentionService>(*fs_, options_, *log_, *queues_, *ids_,
                                                   [this] { return dispatcher_->dispatched_offset(); });
   retention_->Start();
   return Status::OK();
@@ -123,6 +134,7 @@ Status DefaultMessageStore::WriteCheckpoint() {
   // checkpoint claims as dispatched is durable; `flushed` is read after its own sync.
   c.dispatched_offset = dispatcher_->dispatched_offset();
   VELA_RETURN_IF_ERROR(queues_->SyncAll());
+  VELA_RETURN_IF_ERROR(ids_->Sync());
   VELA_RETURN_IF_ERROR(meta_->SyncIndex());
   c.flushed_offset = log_->flushed_offset();
   return c.Write(*fs_, root_ + "/checkpoint");
@@ -329,14 +341,18 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
 }
 
 Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_id) {
-  (void)dispatcher_->WaitForIndex(kIndexLookupWait);
-  VELA_ASSIGN_OR_RETURN(auto where, meta_->LookupMessageId(msg_id));
-  VELA_ASSIGN_OR_RETURN(std::string raw, ReadRecordAt(where.first));
-  RecordView view;
-  if (DecodeRecord(raw, false, &view) != DecodeOutcome::kRecord || view.msg_id != msg_id) {
-    return Status::NotFound(fmt::format("message {} is no longer stored", msg_id));
-  }
-  return raw;
+  // Ids are indexed when their records are queued, before the append is acknowledged.
+  std::optional<std::string> found;
+  ids_->Find(msg_id, [&](int64_t physical_offset) {
+    auto raw = ReadRecordAt(physical_offset);
+    RecordView view;
+    if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.msg_id == msg_id) {
+      found = std::move(*raw);
+    }
+    return !found;
+  });
+  if (!found) return Status::NotFound(fmt::format("no stored message with id {}", msg_id));
+  return std::move(*found);
 }
 
 std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic, std::string_view key,

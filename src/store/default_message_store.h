@@ -8,6 +8,7 @@
 #include "store/checkpoint.h"
 #include "store/commit_log.h"
 #include "store/consume_queue_table.h"
+#include "store/message_id_index.h"
 #include "store/dir_lock.h"
 #include "store/dispatcher.h"
 #include "store/file_system.h"
@@ -72,6 +73,7 @@ class DefaultMessageStore final : public MessageStore {
   std::unique_ptr<RocksMetaStore> meta_;
   std::unique_ptr<CommitLog> log_;
   std::unique_ptr<ConsumeQueueTable> queues_;
+  std::unique_ptr<MessageIdIndex> ids_;
   std::unique_ptr<FlushService> flush_;
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<CheckpointService> checkpoint_;

@@ -5,9 +5,8 @@
 namespace vela::store {
 
 namespace {
-constexpr size_t kIndexBatch = 512;
-// How long an appended record may wait before the thread indexes it: the batching window that
-// keeps RocksDB writes (and their WAL writes) off the per-message path.
+// How long an appended record with keys may wait before the thread indexes them: the batching
+// window that keeps RocksDB writes (and their WAL writes) off the per-message path.
 constexpr auto kIndexInterval = std::chrono::milliseconds(5);
 constexpr auto kIdleInterval = std::chrono::milliseconds(100);
 constexpr auto kRetryInterval = std::chrono::milliseconds(1000);
@@ -51,8 +50,8 @@ std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, Fn
 }
 }  // namespace
 
-Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, RocksMetaStore& meta)
-    : ServiceThread("vela-dispatch"), log_(log), queues_(queues), meta_(meta) {}
+Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta)
+    : ServiceThread("vela-dispatch"), log_(log), queues_(queues), ids_(ids), meta_(meta) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -64,8 +63,31 @@ void Dispatcher::SetStart(int64_t offset) {
 Status Dispatcher::DispatchAvailable() {
   queue_failed_.store(false);
   Status st = DispatchQueuesUpTo(/*from_thread=*/true);
-  Status ist = DispatchIndex();
+  Status ist = DispatchKeys();
   return st.ok() ? ist : st;
+}
+
+void Dispatcher::IndexId(std::string_view msg_id, int64_t physical_offset) {
+  Status st = ids_.Insert(msg_id, physical_offset);
+  if (st.ok()) {
+    if (unindexed_ids_ > 0) {
+      Log().warn("dispatcher: the message id index works again; {} records before offset {} are not findable by id",
+                 unindexed_ids_, physical_offset);
+      unindexed_ids_ = 0;
+    }
+    return;
+  }
+  // Consumers must not wait for the index: the record stays readable, only its id lookup fails.
+  if (unindexed_ids_++ == 0) Log().error("dispatcher: message id index: {}; records go on unindexed", st.ToString());
+}
+
+Status Dispatcher::IndexIds(int64_t from, int64_t to) {
+  Status insert_status;
+  auto walked = WalkLog(log_, from, to, [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
+    if (!view.msg_id.empty()) insert_status = ids_.Insert(view.msg_id, at);
+    return insert_status.ok();
+  });
+  return walked.second.ok() ? insert_status : walked.second;
 }
 
 Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
@@ -100,6 +122,11 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
       const auto size = static_cast<uint32_t>(view.raw.size());
       put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
       if (!put_status.ok()) return false;
+      if (!view.msg_id.empty()) IndexId(view.msg_id, at);
+      if (std::string_view keys; FindProperty(view.properties, prop::kKeys, &keys) && !keys.empty()) {
+        pending_keys_.push_back(KeyIndexEntry{view.topic, keys, at, size});
+        if (pending_key_pins_.empty() || pending_key_pins_.back() != seg) pending_key_pins_.push_back(seg);
+      }
       if (!listeners_.empty()) {
         told.push_back(Told{view, at, tag_hash});
         if (pins.empty() || pins.back() != seg) pins.push_back(seg);
@@ -131,39 +158,26 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
   return status;
 }
 
-Status Dispatcher::DispatchIndex() {
-  std::vector<IndexEntry> index;
-  std::vector<std::shared_ptr<MappedSegment>> pins;  // keep index views mapped until written
-  Status write_status;
-  auto flush = [&](int64_t upto) {
-    if (!index.empty()) {
-      Status st = meta_.WriteIndex(index);
-      if (!st.ok()) {
-        Log().error("dispatcher: index write failed: {}", st.ToString());
-        if (write_status.ok()) write_status = st;
-      }
-      index.clear();
-      pins.clear();
-    }
-    indexed_.store(upto, std::memory_order_release);
-    std::lock_guard lock(index_wait_mu_);
-    index_cv_.notify_all();
-  };
-  const int64_t end = queued_offset();
-  auto [pos, status] = WalkLog(log_, indexed_.load(std::memory_order_relaxed), end,
-                               [&](int64_t at, const std::shared_ptr<MappedSegment>& seg, const RecordView& view) {
-                                 if (index.size() >= kIndexBatch) flush(at);
-                                 IndexEntry& e = index.emplace_back();
-                                 e.msg_id = view.msg_id;
-                                 e.topic = view.topic;
-                                 FindProperty(view.properties, prop::kKeys, &e.keys);
-                                 e.physical_offset = at;
-                                 e.size = static_cast<uint32_t>(view.raw.size());
-                                 if (pins.empty() || pins.back() != seg) pins.push_back(seg);
-                                 return true;
-                               });
-  flush(pos);
-  return status.ok() ? write_status : status;
+Status Dispatcher::DispatchKeys() {
+  std::vector<KeyIndexEntry> keys;
+  std::vector<std::shared_ptr<MappedSegment>> pins;  // keep the entries' views mapped until written
+  int64_t upto;
+  {
+    std::lock_guard lock(queue_mu_);
+    keys.swap(pending_keys_);
+    pins.swap(pending_key_pins_);
+    upto = queued_.load(std::memory_order_relaxed);
+  }
+  Status st;
+  if (!keys.empty()) {
+    st = meta_.WriteKeyIndex(keys);
+    if (!st.ok()) Log().error("dispatcher: key index write failed ({} records not findable by key): {}", keys.size(),
+                              st.ToString());
+  }
+  indexed_.store(upto, std::memory_order_release);
+  std::lock_guard lock(index_wait_mu_);
+  index_cv_.notify_all();
+  return st;
 }
 
 bool Dispatcher::WaitForIndex(std::chrono::milliseconds timeout) {
@@ -190,7 +204,7 @@ void Dispatcher::Run() {
     // Normally the appenders have queued everything; after a failed queue write, or a race with
     // its recovery, the rest is queued here.
     if (queued_offset() < log_.write_offset()) st = DispatchQueuesUpTo(/*from_thread=*/true);
-    Status ist = DispatchIndex();
+    Status ist = DispatchKeys();
     if (st.ok()) st = ist;
     if (!st.ok() && !failed) Log().error("{}", st.ToString());
     failed = !st.ok();

@@ -8,30 +8,32 @@
 #include "common/service_thread.h"
 #include "store/commit_log.h"
 #include "store/consume_queue_table.h"
+#include "store/message_id_index.h"
 #include "store/message_store.h"
 #include "store/rocks_meta_store.h"
 
 namespace vela::store {
 
 // Dispatcher (RocketMQ's "reput" service) follows the commit log in two cursors:
-//  - queued_offset(): every record below it has its consume-queue entry written. The appending
-//    thread advances it right after its append (DispatchQueues), so a record is readable by
-//    consumers without a thread hand-off; the same thread then tells the DispatchListeners (held
-//    pulls wake), after releasing the queue lock. Listeners may therefore be called by several
-//    threads at once, each for records already readable, in log order within one call.
-//  - indexed_offset(): every record below it is in the RocksDB message-id and key indexes. The
-//    dispatcher thread advances it in batches, every few milliseconds, off the append path.
+//  - queued_offset(): every record below it has its consume-queue entry and its message-id index
+//    entry written. The appending thread advances it right after its append (DispatchQueues), so
+//    a record is readable by consumers, and findable by id, without a thread hand-off; the same
+//    thread then tells the DispatchListeners (held pulls wake), after releasing the queue lock.
+//    Listeners may therefore be called by several threads at once, each for records already
+//    readable, in log order within one call. Records with keys are set aside for the key index.
+//  - indexed_offset(): every record below it is in the RocksDB key index. The dispatcher thread
+//    writes the records set aside in batches, every few milliseconds, off the append path.
 // dispatched_offset() is the lower of the two: what a checkpoint may claim.
 //
 // If writing a queue entry fails (a full disk), the appending threads stop trying and the
 // dispatcher thread retries every second until it succeeds, then appends dispatch inline again.
 //
-// Owned by MessageStore; the log, queue table and meta store must outlive it. Listeners are added
+// Owned by MessageStore; the log, queue table, id index and meta store must outlive it. Listeners are added
 // before Start. Thread-safe: DispatchQueues, WaitForIndex and the offsets from any thread;
 // DispatchAvailable only before Start or after Stop.
 class Dispatcher final : public ServiceThread {
  public:
-  Dispatcher(CommitLog& log, ConsumeQueueTable& queues, RocksMetaStore& meta);
+  Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta);
   ~Dispatcher() override;
 
   void AddListener(DispatchListener* listener) { listeners_.push_back(listener); }
@@ -40,10 +42,13 @@ class Dispatcher final : public ServiceThread {
   // Dispatches every record below the log's write offset to the queues and the indexes.
   // Returns the first error. REQUIRES: the thread is not running.
   Status DispatchAvailable();
+  // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index).
+  // REQUIRES: the thread is not running.
+  Status IndexIds(int64_t from, int64_t to);
   // Writes the queue entries of every record below the log's write offset and tells the
   // listeners. Called after each append; a no-op (OK) while the thread owns a failed dispatch.
   Status DispatchQueues() { return DispatchQueuesUpTo(/*from_thread=*/false); }
-  // Blocks until every record queued before the call is indexed, or `timeout` passes.
+  // Blocks until every record queued before the call is in the key index, or `timeout` passes.
   // Returns whether it was.
   bool WaitForIndex(std::chrono::milliseconds timeout);
 
@@ -56,15 +61,23 @@ class Dispatcher final : public ServiceThread {
 
  private:
   Status DispatchQueuesUpTo(bool from_thread);
-  Status DispatchIndex();
+  Status DispatchKeys();
+  // Adds one id to the index; a failure (a full disk) is logged and the record stays unindexed.
+  // REQUIRES: queue_mu_ held, or the thread not running.
+  void IndexId(std::string_view msg_id, int64_t physical_offset);
 
   CommitLog& log_;
   ConsumeQueueTable& queues_;
+  MessageIdIndex& ids_;
   RocksMetaStore& meta_;
   std::vector<DispatchListener*> listeners_;
   std::mutex queue_mu_;  // one queue writer at a time, in log order
   std::atomic<bool> queue_failed_{false};  // the thread retries; appenders skip
   std::atomic<int64_t> queued_{0};
+  // Records queued but not yet in the key index, with their segments pinned. GUARDED_BY(queue_mu_).
+  std::vector<KeyIndexEntry> pending_keys_;
+  std::vector<std::shared_ptr<MappedSegment>> pending_key_pins_;
+  int64_t unindexed_ids_ = 0;  // GUARDED_BY(queue_mu_): records skipped since the index last worked
   std::atomic<int64_t> indexed_{0};  // written by the dispatcher thread (or before Start)
   std::mutex index_wait_mu_;
   std::condition_variable index_cv_;  // signalled when indexed_ moves

@@ -36,6 +36,8 @@ struct StoreOptions {
   int32_t max_message_size = 4 * 1024 * 1024;                  // maxMessageSize (one record's body)
   uint64_t store_host = 0;                                     // packed broker address (PackHost)
   int key_index_max_per_key = 64;                              // newest entries kept per (topic, key)
+  uint32_t max_hash_slot_num = 5'000'000;                      // maxHashSlotNum: id index slots per file
+  uint32_t max_index_num = 20'000'000;                         // maxIndexNum: id index entries per file
   std::shared_ptr<FileSystem> fs;                              // null: the real file system
   // Added by the store implementation (not RocketMQ settings; FromConfig leaves them alone):
   int retention_interval_ms = 10000;                           // how often retention runs

@@ -6,12 +6,14 @@
 namespace vela::store {
 
 RetentionService::RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log,
-                                   ConsumeQueueTable& queues, std::function<int64_t()> dispatched_offset)
+                                   ConsumeQueueTable& queues, MessageIdIndex& ids,
+                                   std::function<int64_t()> dispatched_offset)
     : ServiceThread("vela-retention"),
       fs_(fs),
       options_(options),
       log_(log),
       queues_(queues),
+      ids_(ids),
       dispatched_offset_(std::move(dispatched_offset)) {}
 
 RetentionService::~RetentionService() { Stop(); }
@@ -53,6 +55,8 @@ int RetentionService::RunOnce() {
   if (deleted > 0) {
     Status st = queues_.DeleteBelow(log_.min_offset());
     if (!st.ok()) Log().warn("retention: consume queues: {}", st.ToString());
+    st = ids_.DeleteBelow(log_.min_offset());
+    if (!st.ok()) Log().warn("retention: message id index: {}", st.ToString());
   }
   return deleted;
 }

@@ -6,6 +6,7 @@
 #include "common/service_thread.h"
 #include "store/commit_log.h"
 #include "store/consume_queue_table.h"
+#include "store/message_id_index.h"
 #include "store/message_store.h"
 
 namespace vela::store {
@@ -21,7 +22,7 @@ namespace vela::store {
 class RetentionService final : public ServiceThread {
  public:
   RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log, ConsumeQueueTable& queues,
-                   std::function<int64_t()> dispatched_offset);
+                   MessageIdIndex& ids, std::function<int64_t()> dispatched_offset);
   ~RetentionService() override;
 
   // One pass; returns the number of commit-log segments deleted.
@@ -35,6 +36,7 @@ class RetentionService final : public ServiceThread {
   const StoreOptions& options_;
   CommitLog& log_;
   ConsumeQueueTable& queues_;
+  MessageIdIndex& ids_;
   std::function<int64_t()> dispatched_offset_;
 };
 

@@ -13,6 +13,8 @@ namespace vela::store {
 
 namespace {
 
+// "msgid_index" is no longer written (ids live in MessageIdIndex); it is still listed because
+// RocksDB opens a store only with all of its column families named.
 const char* const kCfNames[] = {"topics", "groups", "offsets", "msgid_index", "key_index", "state"};
 
 // The one conversion from rocksdb::Status to vela::Status.
@@ -230,26 +232,12 @@ void RocksMetaStore::ScanState(std::string_view prefix,
   Scan(kState, prefix, fn);
 }
 
-// msgid_index: key msg id; value i64 physical offset + u32 size (little-endian).
 // key_index: key topic 0x00 key 0x00 u64 big-endian (~physical offset), so newest sorts first;
 // value u32 size.
-Status RocksMetaStore::WriteIndex(const std::vector<IndexEntry>& entries) {
+Status RocksMetaStore::WriteKeyIndex(const std::vector<KeyIndexEntry>& entries) {
   rocksdb::WriteBatch batch;
   std::set<std::string> touched;
-  // Ids are written in sorted order: the memtable's skip list inserts a run of ascending keys far
-  // faster than the interleaving of several producers' (or queues') increasing ids.
-  std::vector<const IndexEntry*> sorted;
-  sorted.reserve(entries.size());
-  for (const auto& e : entries) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const IndexEntry* a, const IndexEntry* b) { return a->msg_id < b->msg_id; });
-  for (const IndexEntry* ep : sorted) {
-    const IndexEntry& e = *ep;
-    std::string v;
-    coding::AppendFixed64(&v, static_cast<uint64_t>(e.physical_offset));
-    coding::AppendFixed32(&v, e.size);
-    if (!e.msg_id.empty()) {
-      (void)batch.Put(cfs_[kMsgId], rocksdb::Slice(e.msg_id.data(), e.msg_id.size()), v);
-    }
+  for (const KeyIndexEntry& e : entries) {
     std::string_view keys = e.keys;
     while (!keys.empty()) {
       auto sp = keys.find(' ');
@@ -276,12 +264,6 @@ Status RocksMetaStore::WriteIndex(const std::vector<IndexEntry>& entries) {
   }
   if (trim.Count() > 0) return FromRocks(db_->Write(rocksdb::WriteOptions(), &trim), "trim key index");
   return Status::OK();
-}
-
-Result<std::pair<int64_t, uint32_t>> RocksMetaStore::LookupMessageId(std::string_view msg_id) {
-  auto v = Get(kMsgId, msg_id);
-  if (!v || v->size() != 12) return Status::NotFound(fmt::format("no message with id {}", msg_id));
-  return std::make_pair(static_cast<int64_t>(coding::GetFixed64(v->data())), coding::GetFixed32(v->data() + 8));
 }
 
 std::vector<int64_t> RocksMetaStore::LookupKey(std::string_view topic, std::string_view key, int max_results) {

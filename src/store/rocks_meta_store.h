@@ -15,9 +15,8 @@ class ColumnFamilyHandle;
 
 namespace vela::store {
 
-// One message-index update produced by the dispatcher.
-struct IndexEntry {
-  std::string_view msg_id;
+// One key-index update produced by the dispatcher: a record that has keys.
+struct KeyIndexEntry {
   std::string_view topic;
   std::string_view keys;  // the space-separated KEYS property, may be empty
   int64_t physical_offset = 0;
@@ -25,8 +24,8 @@ struct IndexEntry {
 };
 
 // RocksMetaStore implements MetaStore over RocksDB in <root>/meta/ with the column families
-// topics, groups, offsets, msgid_index, key_index and state (value encodings are in
-// docs/storage-format.md), and adds the message-id and key indexes the dispatcher maintains.
+// topics, groups, offsets, key_index and state (value encodings are in docs/storage-format.md),
+// and adds the key index the dispatcher maintains (message ids are in MessageIdIndex).
 // Metadata writes sync RocksDB's WAL; index writes are batched and not synced (SyncIndex() syncs
 // the WAL before a checkpoint). Owns the DB. Thread-safe.
 class RocksMetaStore final : public MetaStore {
@@ -49,11 +48,9 @@ class RocksMetaStore final : public MetaStore {
   Status DeleteState(std::string_view key) override;
   void ScanState(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn) override;
 
-  // Indexes a batch of records in one write (msg id -> offset; topic + key -> offset), then trims
-  // each touched key to the newest key_index_max_per_key entries. Idempotent.
-  Status WriteIndex(const std::vector<IndexEntry>& entries);
-  // Physical offset and size of the record with `msg_id`; NotFound if not indexed.
-  Result<std::pair<int64_t, uint32_t>> LookupMessageId(std::string_view msg_id);
+  // Indexes a batch of records in one write (topic + key -> offset), then trims each touched key
+  // to the newest key_index_max_per_key entries. Idempotent.
+  Status WriteKeyIndex(const std::vector<KeyIndexEntry>& entries);
   // Physical offsets of the newest records of (topic, key), newest first.
   std::vector<int64_t> LookupKey(std::string_view topic, std::string_view key, int max_results);
   // Makes index writes durable (syncs the WAL).
@@ -61,7 +58,7 @@ class RocksMetaStore final : public MetaStore {
 
  private:
   RocksMetaStore() = default;
-  enum Cf { kTopics = 0, kGroups, kOffsets, kMsgId, kKey, kState, kNumCf };
+  enum Cf { kTopics = 0, kGroups, kOffsets, kRetiredMsgId, kKey, kState, kNumCf };
   Status Put(Cf cf, std::string_view key, std::string_view value);
   std::optional<std::string> Get(Cf cf, std::string_view key);
   void Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);

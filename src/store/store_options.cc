@@ -42,6 +42,12 @@ Result<StoreOptions> StoreOptions::FromConfig(const Config& config) {
   VELA_RETURN_IF_ERROR(get_int("fileReservedTime", &o.file_reserved_hours, 0, 24 * 365 * 10));
   VELA_RETURN_IF_ERROR(get_int("diskMaxUsedSpaceRatio", &o.disk_max_used_space_ratio, 1, 100));
   VELA_RETURN_IF_ERROR(get_bytes("storeSizeLimit", &o.store_size_limit, 0));
+  int slots = static_cast<int>(o.max_hash_slot_num);
+  int entries = static_cast<int>(o.max_index_num);
+  VELA_RETURN_IF_ERROR(get_int("maxHashSlotNum", &slots, 4, 1 << 28));
+  VELA_RETURN_IF_ERROR(get_int("maxIndexNum", &entries, 1, 1 << 28));
+  o.max_hash_slot_num = static_cast<uint32_t>(slots);
+  o.max_index_num = static_cast<uint32_t>(entries);
   int64_t max_message = o.max_message_size;
   VELA_RETURN_IF_ERROR(get_bytes("maxMessageSize", &max_message, 1));
   if (max_message > (1LL << 30)) return Status::InvalidArgument("maxMessageSize must be at most 1g");

@@ -153,6 +153,19 @@ TEST_F(RecoveryTest, DeletedConsumeQueueDirectoryIsRebuilt) {
   EXPECT_EQ(r.records[0].queue_offset, 1500);
 }
 
+TEST_F(RecoveryTest, DeletedMessageIdIndexIsRebuilt) {
+  {
+    auto store = OpenStore(options_);
+    Fill(*store, 1000);  // several id index files (SmallOptions)
+    store->WaitForDispatch();
+  }
+  fs::remove_all(fs::path(dir_.str()) / "index");
+  auto store = OpenStore(options_);
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 1000; i += 7) EXPECT_TRUE(store->LookupByMessageId("ID-" + std::to_string(i)).ok()) << i;
+  EXPECT_TRUE(store->LookupByMessageId("ID-999").ok());
+}
+
 TEST_F(RecoveryTest, SpareSegmentsPastTheEndAreIgnored) {
   {
     auto store = OpenStore(options_);

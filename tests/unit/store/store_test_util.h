@@ -48,6 +48,8 @@ inline StoreOptions SmallOptions(const std::string& root) {
   o.root_dir = root;
   o.commitlog_segment_size = 1 << 20;
   o.consume_queue_segment_size = 20 * 1024;
+  o.max_hash_slot_num = 64;  // small id index files: tests that append a few hundred records roll them
+  o.max_index_num = 256;
   o.max_message_size = 256 * 1024;
   o.flush_interval_ms = 20;
   o.sync_flush_timeout_ms = 5000;

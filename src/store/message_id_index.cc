@@ -1,0 +1,268 @@
+#include "store/message_id_index.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "common/clock.h"
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "store/logger.h"
+
+namespace vela::store {
+
+static_assert(std::endian::native == std::endian::little, "slots and the entry count are accessed in place");
+
+namespace {
+constexpr uint32_t kMagic = 0x31584956;  // "VIX1"
+constexpr uint32_t kVersion = 1;
+constexpr int64_t kHeaderSize = 64;
+constexpr int64_t kEntrySize = 16;
+constexpr int64_t kCountAt = 16;
+
+int64_t FileBytes(uint32_t slots, uint32_t entries) {
+  return kHeaderSize + 4 * static_cast<int64_t>(slots) + kEntrySize * static_cast<int64_t>(entries);
+}
+
+uint32_t HashId(std::string_view msg_id) { return crc32c::Value(msg_id.data(), msg_id.size()); }
+}  // namespace
+
+// One index file, mapped. Its writer is the index's writer; see MessageIdIndex for the rest.
+class MessageIdIndex::File {
+ public:
+  File(std::shared_ptr<MappedSegment> seg, uint32_t slots, uint32_t capacity)
+      : seg_(std::move(seg)), slots_(slots), capacity_(capacity), next_(Count().load()), synced_(next_) {}
+
+  // Writes a fresh header into a new, zeroed file.
+  static void Format(MappedSegment& seg, uint32_t slots, uint32_t capacity) {
+    char* h = seg.data();
+    coding::PutFixed32(h, kMagic);
+    coding::PutFixed32(h + 4, kVersion);
+    coding::PutFixed32(h + 8, slots);
+    coding::PutFixed32(h + 12, capacity);
+    coding::PutFixed32(h + kCountAt, 0);
+  }
+
+  // Why the file's header does not describe it ("" when it does). A zero header is "blank".
+  static std::string Check(const MappedSegment& seg) {
+    if (seg.size() < kHeaderSize) return "shorter than its header";
+    const char* h = seg.data();
+    if (coding::GetFixed32(h) == 0) return "blank";
+    if (coding::GetFixed32(h) != kMagic || coding::GetFixed32(h + 4) != kVersion) return "bad magic or version";
+    const uint32_t slots = coding::GetFixed32(h + 8);
+    const uint32_t capacity = coding::GetFixed32(h + 12);
+    if (slots == 0 || capacity == 0 || FileBytes(slots, capacity) != seg.size()) return "geometry does not match its size";
+    if (coding::GetFixed32(h + kCountAt) > capacity) return "entry count beyond capacity";
+    return "";
+  }
+  static uint32_t SlotsOf(const MappedSegment& seg) { return coding::GetFixed32(seg.data() + 8); }
+  static uint32_t CapacityOf(const MappedSegment& seg) { return coding::GetFixed32(seg.data() + 12); }
+
+  int64_t first_offset() const { return seg_->base(); }
+  uint32_t count() const { return Count().load(std::memory_order_acquire); }
+  bool full() const { return next_ >= capacity_; }
+
+  // REQUIRES: !full(); the writer only.
+  void Insert(uint32_t hash, int64_t physical_offset) {
+    std::atomic_ref<uint32_t> slot(*SlotAt(hash % slots_));
+    char* e = EntryAt(next_);
+    coding::PutFixed32(e, hash);
+    coding::PutFixed32(e + 4, slot.load(std::memory_order_relaxed));
+    coding::PutFixed64(e + 8, static_cast<uint64_t>(physical_offset));
+    ++next_;
+    slot.store(next_, std::memory_order_release);
+    Count().store(next_, std::memory_order_release);
+  }
+
+  // Calls fn for each entry of `hash`, newest first; false when fn asked to stop.
+  bool Find(uint32_t hash, const std::function<bool(int64_t)>& fn) const {
+    uint32_t i = std::atomic_ref<uint32_t>(*SlotAt(hash % slots_)).load(std::memory_order_acquire);
+    while (i != 0 && i <= capacity_) {
+      const char* e = EntryAt(i - 1);
+      if (coding::GetFixed32(e) == hash && !fn(static_cast<int64_t>(coding::GetFixed64(e + 8)))) return false;
+      const uint32_t prev = coding::GetFixed32(e + 4);
+      if (prev >= i) break;  // only older entries are linked; anything else is damage
+      i = prev;
+    }
+    return true;
+  }
+
+  // After a crash the slots may be newer or older on disk than the entries they point to: takes
+  // the entries as the truth (counting those written past a stale header count) and rebuilds every
+  // chain. Before the writer starts.
+  void Relink() {
+    uint32_t n = std::min(Count().load(), capacity_);
+    static const char kZero[kEntrySize] = {};
+    while (n < capacity_ && std::memcmp(EntryAt(n), kZero, kEntrySize) != 0) ++n;
+    std::memset(SlotAt(0), 0, 4 * static_cast<size_t>(slots_));
+    for (uint32_t i = 0; i < n; ++i) {
+      char* e = EntryAt(i);
+      uint32_t* slot = SlotAt(coding::GetFixed32(e) % slots_);
+      coding::PutFixed32(e + 4, *slot);
+      *slot = i + 1;
+    }
+    Count().store(n);
+    next_ = n;
+    synced_ = 0;
+  }
+
+  // Syncs the header, the slots and every entry written so far. One caller at a time.
+  Status Sync() {
+    const uint32_t n = count();
+    if (n == synced_) return Status::OK();
+    VELA_RETURN_IF_ERROR(seg_->Sync(0, FileBytes(slots_, n)));
+    synced_ = n;
+    return Status::OK();
+  }
+
+  Status MarkDeleted(FileSystem& fs) { return seg_->MarkDeleted(fs); }
+
+ private:
+  std::atomic_ref<uint32_t> Count() const {
+    return std::atomic_ref<uint32_t>(*reinterpret_cast<uint32_t*>(seg_->data() + kCountAt));
+  }
+  uint32_t* SlotAt(uint32_t slot) const { return reinterpret_cast<uint32_t*>(seg_->data() + kHeaderSize) + slot; }
+  char* EntryAt(uint32_t i) const {
+    return seg_->data() + kHeaderSize + 4 * static_cast<int64_t>(slots_) + kEntrySize * static_cast<int64_t>(i);
+  }
+
+  const std::shared_ptr<MappedSegment> seg_;
+  const uint32_t slots_;
+  const uint32_t capacity_;
+  uint32_t next_;    // the writer's: entries written
+  uint32_t synced_;  // Sync's: entries known durable
+};
+
+MessageIdIndex::MessageIdIndex(FileSystem& fs, std::string dir, Geometry geometry)
+    : fs_(fs), dir_(std::move(dir)), geometry_(geometry) {}
+
+MessageIdIndex::~MessageIdIndex() = default;
+
+Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std::string dir, Geometry geometry,
+                                                             std::optional<int64_t> relink_from) {
+  // Slots a multiple of 4 keep the 16-byte entries aligned, so none straddles a page.
+  geometry.slots = std::max<uint32_t>(4, geometry.slots / 4 * 4);
+  geometry.entries = std::max<uint32_t>(1, geometry.entries);
+  std::unique_ptr<MessageIdIndex> index(new MessageIdIndex(fs, std::move(dir), geometry));
+  VELA_RETURN_IF_ERROR(fs.CreateDirs(index->dir_));
+  VELA_ASSIGN_OR_RETURN(auto names, fs.ListDir(index->dir_));
+  std::vector<int64_t> bases;
+  for (const auto& n : names) {
+    int64_t base;
+    if (MappedSegment::ParseFileName(n, &base)) bases.push_back(base);
+  }
+  std::sort(bases.begin(), bases.end());
+  std::vector<std::shared_ptr<File>> files;
+  std::string damage;
+  for (int64_t base : bases) {
+    const std::string path = index->dir_ + "/" + MappedSegment::FileName(base);
+    VELA_ASSIGN_OR_RETURN(auto file, fs.OpenFile(path, /*create=*/false));
+    VELA_ASSIGN_OR_RETURN(const int64_t size, file->Size());
+    file.reset();
+    VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs, path, base, size));
+    const std::string why = File::Check(*seg);
+    if (why == "blank") {
+      // Created but never synced: every entry it had lies past the checkpoint and is re-dispatched.
+      Log().info("message id index: removing {}, which was never synced", path);
+      VELA_RETURN_IF_ERROR(seg->MarkDeleted(fs));
+      continue;
+    }
+    if (!why.empty()) {
+      damage = fmt::format("{}: {}", path, why);
+      break;
+    }
+    seg->AdviseRandomAccess();
+    files.push_back(std::make_shared<File>(seg, File::SlotsOf(*seg), File::CapacityOf(*seg)));
+  }
+  if (!damage.empty()) {
+    Log().warn("message id index: {}; dropping the index, to be rebuilt from the commit log", damage);
+    files.clear();
+    VELA_RETURN_IF_ERROR(fs.RemoveAll(index->dir_));
+    VELA_RETURN_IF_ERROR(fs.CreateDirs(index->dir_));
+  }
+  if (relink_from) {
+    // Files written to since the checkpoint: the newest, and any whose successor starts past it.
+    for (size_t i = 0; i < files.size(); ++i) {
+      if (i + 1 == files.size() || files[i + 1]->first_offset() > *relink_from) files[i]->Relink();
+    }
+  }
+  index->files_ = std::move(files);
+  if (!index->files_.empty()) index->active_ = index->files_.back();
+  return index;
+}
+
+Status MessageIdIndex::StartFile(int64_t first_offset) {
+  int64_t base = first_offset;
+  if (active_) base = std::max(base, active_->first_offset() + 1);  // names stay unique and ascending
+  const std::string path = dir_ + "/" + MappedSegment::FileName(base);
+  if (fs_.Exists(path)) VELA_RETURN_IF_ERROR(fs_.Remove(path));
+  VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, path, base, FileBytes(geometry_.slots, geometry_.entries),
+                                                        /*prewrite=*/false));
+  seg->AdviseRandomAccess();
+  File::Format(*seg, geometry_.slots, geometry_.entries);
+  auto file = std::make_shared<File>(std::move(seg), geometry_.slots, geometry_.entries);
+  std::lock_guard lock(mu_);
+  files_.push_back(file);
+  active_ = std::move(file);
+  ++files_created_;
+  return Status::OK();
+}
+
+Status MessageIdIndex::Insert(std::string_view msg_id, int64_t physical_offset) {
+  if (!active_ || active_->full()) {
+    const int64_t now = NowMonotonicUs();
+    if (now < start_retry_at_us_) return Status::Unavailable("message id index: creating a file failed less than a second ago");
+    Status st = StartFile(physical_offset);
+    if (!st.ok()) {
+      start_retry_at_us_ = now + 1'000'000;
+      return st;
+    }
+  }
+  active_->Insert(HashId(msg_id), physical_offset);
+  return Status::OK();
+}
+
+std::vector<std::shared_ptr<MessageIdIndex::File>> MessageIdIndex::Snapshot() const {
+  std::lock_guard lock(mu_);
+  return files_;
+}
+
+void MessageIdIndex::Find(std::string_view msg_id, const std::function<bool(int64_t)>& fn) const {
+  const uint32_t hash = HashId(msg_id);
+  const auto files = Snapshot();
+  for (auto it = files.rbegin(); it != files.rend(); ++it) {
+    if (!(*it)->Find(hash, fn)) return;
+  }
+}
+
+bool MessageIdIndex::empty() const {
+  const auto files = Snapshot();
+  return std::all_of(files.begin(), files.end(), [](const auto& f) { return f->count() == 0; });
+}
+
+Status MessageIdIndex::Sync() {
+  uint64_t created;
+  {
+    std::lock_guard lock(mu_);
+    created = files_created_;
+  }
+  for (const auto& f : Snapshot()) VELA_RETURN_IF_ERROR(f->Sync());
+  if (created != files_created_synced_) {
+    VELA_RETURN_IF_ERROR(fs_.SyncDir(dir_));
+    files_created_synced_ = created;
+  }
+  return Status::OK();
+}
+
+Status MessageIdIndex::DeleteBelow(int64_t min_physical) {
+  std::lock_guard lock(mu_);
+  while (files_.size() > 1 && files_[1]->first_offset() <= min_physical) {
+    VELA_RETURN_IF_ERROR(files_.front()->MarkDeleted(fs_));
+    files_.erase(files_.begin());
+  }
+  return Status::OK();
+}
+
+}  // namespace vela::store
