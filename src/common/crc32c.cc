@@ -24,10 +24,66 @@ constexpr std::array<uint32_t, 256> MakeTable() {
 }
 constexpr auto kTable = MakeTable();
 
+// Shifting a CRC register through n zero bytes is linear over GF(2): ZeroShift holds, for each of
+// the register's four bytes, the image of every byte value, so a shift costs four lookups.
+struct ZeroShift {
+  std::array<std::array<uint32_t, 256>, 4> table{};
+
+  explicit ZeroShift(size_t zero_bytes) {
+    std::array<uint32_t, 32> basis{};  // image of each single register bit
+    for (int bit = 0; bit < 32; ++bit) {
+      uint32_t c = 1u << bit;
+      for (size_t i = 0; i < 8 * zero_bytes; ++i) c = (c & 1) ? (c >> 1) ^ kPoly : c >> 1;
+      basis[bit] = c;
+    }
+    for (int k = 0; k < 4; ++k) {
+      for (uint32_t b = 0; b < 256; ++b) {
+        uint32_t image = 0;
+        for (int i = 0; i < 8; ++i) {
+          if (b & (1u << i)) image ^= basis[8 * k + i];
+        }
+        table[k][b] = image;
+      }
+    }
+  }
+  uint32_t operator()(uint32_t c) const {
+    return table[0][c & 0xff] ^ table[1][(c >> 8) & 0xff] ^ table[2][(c >> 16) & 0xff] ^ table[3][c >> 24];
+  }
+};
+
 #if defined(__x86_64__)
+// The crc32 instruction has a latency of three cycles and a throughput of one: three independent
+// streams over adjacent blocks keep it busy, and their registers are then joined with ZeroShift
+// (register after A+B = shift(register after A, |B|) ^ register of B from zero).
+template <size_t kBlock>
+__attribute__((target("sse4.2"))) uint64_t ThreeWay(uint64_t c, const unsigned char*& p, size_t& n) {
+  static const ZeroShift shift(kBlock);
+  while (n >= 3 * kBlock) {
+    uint64_t c1 = 0;
+    uint64_t c2 = 0;
+    for (size_t i = 0; i < kBlock; i += 8) {
+      uint64_t v0, v1, v2;
+      std::memcpy(&v0, p + i, 8);
+      std::memcpy(&v1, p + kBlock + i, 8);
+      std::memcpy(&v2, p + 2 * kBlock + i, 8);
+      c = _mm_crc32_u64(c, v0);
+      c1 = _mm_crc32_u64(c1, v1);
+      c2 = _mm_crc32_u64(c2, v2);
+    }
+    c = shift(static_cast<uint32_t>(c)) ^ c1;
+    c = shift(static_cast<uint32_t>(c)) ^ c2;
+    p += 3 * kBlock;
+    n -= 3 * kBlock;
+  }
+  return c;
+}
+
 __attribute__((target("sse4.2"))) uint32_t ExtendHardware(uint32_t crc, const void* data, size_t n) {
   auto p = static_cast<const unsigned char*>(data);
   uint64_t c = ~crc;
+  c = ThreeWay<1024>(c, p, n);
+  c = ThreeWay<256>(c, p, n);
+  c = ThreeWay<64>(c, p, n);
   while (n >= 8) {
     uint64_t v;
     std::memcpy(&v, p, 8);

@@ -1,4 +1,5 @@
 #include <random>
+#include <vector>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -22,13 +23,20 @@ TEST(Crc32cTest, MatchesKnownVectors) {
 
 TEST(Crc32cTest, HardwareAndPortableAgree) {
   std::mt19937 rng(7);
-  for (size_t n : {0, 1, 7, 8, 9, 63, 1024, 4097}) {
+  // Every length up to past a round of the three-way 256-byte blocks (768), then lengths around
+  // the 1024-byte blocks' round (3072).
+  std::vector<size_t> lengths;
+  for (size_t n = 0; n <= 800; ++n) lengths.push_back(n);
+  for (size_t n : {3071, 3072, 3073, 4097, 6144, 9999, 65537}) lengths.push_back(n);
+  for (size_t n : lengths) {
     std::string s(n, '\0');
     for (auto& c : s) c = static_cast<char>(rng());
     EXPECT_EQ(crc32c::Value(s.data(), n), crc32c::ExtendPortable(0, s.data(), n)) << n;
     // Extend is a continuation.
     if (n > 3) {
       EXPECT_EQ(crc32c::Extend(crc32c::Value(s.data(), 3), s.data() + 3, n - 3), crc32c::Value(s.data(), n));
+      // An unaligned start.
+      EXPECT_EQ(crc32c::Value(s.data() + 1, n - 1), crc32c::ExtendPortable(0, s.data() + 1, n - 1)) << n;
     }
   }
 }
