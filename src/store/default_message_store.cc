@@ -160,6 +160,7 @@ void DefaultMessageStore::Shutdown() {
     Status st = dispatcher_->DispatchAvailable();
     if (!st.ok()) Log().error("shutdown: dispatch: {}", st.ToString());
   }
+  if (ids_) ids_->Close();  // its slots go to disk with the final checkpoint
   if (log_) log_->Stop();
   Status st = WriteCheckpoint();
   if (st.ok()) st = fs_->Remove(root_ + "/abort");
@@ -223,6 +224,7 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
       return;
     }
     pending.push_back(PendingRecord{view.raw, view.topic, view.msg_id, view.queue_id});
+    ids_->Prefetch(view.msg_id);  // its slot is in cache when the dispatch below inserts the id
   }
   AppendResult result;
   Status st = log_->Append(pending, NowEpochMs(), &result);

@@ -30,12 +30,12 @@ namespace vela::store {
 //
 // What Find reports are candidates: another id may share the hash, and after a crash an entry may
 // name a record recovery cut off. Callers read the record and compare its id. Inserting a record
-// again (re-dispatch after a crash) adds a duplicate candidate, which is harmless. A crash can
-// leave slots and entries of the newest file written to different points; Open(crashed) relinks
-// rebuilds the chains of the files written since the checkpoint from their entries, so every
-// entry that was synced is found again.
+// again (re-dispatch after a crash) adds a duplicate candidate, which is harmless. The slots of
+// the file being written live in memory (huge pages: they are hit at random) and are written to
+// it when it is full or at Close; after a crash Open rebuilds the chains of the files written
+// since the checkpoint from their entries, so every entry that was synced is found again.
 //
-// Thread-safety: one writer (Insert) and any number of concurrent readers (Find, empty); Sync and
+// Thread-safety: one writer (Insert) and any number of concurrent readers (Find, Prefetch, empty); Sync and
 // DeleteBelow are called by one thread at a time, concurrently with both.
 class MessageIdIndex {
  public:
@@ -59,13 +59,21 @@ class MessageIdIndex {
   // may fail with ResourceExhausted/kNoSpace on a full disk; after such a failure, inserts fail
   // at once for a second before the next try). Writer only.
   Status Insert(std::string_view msg_id, int64_t physical_offset);
+  // Asks the processor to bring the slot `msg_id` will use into the cache, so a later Insert does
+  // not wait for memory (the slot array is too large to stay cached). A hint only; any thread.
+  void Prefetch(std::string_view msg_id) const;
   // Calls fn(physical_offset) for each candidate of `msg_id`, newest first, until fn returns false.
   void Find(std::string_view msg_id, const std::function<bool(int64_t)>& fn) const;
   // True when no entry exists in any file (a new or dropped index).
   bool empty() const;
 
   // Makes every entry inserted before the call durable (and the directory, after a new file).
+  // The slots of the file being written are kept in memory and reach the disk only when it is
+  // full or at Close; after a crash they are rebuilt from the entries.
   Status Sync();
+  // Puts the slots of the file being written into its mapping, for the next Sync: a clean stop
+  // then needs no relink at the next Open. The writer only; a later Insert is still allowed.
+  void Close();
   // Deletes every file whose records all lie below `min_physical` (never the newest file).
   Status DeleteBelow(int64_t min_physical);
 
@@ -81,6 +89,9 @@ class MessageIdIndex {
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<File>> files_;  // GUARDED_BY(mu_), ascending first offset
   std::shared_ptr<File> active_;              // the newest file; the writer's
+  // The newest file's slots, for Prefetch from any thread. The newest file is never deleted
+  // (retention keeps the segment being appended to, and so the file whose first offset is in it).
+  std::atomic<const File*> prefetch_file_{nullptr};
   int64_t start_retry_at_us_ = 0;             // the writer's: no new file before (after a failure)
   uint64_t files_created_ = 0;                // GUARDED_BY(mu_)
   uint64_t files_created_synced_ = 0;         // Sync's: files_created_ when the directory was last synced

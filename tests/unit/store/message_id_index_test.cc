@@ -73,6 +73,7 @@ TEST_F(MessageIdIndexTest, RollsFullFilesSurvivesReopenAndDeletesFilesBelowTheLo
   {
     auto index = Open();
     for (int i = 0; i < 200; ++i) ASSERT_OK(index->Insert(IdOf(i), OffsetOf(i)));
+    index->Close();  // a clean stop: the newest file's slots reach the disk
     ASSERT_OK(index->Sync());
   }
   ASSERT_EQ(Files().size(), 4u);  // 64 entries a file
@@ -97,7 +98,8 @@ TEST_F(MessageIdIndexTest, RelinkAfterACrashRecoversChainsFromTheEntries) {
     for (int i = 0; i < 100; ++i) ASSERT_OK(index->Insert(IdOf(i), OffsetOf(i)));
     ASSERT_OK(index->Sync());
   }
-  // A torn write-back: the newest file's slots never reached the disk, and its header count is stale.
+  // A crash: the newest file's slots stay in memory (no Close). Make it worse: a torn write-back
+  // left its on-disk slots zero and its header count stale.
   const auto newest = Files().back();
   {
     std::fstream f(newest, std::ios::in | std::ios::out | std::ios::binary);
