@@ -8,7 +8,8 @@
 
 namespace vela::bench {
 
-client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const ClientSettings& settings) {
+client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const ClientSettings& settings,
+                                                                      AckHandler on_ack) {
   client::ProducerBuilder builder;
   client::ClientConfig config;
   config.callback_threads = settings.callback_threads;
@@ -19,11 +20,12 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
   builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms).SetTopics({settings.topic});
   auto producer = builder.Build();
   if (!producer.ok()) return producer.status();
-  return std::unique_ptr<BenchProducer>(new BenchProducer(settings.topic, std::move(producer).value()));
+  return std::unique_ptr<BenchProducer>(
+      new BenchProducer(settings.topic, std::move(producer).value(), std::move(on_ack)));
 }
 
-BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer)
-    : topic_(std::move(topic)), producer_(std::move(producer)) {}
+BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack)
+    : topic_(std::move(topic)), producer_(std::move(producer)), on_ack_(std::move(on_ack)) {}
 
 BenchProducer::~BenchProducer() { Shutdown(); }
 
@@ -46,14 +48,18 @@ void BenchProducer::Complete(uint64_t token, const client::Status& status, const
   {
     std::lock_guard lock(mu_);
     if (status.ok()) {
-      acked_.push_back(token);
       if (broker_addr_.empty()) broker_addr_ = receipt.broker_addr;
+      if (!on_ack_) acked_.push_back(token);
     } else {
-      failed_.push_back(token);
       if (first_error_.empty()) first_error_ = status.ToString();
+      if (!on_ack_) failed_.push_back(token);
     }
   }
-  cv_.notify_one();
+  if (on_ack_) {
+    on_ack_(token, status.ok());
+  } else {
+    cv_.notify_one();
+  }
 }
 
 size_t BenchProducer::PollAcks(std::vector<uint64_t>& acked, std::vector<uint64_t>& failed, int64_t timeout_us) {

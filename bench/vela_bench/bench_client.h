@@ -34,13 +34,16 @@ struct ClientSettings {
 // BenchProducer publishes through one vela::client::Producer (one connection per broker) and
 // hands acknowledgements back as tokens. Publish never waits for the broker: it calls SendAsync,
 // whose callback (on the SDK's network thread, or a callback thread with --callback-threads N)
-// queues the token under a mutex; PollAcks waits on a
-// condition variable for queued tokens. Thread-safe: Publish/PollAcks from one driver thread,
-// callbacks from any SDK thread.
+// either calls the AckHandler given to Create, or, without one, queues the token under a mutex
+// for PollAcks, which waits on a condition variable. Thread-safe: Publish from any thread,
+// PollAcks from one driver thread, callbacks from any SDK thread.
 class BenchProducer {
  public:
+  // Called with each send's token and outcome, on the thread that completed it.
+  using AckHandler = std::function<void(uint64_t token, bool ok)>;
   // Builds and starts the producer; fails with the SDK's status.
-  static client::StatusOr<std::unique_ptr<BenchProducer>> Create(const ClientSettings& settings);
+  static client::StatusOr<std::unique_ptr<BenchProducer>> Create(const ClientSettings& settings,
+                                                                 AckHandler on_ack = nullptr);
   ~BenchProducer();
   BenchProducer(const BenchProducer&) = delete;
   BenchProducer& operator=(const BenchProducer&) = delete;
@@ -61,12 +64,13 @@ class BenchProducer {
   void Shutdown();
 
  private:
-  BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer);
+  BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack);
   // Queues the outcome of one send (any thread).
   void Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt);
 
   const std::string topic_;
   std::unique_ptr<client::Producer> producer_;
+  const AckHandler on_ack_;
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<uint64_t> acked_;   // GUARDED_BY(mu_)

@@ -93,7 +93,97 @@ struct ProduceOutcome {
 // The W1 loop of peerbench: publish while fewer than `window` are unacknowledged, then collect
 // acks (waiting up to 100 ms); latency is taken when the driver collects the ack. Sequence
 // numbers are seq_base + i. Stops publishing at `cap_s`, then waits at most 30 s for the tail.
+ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base);
+
+// The same window, refilled from the acknowledgement callback: each ack (on the SDK's network
+// thread) records its latency and publishes the next message at once, so no driver thread is
+// woken per acknowledgement. peerbench's Redis driver gets the same from its single thread; the
+// window (at most `window` unacknowledged), the timestamps (send: before Publish; ack: when the
+// driver sees it) and the cap are those of ProduceLoop.
+ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base) {
+  struct State {
+    std::mutex mu;
+    std::condition_variable done_cv;
+    ProduceOutcome r;        // GUARDED_BY(mu)
+    int64_t inflight = 0;    // GUARDED_BY(mu)
+    bool stopped = false;    // GUARDED_BY(mu): the cap passed
+    std::vector<int64_t> send_ns;  // each slot written before its Publish, read after its ack
+    std::string body;        // the payload pattern; each message is a stamped copy
+    BenchProducer* producer = nullptr;
+  };
+  State st;
+  st.send_ns.resize(static_cast<size_t>(count));
+  st.body.assign(Payload(options.size).Stamp(0, 0), std::max<size_t>(options.size, 16));
+  const int64_t t0 = NowMonotonicNs();
+  const int64_t deadline = t0 + static_cast<int64_t>(cap_s * 1e9);
+  st.r.first_send_ns = t0;
+  st.r.last_ack_ns = t0;
+  // Publishes until the window is full, the count is reached or the cap passes.
+  auto refill = [&st, window, count, deadline, seq_base] {
+    for (;;) {
+      int64_t token;
+      const int64_t ts = NowMonotonicNs();
+      {
+        std::lock_guard lock(st.mu);
+        if (!st.stopped && ts >= deadline) {
+          st.stopped = true;
+          st.r.capped = st.r.sent < count;
+        }
+        if (st.stopped || st.inflight >= window || st.r.sent >= count) {
+          if (st.inflight == 0) st.done_cv.notify_all();  // nothing in flight and nothing more to send
+          return;
+        }
+        token = st.r.sent++;
+        ++st.inflight;
+      }
+      st.send_ns[static_cast<size_t>(token)] = ts;
+      std::string body = st.body;
+      const uint64_t seq = seq_base + static_cast<uint64_t>(token);
+      std::memcpy(body.data(), &seq, sizeof seq);
+      std::memcpy(body.data() + 8, &ts, sizeof ts);
+      st.producer->Publish(body.data(), body.size(), static_cast<uint64_t>(token));
+    }
+  };
+  auto on_ack = [&st, &refill, count](uint64_t token, bool ok) {
+    const int64_t t = NowMonotonicNs();
+    {
+      std::lock_guard lock(st.mu);
+      if (token >= static_cast<uint64_t>(count)) throw std::runtime_error("bad ack token");
+      if (ok) {
+        st.r.latency_ns.Record(t - st.send_ns[token]);
+        ++st.r.acked;
+        st.r.last_ack_ns = t;
+      } else {
+        ++st.r.failed;
+      }
+      --st.inflight;
+    }
+    refill();
+  };
+  auto producer = BenchProducer::Create(options.client, on_ack);
+  if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
+  st.producer = producer->get();
+  refill();
+  {
+    std::unique_lock lock(st.mu);
+    const auto hard_deadline = std::chrono::steady_clock::now() +
+                               std::chrono::nanoseconds(deadline - NowMonotonicNs() + kTailAckGraceNs);
+    while (!(st.inflight == 0 && (st.stopped || st.r.sent >= count))) {
+      if (st.done_cv.wait_until(lock, hard_deadline) == std::cv_status::timeout) {
+        throw std::runtime_error("acks did not arrive within 30 s after the cap");
+      }
+    }
+  }
+  (*producer)->Shutdown();
+  std::lock_guard lock(st.mu);
+  ProduceOutcome r = std::move(st.r);
+  r.broker_addr = (*producer)->broker_addr();
+  r.first_error = (*producer)->first_error();
+  return r;
+}
+
 ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base) {
+  if (!(options.sync_send && window == 1)) return ProduceFromAcks(options, window, count, cap_s, seq_base);
   auto producer = BenchProducer::Create(options.client);
   if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
   BenchProducer& p = **producer;

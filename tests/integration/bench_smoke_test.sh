@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# vela-bench against a real name server and broker: produce at windows 64 and 1, a W2 backlog
+# and drain, and a short W3 run each finish with every message acknowledged (or received) and no
+# error in their JSON. Figures are not checked: speed is measured by bench/compare.sh.
+#   bench_smoke_test.sh BUILD_DIR
+set -euo pipefail
+BIN=$(cd "$1" && pwd)/bin
+TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+cd "$TMP"
+"$BIN/vela-namesrv" --listen 127.0.0.1:0 >ns.out 2>ns.log &
+PIDS+=($!)
+for _ in $(seq 1 100); do grep -q '^listening on' ns.out 2>/dev/null && break; sleep 0.1; done
+export VELA_NAMESRV=$(sed -n 's/^listening on //p' ns.out)
+BROKER_PORT=$(( 20000 + RANDOM % 20000 ))
+"$BIN/vela-broker" --listen "127.0.0.1:$BROKER_PORT" --namesrv "$VELA_NAMESRV" --store-dir "$TMP/store" \
+  --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 >b.out 2>b.log &
+PIDS+=($!)
+for _ in $(seq 1 100); do
+  "$BIN/vela-admin" cluster list 2>/dev/null | grep -q "$BROKER_PORT" && break
+  sleep 0.1
+done
+"$BIN/vela-admin" topic create P --queues 4 >/dev/null
+"$BIN/vela-admin" topic create C --queues 4 >/dev/null
+"$BIN/vela-admin" topic create E --queues 4 >/dev/null
+
+# check JSON FIELD EXPECTED: the field of the one JSON object on stdin equals EXPECTED.
+check() {
+  python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read().strip().splitlines()[-1])
+field, want = sys.argv[1], sys.argv[2]
+got = d
+for part in field.split("."):
+    got = got[part]
+if str(got) != want:
+    sys.exit(f"{field} = {got}, want {want}: {d}")
+' "$1" "$2"
+}
+
+out=$("$BIN/vela-bench" --json produce --topic P --count 5000 --window 64)
+check msgs 5000 <<<"$out"
+check errors 0 <<<"$out"
+out=$("$BIN/vela-bench" --json produce --topic P --count 300 --window 1)
+check msgs 300 <<<"$out"
+check errors 0 <<<"$out"
+out=$("$BIN/vela-bench" --json consume --topic C --group G --count 5000)
+check msgs 5000 <<<"$out"
+check errors 0 <<<"$out"
+out=$("$BIN/vela-bench" --json e2e --topic E --group GE --rate 1000 --duration 1)
+check errors 0 <<<"$out"
+echo "vela-bench: produce, consume and e2e completed without errors"
