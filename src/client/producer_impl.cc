@@ -145,28 +145,46 @@ v1::Header ProducerImpl::MakeHeader(const SendJob& job, int32_t queue_id) const 
   request->set_producer_group(settings_.group);
   request->set_message_count(job.count);
   request->set_batch(job.batch);
+  request->set_compact_receipts(true);
   return header;
 }
 
-Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const SendJob& job, const std::string& addr,
+Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<const SendJob*>& jobs,
+                                                             const std::string& addr,
                                                              Result<net::Frame> response) const {
   if (!response.ok()) return response.status();
   const auto& sr = response->header.send_response();
-  if (static_cast<uint32_t>(sr.receipts_size()) != job.count) {
-    return vela::Status::Internal(
-        fmt::format("broker {} acknowledged {} of {} messages", addr, sr.receipts_size(), job.count));
+  const std::string& broker_addr = sr.broker_addr().empty() ? addr : sr.broker_addr();
+  uint32_t count = 0;
+  for (const SendJob* job : jobs) count += job->count;
+  const int acknowledged = sr.has_compact_receipt() ? sr.compact_receipt().physical_offsets_size() : sr.receipts_size();
+  if (static_cast<uint32_t>(acknowledged) != count) {
+    return vela::Status::Internal(fmt::format("broker {} acknowledged {} of {} messages", addr, acknowledged, count));
   }
   std::vector<SendReceipt> receipts;
-  receipts.reserve(sr.receipts_size());
-  for (const auto& r : sr.receipts()) {
-    SendReceipt receipt;
-    receipt.msg_id = r.msg_id();
-    receipt.offset_id = r.offset_id();
-    receipt.topic = job.topic;
-    receipt.queue_id = r.queue_id();
-    receipt.queue_offset = r.queue_offset();
-    receipt.broker_addr = sr.broker_addr().empty() ? addr : sr.broker_addr();
-    receipts.push_back(std::move(receipt));
+  receipts.reserve(count);
+  int i = 0;
+  for (const SendJob* job : jobs) {
+    for (const std::string& msg_id : job->msg_ids) {
+      SendReceipt& receipt = receipts.emplace_back();
+      if (sr.has_compact_receipt()) {
+        // The request asked for it (MakeHeader): offsets are consecutive, ids are ours.
+        const auto& c = sr.compact_receipt();
+        receipt.msg_id = msg_id;
+        receipt.offset_id = MakeOffsetId(c.store_host(), c.physical_offsets(i));
+        receipt.queue_id = c.queue_id();
+        receipt.queue_offset = c.first_queue_offset() + i;
+      } else {
+        const auto& r = sr.receipts(i);
+        receipt.msg_id = r.msg_id();
+        receipt.offset_id = r.offset_id();
+        receipt.queue_id = r.queue_id();
+        receipt.queue_offset = r.queue_offset();
+      }
+      receipt.topic = job->topic;
+      receipt.broker_addr = broker_addr;
+      ++i;
+    }
   }
   return receipts;
 }
@@ -182,7 +200,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
       if (!IsRetryable(target.status())) return target.status();
       continue;
     }
-    auto result = ParseResponse(*job, target->addr,
+    auto result = ParseResponse({job.get()}, target->addr,
                                 instance_->rpc().InvokeSync(
                                     target->addr, MakeHeader(*job, target->queue_id),
                                     net::OutBody(EncodeFor(*job, target->queue_id, instance_->born_host())),
@@ -309,11 +327,11 @@ void ProducerImpl::DispatchLane(const std::string& key, const Target& target,
 
 void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, const std::string& addr,
                                     const std::string& broker_name, Result<net::Frame> response) {
-  // Parse once as one combined job, then hand each job its share of the receipts.
-  SendJob combined;
-  combined.topic = jobs.front()->topic;
-  for (const auto& job : jobs) combined.count += job->count;
-  auto receipts = ParseResponse(combined, addr, std::move(response));
+  // Parse once for all the jobs, then hand each job its share of the receipts.
+  std::vector<const SendJob*> parts;
+  parts.reserve(jobs.size());
+  for (const auto& job : jobs) parts.push_back(job.get());
+  auto receipts = ParseResponse(parts, addr, std::move(response));
   size_t next_receipt = 0;
   for (auto& job : jobs) {
     if (receipts.ok()) {

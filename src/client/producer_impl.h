@@ -96,7 +96,8 @@ class ProducerImpl {
   // brokers with auto-creation enabled create it).
   Result<Target> PickAnyBroker(SendJob& job);
   v1::Header MakeHeader(const SendJob& job, int32_t queue_id) const;
-  Result<std::vector<SendReceipt>> ParseResponse(const SendJob& job, const std::string& addr,
+  // The receipts of one response, in order, for the messages of `jobs` (one request).
+  Result<std::vector<SendReceipt>> ParseResponse(const std::vector<const SendJob*>& jobs, const std::string& addr,
                                                  Result<net::Frame> response) const;
   void AttemptAsync(std::shared_ptr<SendJob> job, bool may_block);
   void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);

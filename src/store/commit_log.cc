@@ -297,6 +297,9 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
   };
   Status write_status;
   const size_t first_record = out->records.size();
+  int64_t* counter = nullptr;  // next_queue_offset_ of (counter_topic, counter_queue)
+  std::string_view counter_topic;
+  uint32_t counter_queue = 0;
   for (const auto& r : records) {
     const auto size = static_cast<int64_t>(r.bytes.size());
     if (pos + size > cur->end()) {
@@ -315,16 +318,21 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     }
     write_buf_.append(r.bytes.data(), r.bytes.size());
     char* dst = write_buf_.data() + write_buf_.size() - r.bytes.size();
-    key_buf_.assign(r.topic);
-    key_buf_.push_back('\0');
-    key_buf_.append(reinterpret_cast<const char*>(&r.queue_id), sizeof(r.queue_id));
-    auto it = next_queue_offset_.find(key_buf_);
-    if (it == next_queue_offset_.end()) it = next_queue_offset_.emplace(key_buf_, 0).first;
-    bumped.push_back(&it->second);
-    const int64_t queue_offset = it->second++;
+    // A request's records mostly share one queue: its counter is looked up once.
+    if (!counter || r.queue_id != counter_queue || r.topic != counter_topic) {
+      key_buf_.assign(r.topic);
+      key_buf_.push_back('\0');
+      key_buf_.append(reinterpret_cast<const char*>(&r.queue_id), sizeof(r.queue_id));
+      auto it = next_queue_offset_.find(key_buf_);
+      if (it == next_queue_offset_.end()) it = next_queue_offset_.emplace(key_buf_, 0).first;
+      counter = &it->second;
+      counter_topic = r.topic;
+      counter_queue = r.queue_id;
+    }
+    bumped.push_back(counter);
+    const int64_t queue_offset = (*counter)++;
     StampRecord(dst, r.queue_id, queue_offset, pos, now_ms, store_host_);
     AppendedRecord& rec = out->records.emplace_back();
-    rec.msg_id.assign(r.msg_id);
     rec.queue_id = r.queue_id;
     rec.queue_offset = queue_offset;
     rec.physical_offset = pos;

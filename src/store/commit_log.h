@@ -22,7 +22,6 @@ namespace vela::store {
 struct PendingRecord {
   std::string_view bytes;
   std::string_view topic;
-  std::string_view msg_id;
   uint32_t queue_id = 0;
 };
 

@@ -223,7 +223,7 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
       on_done(st);
       return;
     }
-    pending.push_back(PendingRecord{view.raw, view.topic, view.msg_id, view.queue_id});
+    pending.push_back(PendingRecord{view.raw, view.topic, view.queue_id});
     ids_->Prefetch(view.msg_id);  // its slot is in cache when the dispatch below inserts the id
   }
   AppendResult result;

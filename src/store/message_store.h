@@ -56,7 +56,6 @@ struct AppendRequest {
 
 // Where one appended record landed.
 struct AppendedRecord {
-  std::string msg_id;
   uint32_t queue_id = 0;
   int64_t queue_offset = 0;
   int64_t physical_offset = 0;

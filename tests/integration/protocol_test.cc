@@ -104,9 +104,11 @@ class ProtocolTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
-  Result<net::Frame> Send(const std::string& topic, const std::string& body, const std::string& id = NewMessageId()) {
+  Result<net::Frame> Send(const std::string& topic, const std::string& body, const std::string& id = NewMessageId(),
+                          bool compact_receipts = false) {
     v1::Header h;
     h.set_code(v1::SEND_MESSAGE);
+    h.mutable_send_request()->set_compact_receipts(compact_receipts);
     h.mutable_send_request()->set_topic(topic);
     h.mutable_send_request()->set_queue_id(0);
     h.mutable_send_request()->set_message_count(1);
@@ -137,6 +139,18 @@ TEST_F(ProtocolTest, SendsAndPullsBackTheSameBytes) {
   ASSERT_TRUE(sent.ok()) << sent.status().ToString();
   ASSERT_EQ(sent->header.send_response().receipts_size(), 1);
   EXPECT_EQ(sent->header.send_response().receipts(0).msg_id(), id);
+  EXPECT_FALSE(sent->header.send_response().has_compact_receipt());
+  // The compact form (what the SDK asks for) says the same with no message per record.
+  const v1::SendReceipt& first = sent->header.send_response().receipts(0);
+  auto compact = Send("orders", "hello again", NewMessageId(), /*compact_receipts=*/true);
+  ASSERT_TRUE(compact.ok()) << compact.status().ToString();
+  ASSERT_EQ(compact->header.send_response().receipts_size(), 0);
+  const v1::CompactReceipt& c = compact->header.send_response().compact_receipt();
+  EXPECT_EQ(c.queue_id(), 0);
+  EXPECT_EQ(c.first_queue_offset(), first.queue_offset() + 1);
+  ASSERT_EQ(c.physical_offsets_size(), 1);
+  EXPECT_GT(c.physical_offsets(0), first.physical_offset());
+  EXPECT_EQ(MakeOffsetId(c.store_host(), first.physical_offset()), first.offset_id());
   v1::Header h;
   h.set_code(v1::PULL_MESSAGE);
   auto* p = h.mutable_pull_request();

@@ -118,7 +118,17 @@ void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
     if (!valid.ok()) return fail(valid);
     const int64_t bytes = static_cast<int64_t>(frame.body.size());
     const int64_t count = static_cast<int64_t>(append.records.size());
-    ctx.store.Append(std::move(append), [&ctx, rc, bytes, count](Result<store::AppendResult> result) {
+    const bool compact = req.compact_receipts();
+    // Full receipts repeat each message's id: they are read from the request's records, so the
+    // body travels with the callback, with where each record starts in it.
+    std::string body;
+    std::vector<size_t> starts;
+    if (!compact) {
+      for (std::string_view r : append.records) starts.push_back(static_cast<size_t>(r.data() - frame.body.data()));
+      body = frame.body;
+    }
+    ctx.store.Append(std::move(append), [&ctx, rc, bytes, count, compact, body = std::move(body),
+                                         starts = std::move(starts)](Result<store::AppendResult> result) {
       if (!result.ok()) {
         ctx.counters.send_errors.fetch_add(1, std::memory_order_relaxed);
         if (result.status().IsNoSpace()) BrokerLogger()->warn("send refused: {}", result.status().ToString());
@@ -130,9 +140,24 @@ void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       v1::Header resp;
       auto* sr = resp.mutable_send_response();
       sr->set_broker_addr(ctx.broker_addr);
-      for (const auto& r : result->records) {
+      if (compact) {
+        // The records of one request sit in one queue with consecutive offsets (the store's
+        // guarantee); the client knows their ids.
+        auto* c = sr->mutable_compact_receipt();
+        c->set_queue_id(static_cast<int32_t>(result->records.front().queue_id));
+        c->set_first_queue_offset(result->records.front().queue_offset);
+        c->set_store_host(ctx.options.store.store_host);
+        c->mutable_physical_offsets()->Reserve(static_cast<int>(result->records.size()));
+        for (const auto& r : result->records) c->add_physical_offsets(r.physical_offset);
+        rc.Reply(Status::OK(), std::move(resp));
+        return;
+      }
+      for (size_t i = 0; i < result->records.size(); ++i) {
+        const store::AppendedRecord& r = result->records[i];
+        RecordView view;
+        (void)DecodeRecord(std::string_view(body).substr(starts[i]), /*verify_crc=*/false, &view);  // validated
         auto* receipt = sr->add_receipts();
-        receipt->set_msg_id(r.msg_id);
+        receipt->set_msg_id(std::string(view.msg_id));
         receipt->set_offset_id(MakeOffsetId(ctx.options.store.store_host, r.physical_offset));
         receipt->set_queue_id(static_cast<int32_t>(r.queue_id));
         receipt->set_queue_offset(r.queue_offset);
