@@ -29,8 +29,8 @@ BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer
 
 BenchProducer::~BenchProducer() { Shutdown(); }
 
-void BenchProducer::Publish(const char* data, size_t len, uint64_t token) {
-  client::Message message(topic_, std::string(data, len));
+void BenchProducer::Publish(std::string body, uint64_t token) {
+  client::Message message(topic_, std::move(body));
   producer_->SendAsync(std::move(message),
                        [this, token](const client::Status& status, const client::SendReceipt& receipt) {
                          Complete(token, status, receipt);

@@ -141,7 +141,7 @@ ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t co
       const uint64_t seq = seq_base + static_cast<uint64_t>(token);
       std::memcpy(body.data(), &seq, sizeof seq);
       std::memcpy(body.data() + 8, &ts, sizeof ts);
-      st.producer->Publish(body.data(), body.size(), static_cast<uint64_t>(token));
+      st.producer->Publish(std::move(body), static_cast<uint64_t>(token));
     }
   };
   auto on_ack = [&st, &refill, count](uint64_t token, bool ok) {

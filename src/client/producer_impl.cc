@@ -116,13 +116,17 @@ Result<ProducerImpl::Target> ProducerImpl::PickTarget(SendJob& job, bool may_blo
   return Target{queue->broker_name, route->AddrOf(queue->broker_name), queue->queue_id};
 }
 
+void ProducerImpl::AppendRecords(const SendJob& job, uint32_t queue, uint64_t born_host, std::string* out) {
+  for (size_t i = 0; i < job.messages.size(); ++i) {
+    AppendMessageRecord(job.messages[i], job.msg_ids[i], born_host, job.born_ms, out, queue);
+  }
+}
+
 const std::string& ProducerImpl::EncodeFor(SendJob& job, int32_t queue_id, uint64_t born_host) {
   const auto queue = static_cast<uint32_t>(std::max(queue_id, 0));
   if (job.encoded_queue < 0) {
     job.records.clear();
-    for (size_t i = 0; i < job.messages.size(); ++i) {
-      AppendMessageRecord(job.messages[i], job.msg_ids[i], born_host, job.born_ms, &job.records, queue);
-    }
+    AppendRecords(job, queue, born_host, &job.records);
   } else if (job.encoded_queue != queue) {
     // A retry to another queue: re-address each record (its CRC covers the queue id).
     for (size_t pos = 0; pos + record::kFixedHeaderSize <= job.records.size();) {
@@ -282,19 +286,21 @@ void ProducerImpl::EnqueueOnLane(std::shared_ptr<SendJob> job, const Target& tar
 void ProducerImpl::DispatchLane(const std::string& key, const Target& target,
                                 std::vector<std::shared_ptr<SendJob>> jobs) {
   const uint64_t born_host = instance_->born_host();
+  const auto queue = static_cast<uint32_t>(std::max(target.queue_id, 0));
   int64_t deadline = INT64_MAX;
   uint32_t count = 0;
-  size_t bytes = 0;
+  size_t estimate = 0;  // the records' size, but for their properties
   for (auto& job : jobs) {
     deadline = std::min(deadline, job->deadline_ms);
     count += job->count;
-    bytes += EncodeFor(*job, target.queue_id, born_host).size();
+    for (size_t i = 0; i < job->messages.size(); ++i) {
+      estimate += record::kMinRecordSize + job->topic.size() + job->msg_ids[i].size() + job->messages[i].body.size();
+    }
   }
-  // Copied, not referenced: a retry re-addresses a job's records in place while this frame may
-  // still wait in the connection's queue.
+  // The records are encoded straight into the frame (a retry encodes them again from the messages).
   net::OutBody body;
-  body.owned.reserve(bytes);
-  for (const auto& job : jobs) body.owned += job->records;
+  body.owned.reserve(estimate + 64 * count);
+  for (const auto& job : jobs) AppendRecords(*job, queue, born_host, &body.owned);
   v1::Header header = MakeHeader(*jobs.front(), target.queue_id);
   header.mutable_send_request()->set_message_count(count);
   if (jobs.size() > 1) header.mutable_send_request()->set_batch(true);

@@ -56,7 +56,7 @@ class ProducerImpl {
     std::vector<Message> messages;
     std::vector<std::string> msg_ids;  // given once, kept across attempts
     int64_t born_ms = 0;
-    std::string records;               // the encoded body (EncodeFor), reused by every attempt
+    std::string records;               // sync sends: the encoded body (EncodeFor), reused by every attempt
     int64_t encoded_queue = -1;        // the queue id written into `records`, -1 before encoding
     uint32_t count = 0;
     bool batch = false;
@@ -77,6 +77,8 @@ class ProducerImpl {
   // The job's records addressed to queue_id: encoded on the first attempt, re-addressed (queue id
   // and CRC) only when a retry goes to another queue. Not thread-safe: one attempt at a time.
   static const std::string& EncodeFor(SendJob& job, int32_t queue_id, uint64_t born_host);
+  // Appends the job's records, addressed to `queue`, to *out (async lanes encode into the frame).
+  static void AppendRecords(const SendJob& job, uint32_t queue, uint64_t born_host, std::string* out);
 
   // Async sends to one (broker, topic, queue) share a lane: one request in flight, and the jobs
   // that arrive meanwhile leave together as one batch when it returns. A lone send leaves at
