@@ -266,9 +266,12 @@ void ProducerImpl::AttemptAsync(std::shared_ptr<SendJob> job, bool may_block) {
 }
 
 void ProducerImpl::EnqueueOnLane(std::shared_ptr<SendJob> job, const Target& target) {
-  std::string key;
-  key.reserve(target.addr.size() + job->topic.size() + 16);
-  key.append(target.addr).append(1, '/').append(job->topic).append(1, '/').append(std::to_string(target.queue_id));
+  // Built in a per-thread buffer: a lane's key is copied only when its request leaves.
+  thread_local std::string key;
+  key.clear();
+  key.append(target.addr).append(1, '/').append(job->topic).append(1, '/');
+  char digits[16];
+  key.append(digits, static_cast<size_t>(fmt::format_to(digits, "{}", target.queue_id) - digits));
   {
     std::lock_guard lock(lanes_mu_);
     Lane& lane = lanes_[key];
