@@ -297,6 +297,7 @@ nlohmann::json RunConsume(const RunOptions& options) {
 
   std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(count));
   std::atomic<int64_t> received{0}, dupes{0}, bytes{0}, malformed{0};
+  std::atomic<int64_t> first_ns{0}, last_ns{0};  // when the first and the last message arrived
   auto handler = [&](const std::string& body) {
     uint64_t seq = 0;
     int64_t ts = 0;
@@ -306,7 +307,13 @@ nlohmann::json RunConsume(const RunOptions& options) {
       dupes.fetch_add(1, std::memory_order_relaxed);
     }
     bytes.fetch_add(static_cast<int64_t>(body.size()), std::memory_order_relaxed);
-    received.fetch_add(1, std::memory_order_release);
+    if (received.fetch_add(1, std::memory_order_release) + 1 == fill.acked) {
+      last_ns.store(NowMonotonicNs(), std::memory_order_relaxed);
+    }
+    if (first_ns.load(std::memory_order_relaxed) == 0) {
+      int64_t none = 0;
+      first_ns.compare_exchange_strong(none, NowMonotonicNs(), std::memory_order_relaxed);
+    }
   };
   // The clock starts before the consumer is built: route lookup, rebalance and the first pulls
   // count against Vela (peerbench connects its consumer before starting the clock).
@@ -339,6 +346,11 @@ nlohmann::json RunConsume(const RunOptions& options) {
   j["dupes"] = dupes.load();
   j["malformed"] = malformed.load();
   j["broker_addr"] = fill.broker_addr;
+  // Where the drain's time went: until the first message (consumer start, route, rebalance, first
+  // pull), and after the last one (shutdown, offset commit). Diagnostics; peerbench has neither.
+  auto ms = [](int64_t ns) { return Round3(static_cast<double>(ns) / 1e6); };
+  j["first_message_ms"] = first_ns.load() > 0 ? nlohmann::json(ms(first_ns.load() - t0)) : nlohmann::json(nullptr);
+  j["after_last_message_ms"] = last_ns.load() > 0 ? nlohmann::json(ms(t1 - last_ns.load())) : nlohmann::json(nullptr);
   return j;
 }
 

@@ -75,8 +75,16 @@ void RpcClient::Shutdown() {
     shut_down_ = true;
     conns.swap(connections_);
   }
-  for (auto& [addr, c] : conns) c->Close("client shutting down");
-  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Each close runs on its connection's io thread and fails the requests still pending there; a
+  // marker posted behind it tells when it has run, so the threads stop only after that.
+  std::vector<std::future<void>> closes_done;
+  for (auto& [addr, c] : conns) {
+    c->Close("client shutting down");
+    auto done = std::make_shared<std::promise<void>>();
+    closes_done.push_back(done->get_future());
+    asio::post(c->executor(), [done] { done->set_value(); });
+  }
+  for (auto& f : closes_done) (void)f.wait_for(std::chrono::seconds(1));
   pool_.Stop();
 }
 
