@@ -119,8 +119,10 @@ MessageView MakeView(const RecordView& record, const std::string& broker_addr, H
 }
 }  // namespace
 
-Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr) {
+Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr,
+                                                size_t expected_count) {
   std::vector<MessageView> out;
+  out.reserve(expected_count);
   HostText born_hosts;
   while (!body.empty()) {
     RecordView record;

@@ -27,7 +27,9 @@ void AppendMessageRecord(const Message& message, std::string_view msg_id, uint64
                          std::string* out, uint32_t queue_id = 0);
 
 // Decodes every record of a pull (or query) response body, verifying CRCs. Fails with
-// Corruption on a record that does not decode.
-Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr);
+// Corruption on a record that does not decode. `expected_count` (the response's message count)
+// only sizes the result.
+Result<std::vector<MessageView>> DecodeMessages(std::string_view body, const std::string& broker_addr,
+                                                size_t expected_count = 0);
 
 }  // namespace vela::client

@@ -2,7 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
+#include <deque>
 
 namespace vela::client {
 
@@ -25,14 +25,23 @@ class OffsetTracker {
   // The offset a commit may record now (see class comment).
   int64_t CommittableOffset() const;
   int64_t next_offset() const { return next_offset_; }
-  size_t count() const { return in_flight_.size(); }
+  size_t count() const { return count_; }
   size_t bytes() const { return bytes_; }
   // Offset span between the lowest and highest message in flight (0 when empty).
   int64_t span() const;
 
  private:
-  std::map<int64_t, size_t> in_flight_;  // offset -> body bytes
-  size_t bytes_ = 0;
+  // One pulled message; `done` once consumed. Kept in ascending offset order; consumed entries
+  // are dropped from both ends, so the front and the back are always in flight. Pulls arrive in
+  // offset order, so an Add is a push_back and a Remove a binary search (no node per message).
+  struct Entry {
+    int64_t offset;
+    size_t bytes;
+    bool done;
+  };
+  std::deque<Entry> entries_;
+  size_t count_ = 0;  // entries not done
+  size_t bytes_ = 0;  // their bytes
   int64_t next_offset_;
 };
 

@@ -386,7 +386,7 @@ void PushConsumerImpl::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, con
   const auto& r = response->header.pull_response();
   switch (r.outcome()) {
     case v1::PULL_FOUND: {
-      auto messages = DecodeMessages(response->body, addr);
+      auto messages = DecodeMessages(response->body, addr, std::min<size_t>(r.message_count(), 1024));
       if (!messages.ok()) {
         ClientLogger()->error("pull of {}: {}", pq->mq.ToString(), messages.status().ToString());
         instance_->ScheduleAfter(kPullRetryDelayMs, [this, pq] { PullNext(pq); });
