@@ -48,6 +48,27 @@ TEST(OffsetTrackerTest, UnknownAndRepeatedRemovesAreIgnored) {
   EXPECT_EQ(t.bytes(), 0u);
 }
 
+TEST(OffsetTrackerTest, RepeatedAndOutOfOrderAddsKeepOneEntryEach) {
+  OffsetTracker t(0);
+  for (int64_t o : {2, 4, 6}) t.Add(o, 10);
+  t.Add(4, 10);  // already in flight: no second entry
+  EXPECT_EQ(t.count(), 3u);
+  t.Add(3, 5);  // below the newest: goes in its place
+  EXPECT_EQ(t.count(), 4u);
+  EXPECT_EQ(t.bytes(), 35u);
+  EXPECT_TRUE(t.Remove(4));
+  t.Add(4, 7);  // consumed, pulled again while 2 and 3 are in flight: in flight again
+  EXPECT_EQ(t.count(), 4u);
+  EXPECT_EQ(t.bytes(), 32u);
+  for (int64_t o : {6, 3, 4}) EXPECT_TRUE(t.Remove(o));
+  EXPECT_EQ(t.CommittableOffset(), 2);
+  EXPECT_EQ(t.span(), 0);
+  EXPECT_TRUE(t.Remove(2));
+  EXPECT_EQ(t.CommittableOffset(), 7);
+  EXPECT_EQ(t.count(), 0u);
+  EXPECT_EQ(t.bytes(), 0u);
+}
+
 TEST(OffsetTrackerTest, NextOffsetNeverMovesBack) {
   OffsetTracker t(5);
   t.AdvanceTo(3);
