@@ -82,12 +82,10 @@ void Dispatcher::IndexId(std::string_view msg_id, int64_t physical_offset) {
 }
 
 Status Dispatcher::IndexIds(int64_t from, int64_t to) {
-  Status insert_status;
-  auto walked = WalkLog(log_, from, to, [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
-    if (!view.msg_id.empty()) insert_status = ids_.Insert(view.msg_id, at);
-    return insert_status.ok();
-  });
-  return walked.second.ok() ? insert_status : walked.second;
+  return WalkLog(log_, from, to, [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
+           if (!view.msg_id.empty()) IndexId(view.msg_id, at);
+           return true;
+         }).second;
 }
 
 Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {

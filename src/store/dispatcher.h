@@ -42,8 +42,9 @@ class Dispatcher final : public ServiceThread {
   // Dispatches every record below the log's write offset to the queues and the indexes.
   // Returns the first error. REQUIRES: the thread is not running.
   Status DispatchAvailable();
-  // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index).
-  // REQUIRES: the thread is not running.
+  // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index); like
+  // the dispatch, an insert that fails is logged and its record left unindexed. Fails only on a
+  // record that does not decode. REQUIRES: the thread is not running.
   Status IndexIds(int64_t from, int64_t to);
   // Writes the queue entries of every record below the log's write offset and tells the
   // listeners. Called after each append; a no-op (OK) while the thread owns a failed dispatch.
