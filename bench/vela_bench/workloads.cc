@@ -93,6 +93,8 @@ struct ProduceOutcome {
 // The W1 loop of peerbench: publish while fewer than `window` are unacknowledged, then collect
 // acks (waiting up to 100 ms); latency is taken when the driver collects the ack. Sequence
 // numbers are seq_base + i. Stops publishing at `cap_s`, then waits at most 30 s for the tail.
+// Asynchronous sends go to ProduceFromAcks, which keeps the same window from the ack callback;
+// this polling loop remains for --sync-send.
 ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base);
 
 // The same window, refilled from the acknowledgement callback: each ack (on the SDK's network
