@@ -76,13 +76,13 @@ void RpcClient::Shutdown() {
     conns.swap(connections_);
   }
   // Each close runs on its connection's io thread and fails the requests still pending there; a
-  // marker posted behind it tells when it has run, so the threads stop only after that.
+  // close listener tells when it has run, so the threads stop only after that.
   std::vector<std::future<void>> closes_done;
   for (auto& [addr, c] : conns) {
-    c->Close("client shutting down");
     auto done = std::make_shared<std::promise<void>>();
     closes_done.push_back(done->get_future());
-    asio::post(c->executor(), [done] { done->set_value(); });
+    c->AddCloseListener([done] { done->set_value(); });
+    c->Close("client shutting down");
   }
   for (auto& f : closes_done) (void)f.wait_for(std::chrono::seconds(1));
   pool_.Stop();
