@@ -165,15 +165,16 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
   if (static_cast<uint32_t>(acknowledged) != count) {
     return vela::Status::Internal(fmt::format("broker {} acknowledged {} of {} messages", addr, acknowledged, count));
   }
+  // The compact form is what MakeHeader asks for: queue offsets are consecutive, ids are ours.
+  const bool compact = sr.has_compact_receipt();
+  const auto& c = sr.compact_receipt();
   std::vector<SendReceipt> receipts;
   receipts.reserve(count);
   int i = 0;
   for (const SendJob* job : jobs) {
     for (const std::string& msg_id : job->msg_ids) {
       SendReceipt& receipt = receipts.emplace_back();
-      if (sr.has_compact_receipt()) {
-        // The request asked for it (MakeHeader): offsets are consecutive, ids are ours.
-        const auto& c = sr.compact_receipt();
+      if (compact) {
         receipt.msg_id = msg_id;
         receipt.offset_id = MakeOffsetId(c.store_host(), c.physical_offsets(i));
         receipt.queue_id = c.queue_id();

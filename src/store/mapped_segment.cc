@@ -78,6 +78,7 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::OpenExisting(FileSystem& f
   if (!file.ok()) return file.status();
   auto actual = (*file)->Size();
   if (!actual.ok()) return actual.status();
+  if (size == kCurrentSize) size = *actual;
   if (*actual < size) VELA_RETURN_IF_ERROR((*file)->Allocate(0, size));
   return Map(std::move(*file), base_offset, size);
 }

@@ -29,7 +29,9 @@ class MappedSegment {
   // call it from a background thread then.
   static Result<std::shared_ptr<MappedSegment>> Create(FileSystem& fs, const std::string& path, int64_t base_offset,
                                                        int64_t size, bool prewrite = true);
-  // Maps an existing file; its size must be `size` (a shorter file is extended with zeros).
+  // Maps an existing file; its size must be `size` (a shorter file is extended with zeros), or,
+  // with kCurrentSize, whatever it is.
+  static constexpr int64_t kCurrentSize = -1;
   static Result<std::shared_ptr<MappedSegment>> OpenExisting(FileSystem& fs, const std::string& path,
                                                              int64_t base_offset, int64_t size);
   ~MappedSegment();

@@ -83,7 +83,9 @@ class MessageIdIndex::File {
     if (coding::GetFixed32(h) != kMagic || coding::GetFixed32(h + 4) != kVersion) return "bad magic or version";
     const uint32_t slots = coding::GetFixed32(h + 8);
     const uint32_t capacity = coding::GetFixed32(h + 12);
-    if (slots == 0 || capacity == 0 || FileBytes(slots, capacity) != seg.size()) return "geometry does not match its size";
+    if (slots == 0 || capacity == 0 || FileBytes(slots, capacity) != seg.size()) {
+      return "geometry does not match its size";
+    }
     if (coding::GetFixed32(h + kCountAt) > capacity) return "entry count beyond capacity";
     return "";
   }
@@ -227,10 +229,7 @@ Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std
   std::string damage;
   for (int64_t base : bases) {
     const std::string path = index->dir_ + "/" + MappedSegment::FileName(base);
-    VELA_ASSIGN_OR_RETURN(auto file, fs.OpenFile(path, /*create=*/false));
-    VELA_ASSIGN_OR_RETURN(const int64_t size, file->Size());
-    file.reset();
-    VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs, path, base, size));
+    VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs, path, base, MappedSegment::kCurrentSize));
     const std::string why = File::Check(*seg);
     if (why == "blank") {
       // Created but never synced: every entry it had lies past the checkpoint and is re-dispatched.
@@ -290,7 +289,9 @@ Status MessageIdIndex::StartFile(int64_t first_offset) {
 Status MessageIdIndex::Insert(std::string_view msg_id, int64_t physical_offset) {
   if (!active_ || active_->full()) {
     const int64_t now = NowMonotonicUs();
-    if (now < start_retry_at_us_) return Status::Unavailable("message id index: creating a file failed less than a second ago");
+    if (now < start_retry_at_us_) {
+      return Status::Unavailable("message id index: creating a file failed less than a second ago");
+    }
     Status st = StartFile(physical_offset);
     if (!st.ok()) {
       start_retry_at_us_ = now + 1'000'000;

@@ -17,8 +17,9 @@ namespace vela::store {
 // (fallocate + pre-write zeros + sync + map) before the writer needs it (RocketMQ's
 // AllocateMappedFileService), so the append path never creates files. It keeps at most one
 // prepared segment, handed out as soon as it exists and then read into the page cache on this
-// thread (MappedSegment::Prefault) whether or not a writer already uses it. A failed allocation (ENOSPC) is remembered and reported to the next Take(),
-// which also schedules a retry, so appends resume once space returns.
+// thread (MappedSegment::Prefault) whether or not a writer already uses it. A failed allocation
+// (ENOSPC) is remembered and reported to the next Take(), which also schedules a retry, so appends
+// resume once space returns.
 //
 // Owned by CommitLog; the FileSystem must outlive it. Thread-safe.
 class SegmentAllocator final : public ServiceThread {
