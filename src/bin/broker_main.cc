@@ -25,6 +25,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());
     return 2;
   }
+  if (vela::Status unknown = config.RefuseUnreadKeys("vela-broker"); !unknown.ok()) {
+    std::fprintf(stderr, "error: %s\n", unknown.ToString().c_str());
+    return 2;
+  }
   vela::broker::BrokerController controller(*options);
   vela::Status started = controller.Start();
   if (!started.ok()) {

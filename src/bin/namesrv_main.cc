@@ -18,6 +18,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());
     return 2;
   }
+  if (vela::Status unknown = config.RefuseUnreadKeys("vela-namesrv"); !unknown.ok()) {
+    std::fprintf(stderr, "error: %s\n", unknown.ToString().c_str());
+    return 2;
+  }
   vela::namesrv::NamesrvController controller(*options);
   vela::Status started = controller.Start();
   if (!started.ok()) {

@@ -28,6 +28,7 @@ struct BrokerCounters {
   std::atomic<int64_t> bytes_out{0};
   std::atomic<int64_t> filter_conversion_failures{0};
   std::atomic<int64_t> bad_requests{0};
+  std::atomic<int64_t> corrupt_records_reported{0};  // damaged records pulls passed over
 };
 
 // What every processor needs, owned by BrokerController and outliving every processor.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "client/logger.h"
 #include "client/message_codec.h"
@@ -384,6 +385,12 @@ void PushConsumerImpl::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, con
     return;
   }
   const auto& r = response->header.pull_response();
+  if (r.corrupt_offsets_size() > 0) {
+    // The broker found these records damaged on its disk: they cannot be delivered. Consumption
+    // goes on past them; an operator should look at the broker (its log names the file offsets).
+    ClientLogger()->error("{}: the broker {} reports {} damaged record(s), skipped, at queue offset(s) {}",
+                          pq->mq.ToString(), addr, r.corrupt_offsets_size(), fmt::join(r.corrupt_offsets(), ", "));
+  }
   switch (r.outcome()) {
     case v1::PULL_FOUND: {
       auto messages = DecodeMessages(response->body, addr, std::min<size_t>(r.message_count(), 1024));

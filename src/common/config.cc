@@ -55,13 +55,32 @@ Status Config::ApplyOverride(std::string_view kv) {
   return Status::OK();
 }
 
+std::vector<std::string> Config::UnreadKeys() const {
+  std::vector<std::string> out;
+  for (const auto& [key, value] : values_) {
+    if (!read_keys_.contains(key)) out.push_back(key);
+  }
+  return out;
+}
+
+Status Config::RefuseUnreadKeys(std::string_view what) const {
+  auto unread = UnreadKeys();
+  if (unread.empty()) return Status::OK();
+  std::string names;
+  for (const auto& k : unread) names += (names.empty() ? "" : ", ") + k;
+  return Status::InvalidArgument(std::string(what) + " does not know the setting(s) " + names +
+                                 " (a misspelling, or a setting this version does not implement)");
+}
+
 std::string Config::GetString(std::string_view key, std::string_view fallback) const {
   auto it = values_.find(key);
+  read_keys_.emplace(key);
   return it == values_.end() ? std::string(fallback) : it->second;
 }
 
 Result<int64_t> Config::GetInt(std::string_view key, int64_t fallback) const {
   auto it = values_.find(key);
+  read_keys_.emplace(key);
   if (it == values_.end()) return fallback;
   int64_t v = 0;
   const auto& s = it->second;
@@ -74,6 +93,7 @@ Result<int64_t> Config::GetInt(std::string_view key, int64_t fallback) const {
 
 Result<int64_t> Config::GetBytes(std::string_view key, int64_t fallback) const {
   auto it = values_.find(key);
+  read_keys_.emplace(key);
   if (it == values_.end()) return fallback;
   std::string s = it->second;
   int64_t mult = 1;
@@ -94,6 +114,7 @@ Result<int64_t> Config::GetBytes(std::string_view key, int64_t fallback) const {
 
 Result<double> Config::GetDouble(std::string_view key, double fallback) const {
   auto it = values_.find(key);
+  read_keys_.emplace(key);
   if (it == values_.end()) return fallback;
   try {
     size_t used = 0;
@@ -106,6 +127,7 @@ Result<double> Config::GetDouble(std::string_view key, double fallback) const {
 
 Result<bool> Config::GetBool(std::string_view key, bool fallback) const {
   auto it = values_.find(key);
+  read_keys_.emplace(key);
   if (it == values_.end()) return fallback;
   if (it->second == "true" || it->second == "1" || it->second == "yes") return true;
   if (it->second == "false" || it->second == "0" || it->second == "no") return false;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,15 @@ class Config {
 
   const std::map<std::string, std::string, std::less<>>& values() const { return values_; }
 
+  // Keys no getter has read: after a daemon has read every setting it knows, these are
+  // misspellings or settings it does not implement.
+  std::vector<std::string> UnreadKeys() const;
+  // InvalidArgument naming every unread key ("<what> does not know the setting(s) ..."), or OK.
+  Status RefuseUnreadKeys(std::string_view what) const;
+
  private:
   std::map<std::string, std::string, std::less<>> values_;
+  mutable std::set<std::string, std::less<>> read_keys_;  // every key a getter was asked for
 };
 
 }  // namespace vela

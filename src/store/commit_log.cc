@@ -1,6 +1,8 @@
 #include "store/commit_log.h"
 
 #include <algorithm>
+#include <string.h>  // memmem
+
 #include <cstring>
 
 #include <fmt/format.h>
@@ -81,62 +83,119 @@ void CommitLog::SetRecoveredEnd(int64_t end) {
   flushed_offset_.store(end);
 }
 
-Result<CommitLog::RecoveryReport> CommitLog::Recover(int64_t scan_from) {
+int64_t CommitLog::FindIntactRecordAfter(int64_t after, int64_t limit) const {
+  char magic[4];
+  coding::PutFixed32(magic, record::kRecordMagic);
+  for (const auto& seg : Segments()) {
+    if (seg->end() <= after + 1 || seg->base() >= limit) continue;
+    const int64_t stop = std::min(seg->size(), limit - seg->base());
+    int64_t rel = std::max<int64_t>(after + 1 - seg->base(), 0);
+    while (stop - rel >= static_cast<int64_t>(record::kMinRecordSize)) {
+      // A record starts 4 bytes before its magic number.
+      const char* from = seg->data() + rel + record::kOffMagic;
+      const void* hit = ::memmem(from, static_cast<size_t>(stop - rel - record::kOffMagic), magic, sizeof(magic));
+      if (!hit) break;
+      const int64_t candidate = static_cast<const char*>(hit) - seg->data() - static_cast<int64_t>(record::kOffMagic);
+      RecordView view;
+      if (DecodeRecord(seg->View(candidate, stop - candidate), /*verify_crc=*/true, &view) == DecodeOutcome::kRecord &&
+          view.physical_offset == seg->base() + candidate) {
+        return seg->base() + candidate;
+      }
+      rel = candidate + 1;
+    }
+  }
+  return -1;
+}
+
+CommitLog::RecoveryReport CommitLog::Scan(int64_t scan_from, int64_t durable_end) const {
   auto segs = Segments();
   RecoveryReport report;
+  if (segs.empty()) return report;
+  size_t idx = 0;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    if (segs[i]->base() <= scan_from && scan_from < segs[i]->end()) idx = i;
+  }
+  const int64_t log_limit = segs.back()->end();
+  int64_t pos = segs[idx]->base();
+  int64_t end = -1;
+  // A record at `pos` does not verify: skip to the next intact record, or end the log here.
+  auto damaged = [&](std::string why) {
+    // Past the durable end the crash itself tore the log: what follows was never synced.
+    const int64_t next = pos < durable_end ? FindIntactRecordAfter(pos, log_limit) : -1;
+    if (next < 0) {
+      end = pos;
+      report.reason = std::move(why);
+      return;
+    }
+    Log().error("commit log: bytes [{}, {}) hold no intact record ({}); intact records follow and are kept, the "
+                "damaged range is skipped by readers",
+                pos, next, why);
+    report.damaged.push_back(DamagedRange{pos, next, std::move(why)});
+    pos = next;
+  };
+  while (end < 0) {
+    while (idx < segs.size() && pos >= segs[idx]->end()) ++idx;
+    if (idx == segs.size()) {
+      end = log_limit;
+      break;
+    }
+    const auto& seg = segs[idx];
+    const int64_t rel = pos - seg->base();
+    const int64_t rest = seg->size() - rel;
+    if (rest < kMinTail) {  // zero tail: the next segment holds what follows
+      pos = seg->end();
+      continue;
+    }
+    const bool last = idx + 1 == segs.size();
+    RecordView view;
+    std::string why;
+    switch (DecodeRecord(seg->View(rel, rest), /*verify_crc=*/true, &view, &why)) {
+      case DecodeOutcome::kRecord:
+        if (view.physical_offset != pos) {
+          damaged(fmt::format("record claims physical offset {}", view.physical_offset));
+        } else {
+          pos += static_cast<int64_t>(view.raw.size());
+          ++report.records;
+        }
+        break;
+      case DecodeOutcome::kBlank: {
+        const int64_t filler = coding::GetFixed32(seg->data() + rel);
+        if (filler != rest) {
+          damaged(fmt::format("blank filler of {} bytes where {} remain", filler, rest));
+        } else if (last) {
+          end = pos;  // the roll never completed: drop the filler
+        } else {
+          pos = seg->end();
+        }
+        break;
+      }
+      case DecodeOutcome::kEndOfData:
+        // Zeros below the durable end, before a later segment that was written to, are damage too
+        // (a lost page).
+        if (pos < durable_end && !last && coding::GetFixed64(segs[idx + 1]->data()) != 0) {
+          damaged("zeros where a record should start");
+        } else {
+          end = pos;
+        }
+        break;
+      case DecodeOutcome::kCorrupt:
+        damaged(std::move(why));
+        break;
+    }
+  }
+  report.end_offset = end;
+  return report;
+}
+
+Result<CommitLog::RecoveryReport> CommitLog::Recover(int64_t scan_from, int64_t durable_end) {
+  RecoveryReport report = Scan(scan_from, durable_end);
+  auto segs = Segments();
   if (segs.empty()) {
     write_offset_.store(0);
     flushed_offset_.store(0);
     return report;
   }
-  size_t idx = 0;
-  for (size_t i = 0; i < segs.size(); ++i) {
-    if (segs[i]->base() <= scan_from && scan_from < segs[i]->end()) idx = i;
-  }
-  int64_t end = -1;
-  for (; idx < segs.size() && end < 0; ++idx) {
-    const auto& seg = segs[idx];
-    int64_t rel = 0;
-    while (true) {
-      const int64_t rest = seg->size() - rel;
-      if (rest < kMinTail) break;  // zero tail: the next segment holds what follows
-      RecordView view;
-      std::string why;
-      switch (DecodeRecord(seg->View(rel, rest), /*verify_crc=*/true, &view, &why)) {
-        case DecodeOutcome::kRecord:
-          if (view.physical_offset != seg->base() + rel) {
-            end = seg->base() + rel;
-            report.reason = fmt::format("record claims physical offset {}", view.physical_offset);
-          } else {
-            rel += static_cast<int64_t>(view.raw.size());
-          }
-          break;
-        case DecodeOutcome::kBlank: {
-          const int64_t filler = coding::GetFixed32(seg->data() + rel);
-          if (filler != rest) {
-            end = seg->base() + rel;
-            report.reason = fmt::format("blank filler of {} bytes where {} remain", filler, rest);
-          } else if (idx + 1 == segs.size()) {
-            end = seg->base() + rel;  // the roll never completed: drop the filler
-          } else {
-            rel = seg->size();
-          }
-          break;
-        }
-        case DecodeOutcome::kEndOfData:
-          end = seg->base() + rel;
-          break;
-        case DecodeOutcome::kCorrupt:
-          end = seg->base() + rel;
-          report.reason = why;
-          break;
-      }
-      if (end >= 0 || rel >= seg->size()) break;
-    }
-  }
-  if (end < 0) end = segs.back()->end();
-  report.end_offset = end;
-
+  const int64_t end = report.end_offset;
   // Cut: zero the rest of the segment holding `end`, delete every later segment.
   size_t keep = segs.size();
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -224,6 +283,12 @@ Status CommitLog::DeleteOldestSegment() {
 void CommitLog::SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next) {
   std::lock_guard lock(append_mu_);
   next_queue_offset_[QueueKey(topic, queue_id)] = next;
+}
+
+void CommitLog::RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next) {
+  std::lock_guard lock(append_mu_);
+  int64_t& current = next_queue_offset_[QueueKey(topic, queue_id)];
+  current = std::max(current, next);
 }
 
 void CommitLog::EraseTopic(std::string_view topic) {

@@ -54,16 +54,34 @@ class CommitLog {
 
   // Maps every existing segment. REQUIRES: before Recover/Start.
   Status Load();
+  // A stretch of the log that holds no intact record but is followed by intact ones: damage in
+  // the middle (a flipped byte, a zeroed page), kept as it is and skipped by readers.
+  struct DamagedRange {
+    int64_t begin = 0;
+    int64_t end = 0;     // the intact record that follows starts here
+    std::string reason;  // why the record at `begin` does not verify
+  };
   struct RecoveryReport {
     int64_t end_offset = 0;
     int64_t dropped_bytes = 0;     // non-zero bytes cut at and after end_offset
     int64_t deleted_segments = 0;  // whole segments removed past the end
     std::string reason;            // why the scan stopped ("" at a clean end of data)
+    std::vector<DamagedRange> damaged;  // damage in the middle, kept (intact records after it stay)
+    int64_t records = 0;                // intact records scanned
   };
+  // The scan of Recover without the cut: what it would find from `scan_from`, changing nothing.
+  RecoveryReport Scan(int64_t scan_from, int64_t durable_end = INT64_MAX) const;
   // Scans from the start of the segment containing `scan_from` (or the first segment), verifying
-  // every CRC, and cuts the log at the first torn or corrupt record: zeros the rest of that
-  // segment, deletes later segments, logs what was dropped. Sets the write and flushed offsets.
-  Result<RecoveryReport> Recover(int64_t scan_from);
+  // every CRC. A record that does not verify below `durable_end` (what the last checkpoint knew
+  // to be synced; INT64_MAX when unknown) is damage in the middle when an intact record follows it
+  // somewhere in the log: nothing is cut, the range is reported and logged, and the scan goes on
+  // after it. Otherwise, and always at or past `durable_end`, it is a torn tail: the log is cut
+  // there (the rest of that segment zeroed, later segments deleted, the drop logged). Intact
+  // records below the durable end are never zeroed. Sets the write and flushed offsets.
+  Result<RecoveryReport> Recover(int64_t scan_from, int64_t durable_end = INT64_MAX);
+  // The first offset in (after, limit) where an intact record starts: its CRC verifies and it
+  // names its own physical offset. -1 when there is none. Reads the mapped segments only.
+  int64_t FindIntactRecordAfter(int64_t after, int64_t limit) const;
   // Trusts `end` (clean shutdown) as the write and flushed offset.
   void SetRecoveredEnd(int64_t end);
   // Creates the first segment if there is none and starts the allocator.
@@ -95,6 +113,8 @@ class CommitLog {
 
   // Queue offset bookkeeping (under the append lock).
   void SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next);
+  // Moves the next queue offset up to `next` (never down).
+  void RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next);
   void EraseTopic(std::string_view topic);
 
   int64_t appended_records() const { return appended_records_.load(std::memory_order_relaxed); }

@@ -26,9 +26,23 @@ Status ConsumeQueue::Load(int64_t log_end) {
   std::vector<int64_t> bases;
   for (const auto& n : names) {
     int64_t base;
-    if (MappedSegment::ParseFileName(n, &base) && base % segment_size_ == 0) bases.push_back(base);
+    if (MappedSegment::ParseFileName(n, &base)) bases.push_back(base);
   }
   std::sort(bases.begin(), bases.end());
+  if (!bases.empty()) {
+    // Existing files keep the size they were made with (the setting may have changed since).
+    VELA_ASSIGN_OR_RETURN(auto first, MappedSegment::OpenExisting(fs_, dir_ + "/" + MappedSegment::FileName(bases[0]),
+                                                                  bases[0], MappedSegment::kCurrentSize));
+    if (first->size() > 0 && first->size() % kQueueEntrySize == 0 && first->size() != segment_size_) {
+      segment_size_ = first->size();
+    }
+  }
+  std::erase_if(bases, [&](int64_t base) {
+    if (base % segment_size_ == 0) return false;
+    Log().error("consume queue {}: file {} does not fit the queue's file size {}; ignored", dir_,
+                MappedSegment::FileName(base), segment_size_);
+    return true;
+  });
   std::vector<std::shared_ptr<MappedSegment>> segs;
   for (int64_t base : bases) {
     VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs_, dir_ + "/" + MappedSegment::FileName(base), base,

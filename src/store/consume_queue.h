@@ -63,7 +63,7 @@ class ConsumeQueue {
 
   FileSystem& fs_;
   const std::string dir_;
-  const int64_t segment_size_;  // a multiple of kQueueEntrySize
+  int64_t segment_size_;  // a multiple of kQueueEntrySize; set before Load, or by Load from existing files
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<MappedSegment>> segments_;  // GUARDED_BY(mu_), ascending base
   std::atomic<int64_t> min_offset_{0};

@@ -36,6 +36,30 @@ DefaultMessageStore::DefaultMessageStore(StoreOptions options) : options_(std::m
 
 DefaultMessageStore::~DefaultMessageStore() { Shutdown(); }
 
+void DefaultMessageStore::FitIndexFilesToSegments(StoreOptions& options) {
+  // A store sized for a small disk (small commit-log segments) must not be undone by its queue and
+  // index files: a consume-queue file takes at most 1/8 of a log segment, an id index file 1/2.
+  const int64_t cq_cap = std::max<int64_t>(64 * 1024, options.commitlog_segment_size / 8) / 20 * 20;
+  if (options.consume_queue_segment_size > cq_cap) {
+    Log().info("consume-queue files of {} bytes instead of mappedFileSizeConsumeQueue {}: at most 1/8 of "
+               "mappedFileSizeCommitLog {}",
+               cq_cap, options.consume_queue_segment_size, options.commitlog_segment_size);
+    options.consume_queue_segment_size = cq_cap;
+  }
+  const int64_t index_cap = options.commitlog_segment_size / 2;
+  const int64_t index_bytes = MessageIdIndex::FileBytes(options.max_hash_slot_num, options.max_index_num);
+  if (index_bytes > index_cap) {
+    const double scale = static_cast<double>(index_cap) / static_cast<double>(index_bytes);
+    const auto slots = std::max<uint32_t>(4, static_cast<uint32_t>(options.max_hash_slot_num * scale));
+    const auto entries = std::max<uint32_t>(1024, static_cast<uint32_t>(options.max_index_num * scale));
+    Log().info("message id index files of {} slots and {} entries instead of maxHashSlotNum {} and maxIndexNum {}: "
+               "at most 1/2 of mappedFileSizeCommitLog {}",
+               slots, entries, options.max_hash_slot_num, options.max_index_num, options.commitlog_segment_size);
+    options.max_hash_slot_num = slots;
+    options.max_index_num = entries;
+  }
+}
+
 Result<std::unique_ptr<DefaultMessageStore>> DefaultMessageStore::OpenImpl(StoreOptions options) {
   if (options.root_dir.empty()) return Status::InvalidArgument("storePathRootDir is empty");
   if (options.commitlog_segment_size < 64 * 1024) {
@@ -45,6 +69,7 @@ Result<std::unique_ptr<DefaultMessageStore>> DefaultMessageStore::OpenImpl(Store
       static_cast<int64_t>(options.max_message_size) + 64 * 1024 > options.commitlog_segment_size) {
     return Status::InvalidArgument("maxMessageSize must be positive and well below mappedFileSizeCommitLog");
   }
+  FitIndexFilesToSegments(options);
   std::unique_ptr<DefaultMessageStore> store(new DefaultMessageStore(std::move(options)));
   Status st = store->OpenSteps();
   if (!st.ok()) {
@@ -75,7 +100,7 @@ Status DefaultMessageStore::OpenSteps() {
     const int64_t scan_from = ckpt ? std::min(ckpt->flushed_offset, ckpt->dispatched_offset) : 0;
     Log().info("store {}: {}; scanning the commit log from offset {}", root_,
                crashed ? "abort marker present (unclean shutdown)" : "no checkpoint", scan_from);
-    VELA_ASSIGN_OR_RETURN(recovery_, log_->Recover(scan_from));
+    VELA_ASSIGN_OR_RETURN(recovery_, log_->Recover(scan_from, ckpt ? ckpt->flushed_offset : INT64_MAX));
   } else {
     log_->SetRecoveredEnd(ckpt->flushed_offset);
     recovery_.end_offset = log_->write_offset();
@@ -107,6 +132,7 @@ Status DefaultMessageStore::OpenSteps() {
   VELA_RETURN_IF_ERROR(ids_->DeleteBelow(log_->min_offset()));
   VELA_RETURN_IF_ERROR(queues_->SyncAll());
   for (const auto& q : queues_->All()) log_->SetNextQueueOffset(q.topic, q.queue_id, q.queue->max_offset());
+  if (crashed) RaiseQueueCountersToCommittedOffsets();
   if (crashed || rebuild || log_end > dispatch_from) {
     Log().info("store {}: recovered in {} ms: log [{}, {}), re-dispatched {} bytes", root_,
                (NowMonotonicUs() - t0) / 1000, log_->min_offset(), log_end, log_end - dispatch_from);
@@ -123,8 +149,24 @@ Status DefaultMessageStore::OpenSteps() {
   checkpoint_->Start();
   retention_ = std::make_unique<RetentionService>(*fs_, options_, *log_, *queues_, *ids_,
                                                   [this] { return dispatcher_->dispatched_offset(); });
+  retention_->CheckDisk();
   retention_->Start();
   return Status::OK();
+}
+
+void DefaultMessageStore::RaiseQueueCountersToCommittedOffsets() {
+  for (const auto& group : meta_->ListGroups()) {
+    for (const auto& [where, committed] : meta_->GroupOffsets(group.name)) {
+      const auto& [topic, queue_id] = where;
+      auto cq = queues_->Find(topic, queue_id);
+      const int64_t end = cq ? cq->max_offset() : 0;
+      if (committed <= end) continue;
+      Log().warn("store {}: group {} committed offset {} of queue {}/{}, past its recovered end {} (records lost in "
+                 "the crash); new messages start at {} so that the group skips none",
+                 root_, group.name, committed, topic, queue_id, end, committed);
+      log_->RaiseNextQueueOffset(topic, queue_id, committed);
+    }
+  }
 }
 
 Status DefaultMessageStore::WriteCheckpoint() {
@@ -197,6 +239,19 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
     on_done(Status::InvalidArgument("append of no records"));
     return;
   }
+  // What is acknowledged must be servable: no append while new records cannot be indexed or the
+  // disk is past diskSpaceWarningLevelRatio.
+  if (!dispatcher_->healthy()) {
+    on_done(Status::ResourceExhausted(
+        "the store cannot index new messages (see the broker log: a full disk or an I/O error); sends are refused "
+        "until the dispatcher catches up",
+        SubCode::kNoSpace));
+    return;
+  }
+  if (Status st = retention_->WritableStatus(); !st.ok()) {
+    on_done(std::move(st));
+    return;
+  }
   std::vector<PendingRecord> pending;
   pending.reserve(request.records.size());
   for (size_t i = 0; i < request.records.size(); ++i) {
@@ -233,8 +288,17 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
     return;
   }
   // Queue entries are written here, on the appending thread: consumers (and held pulls) see the
-  // records now. A failure is left to the dispatcher thread; the records are in the log.
-  (void)dispatcher_->DispatchQueues();
+  // records now. A failure is left to the dispatcher thread, which retries; the records are in the
+  // log and will be served once it succeeds, but the send is not acknowledged (the producer may
+  // retry: at least once, never an acknowledged message that cannot be consumed).
+  if (Status st = dispatcher_->DispatchQueues(); !st.ok()) {
+    on_done(Status(st.code(),
+                   fmt::format("the message was written but cannot be indexed yet ({}); it may be delivered once "
+                               "the dispatcher recovers, retry the send",
+                               st.message()),
+                   st.subcode()));
+    return;
+  }
   if (options_.flush_disk_type == FlushDiskType::kSync) {
     flush_->AwaitDurable(std::move(result), std::move(on_done));
   } else {
@@ -287,7 +351,9 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
   for (int64_t scanned = 0; off < r.max_offset && scanned < scan_limit; ++scanned) {
     QueueEntry e;
     if (!cq->Get(off, &e)) {
-      ++off;  // a hole (never expected): skip it
+      // A hole: the record of this offset was damaged beyond reading its header.
+      r.corrupt_offsets.push_back(off);
+      ++off;
       continue;
     }
     if (e.physical_offset < log_min) {
@@ -307,14 +373,26 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
         continue;
       }
     }
-    std::string_view raw = seg->View(e.physical_offset - seg->base(), e.size);
-    if (filter) {
-      RecordView view;
-      if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord || !filter->MatchesRecord(view)) {
-        ++off;
-        continue;
-      }
+    // Every record is verified before it is served: a damaged one is reported, never delivered,
+    // and the consumer moves past it.
+    RecordView view;
+    std::string why;
+    const bool fits = e.physical_offset + e.size <= seg->end();
+    if (!fits ||
+        DecodeRecord(seg->View(e.physical_offset - seg->base(), e.size), /*verify_crc=*/true, &view, &why) !=
+            DecodeOutcome::kRecord ||
+        view.physical_offset != e.physical_offset || static_cast<int64_t>(view.raw.size()) != e.size) {
+      if (why.empty()) why = fits ? "the record does not match its queue entry" : "the entry runs past its segment";
+      ReportCorrupt(topic, queue_id, off, e.physical_offset, why);
+      r.corrupt_offsets.push_back(off);
+      ++off;
+      continue;
     }
+    if (filter && !filter->MatchesRecord(view)) {
+      ++off;
+      continue;
+    }
+    std::string_view raw = view.raw;
     if (pins->segments.empty() || pins->segments.back() != seg) pins->segments.push_back(seg);
     r.records.push_back(raw);
     r.total_bytes += e.size;
@@ -326,6 +404,18 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
                                 : GetOutcome::kFound;
   if (!r.records.empty()) r.pins = std::move(pins);
   return r;
+}
+
+void DefaultMessageStore::ReportCorrupt(std::string_view topic, uint32_t queue_id, int64_t queue_offset,
+                                        int64_t physical_offset, const std::string& why) {
+  {
+    std::lock_guard lock(corrupt_mu_);
+    if (!reported_corrupt_.insert(physical_offset).second) return;
+  }
+  corrupt_records_.fetch_add(1, std::memory_order_relaxed);
+  Log().error("store {}: the record at commit-log offset {} (queue {}/{} offset {}) is corrupt: {}; it is reported to "
+              "consumers and skipped",
+              root_, physical_offset, topic, queue_id, queue_offset, why);
 }
 
 Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
@@ -434,6 +524,10 @@ StoreStats DefaultMessageStore::stats() const {
   s.appended_bytes = log_->appended_bytes();
   s.disk_full_rejections = log_->disk_full_rejections();
   s.recovered_truncated_bytes = recovery_.dropped_bytes;
+  s.recovered_damaged_ranges = static_cast<int64_t>(recovery_.damaged.size());
+  s.corrupt_records = corrupt_records_.load(std::memory_order_relaxed) + dispatcher_->damaged_records();
+  s.dispatch_healthy = dispatcher_->healthy();
+  s.disk_writable = retention_ ? retention_->WritableStatus().ok() : true;
   s.commitlog_segments = static_cast<int64_t>(log_->Segments().size());
   return s;
 }

@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 
 #include "store/checkpoint.h"
 #include "store/commit_log.h"
@@ -62,9 +63,17 @@ class DefaultMessageStore final : public MessageStore {
 
  private:
   explicit DefaultMessageStore(StoreOptions options);
+  // Caps the consume-queue and id-index file sizes by the commit-log segment size (logged).
+  static void FitIndexFilesToSegments(StoreOptions& options);
   Status OpenSteps();
   void StopServices();
   int64_t StoreTimestampAt(int64_t physical_offset);
+  // Counts and logs a damaged record a read found, once per record.
+  void ReportCorrupt(std::string_view topic, uint32_t queue_id, int64_t queue_offset, int64_t physical_offset,
+                     const std::string& why);
+  // After recovery: no queue hands out an offset that a consumer group already committed past
+  // (a lost tail record must not make a group skip the next message).
+  void RaiseQueueCountersToCommittedOffsets();
 
   StoreOptions options_;
   std::shared_ptr<FileSystem> fs_;
@@ -83,6 +92,9 @@ class DefaultMessageStore final : public MessageStore {
   std::mutex checkpoint_mu_;
   std::atomic<bool> closed_{false};
   bool shut_down_ = false;  // GUARDED_BY(shutdown_mu_)
+  std::mutex corrupt_mu_;
+  std::unordered_set<int64_t> reported_corrupt_;  // GUARDED_BY(corrupt_mu_): physical offsets
+  std::atomic<int64_t> corrupt_records_{0};
 };
 
 }  // namespace vela::store

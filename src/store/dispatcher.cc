@@ -1,5 +1,6 @@
 #include "store/dispatcher.h"
 
+#include "common/validation.h"
 #include "store/logger.h"
 
 namespace vela::store {
@@ -12,10 +13,13 @@ constexpr auto kIdleInterval = std::chrono::milliseconds(100);
 constexpr auto kRetryInterval = std::chrono::milliseconds(1000);
 
 // Calls fn(position, segment, view) for each record in [from, end) of the log, in order, until fn
-// returns false or a record is unreadable. Returns the position reached and, when it stopped on
-// a bad record, the error.
-template <typename Fn>
-std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, Fn&& fn) {
+// returns false. A record that does not decode (or, with verify_crc, does not verify) is damage:
+// on_damaged(position, next, reason) is called with the offset of the next intact record (or
+// `end` when none follows) and the walk goes on there. Returns the position reached and, when
+// the log itself cannot be read there, the error.
+template <typename Fn, typename OnDamaged>
+std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, bool verify_crc, Fn&& fn,
+                                   OnDamaged&& on_damaged) {
   int64_t pos = from;
   while (pos < end) {
     auto seg = log.SegmentFor(pos);
@@ -35,18 +39,30 @@ std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, Fn
     const int64_t rest = std::min(seg->size(), end - seg->base()) - rel;
     RecordView view;
     std::string why;
-    const auto outcome = DecodeRecord(seg->View(rel, rest), /*verify_crc=*/false, &view, &why);
+    const auto outcome = DecodeRecord(seg->View(rel, rest), verify_crc, &view, &why);
     if (outcome == DecodeOutcome::kBlank) {
       pos = seg->end();
       continue;
     }
-    if (outcome != DecodeOutcome::kRecord) {
-      return {pos, Status::Corruption(fmt::format("dispatcher: bad record at offset {}: {}", pos, why))};
+    if (outcome != DecodeOutcome::kRecord || view.physical_offset != pos) {
+      if (outcome == DecodeOutcome::kRecord) {
+        why = fmt::format("record claims physical offset {}", view.physical_offset);
+      }
+      if (outcome == DecodeOutcome::kEndOfData) why = "zeros where a record should start";
+      const int64_t next = log.FindIntactRecordAfter(pos, end);
+      on_damaged(pos, next < 0 ? end : next, why);
+      pos = next < 0 ? end : next;
+      continue;
     }
     if (!fn(pos, seg, view)) break;
     pos += static_cast<int64_t>(view.raw.size());
   }
   return {pos, Status::OK()};
+}
+
+// Logs damage the walk skipped.
+void LogDamage(int64_t at, int64_t next, const std::string& why) {
+  Log().error("dispatcher: commit-log bytes [{}, {}) hold no intact record ({}); skipped", at, next, why);
 }
 }  // namespace
 
@@ -62,7 +78,7 @@ void Dispatcher::SetStart(int64_t offset) {
 
 Status Dispatcher::DispatchAvailable() {
   queue_failed_.store(false);
-  Status st = DispatchQueuesUpTo(/*from_thread=*/true);
+  Status st = DispatchQueuesUpTo(/*from_thread=*/true, /*verify_crc=*/true);
   Status ist = DispatchKeys();
   return st.ok() ? ist : st;
 }
@@ -82,13 +98,44 @@ void Dispatcher::IndexId(std::string_view msg_id, int64_t physical_offset) {
 }
 
 Status Dispatcher::IndexIds(int64_t from, int64_t to) {
-  return WalkLog(log_, from, to, [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
-           if (!view.msg_id.empty()) IndexId(view.msg_id, at);
-           return true;
-         }).second;
+  return WalkLog(
+             log_, from, to, /*verify_crc=*/true,
+             [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
+               if (!view.msg_id.empty()) IndexId(view.msg_id, at);
+               return true;
+             },
+             LogDamage)
+      .second;
 }
 
-Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
+void Dispatcher::PlaceDamagedRecord(int64_t at, int64_t next, const std::string& why) {
+  LogDamage(at, next, why);
+  damaged_records_.fetch_add(1, std::memory_order_relaxed);
+  // When the header still reads (a flipped byte in the body or properties) and names the next
+  // offset of its queue, the entry is written: the queue offset stays taken, and pulls report the
+  // record as corrupt to the consumer instead of silently skipping a number.
+  auto seg = log_.SegmentFor(at);
+  if (!seg) return;
+  const int64_t len = std::min(next, seg->end()) - at;
+  RecordView view;
+  if (len <= 0 ||
+      DecodeRecord(seg->View(at - seg->base(), len), /*verify_crc=*/false, &view) != DecodeOutcome::kRecord ||
+      view.physical_offset != at || !ValidateTopicName(view.topic).ok()) {
+    return;
+  }
+  auto cq = view.queue_offset == 0 ? queues_.FindOrCreate(view.topic, view.queue_id)
+                                   : queues_.Find(view.topic, view.queue_id);
+  if (!cq || cq->max_offset() != view.queue_offset) return;
+  const auto size = static_cast<int32_t>(view.raw.size());
+  if (Status st = cq->Put(view.queue_offset, QueueEntry{at, size, TagHash(view.Tag())}); !st.ok()) {
+    Log().error("dispatcher: entry of the damaged record at {}: {}", at, st.ToString());
+    return;
+  }
+  Log().error("dispatcher: the damaged record at {} keeps offset {} of queue {}/{}; pulls report it as corrupt", at,
+              view.queue_offset, view.topic, view.queue_id);
+}
+
+Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
   if (!from_thread && queue_failed_.load(std::memory_order_acquire)) return Status::OK();
   // What this round dispatched, told to the listeners after the lock is released (the segments
   // are pinned so the views stay valid).
@@ -109,13 +156,16 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
     std::string cq_topic;
     uint32_t cq_id = 0;
     Status put_status;
-    auto walked = WalkLog(log_, from, end, [&](int64_t at, const std::shared_ptr<MappedSegment>& seg,
-                                               const RecordView& view) {
+    auto on_record = [&](int64_t at, const std::shared_ptr<MappedSegment>& seg, const RecordView& view) {
       const int64_t tag_hash = TagHash(view.Tag());
       if (!cq || cq_id != view.queue_id || cq_topic != view.topic) {
         cq = queues_.FindOrCreate(view.topic, view.queue_id);
         cq_topic.assign(view.topic);
         cq_id = view.queue_id;
+      }
+      if (view.queue_offset > cq->max_offset() && cq->max_offset() > 0) {
+        Log().error("dispatcher: queue {}/{} has no intact record at offsets [{}, {}); pulls report them as missing",
+                    view.topic, view.queue_id, cq->max_offset(), view.queue_offset);
       }
       const auto size = static_cast<uint32_t>(view.raw.size());
       put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
@@ -132,7 +182,13 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread) {
       // Published per record: a reader that sees the queue's max offset move may rely on it.
       queued_.store(at + size, std::memory_order_release);
       return true;
-    });
+    };
+    auto on_damaged = [&](int64_t at, int64_t next, const std::string& why) {
+      cq.reset();  // the damaged record's queue may be the one cached
+      PlaceDamagedRecord(at, next, why);
+      queued_.store(next, std::memory_order_release);
+    };
+    auto walked = WalkLog(log_, from, end, verify_crc, on_record, on_damaged);
     status = walked.second.ok() ? put_status : walked.second;
     queued_.store(walked.first, std::memory_order_release);
   }

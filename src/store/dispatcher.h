@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "common/service_thread.h"
@@ -56,12 +57,21 @@ class Dispatcher final : public ServiceThread {
   int64_t queued_offset() const { return queued_.load(std::memory_order_acquire); }
   int64_t indexed_offset() const { return indexed_.load(std::memory_order_acquire); }
   int64_t dispatched_offset() const { return std::min(queued_offset(), indexed_offset()); }
+  // False while queue entries cannot be written (a full disk, an I/O error): the thread retries.
+  bool healthy() const { return !queue_failed_.load(std::memory_order_acquire); }
+  // Damaged stretches of the log the walks skipped (since the store opened).
+  int64_t damaged_records() const { return damaged_records_.load(std::memory_order_relaxed); }
 
  protected:
   void Run() override;
 
  private:
-  Status DispatchQueuesUpTo(bool from_thread);
+  // With verify_crc (the walk at open, over records no one has verified since the crash), a
+  // record whose CRC fails is damage: it is skipped, or placed for pulls to report.
+  Status DispatchQueuesUpTo(bool from_thread, bool verify_crc = false);
+  // Logs and counts a damaged stretch [at, next) and writes its record's queue entry when the
+  // header still names its queue and offset. REQUIRES: queue_mu_ held, or the thread not running.
+  void PlaceDamagedRecord(int64_t at, int64_t next, const std::string& why);
   Status DispatchKeys();
   // Adds one id to the index; a failure (a full disk) is logged and the record stays unindexed.
   // REQUIRES: queue_mu_ held, or the thread not running.
@@ -74,6 +84,7 @@ class Dispatcher final : public ServiceThread {
   std::vector<DispatchListener*> listeners_;
   std::mutex queue_mu_;  // one queue writer at a time, in log order
   std::atomic<bool> queue_failed_{false};  // the thread retries; appenders skip
+  std::atomic<int64_t> damaged_records_{0};
   std::atomic<int64_t> queued_{0};
   // Records queued but not yet in the key index, with their segments pinned. GUARDED_BY(queue_mu_).
   std::vector<KeyIndexEntry> pending_keys_;

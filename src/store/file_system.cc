@@ -167,6 +167,7 @@ class PosixFileSystem final : public FileSystem {
     DiskUsage usage;
     usage.capacity_bytes = static_cast<uint64_t>(vfs.f_blocks) * vfs.f_frsize;
     usage.available_bytes = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+    usage.free_bytes = static_cast<uint64_t>(vfs.f_bfree) * vfs.f_frsize;
     return usage;
   }
 };

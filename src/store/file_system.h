@@ -35,7 +35,17 @@ class File {
 // Space on the file system holding the store.
 struct DiskUsage {
   uint64_t capacity_bytes = 0;
-  uint64_t available_bytes = 0;
+  uint64_t available_bytes = 0;  // free to an unprivileged writer (statvfs f_bavail)
+  uint64_t free_bytes = 0;       // free in all, root's reserve included (f_bfree)
+
+  // Percent of the space usable by the store that is used, as `df` computes it:
+  // used / (used + available), where used = capacity - free. (1 - available / capacity would
+  // count the file system's root reserve as used.)
+  double UsedPercent() const {
+    const uint64_t used = capacity_bytes > free_bytes ? capacity_bytes - free_bytes : 0;
+    const uint64_t usable = used + available_bytes;
+    return usable == 0 ? 0.0 : 100.0 * static_cast<double>(used) / static_cast<double>(usable);
+  }
 };
 
 // FileSystem is the I/O seam of the store (STYLE.md §9): the real POSIX implementation, or a test

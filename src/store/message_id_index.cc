@@ -24,10 +24,13 @@ constexpr int64_t kHeaderSize = 64;
 constexpr int64_t kEntrySize = 16;
 constexpr int64_t kCountAt = 16;
 
-int64_t FileBytes(uint32_t slots, uint32_t entries) {
+}  // namespace
+
+int64_t MessageIdIndex::FileBytes(uint32_t slots, uint32_t entries) {
   return kHeaderSize + 4 * static_cast<int64_t>(slots) + kEntrySize * static_cast<int64_t>(entries);
 }
 
+namespace {
 uint32_t HashId(std::string_view msg_id) { return crc32c::Value(msg_id.data(), msg_id.size()); }
 }  // namespace
 

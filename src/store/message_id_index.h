@@ -44,6 +44,9 @@ class MessageIdIndex {
     uint32_t entries = 20'000'000;  // maxIndexNum: entries per file
   };
 
+  // Bytes of a file of this geometry.
+  static int64_t FileBytes(uint32_t slots, uint32_t entries);
+
   // Opens (creating the directory if needed) the files in `dir`. A file that does not parse is
   // reported in the log and the whole index is dropped: it is rebuilt from the commit log by the
   // caller, which sees empty(). New files take `geometry`; existing ones keep their own. After a

@@ -32,6 +32,8 @@ struct StoreOptions {
   int sync_flush_timeout_ms = 5000;                            // syncFlushTimeout
   int file_reserved_hours = 72;                                // fileReservedTime
   int disk_max_used_space_ratio = 75;                          // diskMaxUsedSpaceRatio (percent)
+  int disk_space_warning_level_ratio = 90;                     // diskSpaceWarningLevelRatio (percent)
+  bool clean_file_forcibly = false;                            // cleanFileForciblyEnable
   int64_t store_size_limit = 0;                                // storeSizeLimit: commit-log bytes; 0 = none
   int32_t max_message_size = 4 * 1024 * 1024;                  // maxMessageSize (one record's body)
   uint64_t store_host = 0;                                     // packed broker address (PackHost)
@@ -103,6 +105,9 @@ struct GetResult {
   std::vector<std::string_view> records;
   std::shared_ptr<const void> pins;  // keeps the segments mapped (retention waits for it)
   int64_t total_bytes = 0;
+  // Queue offsets in [queue_offset, next_begin_offset) whose record is damaged (its CRC fails, or
+  // nothing intact is left of it): skipped, never served, reported so the consumer knows.
+  std::vector<int64_t> corrupt_offsets;
 };
 
 // A record whose queue entry was just written, handed to DispatchListeners.
@@ -138,6 +143,10 @@ struct StoreStats {
   int64_t appended_bytes = 0;
   int64_t disk_full_rejections = 0;
   int64_t recovered_truncated_bytes = 0;
+  int64_t recovered_damaged_ranges = 0;  // damage in the middle found by the last recovery, kept
+  int64_t corrupt_records = 0;           // damaged records found by reads and dispatch walks
+  bool dispatch_healthy = true;          // false while queue entries cannot be written
+  bool disk_writable = true;             // false while the disk is past diskSpaceWarningLevelRatio
   int64_t commitlog_segments = 0;
 };
 

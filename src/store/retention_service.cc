@@ -1,9 +1,16 @@
 #include "store/retention_service.h"
 
+#include <algorithm>
+
 #include "common/clock.h"
 #include "store/logger.h"
 
 namespace vela::store {
+
+namespace {
+constexpr int64_t kPressureLogIntervalMs = 60 * 1000;
+constexpr auto kDiskCheckInterval = std::chrono::milliseconds(1000);
+}  // namespace
 
 RetentionService::RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log,
                                    ConsumeQueueTable& queues, MessageIdIndex& ids,
@@ -18,33 +25,70 @@ RetentionService::RetentionService(FileSystem& fs, const StoreOptions& options, 
 
 RetentionService::~RetentionService() { Stop(); }
 
+void RetentionService::CheckDisk() {
+  auto usage = fs_.GetDiskUsage(options_.root_dir);
+  if (!usage.ok()) return;
+  const double used = usage->UsedPercent();
+  const bool full = used >= options_.disk_space_warning_level_ratio;
+  const bool was_full = disk_full_.load(std::memory_order_relaxed);
+  if (full) {
+    std::lock_guard lock(full_mu_);
+    full_reason_ = fmt::format(
+        "disk full: {} is {:.1f}% used, past diskSpaceWarningLevelRatio {}%; sends are refused until space is freed",
+        options_.root_dir, used, options_.disk_space_warning_level_ratio);
+  }
+  disk_full_.store(full, std::memory_order_release);
+  if (full && !was_full) {
+    Log().error("store {}: disk {:.1f}% used (available {} bytes), past diskSpaceWarningLevelRatio {}%: refusing "
+                "sends",
+                options_.root_dir, used, usage->available_bytes, options_.disk_space_warning_level_ratio);
+  } else if (!full && was_full) {
+    Log().warn("store {}: disk {:.1f}% used, below diskSpaceWarningLevelRatio {}% again: accepting sends",
+               options_.root_dir, used, options_.disk_space_warning_level_ratio);
+  }
+}
+
+Status RetentionService::WritableStatus() const {
+  if (!disk_full_.load(std::memory_order_acquire)) return Status::OK();
+  std::lock_guard lock(full_mu_);
+  return Status::ResourceExhausted(full_reason_, SubCode::kNoSpace);
+}
+
 int RetentionService::RunOnce() {
   int deleted = 0;
   constexpr int kMaxPerPass = 64;
   while (deleted < kMaxPerPass) {
-    std::string reason;
-    {
-      auto segs = log_.Segments();
-      if (segs.size() <= 1) break;
-      const auto& oldest = segs.front();
-      if (oldest->end() > dispatched_offset_()) break;
-      const int64_t reserved_ms = static_cast<int64_t>(options_.file_reserved_hours) * 3600 * 1000;
-      auto mtime = fs_.ModifiedTimeMs(oldest->path());
-      if (mtime.ok() && NowEpochMs() - *mtime > reserved_ms) {
-        reason = fmt::format("older than fileReservedTime {} h", options_.file_reserved_hours);
-      } else if (options_.store_size_limit > 0 &&
-                 static_cast<int64_t>(segs.size()) * log_.segment_size() >= options_.store_size_limit) {
-        reason = fmt::format("the log reached storeSizeLimit {}", options_.store_size_limit);
-      } else if (auto usage = fs_.GetDiskUsage(options_.root_dir);
-                 usage.ok() && usage->capacity_bytes > 0 &&
-                 100.0 * static_cast<double>(usage->capacity_bytes - usage->available_bytes) /
-                         static_cast<double>(usage->capacity_bytes) >
-                     options_.disk_max_used_space_ratio) {
-        reason = fmt::format("disk use above diskMaxUsedSpaceRatio {}%", options_.disk_max_used_space_ratio);
-      }
-      if (reason.empty()) break;
+    auto segs = log_.Segments();
+    if (segs.size() <= 1) break;
+    const auto& oldest = segs.front();
+    if (oldest->end() > dispatched_offset_()) break;
+    const int64_t reserved_ms = static_cast<int64_t>(options_.file_reserved_hours) * 3600 * 1000;
+    auto mtime = fs_.ModifiedTimeMs(oldest->path());
+    std::string pressure;
+    if (options_.store_size_limit > 0 &&
+        static_cast<int64_t>(segs.size()) * log_.segment_size() >= options_.store_size_limit) {
+      pressure = fmt::format("the log reached storeSizeLimit {}", options_.store_size_limit);
+    } else if (auto usage = fs_.GetDiskUsage(options_.root_dir);
+               usage.ok() && usage->UsedPercent() > options_.disk_max_used_space_ratio) {
+      pressure = fmt::format("the disk is {:.1f}% used, above diskMaxUsedSpaceRatio {}%", usage->UsedPercent(),
+                             options_.disk_max_used_space_ratio);
     }
-    Log().info("retention: deleting the oldest commit-log segment: {}", reason);
+    if (mtime.ok() && NowEpochMs() - *mtime > reserved_ms) {
+      Log().info("retention: deleting the oldest commit-log segment: older than fileReservedTime {} h",
+                 options_.file_reserved_hours);
+    } else if (!pressure.empty() && options_.clean_file_forcibly) {
+      Log().error("retention: {}; cleanFileForciblyEnable is on: deleting commit-log segment {} although it is "
+                  "younger than fileReservedTime {} h (its messages are gone, consumed or not)",
+                  pressure, oldest->path(), options_.file_reserved_hours);
+    } else {
+      if (!pressure.empty() && NowEpochMs() - last_pressure_log_ms_ >= kPressureLogIntervalMs) {
+        last_pressure_log_ms_ = NowEpochMs();
+        Log().warn("retention: {}, but no commit-log segment is older than fileReservedTime {} h: nothing deleted "
+                   "(cleanFileForciblyEnable is off); sends stop at diskSpaceWarningLevelRatio {}%",
+                   pressure, options_.file_reserved_hours, options_.disk_space_warning_level_ratio);
+      }
+      break;
+    }
     Status st = log_.DeleteOldestSegment();
     if (!st.ok()) {
       Log().warn("retention: {}", st.ToString());
@@ -62,10 +106,16 @@ int RetentionService::RunOnce() {
 }
 
 void RetentionService::Run() {
+  const auto interval = std::chrono::milliseconds(options_.retention_interval_ms);
+  auto next_pass = std::chrono::steady_clock::now() + interval;
   while (!stopped()) {
-    WaitForRunning(std::chrono::milliseconds(options_.retention_interval_ms));
+    WaitForRunning(std::min<std::chrono::milliseconds>(kDiskCheckInterval, interval));
     if (stopped()) break;
-    RunOnce();
+    CheckDisk();
+    if (std::chrono::steady_clock::now() >= next_pass) {
+      RunOnce();
+      next_pass = std::chrono::steady_clock::now() + interval;
+    }
   }
 }
 

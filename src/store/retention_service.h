@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <mutex>
+#include <string>
 
 #include "common/service_thread.h"
 #include "store/commit_log.h"
@@ -11,14 +14,20 @@
 
 namespace vela::store {
 
-// RetentionService deletes whole commit-log segments, oldest first, while the oldest is older
-// than file_reserved_hours (by mtime), or the disk is fuller than disk_max_used_space_ratio
-// percent, or the log's segments reach store_size_limit. It never deletes the segment being
-// written nor one the dispatcher has not finished. Then it deletes consume-queue segments wholly
-// below the new minimum. Readers holding a deleted segment keep it mapped until they let go.
+// RetentionService deletes whole commit-log segments, oldest first, and guards the disk.
 //
-// Owned by MessageStore; everything passed in must outlive it. RunOnce is thread-safe with
-// respect to appends and reads, but must not run concurrently with itself.
+// A segment older than file_reserved_hours (by mtime) is deleted. Under pressure (the disk fuller
+// than disk_max_used_space_ratio percent, as `df` counts it, or the log at store_size_limit) a
+// younger segment is deleted only when the operator asked for it (clean_file_forcibly), and then
+// every deletion is logged as an error; otherwise the pressure is logged and nothing is deleted.
+// Past disk_space_warning_level_ratio percent, WritableStatus() refuses appends, so a full disk
+// stops new messages instead of destroying stored ones. It never deletes the segment being
+// written nor one the dispatcher has not finished; then it deletes consume-queue segments and id
+// index files wholly below the new minimum. Readers holding a deleted segment keep it mapped.
+//
+// Owned by MessageStore; everything passed in must outlive it. RunOnce and CheckDisk are
+// thread-safe with respect to appends and reads, but must not run concurrently with themselves;
+// WritableStatus from any thread.
 class RetentionService final : public ServiceThread {
  public:
   RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log, ConsumeQueueTable& queues,
@@ -27,6 +36,11 @@ class RetentionService final : public ServiceThread {
 
   // One pass; returns the number of commit-log segments deleted.
   int RunOnce();
+  // Measures the disk and updates WritableStatus (the thread does it every second).
+  void CheckDisk();
+  // OK while appends may go on; ResourceExhausted (SubCode::kNoSpace) while the disk is past
+  // diskSpaceWarningLevelRatio. Cheap when OK.
+  Status WritableStatus() const;
 
  protected:
   void Run() override;
@@ -38,6 +52,10 @@ class RetentionService final : public ServiceThread {
   ConsumeQueueTable& queues_;
   MessageIdIndex& ids_;
   std::function<int64_t()> dispatched_offset_;
+  std::atomic<bool> disk_full_{false};
+  mutable std::mutex full_mu_;
+  std::string full_reason_;             // GUARDED_BY(full_mu_)
+  int64_t last_pressure_log_ms_ = 0;    // RunOnce's: the pressure warning is logged once a minute
 };
 
 }  // namespace vela::store

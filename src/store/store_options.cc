@@ -41,6 +41,8 @@ Result<StoreOptions> StoreOptions::FromConfig(const Config& config) {
   VELA_RETURN_IF_ERROR(get_int("syncFlushTimeout", &o.sync_flush_timeout_ms, 1, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("fileReservedTime", &o.file_reserved_hours, 0, 24 * 365 * 10));
   VELA_RETURN_IF_ERROR(get_int("diskMaxUsedSpaceRatio", &o.disk_max_used_space_ratio, 1, 100));
+  VELA_RETURN_IF_ERROR(get_int("diskSpaceWarningLevelRatio", &o.disk_space_warning_level_ratio, 1, 100));
+  VELA_ASSIGN_OR_RETURN(o.clean_file_forcibly, config.GetBool("cleanFileForciblyEnable", o.clean_file_forcibly));
   VELA_RETURN_IF_ERROR(get_bytes("storeSizeLimit", &o.store_size_limit, 0));
   int slots = static_cast<int>(o.max_hash_slot_num);
   int entries = static_cast<int>(o.max_index_num);

@@ -79,6 +79,11 @@ void BrokerStatus(BrokerContext& ctx, google::protobuf::Map<std::string, std::st
   v["commitLogSegments"] = std::to_string(stats.commitlog_segments);
   v["diskFullRejections"] = std::to_string(stats.disk_full_rejections);
   v["recoveredTruncatedBytes"] = std::to_string(stats.recovered_truncated_bytes);
+  v["recoveredDamagedRanges"] = std::to_string(stats.recovered_damaged_ranges);
+  v["corruptRecords"] = std::to_string(stats.corrupt_records);
+  v["corruptRecordsReported"] = std::to_string(c.corrupt_records_reported.load());
+  v["dispatchHealthy"] = stats.dispatch_healthy ? "true" : "false";
+  v["diskWritable"] = stats.disk_writable ? "true" : "false";
 }
 
 }  // namespace

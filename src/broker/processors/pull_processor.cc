@@ -17,6 +17,11 @@ void ReplyPull(BrokerContext& ctx, const net::RequestContext& rc, v1::PullOutcom
   pr->set_min_offset(r.min_offset);
   pr->set_max_offset(r.max_offset);
   pr->set_message_count(count);
+  if (!r.corrupt_offsets.empty()) {
+    pr->mutable_corrupt_offsets()->Add(r.corrupt_offsets.begin(), r.corrupt_offsets.end());
+    ctx.counters.corrupt_records_reported.fetch_add(static_cast<int64_t>(r.corrupt_offsets.size()),
+                                                    std::memory_order_relaxed);
+  }
   if (count) {
     ctx.counters.messages_out.fetch_add(count, std::memory_order_relaxed);
     ctx.counters.bytes_out.fetch_add(static_cast<int64_t>(body.size()), std::memory_order_relaxed);

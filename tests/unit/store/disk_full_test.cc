@@ -43,9 +43,10 @@ class DiskFullTest : public ::testing::Test {
   StoreOptions options_ = SmallOptions(dir_.str());
 };
 
-TEST_F(DiskFullTest, StoreSizeLimitRejectsAppendsKeepsReadsAndResumesAfterRetention) {
+TEST_F(DiskFullTest, StoreSizeLimitRejectsAppendsKeepsReadsAndResumesAfterForcibleRetention) {
   options_.store_size_limit = 3 * options_.commitlog_segment_size;
   options_.file_reserved_hours = 1;
+  options_.clean_file_forcibly = true;  // the operator's choice: young segments may go
   auto store = OpenStore(options_);
   int ok = 0;
   Status st = FillUntilFailure(*store, &ok);
@@ -96,7 +97,113 @@ TEST_F(DiskFullTest, EnospcFromTheFileSystemIsReportedAndAppendsResume) {
   ExpectAllReadable(*reopened, ok + 1);
 }
 
+TEST_F(DiskFullTest, UnindexableSendsAreRefusedUntilTheDispatcherCatchesUp) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>();
+  options_.fs = fault;
+  auto store = OpenStore(options_);
+  ASSERT_OK(AppendOne(*store, MakeRecord("T", 0, "first")).status());
+  store->WaitForDispatch();
+  // Queue 1 needs a new consume-queue file, which the full disk refuses: the record reaches the
+  // log, but the send is not acknowledged, and neither is any send after it.
+  fault->set_no_space(true);
+  auto unindexed = AppendOne(*store, MakeRecord("T", 1, "unindexed", "", "", "ID-unindexed"));
+  ASSERT_FALSE(unindexed.ok());
+  EXPECT_TRUE(unindexed.status().IsNoSpace()) << unindexed.status().ToString();
+  auto refused = AppendOne(*store, MakeRecord("T", 0, "refused"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("cannot index"), std::string::npos) << refused.status().ToString();
+  EXPECT_FALSE(store->stats().dispatch_healthy);
+  // Space returns: the dispatcher thread catches up by itself and sends are accepted again.
+  fault->set_no_space(false);
+  bool resumed = false;
+  for (int i = 0; i < 100 && !resumed; ++i) {
+    resumed = AppendOne(*store, MakeRecord("T", 0, "resumed")).ok();
+    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(resumed);
+  store->WaitForDispatch();
+  auto q1 = store->GetMessages("T", 1, 0, 10, 1 << 20, nullptr);
+  ASSERT_EQ(q1.outcome, GetOutcome::kFound);  // written before the failure: served now (at least once)
+  auto q0 = store->GetMessages("T", 0, 0, 10, 1 << 20, nullptr);
+  EXPECT_EQ(q0.records.size(), 2u);  // "first" and "resumed"
+}
+
+// The fault campaign's case: 8 MiB log segments on a 64 MiB disk already holding 24 MiB. Queue and
+// index files are sized from the segments, every acknowledged message stays readable, and a disk
+// above diskMaxUsedSpaceRatio deletes nothing younger than fileReservedTime.
+TEST_F(DiskFullTest, SmallDiskKeepsEveryAcknowledgedMessage) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>();
+  fault->set_space_budget(40 << 20);
+  options_ = StoreOptions{};
+  options_.root_dir = dir_.str();
+  options_.fs = fault;
+  options_.commitlog_segment_size = 8 << 20;
+  options_.retention_interval_ms = 3600 * 1000;
+  options_.disk_space_warning_level_ratio = 100;
+  auto store = OpenStore(options_);
+  ASSERT_NE(store, nullptr);
+  int ok = 0;
+  Status st = FillUntilFailure(*store, &ok);
+  EXPECT_TRUE(st.IsNoSpace()) << st.ToString();
+  EXPECT_GT(ok, 1500);  // about three segments of the 40 MiB: queue and index files take little
+  EXPECT_TRUE(store->stats().dispatch_healthy);
+  ExpectAllReadable(*store, ok);
+  // Space returns, but the disk stays above diskMaxUsedSpaceRatio: nothing is young enough to go.
+  fault->set_space_budget(-1);
+  fault->set_disk_usage(DiskUsage{64 << 20, 12 << 20, 12 << 20});  // 81 % used
+  EXPECT_EQ(store->RunRetentionForTesting(), 0);
+  ExpectAllReadable(*store, ok);
+}
+
+TEST_F(DiskFullTest, UsedPercentCountsAsDfDoes) {
+  // df on this machine's volume: 252 GB size, 21 GB used, 75 GB available (the rest is reserved).
+  DiskUsage usage{252ull << 30, 75ull << 30, 231ull << 30};
+  EXPECT_NEAR(usage.UsedPercent(), 21.875, 0.01);
+  EXPECT_EQ(DiskUsage{}.UsedPercent(), 0.0);
+}
+
+TEST_F(DiskFullTest, SendsAreRefusedPastTheWarningLevelAndResumeBelowIt) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>();
+  fault->set_disk_usage(DiskUsage{100 << 20, 4 << 20, 4 << 20});  // 96 % used
+  options_.fs = fault;
+  options_.disk_space_warning_level_ratio = 90;
+  auto store = OpenStore(options_);
+  auto refused = AppendOne(*store, MakeRecord("T", 0, "x"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsNoSpace());
+  EXPECT_NE(refused.status().message().find("diskSpaceWarningLevelRatio"), std::string::npos)
+      << refused.status().ToString();
+  fault->set_disk_usage(DiskUsage{100 << 20, 50 << 20, 50 << 20});
+  bool resumed = false;
+  for (int i = 0; i < 100 && !resumed; ++i) {
+    resumed = AppendOne(*store, MakeRecord("T", 0, "y")).ok();
+    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(resumed);
+}
+
 class RetentionTest : public DiskFullTest {};
+
+TEST_F(RetentionTest, DiskPressureDeletesYoungSegmentsOnlyWhenForcibleCleaningIsOn) {
+  auto fault = std::make_shared<FaultInjectionFileSystem>();
+  options_.fs = fault;
+  options_.disk_max_used_space_ratio = 75;
+  for (bool forcibly : {false, true}) {
+    options_.clean_file_forcibly = forcibly;
+    auto store = OpenStore(options_);
+    for (int i = 0; i < 300; ++i) ASSERT_OK(AppendOne(*store, MakeRecord("T", 0, std::string(8000, 'a'))).status());
+    store->WaitForDispatch();
+    fault->set_disk_usage(DiskUsage{100 << 20, 20 << 20, 20 << 20});  // 80 %: above 75, below 90
+    const int deleted = store->RunRetentionForTesting();
+    if (forcibly) {
+      EXPECT_GE(deleted, 1);
+    } else {
+      EXPECT_EQ(deleted, 0);
+      EXPECT_EQ(store->MinQueueOffset("T", 0), 0);
+    }
+    fault->set_disk_usage(std::nullopt);
+  }
+}
 
 TEST_F(RetentionTest, DeletesExpiredSegmentsAndReportsOffsetTooSmall) {
   options_.file_reserved_hours = 1;

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -54,6 +55,7 @@ inline StoreOptions SmallOptions(const std::string& root) {
   o.flush_interval_ms = 20;
   o.sync_flush_timeout_ms = 5000;
   o.disk_max_used_space_ratio = 100;
+  o.disk_space_warning_level_ratio = 100;  // tests do not depend on how full this machine's disk is
   o.retention_interval_ms = 3600 * 1000;
   o.checkpoint_interval_ms = 100;
   o.store_host = PackHost("127.0.0.1:10911");
@@ -87,6 +89,24 @@ class FaultInjectionFileSystem final : public FileSystem {
     std::lock_guard lock(mu_);
     return no_space_;
   }
+  // A small disk: allocations beyond `bytes` in all (from now on) fail with ENOSPC; -1: no limit.
+  void set_space_budget(int64_t bytes) {
+    std::lock_guard lock(mu_);
+    budget_ = bytes;
+  }
+  // Takes `length` bytes of the budget; false when they are not there.
+  bool TakeSpace(int64_t length) {
+    std::lock_guard lock(mu_);
+    if (budget_ < 0) return true;
+    if (length > budget_) return false;
+    budget_ -= length;
+    return true;
+  }
+  // What GetDiskUsage reports instead of the real disk (nullopt: the real one).
+  void set_disk_usage(std::optional<DiskUsage> usage) {
+    std::lock_guard lock(mu_);
+    fake_usage_ = usage;
+  }
   void RecordSync(const std::string& path, int fd, int64_t offset, int64_t length) {
     std::lock_guard lock(mu_);
     std::string& shadow = shadow_[path];
@@ -116,7 +136,7 @@ class FaultInjectionFileSystem final : public FileSystem {
     const std::string& path() const override { return base_->path(); }
     int fd() const override { return base_->fd(); }
     Status Allocate(int64_t offset, int64_t length) override {
-      if (fs_->no_space()) return ErrnoStatus("fallocate", path(), ENOSPC);
+      if (fs_->no_space() || !fs_->TakeSpace(length)) return ErrnoStatus("fallocate", path(), ENOSPC);
       return base_->Allocate(offset, length);
     }
     Status WriteAt(int64_t offset, std::string_view data) override { return base_->WriteAt(offset, data); }
@@ -174,12 +194,20 @@ class FaultInjectionFileSystem final : public FileSystem {
   }
   Result<std::string> ReadFile(const std::string& path) override { return base_->ReadFile(path); }
   Result<int64_t> ModifiedTimeMs(const std::string& path) override { return base_->ModifiedTimeMs(path); }
-  Result<DiskUsage> GetDiskUsage(const std::string& path) override { return base_->GetDiskUsage(path); }
+  Result<DiskUsage> GetDiskUsage(const std::string& path) override {
+    {
+      std::lock_guard lock(mu_);
+      if (fake_usage_) return *fake_usage_;
+    }
+    return base_->GetDiskUsage(path);
+  }
 
  private:
   std::shared_ptr<FileSystem> base_;
   std::mutex mu_;
   bool no_space_ = false;
+  int64_t budget_ = -1;
+  std::optional<DiskUsage> fake_usage_;
   std::map<std::string, std::string> shadow_;
 };
 
