@@ -285,7 +285,8 @@ TEST_F(InputValidationTest, GroupAutoCreationStopsAtItsLimit) {
 TEST_F(InputValidationTest, BadCrcIsRefusedEvenWhenTheBrokerChoosesTheQueue) {
   StartCluster();
   for (int queue_id : {-1, 0, 1}) {
-    // Encoded for queue 1: with -1 the broker may move it to queue 0 and re-stamp its CRC.
+    // Encoded for queue 1: sent to queue 0 (or to -1, when the broker picks 0) it is re-stamped
+    // with a new queue id and CRC, so its own CRC must be checked first.
     std::string record = Encode(RecordSpec{.topic = "orders", .queue = 1});
     record[record.size() - 1] ^= 0x01;  // one bit of the body flipped after the CRC was computed
     auto r = SendRecords("orders", queue_id, record);
@@ -297,9 +298,12 @@ TEST_F(InputValidationTest, BadCrcIsRefusedEvenWhenTheBrokerChoosesTheQueue) {
   std::string batch = Encode(RecordSpec{.topic = "orders", .queue = 1});
   std::string second = Encode(RecordSpec{.topic = "orders", .queue = 1});
   second[second.size() - 1] ^= 0x01;
-  auto r = SendRecords("orders", -1, batch + second);
-  ASSERT_FALSE(r.ok());
-  EXPECT_TRUE(Contains(r.status().message(), "message 1")) << r.status().ToString();
+  for (int queue_id : {-1, 0}) {
+    auto r = SendRecords("orders", queue_id, batch + second);
+    ASSERT_FALSE(r.ok());
+    EXPECT_TRUE(Contains(r.status().message(), "1 of the")) << r.status().ToString();
+    EXPECT_TRUE(Contains(r.status().message(), "crc")) << r.status().ToString();
+  }
   ASSERT_OK_AND_ASSIGN(int64_t stored, StoredMessages("orders"));
   EXPECT_EQ(stored, 0);
   // An intact record sent the same way is stored.
