@@ -225,9 +225,14 @@ int MessageGet(AdminContext& ctx, const std::string& id) {
       if (ask(addr)) return kExitOk;
     }
   }
-  std::string tried = known.ok() ? fmt::format("looked up as a unique id on the cluster's brokers ({})",
-                                               known->empty() ? std::string("none") : fmt::format("{}", fmt::join(*known, ", ")))
-                                 : fmt::format("the brokers could not be listed ({})", known.status().ToString());
+  std::string tried;
+  if (!known.ok()) {
+    tried = fmt::format("the brokers could not be listed ({})", known.status().ToString());
+  } else if (known->empty()) {
+    tried = "the cluster lists no broker to look it up on as a unique id";
+  } else {
+    tried = fmt::format("looked up as a unique id on the cluster's brokers ({})", fmt::join(*known, ", "));
+  }
   auto offset_id = ParseOffsetId(id);
   if (offset_id.ok()) {
     const bool known_broker = std::find(asked.begin(), asked.end(), offset_id->broker_addr) != asked.end();

@@ -41,7 +41,8 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
     if (view.queue_id != queue_id) {
       RecordView checked;
       if (DecodeRecord(view.raw, /*verify_crc=*/true, &checked, &reason) != DecodeOutcome::kRecord) {
-        return Status::InvalidArgument(fmt::format("message {} of the request is corrupt: {}", records->size(), reason));
+        return Status::InvalidArgument(
+            fmt::format("message {} of the request is corrupt: {}", records->size(), reason));
       }
       coding::PutFixed32(raw + record::kOffQueueId, queue_id);
       RefreshRecordCrc(raw);
