@@ -207,7 +207,10 @@ int MessageGet(AdminContext& ctx, const std::string& id) {
     header.mutable_view_message_request()->set_msg_id(id);
     auto response = ctx.Invoke(addr, std::move(header));
     if (!response.ok()) {
-      if (response.status().code() != vela::StatusCode::kNotFound) failure = response.status().WithContext(addr);
+      if (response.status().code() != vela::StatusCode::kNotFound) {
+        const bool named = response.status().message().find(addr) != std::string_view::npos;
+        failure = named ? response.status() : response.status().WithContext(addr);
+      }
       return false;
     }
     auto messages = client::DecodeMessages(response->body, addr);
