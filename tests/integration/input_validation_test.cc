@@ -389,6 +389,21 @@ TEST_F(InputValidationTest, OverlongSql92GetsBadFilterAndTheConnectionStaysUsabl
   ExpectOthersServed();
 }
 
+TEST_F(InputValidationTest, HundredKilobyteSql92InARawPullIsRefusedAndOthersServed) {
+  StartCluster();
+  // The expression travels in the frame header, whose cap (64 KiB) is the network layer's: the
+  // request is refused before any filter sees it. The client gets an error, never a result.
+  std::string huge = "a = 1";
+  while (huge.size() < 100 * 1024) huge += " OR a = 1";
+  auto pulled = Pull("g1", "orders", v1::FILTER_SQL92, huge);
+  ASSERT_FALSE(pulled.ok());
+  EXPECT_FALSE(pulled.status().message().empty());
+  // A new request (on a new connection if the broker closed the old one) is served.
+  auto again = Pull("g1", "orders", v1::FILTER_SQL92, "a = 1");
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+  ExpectOthersServed();
+}
+
 // --- item 7: message get ---
 
 TEST_F(InputValidationTest, MessageGetTellsUniqueIdsFromOffsetIds) {
