@@ -115,7 +115,8 @@ Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& g
     BrokerLogger()->info("group {} auto-created for {} ({} groups on this broker)", group, peer,
                          ctx.topics.group_count());
   }
-  return *ctx.topics.GetGroup(group);
+  auto stored = ctx.topics.GetGroup(group);  // when another request created it first, its config
+  return stored ? *stored : config;
 }
 
 void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
