@@ -33,6 +33,10 @@ Result<BrokerOptions> BrokerOptions::FromConfig(const Config& c) {
   o.io_threads = static_cast<size_t>(io);
   VELA_ASSIGN_OR_RETURN(o.auto_create_topic, c.GetBool("autoCreateTopicEnable", o.auto_create_topic));
   VELA_ASSIGN_OR_RETURN(o.auto_create_group, c.GetBool("autoCreateSubscriptionGroup", o.auto_create_group));
+  VELA_ASSIGN_OR_RETURN(int64_t group_limit,
+                        c.GetInt("autoCreateSubscriptionGroupLimit", static_cast<int64_t>(o.auto_create_group_limit)));
+  if (group_limit < 1) return Status::InvalidArgument("autoCreateSubscriptionGroupLimit must be at least 1");
+  o.auto_create_group_limit = static_cast<size_t>(group_limit);
   VELA_ASSIGN_OR_RETURN(int64_t queues, c.GetInt("defaultTopicQueueNums", o.default_topic_queues));
   if (queues < 1 || queues > 1024) return Status::InvalidArgument("defaultTopicQueueNums must be 1..1024");
   o.default_topic_queues = static_cast<int32_t>(queues);

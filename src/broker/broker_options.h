@@ -21,6 +21,7 @@ struct BrokerOptions {
   size_t io_threads = 0;                           // ioThreads (0: cores)
   bool auto_create_topic = false;                  // autoCreateTopicEnable
   bool auto_create_group = true;                   // autoCreateSubscriptionGroup
+  size_t auto_create_group_limit = 10000;          // autoCreateSubscriptionGroupLimit: no auto-creation past it
   int32_t default_topic_queues = 8;                // defaultTopicQueueNums
   bool enable_property_filter = true;              // enablePropertyFilter (SQL92)
   int64_t register_interval_ms = 30000;            // registerNameServerPeriod

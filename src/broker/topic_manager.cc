@@ -20,18 +20,32 @@ std::optional<store::TopicConfig> TopicManager::GetTopic(const std::string& name
   return it->second;
 }
 
-Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
-  VELA_RETURN_IF_ERROR(ValidateTopicName(topic.name));
+Status TopicManager::CheckTopic(const store::TopicConfig& topic) const {
   if (topic.read_queues < 1 || topic.read_queues > 1024 || topic.write_queues < 1 || topic.write_queues > 1024) {
     return Status::InvalidArgument(fmt::format("topic {}: queue counts must be 1..1024", topic.name));
   }
   if (topic.message_type < 0 || topic.message_type > 3) {
     return Status::InvalidArgument(fmt::format("topic {}: unknown message type {}", topic.name, topic.message_type));
   }
+  return Status::OK();
+}
+
+Status TopicManager::PutTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(CheckTopic(topic));
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutTopic(topic));
   topics_[topic.name] = topic;
   return Status::OK();
+}
+
+Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(ValidateUserTopicName(topic.name));
+  return PutTopic(topic);
+}
+
+Status TopicManager::UpsertSystemTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(ValidateSystemTopicName(topic.name));
+  return PutTopic(topic);
 }
 
 Status TopicManager::DeleteTopic(const std::string& name) {
@@ -59,15 +73,40 @@ std::optional<store::GroupConfig> TopicManager::GetGroup(const std::string& name
   return it->second;
 }
 
-Status TopicManager::UpsertGroup(const store::GroupConfig& group) {
+Status TopicManager::CheckGroup(const store::GroupConfig& group) const {
   VELA_RETURN_IF_ERROR(ValidateGroupName(group.name));
   if (group.max_retries < 0 || group.max_retries > 64) {
     return Status::InvalidArgument(fmt::format("group {}: max retries must be 0..64", group.name));
   }
+  return Status::OK();
+}
+
+Status TopicManager::UpsertGroup(const store::GroupConfig& group) {
+  VELA_RETURN_IF_ERROR(CheckGroup(group));
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutGroup(group));
   groups_[group.name] = group;
   return Status::OK();
+}
+
+Result<bool> TopicManager::CreateGroupIfAbsent(const store::GroupConfig& group, size_t limit) {
+  VELA_RETURN_IF_ERROR(CheckGroup(group));
+  std::unique_lock lock(mu_);
+  if (groups_.count(group.name) != 0) return false;
+  if (groups_.size() >= limit) {
+    return Status::ResourceExhausted(
+        fmt::format("group {} does not exist and the broker already holds {} groups, the limit for automatic "
+                    "creation (autoCreateSubscriptionGroupLimit); create it explicitly (vela-admin group create)",
+                    group.name, groups_.size()));
+  }
+  VELA_RETURN_IF_ERROR(meta_.PutGroup(group));
+  groups_[group.name] = group;
+  return true;
+}
+
+size_t TopicManager::group_count() const {
+  std::shared_lock lock(mu_);
+  return groups_.size();
 }
 
 std::vector<store::GroupConfig> TopicManager::ListGroups() const {

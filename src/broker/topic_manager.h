@@ -20,16 +20,28 @@ class TopicManager {
   explicit TopicManager(store::MetaStore& meta);
 
   std::optional<store::TopicConfig> GetTopic(const std::string& name) const;
-  // Creates or updates a topic (validated name, 1..1024 queues).
+  // Creates or updates a user topic (a name passing ValidateUserTopicName: never a reserved system
+  // name, never '%'; 1..1024 queues). Every client-driven creation goes through here.
   Status UpsertTopic(const store::TopicConfig& topic);
+  // The internal path for the broker's own services: creates or updates a reserved system topic
+  // (ValidateSystemTopicName). Never reachable from a client request.
+  Status UpsertSystemTopic(const store::TopicConfig& topic);
   Status DeleteTopic(const std::string& name);
   std::vector<store::TopicConfig> ListTopics() const;
 
   std::optional<store::GroupConfig> GetGroup(const std::string& name) const;
   Status UpsertGroup(const store::GroupConfig& group);
+  // Creates `group` unless it exists (true when created). Refuses with ResourceExhausted when the
+  // broker already holds `limit` groups; the check and the creation are atomic.
+  Result<bool> CreateGroupIfAbsent(const store::GroupConfig& group, size_t limit);
   std::vector<store::GroupConfig> ListGroups() const;
+  size_t group_count() const;
 
  private:
+  Status CheckTopic(const store::TopicConfig& topic) const;
+  Status CheckGroup(const store::GroupConfig& group) const;
+  Status PutTopic(const store::TopicConfig& topic);
+
   store::MetaStore& meta_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, store::TopicConfig> topics_;  // GUARDED_BY(mu_)

@@ -8,7 +8,7 @@
 namespace vela::client {
 
 vela::Status ValidateMessage(const Message& message, size_t max_body_bytes) {
-  VELA_RETURN_IF_ERROR(ValidateTopicName(message.topic));
+  VELA_RETURN_IF_ERROR(ValidateUserTopicName(message.topic));
   if (message.body.empty()) return vela::Status::InvalidArgument("message body is empty");
   if (message.body.size() > max_body_bytes) {
     return vela::Status(vela::StatusCode::kInvalidArgument,

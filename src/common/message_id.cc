@@ -66,8 +66,14 @@ Result<OffsetId> ParseOffsetId(std::string_view id) {
   if (id.size() != 32 || !coding::FromHex(id, &raw)) {
     return Status::InvalidArgument("an offset id is 32 hex digits");
   }
+  // The packed host is IPv4 (4 bytes) + port (2) + 2 zero bytes; a unique id has its generator's
+  // start time there, so this rules out all but about one unique id in 65536.
+  const uint64_t host = coding::GetFixed64(raw.data());
+  if ((host >> 48) != 0 || (host & 0xffffffffu) == 0 || ((host >> 32) & 0xffff) == 0) {
+    return Status::InvalidArgument("not an offset id: its first 8 bytes are not an IPv4 address and port");
+  }
   OffsetId out;
-  out.broker_addr = UnpackHost(coding::GetFixed64(raw.data()));
+  out.broker_addr = UnpackHost(host);
   uint64_t off = 0;
   for (int i = 0; i < 8; ++i) off = off << 8 | static_cast<unsigned char>(raw[8 + i]);
   out.physical_offset = static_cast<int64_t>(off);

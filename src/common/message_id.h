@@ -21,6 +21,9 @@ struct OffsetId {
   std::string broker_addr;  // "ip:port"
   int64_t physical_offset = 0;
 };
+// Both kinds of id are 32 hex digits: an id parses as an offset id only when its host part has the
+// packed-host shape (non-zero IPv4 and port, two zero bytes). Callers that may hold either kind look
+// the id up as a unique id first (vela-admin message get, VIEW_MESSAGE).
 Result<OffsetId> ParseOffsetId(std::string_view id);
 
 }  // namespace vela

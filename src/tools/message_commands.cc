@@ -8,9 +8,11 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "client/message_codec.h"
 #include "common/message_id.h"
+#include "common/validation.h"
 #include "tools/admin_context.h"
 #include "vela/consumer.h"
 #include "vela/producer.h"
@@ -190,37 +192,61 @@ void PrintMessages(AdminContext& ctx, const std::vector<client::MessageView>& me
   std::cout.flush();
 }
 
+// Unique ids and offset ids are both 32 hex digits (common/message_id.h). Every broker of the
+// cluster is asked first: each looks the id up as a unique id, then as an offset id naming itself.
+// Only an id with the offset-id shape that names a broker not asked yet is sent to that address.
+// The error says what was tried.
 int MessageGet(AdminContext& ctx, const std::string& id) {
-  std::vector<std::string> targets;
-  auto offset_id = ParseOffsetId(id);
-  if (offset_id.ok() && id.size() == 32) {
-    targets.push_back(offset_id->broker_addr);
-  }
-  auto all = ctx.BrokerAddrs();
-  if (all.ok()) {
-    for (const auto& a : *all) {
-      if (std::find(targets.begin(), targets.end(), a) == targets.end()) targets.push_back(a);
-    }
-  } else if (targets.empty()) {
-    return Fail(all.status());
-  }
-  vela::Status last = vela::Status::NotFound(fmt::format("no message with id {}", id));
-  for (const auto& addr : targets) {
+  if (vela::Status valid = ValidateMessageId(id); !valid.ok()) return Fail(valid);
+  std::vector<std::string> asked;
+  vela::Status failure;  // the last error other than "not found"
+  auto ask = [&](const std::string& addr) -> bool {
+    asked.push_back(addr);
     v1::Header header;
     header.set_code(v1::VIEW_MESSAGE);
     header.mutable_view_message_request()->set_msg_id(id);
     auto response = ctx.Invoke(addr, std::move(header));
     if (!response.ok()) {
-      if (response.status().code() != vela::StatusCode::kNotFound) last = response.status();
-      continue;
+      if (response.status().code() != vela::StatusCode::kNotFound) {
+        const bool named = response.status().message().find(addr) != std::string_view::npos;
+        failure = named ? response.status() : response.status().WithContext(addr);
+      }
+      return false;
     }
     auto messages = client::DecodeMessages(response->body, addr);
-    if (!messages.ok()) return Fail(messages.status());
-    if (messages->empty()) continue;
+    if (!messages.ok()) {
+      failure = messages.status().WithContext(addr);
+      return false;
+    }
+    if (messages->empty()) return false;
     PrintMessages(ctx, *messages, /*single=*/true);
-    return kExitOk;
+    return true;
+  };
+  auto known = ctx.BrokerAddrs();
+  if (known.ok()) {
+    for (const auto& addr : *known) {
+      if (ask(addr)) return kExitOk;
+    }
   }
-  return Fail(last);
+  std::string tried;
+  if (!known.ok()) {
+    tried = fmt::format("the brokers could not be listed ({})", known.status().ToString());
+  } else if (known->empty()) {
+    tried = "the cluster lists no broker to look it up on as a unique id";
+  } else {
+    tried = fmt::format("looked up as a unique id on the cluster's brokers ({})", fmt::join(*known, ", "));
+  }
+  auto offset_id = ParseOffsetId(id);
+  if (offset_id.ok()) {
+    const bool known_broker = std::find(asked.begin(), asked.end(), offset_id->broker_addr) != asked.end();
+    if (!known_broker && ask(offset_id->broker_addr)) return kExitOk;
+    tried += fmt::format("; read as an offset id it names broker {} at physical offset {}{}", offset_id->broker_addr,
+                         offset_id->physical_offset, known_broker ? "" : ", asked directly");
+  } else {
+    tried += fmt::format("; {}", offset_id.status().message());
+  }
+  if (!failure.ok()) tried += fmt::format("; last error: {}", failure.ToString());
+  return Fail(fmt::format("no message with id {}: {}", id, tried));
 }
 
 int MessageQuery(AdminContext& ctx, const std::string& topic, const std::string& key) {

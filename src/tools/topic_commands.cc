@@ -36,7 +36,7 @@ struct CreateArgs {
 };
 
 int TopicCreate(AdminContext& ctx, const CreateArgs& args) {
-  auto valid = ValidateTopicName(args.name);
+  auto valid = ValidateUserTopicName(args.name);
   if (!valid.ok()) return Fail(valid);
   static const std::map<std::string, v1::MessageType> kTypes = {{"normal", v1::MESSAGE_NORMAL},
                                                                 {"fifo", v1::MESSAGE_FIFO},

@@ -6,6 +6,7 @@
 #include "broker/namesrv_registrar.h"
 #include "broker/processors/processors.h"
 #include "common/clock.h"
+#include "common/validation.h"
 
 namespace vela::broker {
 namespace {
@@ -107,6 +108,10 @@ void RegisterAdminProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       v1::DELETE_TOPIC,
       [&ctx](net::RequestContext rc, net::Frame frame) {
         const std::string& name = frame.header.delete_topic_request().topic();
+        if (IsReservedTopicName(name)) {
+          return rc.ReplyError(Status::PermissionDenied(
+              fmt::format("topic {} is a reserved system topic: clients cannot delete it", name)));
+        }
         Status s = ctx.topics.DeleteTopic(name);
         if (s.ok()) {
           ctx.store.DeleteTopicQueues(name);
@@ -204,7 +209,7 @@ void RegisterAdminProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
         if (!req.to().empty() && req.to() != "earliest" && req.to() != "latest") {
           return rc.ReplyError(Status::InvalidArgument("reset target must be earliest, latest or a timestamp"));
         }
-        auto g = ResolveGroup(ctx, req.group());
+        auto g = ResolveGroup(ctx, req.group(), rc.peer());
         if (!g.ok()) return rc.ReplyError(g.status());
         v1::Header resp;
         auto* out = resp.mutable_reset_offset_response();

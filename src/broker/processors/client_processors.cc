@@ -5,6 +5,7 @@
 #include "broker/subscription_filter.h"
 #include "common/clock.h"
 #include "common/message_id.h"
+#include "common/message_record.h"
 
 namespace vela::broker {
 
@@ -16,7 +17,7 @@ void RegisterClientProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       return;
     }
     for (const auto& c : hb.consumers()) {
-      auto g = ResolveGroup(ctx, c.group());
+      auto g = ResolveGroup(ctx, c.group(), rc.peer());
       if (!g.ok()) {
         rc.ReplyError(g.status());
         return;
@@ -64,7 +65,7 @@ void RegisterClientProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       rc.ReplyError(Status::InvalidArgument("offset and queue id must not be negative"));
       return;
     }
-    auto g = ResolveGroup(ctx, u.group());
+    auto g = ResolveGroup(ctx, u.group(), rc.peer());
     if (!g.ok()) {
       rc.ReplyError(g.status());
       return;
@@ -80,8 +81,12 @@ void RegisterQueryProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
         const std::string& id = frame.header.view_message_request().msg_id();
         auto found = ctx.store.LookupByMessageId(id);
         if (!found.ok()) {
+          // An offset id is read here only when it names this broker: a unique id that happens to
+          // parse as an offset id must not read a record at some unrelated offset.
           auto offset_id = ParseOffsetId(id);
-          if (offset_id.ok()) found = ctx.store.ReadRecordAt(offset_id->physical_offset);
+          if (offset_id.ok() && offset_id->broker_addr == UnpackHost(ctx.options.store.store_host)) {
+            found = ctx.store.ReadRecordAt(offset_id->physical_offset);
+          }
         }
         if (!found.ok()) {
           rc.ReplyError(Status::NotFound(fmt::format("no message with id {} on broker {}", id, ctx.broker_addr)));

@@ -19,10 +19,13 @@ void RegisterQueryProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher);
 // Topic, group, offset-reset and status administration.
 void RegisterAdminProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher);
 
-// Shared by processors: the topic if it exists (auto-created when the broker allows it), or
-// NotFound with SubCode::kTopicNotFound.
+// Shared by processors: the topic if it exists (auto-created when the broker allows it and the
+// name is a user topic name), or NotFound with SubCode::kTopicNotFound. A write to a reserved
+// (system) topic is PermissionDenied, whether it exists or not.
 Result<store::TopicConfig> ResolveTopic(BrokerContext& ctx, const std::string& topic, bool for_write);
-// The group's config, auto-created when allowed, or NotFound with SubCode::kGroupNotFound.
-Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& group);
+// The group's config, auto-created (and logged, with `peer`) when autoCreateSubscriptionGroup is on
+// and the broker holds fewer than autoCreateSubscriptionGroupLimit groups; else NotFound with
+// SubCode::kGroupNotFound, or ResourceExhausted at the limit.
+Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& group, std::string_view peer);
 
 }  // namespace vela::broker

@@ -100,7 +100,7 @@ PullHoldService::Retry RegisterPullProcessor(BrokerContext& ctx, net::Dispatcher
       return;
     }
     if (!req->group().empty()) {
-      auto group = ResolveGroup(ctx, req->group());
+      auto group = ResolveGroup(ctx, req->group(), rc.peer());
       if (!group.ok()) {
         rc.ReplyError(group.status());
         return;

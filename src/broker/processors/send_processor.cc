@@ -3,6 +3,7 @@
 #include "broker/logger.h"
 #include "broker/namesrv_registrar.h"
 #include "broker/processors/processors.h"
+#include "common/clock.h"
 #include "common/coding.h"
 #include "common/message_id.h"
 #include "common/validation.h"
@@ -11,7 +12,9 @@ namespace vela::broker {
 namespace {
 
 // Splits a send body into its records and checks each one against the request and the limits.
-// Patches the queue id where the broker chose it.
+// Patches the queue id where the broker chose it, after checking the CRC the client computed: a
+// record damaged on its way must not be re-stamped into a valid one. Records left as they came
+// are CRC-checked once, by the store's Append.
 Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::string& body,
                         std::vector<std::string_view>* records) {
   size_t pos = 0;
@@ -27,20 +30,20 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
       return Status::InvalidArgument(
           fmt::format("message {} is for topic {}, the request for {}", records->size(), view.topic, req.topic()));
     }
-    // The body size limit (maxMessageSize) and the CRC are checked once, by the store's Append.
-    if (view.properties.size() > kMaxPropertiesBytes) {
-      return Status::InvalidArgument(
-          fmt::format("message properties take {} bytes, the limit is {}", view.properties.size(), kMaxPropertiesBytes));
+    // The body size limit (maxMessageSize) is checked by the store's Append.
+    if (Status props = ValidatePropertiesBlock(view.properties); !props.ok()) {
+      return props.WithContext(fmt::format("message {} of the request", records->size()));
     }
-    Status prop_status;
-    ForEachProperty(view.properties, [&](std::string_view k, std::string_view v) {
-      prop_status = ValidateProperty(k, v);
-      return prop_status.ok();
-    });
-    VELA_RETURN_IF_ERROR(prop_status);
-    if (view.msg_id.empty()) return Status::InvalidArgument("message has no id");
+    if (Status id = ValidateMessageId(view.msg_id); !id.ok()) {
+      return id.WithContext(fmt::format("message {} of the request", records->size()));
+    }
     char* raw = body.data() + pos;
     if (view.queue_id != queue_id) {
+      RecordView checked;
+      if (DecodeRecord(view.raw, /*verify_crc=*/true, &checked, &reason) != DecodeOutcome::kRecord) {
+        return Status::InvalidArgument(
+            fmt::format("message {} of the request is corrupt: {}", records->size(), reason));
+      }
       coding::PutFixed32(raw + record::kOffQueueId, queue_id);
       RefreshRecordCrc(raw);
     }
@@ -58,12 +61,17 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
 }  // namespace
 
 Result<store::TopicConfig> ResolveTopic(BrokerContext& ctx, const std::string& topic, bool for_write) {
+  // System topics are written by the broker's own services only (DESIGN.md §7.1).
+  if (for_write && IsReservedTopicName(topic)) {
+    return Status::PermissionDenied(
+        fmt::format("topic {} is a reserved system topic: clients cannot send to it directly", topic));
+  }
   if (auto t = ctx.topics.GetTopic(topic)) {
     if (for_write && (t->perm & 2) == 0) return Status::PermissionDenied(fmt::format("topic {} is not writable", topic));
     if (!for_write && (t->perm & 4) == 0) return Status::PermissionDenied(fmt::format("topic {} is not readable", topic));
     return *t;
   }
-  VELA_RETURN_IF_ERROR(ValidateTopicName(topic));
+  VELA_RETURN_IF_ERROR(ValidateUserTopicName(topic));
   if (!ctx.options.auto_create_topic) {
     return Status::NotFound(fmt::format("topic {} does not exist on broker {}", topic, ctx.broker_addr),
                             SubCode::kTopicNotFound);
@@ -77,17 +85,38 @@ Result<store::TopicConfig> ResolveTopic(BrokerContext& ctx, const std::string& t
   return config;
 }
 
-Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& group) {
+Result<store::GroupConfig> ResolveGroup(BrokerContext& ctx, const std::string& group, std::string_view peer) {
   if (auto g = ctx.topics.GetGroup(group)) return *g;
   VELA_RETURN_IF_ERROR(ValidateGroupName(group));
   if (!ctx.options.auto_create_group) {
-    return Status::NotFound(fmt::format("group {} does not exist on broker {}", group, ctx.broker_addr),
+    return Status::NotFound(fmt::format("group {} does not exist on broker {} and autoCreateSubscriptionGroup is off: "
+                                        "create it first (vela-admin group create {})",
+                                        group, ctx.broker_addr, group),
                             SubCode::kGroupNotFound);
   }
   store::GroupConfig config;
   config.name = group;
-  VELA_RETURN_IF_ERROR(ctx.topics.UpsertGroup(config));
-  return config;
+  auto created = ctx.topics.CreateGroupIfAbsent(config, ctx.options.auto_create_group_limit);
+  if (!created.ok()) {
+    // A client may ask for many groups: at most one line a second, with how many were not logged.
+    static std::atomic<int64_t> last_log_ms{0};
+    static std::atomic<int64_t> unlogged{0};
+    const int64_t now = NowEpochMs();
+    int64_t last = last_log_ms.load(std::memory_order_relaxed);
+    if (now - last >= 1000 && last_log_ms.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      BrokerLogger()->warn("group {} not auto-created for {}: {} ({} more refusals since the last line)", group, peer,
+                           created.status().ToString(), unlogged.exchange(0, std::memory_order_relaxed));
+    } else {
+      unlogged.fetch_add(1, std::memory_order_relaxed);
+    }
+    return created.status();
+  }
+  if (*created) {
+    BrokerLogger()->info("group {} auto-created for {} ({} groups on this broker)", group, peer,
+                         ctx.topics.group_count());
+  }
+  auto stored = ctx.topics.GetGroup(group);  // when another request created it first, its config
+  return stored ? *stored : config;
 }
 
 void RegisterSendProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
