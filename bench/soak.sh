@@ -18,7 +18,7 @@
 #   SOAK_NAMESRV_LISTEN, SOAK_BROKER_LISTEN [127.0.0.1:0: a free port]
 #   SOAK_SEGMENT [64m: mappedFileSizeCommitLog]  SOAK_BROKER_SET ["": more key=value broker settings]
 #   SOAK_QUEUES [4]  SOAK_RATE [100 msgs/s]  SOAK_SIZE [1024 bytes]  SOAK_RECONNECT_MS [100]
-#   SOAK_SLOW_PIPELINE [2000]  SOAK_SLOW_MAX_MESSAGES [8]  SOAK_SLOW_READ_BPS [2048; 0 never reads]
+#   SOAK_SLOW_PIPELINE [5000]  SOAK_SLOW_MAX_MESSAGES [8]  SOAK_SLOW_READ_BPS [2048; 0 never reads]
 #   SOAK_SLOW_RECONNECT_S [60]  SOAK_SAMPLE_S [10]  SOAK_WARMUP_PCT [10]
 #   SOAK_FLAT_PCT [5]  SOAK_FLAT_MB [16]  SOAK_FLAT_FDS [32]: the PASS bounds (see docs/soak.md)
 set -u -o pipefail
@@ -41,7 +41,7 @@ QUEUES=${SOAK_QUEUES:-4}
 RATE=${SOAK_RATE:-100}
 SIZE=${SOAK_SIZE:-1024}
 RECONNECT_MS=${SOAK_RECONNECT_MS:-100}
-SLOW_PIPELINE=${SOAK_SLOW_PIPELINE:-2000}
+SLOW_PIPELINE=${SOAK_SLOW_PIPELINE:-5000}
 SLOW_MAX_MESSAGES=${SOAK_SLOW_MAX_MESSAGES:-8}
 SLOW_READ_BPS=${SOAK_SLOW_READ_BPS:-2048}
 SLOW_RECONNECT_S=${SOAK_SLOW_RECONNECT_S:-60}
@@ -69,10 +69,11 @@ LOOP_PIDS=()
 
 log() { echo "soak $(date +%T): $*"; }
 
-# Sends SIGTERM to a daemon and waits up to 30 s for it (then SIGKILL); prints its exit status.
+# Sends SIGTERM to a daemon (a child of this shell: not from a subshell) and waits up to 30 s
+# for it, then SIGKILL; sets STOP_STATUS to its exit status (CLI.md: 0 after SIGTERM).
+STOP_STATUS=
 stop_daemon() {
   local pid=$1 i
-  kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; echo $?; return; }
   kill -TERM "$pid" 2>/dev/null
   for ((i = 0; i < 300; i++)); do
     kill -0 "$pid" 2>/dev/null || break
@@ -80,7 +81,7 @@ stop_daemon() {
   done
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
-  echo $?
+  STOP_STATUS=$?
 }
 
 cleanup() {
@@ -88,8 +89,8 @@ cleanup() {
   local pid
   for pid in "${LOOP_PIDS[@]}" $SLOW_PID; do kill -TERM -- "-$pid" 2>/dev/null; done
   for pid in "${LOOP_PIDS[@]}" $SLOW_PID; do wait "$pid" 2>/dev/null; done
-  [[ -n $BROKER_PID ]] && stop_daemon "$BROKER_PID" >/dev/null
-  [[ -n $NS_PID ]] && stop_daemon "$NS_PID" >/dev/null
+  [[ -n $BROKER_PID ]] && stop_daemon "$BROKER_PID"
+  [[ -n $NS_PID ]] && stop_daemon "$NS_PID"
   [[ $KEEP_STORE == 1 ]] || rm -rf "$STORE"
 }
 trap cleanup EXIT
@@ -252,15 +253,18 @@ for pid in "${LOOP_PIDS[@]}" $SLOW_PID; do
   wait "$pid" 2>/dev/null
 done
 LOOP_PIDS=() SLOW_PID=
-BROKER_EXIT=died
-((BROKER_DIED)) || BROKER_EXIT=$(stop_daemon "$BROKER_PID")
+stop_daemon "$BROKER_PID"
+BROKER_EXIT=$STOP_STATUS
+((BROKER_DIED)) && BROKER_EXIT="died during the run ($STOP_STATUS)"
 BROKER_PID=
-NS_EXIT=$(stop_daemon "$NS_PID")
+stop_daemon "$NS_PID"
+NS_EXIT=$STOP_STATUS
 NS_PID=
 STORE_BYTES=$(du -sb "$STORE" 2>/dev/null | cut -f1)
 
 # Traffic figures and errors from the loops' records.
-kv() { grep -o "$1=[0-9]*" "$OUT/$2.count" 2>/dev/null | cut -d= -f2 || true; }
+kv() { awk -v key="$1" '{ for (i = 1; i <= NF; i++) if (split($i, p, "=") == 2 && p[1] == key) print p[2] }' \
+  "$OUT/$2.count" 2>/dev/null; }
 e2e_stats=$(awk '{for (k in f) delete f[k]; n = split($0, a, /[,{}]/); for (i = 1; i <= n; i++) {
                     split(a[i], p, ":"); gsub(/[" ]/, "", p[1]); f[p[1]] = p[2] }
                   sent += f["sent"]; recv += f["received"]; err += f["errors"]; miss += f["missing"] }
