@@ -37,6 +37,9 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kTick = std::chrono::milliseconds(100);
 constexpr auto kRetryAfterClose = std::chrono::seconds(1);
 constexpr int kSmallReceiveBuffer = 4096;  // the kernel then buffers little on our side
+constexpr int kExitOk = 0;
+constexpr int kExitFailed = 1;  // never connected
+constexpr int kExitUsage = 2;
 
 // What the command line asks for.
 struct Options {
@@ -141,19 +144,32 @@ class ResponseCounter {
   uint64_t skip_ = 0;
 };
 
-// Opens a non-blocking TCP connection with a small receive buffer; -1 on failure.
-int Connect(const std::string& addr) {
+// Parses "a.b.c.d:port" (IPv4, as the broker's listen address prints it); false when it is not.
+bool ParseAddress(const std::string& addr, sockaddr_in* out) {
   const auto colon = addr.rfind(':');
-  if (colon == std::string::npos) return -1;
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(std::stoi(addr.substr(colon + 1))));
-  if (inet_pton(AF_INET, addr.substr(0, colon).c_str(), &sa.sin_addr) != 1) return -1;
+  if (colon == std::string::npos) return false;
+  const std::string port = addr.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  const int p = std::stoi(port);
+  if (p < 1 || p > 65535) return false;
+  *out = sockaddr_in{};
+  out->sin_family = AF_INET;
+  out->sin_port = htons(static_cast<uint16_t>(p));
+  return inet_pton(AF_INET, addr.substr(0, colon).c_str(), &out->sin_addr) == 1;
+}
+
+// Opens a non-blocking TCP connection with a small receive buffer; -1 (and the reason on
+// stderr) on failure.
+int Connect(const sockaddr_in& sa) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
+  if (fd < 0) {
+    std::perror("vela-slow-reader: socket");
+    return -1;
+  }
   int rcvbuf = kSmallReceiveBuffer;
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);  // before connect: sets the window
-  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0) {
+    std::perror("vela-slow-reader: connect");
     close(fd);
     return -1;
   }
@@ -244,14 +260,23 @@ int Main(int argc, char** argv) {
   app.add_option("--reconnect-s", o.reconnect_s, "close and reopen the connection every S seconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help exits 0, bad usage 2 (CLI.md)
+  }
+  sockaddr_in broker{};
+  if (!ParseAddress(o.broker, &broker)) {
+    std::fprintf(stderr, "vela-slow-reader: --broker must be IPv4:PORT, got '%s'\n", o.broker.c_str());
+    return kExitUsage;
+  }
   signal(SIGPIPE, SIG_IGN);
 
   const auto run_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.duration_s));
   Counters total;
   uint64_t next_request_id = 1;
   while (Clock::now() < run_end) {
-    const int fd = Connect(o.broker);
+    const int fd = Connect(broker);
     if (fd < 0) {
       ++total.connect_failures;
       std::this_thread::sleep_for(kRetryAfterClose);
@@ -266,7 +291,7 @@ int Main(int argc, char** argv) {
   nlohmann::json summary = total.ToJson();
   summary["summary"] = true;
   std::printf("%s\n", summary.dump().c_str());
-  return total.connections > 0 ? 0 : 1;
+  return total.connections > 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace
