@@ -128,7 +128,7 @@ NS_ADDR=$(listen_address "$OUT/namesrv.out" "$NS_PID") || {
 export VELA_NAMESRV=$NS_ADDR
 
 broker_sets=(--set "mappedFileSizeCommitLog=$SEGMENT")
-for kv in $BROKER_SET; do broker_sets+=(--set "$kv"); done
+for setting in $BROKER_SET; do broker_sets+=(--set "$setting"); done
 "$BIN/vela-broker" --listen "$BROKER_LISTEN" --namesrv "$NS_ADDR" --store-dir "$STORE" "${broker_sets[@]}" \
   >"$OUT/broker.out" 2>"$OUT/broker.log" &
 BROKER_PID=$!
