@@ -51,6 +51,7 @@ FLAT_PCT=${SOAK_FLAT_PCT:-5}
 FLAT_MB=${SOAK_FLAT_MB:-16}
 FLAT_FDS=${SOAK_FLAT_FDS:-32}
 
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 TOPIC=soak
 PING_TOPIC=soak-ping
 E2E_GROUP=soak-e2e
@@ -274,7 +275,7 @@ slow=$(grep '"summary":true' "$OUT/slow_reader.jsonl" 2>/dev/null)
 slow_value() { grep -o "\"$1\":[0-9]*" <<<"$slow" | cut -d: -f2; }
 
 {
-  echo "== Vela soak: ${DURATION} s, commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+  echo "== Vela soak: ${DURATION} s, commit $COMMIT," \
     "broker $BROKER, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "traffic: e2e runs $(kv runs e2e) (failed $(kv failed_runs e2e)): sent $E2E_SENT, received $E2E_RECV," \
     "message errors $E2E_ERR, missing $E2E_MISS"
