@@ -2,6 +2,9 @@
 
 #include "broker/logger.h"
 
+#include <algorithm>
+#include <string_view>
+
 namespace vela::broker {
 
 NamesrvRegistrar::NamesrvRegistrar(std::vector<std::string> namesrv_addrs, int64_t interval_ms,
@@ -11,32 +14,95 @@ NamesrvRegistrar::NamesrvRegistrar(std::vector<std::string> namesrv_addrs, int64
       interval_ms_(interval_ms),
       build_(std::move(build)),
       client_(net::RpcClientOptions{1, net::kDefaultMaxFrameSize, 3000, "vela-reg"}),
-      failing_(addrs_.size(), false) {}
+      failing_(addrs_.size(), false),
+      held_version_(addrs_.size(), 0) {}
 
 NamesrvRegistrar::~NamesrvRegistrar() { Stop(); }
 
 void NamesrvRegistrar::Run() {
   while (!stopped()) {
-    RegisterAll();
-    WaitForRunning(std::chrono::milliseconds(interval_ms_));
+    const bool all_ok = RegisterAll();
+    // A refused or failed registration is retried soon: routes must not stay gone for a period.
+    WaitForRunning(std::chrono::milliseconds(all_ok ? interval_ms_ : std::min<int64_t>(interval_ms_, kRetryMs)));
   }
 }
 
-void NamesrvRegistrar::RegisterAll() {
-  v1::RegisterBrokerRequest request = build_();
-  for (size_t i = 0; i < addrs_.size(); ++i) {
+std::vector<std::string> NamesrvRegistrar::EncodeTopicParts(const v1::TopicRouteTable& table, size_t max_part_bytes) {
+  std::vector<std::string> parts;
+  v1::TopicRouteTable part;
+  size_t part_bytes = 0;
+  for (const auto& t : table.topics()) {
+    const size_t entry_bytes = t.ByteSizeLong() + 6;  // tag and length prefix of the entry
+    if (part_bytes + entry_bytes > max_part_bytes && part.topics_size() > 0) {
+      parts.push_back(part.SerializeAsString());
+      part.Clear();
+      part_bytes = 0;
+    }
+    *part.add_topics() = t;
+    part_bytes += entry_bytes;
+  }
+  if (part.topics_size() > 0 || parts.empty()) parts.push_back(part.SerializeAsString());
+  return parts;
+}
+
+uint64_t NamesrvRegistrar::TableVersion(const std::vector<std::string>& parts) {
+  uint64_t h = 1469598103934665603ull;
+  for (const auto& p : parts) h = (h ^ std::hash<std::string_view>{}(p)) * 1099511628211ull;
+  return h | 1;  // never 0: 0 means "no version" on the wire
+}
+
+Status NamesrvRegistrar::RegisterWith(size_t i, const v1::RegisterBrokerRequest& identity,
+                                      const std::vector<std::string>& parts, uint64_t version) {
+  if (held_version_[i] == version) {
+    // Unchanged since the last full registration with this name server: no body.
     v1::Header h;
     h.set_code(v1::REGISTER_BROKER);
-    *h.mutable_register_broker_request() = request;
-    auto r = client_.InvokeSync(addrs_[i], std::move(h), {}, 3000);
+    *h.mutable_register_broker_request() = identity;
+    h.mutable_register_broker_request()->set_topics_version(version);
+    auto r = client_.InvokeSync(addrs_[i], std::move(h), {}, kRequestTimeoutMs);
     if (!r.ok()) {
-      if (!failing_[i]) BrokerLogger()->warn("registration with name server {} failed: {}", addrs_[i], r.status().ToString());
+      held_version_[i] = 0;
+      return r.status();
+    }
+    if (!r->header.register_broker_response().send_topics()) return Status::OK();
+    BrokerLogger()->info("name server {} asks for the whole topic table ({} topics)", addrs_[i], topic_count_);
+  }
+  held_version_[i] = 0;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    v1::Header h;
+    h.set_code(v1::REGISTER_BROKER);
+    auto* req = h.mutable_register_broker_request();
+    *req = identity;
+    req->set_topics_version(version);
+    req->set_body_part(static_cast<uint32_t>(p));
+    req->set_body_parts(static_cast<uint32_t>(parts.size()));
+    auto r = client_.InvokeSync(addrs_[i], std::move(h), net::OutBody(parts[p]), kBodyTimeoutMs);
+    if (!r.ok()) return r.status();
+  }
+  held_version_[i] = version;
+  return Status::OK();
+}
+
+bool NamesrvRegistrar::RegisterAll() {
+  v1::RegisterBrokerRequest identity = build_();
+  v1::TopicRouteTable table;
+  table.mutable_topics()->Swap(identity.mutable_topics());
+  topic_count_ = static_cast<size_t>(table.topics_size());
+  const std::vector<std::string> parts = EncodeTopicParts(table, kMaxPartBytes);
+  const uint64_t version = TableVersion(parts);
+  bool all_ok = true;
+  for (size_t i = 0; i < addrs_.size(); ++i) {
+    Status s = RegisterWith(i, identity, parts, version);
+    if (!s.ok()) {
+      all_ok = false;
+      if (!failing_[i]) BrokerLogger()->warn("registration with name server {} failed: {}", addrs_[i], s.ToString());
       failing_[i] = true;
     } else if (failing_[i]) {
       BrokerLogger()->info("registered with name server {} again", addrs_[i]);
       failing_[i] = false;
     }
   }
+  return all_ok;
 }
 
 void NamesrvRegistrar::UnregisterAll() {
@@ -49,7 +115,8 @@ void NamesrvRegistrar::UnregisterAll() {
     u->set_broker_name(reg.broker_name());
     u->set_broker_id(reg.broker_id());
     u->set_broker_addr(reg.broker_addr());
-    (void)client_.InvokeSync(addr, std::move(h), {}, 1000);
+    auto r = client_.InvokeSync(addr, std::move(h), {}, 1000);
+    if (!r.ok()) BrokerLogger()->warn("unregistration from name server {} failed: {}", addr, r.status().ToString());
   }
 }
 

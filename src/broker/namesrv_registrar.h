@@ -11,9 +11,12 @@
 namespace vela::broker {
 
 // NamesrvRegistrar keeps the broker registered with every name server: at start, every
-// registration period, and at once when Trigger() is called after a topic change. At shutdown
-// UnregisterAll() tells each name server the broker is leaving. Failures are logged (once per
-// name server until it recovers) and retried next round. Thread-safe.
+// registration period, and at once when Trigger() is called after a topic change. The topic
+// table travels in frame bodies (split into parts of at most kMaxPartBytes); a name server that
+// already holds the current table's version gets a registration without a body, so the periodic
+// re-registration of a broker with 100,000 topics costs a small frame. At shutdown
+// UnregisterAll() tells each name server the broker is leaving. Failures and refusals are logged
+// (once per name server until it recovers) and retried within kRetryMs. Thread-safe.
 class NamesrvRegistrar : public ServiceThread {
  public:
   // `build` produces the current registration; it must be thread-safe and outlive this object.
@@ -24,17 +27,33 @@ class NamesrvRegistrar : public ServiceThread {
   void Trigger() { Wakeup(); }
   void UnregisterAll();
 
+  // Serialized TopicRouteTable parts of about max_part_bytes at most (one entry may exceed it);
+  // at least one part, empty for an empty table.
+  static std::vector<std::string> EncodeTopicParts(const v1::TopicRouteTable& table, size_t max_part_bytes);
+  // A version identifying the table's contents, never 0.
+  static uint64_t TableVersion(const std::vector<std::string>& parts);
+
+  static constexpr size_t kMaxPartBytes = 4 << 20;
+  static constexpr int64_t kRetryMs = 3000;
+  static constexpr int64_t kRequestTimeoutMs = 3000;
+  static constexpr int64_t kBodyTimeoutMs = 15000;
+
  protected:
   void Run() override;
 
  private:
-  void RegisterAll();
+  // Returns true when every name server took the registration.
+  bool RegisterAll();
+  Status RegisterWith(size_t i, const v1::RegisterBrokerRequest& identity, const std::vector<std::string>& parts,
+                      uint64_t version);
 
   std::vector<std::string> addrs_;
   int64_t interval_ms_;
   std::function<v1::RegisterBrokerRequest()> build_;
   net::RpcClient client_;
   std::vector<bool> failing_;
+  std::vector<uint64_t> held_version_;  // per name server: the table version it holds (0: unknown)
+  size_t topic_count_ = 0;
 };
 
 }  // namespace vela::broker

@@ -20,7 +20,7 @@ std::optional<store::TopicConfig> TopicManager::GetTopic(const std::string& name
   return it->second;
 }
 
-Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
+Status TopicManager::CheckTopic(const store::TopicConfig& topic) {
   VELA_RETURN_IF_ERROR(ValidateTopicName(topic.name));
   if (topic.read_queues < 1 || topic.read_queues > 1024 || topic.write_queues < 1 || topic.write_queues > 1024) {
     return Status::InvalidArgument(fmt::format("topic {}: queue counts must be 1..1024", topic.name));
@@ -28,6 +28,19 @@ Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
   if (topic.message_type < 0 || topic.message_type > 3) {
     return Status::InvalidArgument(fmt::format("topic {}: unknown message type {}", topic.name, topic.message_type));
   }
+  return Status::OK();
+}
+
+Status TopicManager::CheckGroup(const store::GroupConfig& group) {
+  VELA_RETURN_IF_ERROR(ValidateGroupName(group.name));
+  if (group.max_retries < 0 || group.max_retries > 64) {
+    return Status::InvalidArgument(fmt::format("group {}: max retries must be 0..64", group.name));
+  }
+  return Status::OK();
+}
+
+Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(CheckTopic(topic));
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutTopic(topic));
   topics_[topic.name] = topic;
@@ -60,10 +73,7 @@ std::optional<store::GroupConfig> TopicManager::GetGroup(const std::string& name
 }
 
 Status TopicManager::UpsertGroup(const store::GroupConfig& group) {
-  VELA_RETURN_IF_ERROR(ValidateGroupName(group.name));
-  if (group.max_retries < 0 || group.max_retries > 64) {
-    return Status::InvalidArgument(fmt::format("group {}: max retries must be 0..64", group.name));
-  }
+  VELA_RETURN_IF_ERROR(CheckGroup(group));
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutGroup(group));
   groups_[group.name] = group;
@@ -76,6 +86,22 @@ std::vector<store::GroupConfig> TopicManager::ListGroups() const {
   for (const auto& [name, g] : groups_) out.push_back(g);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
+}
+
+Status TopicManager::UpsertTopics(const std::vector<store::TopicConfig>& topics) {
+  for (const auto& t : topics) VELA_RETURN_IF_ERROR(CheckTopic(t));
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutTopics(topics));
+  for (const auto& t : topics) topics_[t.name] = t;
+  return Status::OK();
+}
+
+Status TopicManager::UpsertGroups(const std::vector<store::GroupConfig>& groups) {
+  for (const auto& g : groups) VELA_RETURN_IF_ERROR(CheckGroup(g));
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutGroups(groups));
+  for (const auto& g : groups) groups_[g.name] = g;
+  return Status::OK();
 }
 
 }  // namespace vela::broker

@@ -24,10 +24,18 @@ class TopicManager {
   Status UpsertTopic(const store::TopicConfig& topic);
   Status DeleteTopic(const std::string& name);
   std::vector<store::TopicConfig> ListTopics() const;
+  // Creates or updates many topics in one synced metadata write: all valid, or none written.
+  Status UpsertTopics(const std::vector<store::TopicConfig>& topics);
 
   std::optional<store::GroupConfig> GetGroup(const std::string& name) const;
   Status UpsertGroup(const store::GroupConfig& group);
   std::vector<store::GroupConfig> ListGroups() const;
+  // Creates or updates many groups in one synced metadata write: all valid, or none written.
+  Status UpsertGroups(const std::vector<store::GroupConfig>& groups);
+
+  // The checks every topic / group creation passes.
+  static Status CheckTopic(const store::TopicConfig& topic);
+  static Status CheckGroup(const store::GroupConfig& group);
 
  private:
   store::MetaStore& meta_;

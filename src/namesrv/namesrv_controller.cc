@@ -61,22 +61,41 @@ NamesrvController::~NamesrvController() { Stop(); }
 
 void NamesrvController::RegisterProcessors() {
   using v1::RequestCode;
-  dispatcher_.RegisterProcessor(RequestCode::REGISTER_BROKER, [this](net::RequestContext ctx, net::Frame f) {
-    if (!f.header.has_register_broker_request() || f.header.register_broker_request().broker_addr().empty()) {
-      ctx.ReplyError(Status::InvalidArgument("REGISTER_BROKER needs register_broker_request with broker_addr"));
-      return;
-    }
-    const auto& req = f.header.register_broker_request();
-    if (registry_.Register(req, ctx.connection_id(), NowEpochMs())) {
-      Log()->info("broker registered: {} ({}/{} id {}) with {} topics", req.broker_addr(), req.cluster_name(),
-                  req.broker_name(), req.broker_id(), req.topics_size());
-    }
-    ctx.Reply(Status::OK());
-  });
+  // Registrations may carry megabytes of topics: parsed on their own thread, not an io thread.
+  dispatcher_.RegisterProcessor(
+      RequestCode::REGISTER_BROKER,
+      [this](net::RequestContext ctx, net::Frame f) {
+        if (!f.header.has_register_broker_request()) {
+          Log()->warn("registration from {} refused: no register_broker_request", ctx.peer());
+          ctx.ReplyError(Status::InvalidArgument("REGISTER_BROKER needs register_broker_request"));
+          return;
+        }
+        const auto& req = f.header.register_broker_request();
+        auto outcome = registry_.Register(req, f.body, ctx.connection_id(), NowEpochMs());
+        if (!outcome.ok()) {
+          Log()->warn("registration of broker {} from {} refused: {}", req.broker_addr(), ctx.peer(),
+                      outcome.status().ToString());
+          ctx.ReplyError(outcome.status());
+          return;
+        }
+        if (outcome->new_broker) {
+          Log()->info("broker registered: {} ({}/{} id {}) from {} with {} topics", req.broker_addr(),
+                      req.cluster_name(), req.broker_name(), req.broker_id(), ctx.peer(), outcome->topic_count);
+        }
+        v1::Header resp;
+        resp.mutable_register_broker_response()->set_send_topics(outcome->send_topics);
+        ctx.Reply(Status::OK(), std::move(resp));
+      },
+      &registration_pool_);
   dispatcher_.RegisterProcessor(RequestCode::UNREGISTER_BROKER, [this](net::RequestContext ctx, net::Frame f) {
-    registry_.Unregister(f.header.unregister_broker_request().broker_addr());
-    Log()->info("broker unregistered: {}", f.header.unregister_broker_request().broker_addr());
-    ctx.Reply(Status::OK());
+    const std::string& addr = f.header.unregister_broker_request().broker_addr();
+    Status s = registry_.Unregister(addr, ctx.connection_id());
+    if (s.ok()) {
+      Log()->info("broker unregistered: {}", addr);
+    } else {
+      Log()->warn("unregistration of broker {} from {} refused: {}", addr, ctx.peer(), s.ToString());
+    }
+    ctx.Reply(s);
   });
   dispatcher_.RegisterProcessor(RequestCode::GET_ROUTE, [this](net::RequestContext ctx, net::Frame f) {
     auto route = registry_.GetRoute(f.header.route_request().topic());
@@ -88,10 +107,20 @@ void NamesrvController::RegisterProcessors() {
     *resp.mutable_route_response() = std::move(route).value();
     ctx.Reply(Status::OK(), std::move(resp));
   });
-  dispatcher_.RegisterProcessor(RequestCode::GET_CLUSTER_INFO, [this](net::RequestContext ctx, net::Frame) {
+  dispatcher_.RegisterProcessor(RequestCode::GET_CLUSTER_INFO, [this](net::RequestContext ctx, net::Frame f) {
     v1::Header resp;
     *resp.mutable_cluster_info_response() = registry_.GetClusterInfo();
-    ctx.Reply(Status::OK(), std::move(resp));
+    std::string body;
+    const auto& req = f.header.cluster_info_request();
+    if (req.include_topics()) {
+      const size_t max = req.max_topics() == 0 ? kTopicPageEntries : std::min<size_t>(req.max_topics(), kTopicPageEntries);
+      bool more = false;
+      v1::TopicNameList names;
+      for (auto& t : registry_.TopicNames(req.topics_after(), max, kTopicPageBytes, &more)) names.add_topics(std::move(t));
+      resp.mutable_cluster_info_response()->set_more_topics(more);
+      body = names.SerializeAsString();
+    }
+    ctx.Reply(Status::OK(), std::move(resp), net::OutBody(std::move(body)));
   });
   dispatcher_.RegisterProcessor(RequestCode::NAMESRV_DELETE_TOPIC, [this](net::RequestContext ctx, net::Frame f) {
     registry_.DeleteTopic(f.header.namesrv_delete_topic_request().topic());
@@ -109,6 +138,7 @@ Status NamesrvController::Start() {
 void NamesrvController::Stop() {
   if (scanner_) scanner_->Stop();
   if (server_) server_->Stop();
+  registration_pool_.join();
 }
 
 }  // namespace vela::namesrv

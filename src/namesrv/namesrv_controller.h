@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include <asio/thread_pool.hpp>
+
 #include "common/config.h"
 #include "common/service_thread.h"
 #include "namesrv/route_registry.h"
@@ -10,6 +12,10 @@
 #include "net/server.h"
 
 namespace vela::namesrv {
+
+// A page of GET_CLUSTER_INFO's topic names: at most this many names, or about this many bytes.
+inline constexpr size_t kTopicPageEntries = 10000;
+inline constexpr size_t kTopicPageBytes = 1 << 20;
 
 // vela-namesrv settings (conf/namesrv.conf documents each).
 struct NamesrvOptions {
@@ -37,6 +43,7 @@ class NamesrvController {
 
   NamesrvOptions options_;
   RouteRegistry registry_;
+  asio::thread_pool registration_pool_{1};  // REGISTER_BROKER: big bodies stay off the io threads
   net::Dispatcher dispatcher_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<ExpiryScanner> scanner_;
