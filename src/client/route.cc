@@ -100,6 +100,7 @@ Result<v1::ClusterInfoResponse> NameServerClient::GetClusterInfo(bool include_to
     req->set_include_topics(include_topics);
     req->set_topics_after(after);
     VELA_ASSIGN_OR_RETURN(auto frame, Invoke(std::move(header)));
+    const bool more = frame.header.cluster_info_response().more_topics();
     if (first) {
       info = std::move(*frame.header.mutable_cluster_info_response());
       info.clear_topics();
@@ -110,7 +111,7 @@ Result<v1::ClusterInfoResponse> NameServerClient::GetClusterInfo(bool include_to
       return vela::Status::Corruption("the name server's topic names (GET_CLUSTER_INFO body) do not parse");
     }
     for (auto& t : *names.mutable_topics()) info.add_topics(std::move(t));
-    if (!frame.header.cluster_info_response().more_topics() || names.topics().empty()) break;
+    if (!more || names.topics().empty()) break;
     after = info.topics(info.topics_size() - 1);
   }
   info.set_more_topics(false);

@@ -162,13 +162,16 @@ TEST_F(ScaleTrustTest, TopicListAndGroupListWith10000Entries) {
   auto topics = cluster_.Admin({"topic", "list", "--json"});
   ASSERT_EQ(topics.exit_code, 0) << topics.err;
   std::set<std::string> topic_names;
-  for (const auto& t : nlohmann::json::parse(topics.out)["topics"]) topic_names.insert(t["name"].get<std::string>());
+  const auto topics_json = nlohmann::json::parse(topics.out);
+  for (const auto& t : topics_json["topics"]) topic_names.insert(t["name"].get<std::string>());
+  ASSERT_GE(topic_names.size(), static_cast<size_t>(kEntries)) << topics.out.substr(0, 500);
   for (int i = 0; i < kEntries; ++i) ASSERT_TRUE(topic_names.count(TopicName(i))) << TopicName(i);
 
   auto group_list = cluster_.Admin({"group", "list", "--json"});
   ASSERT_EQ(group_list.exit_code, 0) << group_list.err;
   std::set<std::string> group_names;
-  for (const auto& g : nlohmann::json::parse(group_list.out)["groups"]) {
+  const auto groups_json = nlohmann::json::parse(group_list.out);
+  for (const auto& g : groups_json["groups"]) {
     group_names.insert(g["name"].get<std::string>());
     EXPECT_EQ(g["brokers"].size(), 1u);  // each entry once: pages do not overlap
   }
