@@ -1,5 +1,7 @@
 #include "namesrv/namesrv_controller.h"
 
+#include <chrono>
+
 #include "common/clock.h"
 #include "common/logging.h"
 
@@ -71,7 +73,10 @@ void NamesrvController::RegisterProcessors() {
           return;
         }
         const auto& req = f.header.register_broker_request();
+        const auto started = std::chrono::steady_clock::now();
         auto outcome = registry_.Register(req, f.body, ctx.connection_id(), NowEpochMs());
+        const auto took_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
         if (!outcome.ok()) {
           Log()->warn("registration of broker {} from {} refused: {}", req.broker_addr(), ctx.peer(),
                       outcome.status().ToString());
@@ -79,8 +84,13 @@ void NamesrvController::RegisterProcessors() {
           return;
         }
         if (outcome->new_broker) {
-          Log()->info("broker registered: {} ({}/{} id {}) from {} with {} topics", req.broker_addr(),
-                      req.cluster_name(), req.broker_name(), req.broker_id(), ctx.peer(), outcome->topic_count);
+          Log()->info("broker registered: {} ({}/{} id {}) from {} with {} topics in {:.1f} ms", req.broker_addr(),
+                      req.cluster_name(), req.broker_name(), req.broker_id(), ctx.peer(), outcome->topic_count,
+                      static_cast<double>(took_us) / 1000);
+        } else if (outcome->committed && !f.body.empty()) {
+          Log()->info("broker {} registered a new topic table: {} topics ({} bytes in part {} of {}) in {:.1f} ms",
+                      req.broker_addr(), outcome->topic_count, f.body.size(), req.body_part() + 1, req.body_parts(),
+                      static_cast<double>(took_us) / 1000);
         }
         v1::Header resp;
         resp.mutable_register_broker_response()->set_send_topics(outcome->send_topics);
