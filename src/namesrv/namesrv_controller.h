@@ -43,7 +43,9 @@ class NamesrvController {
 
   NamesrvOptions options_;
   RouteRegistry registry_;
-  asio::thread_pool registration_pool_{1};  // REGISTER_BROKER: big bodies stay off the io threads
+  // REGISTER_BROKER: big bodies stay off the io threads. One thread, so that the parts of a table
+  // are handled in the order they arrived.
+  asio::thread_pool registration_pool_{1};
   net::Dispatcher dispatcher_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<ExpiryScanner> scanner_;

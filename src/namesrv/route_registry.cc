@@ -83,11 +83,28 @@ Status RouteRegistry::AddTopics(const google::protobuf::RepeatedPtrField<v1::Top
   return Status::OK();
 }
 
-Status RouteRegistry::CheckHolder(const std::string& addr, uint64_t connection_id) const {
+Status RouteRegistry::CheckHolder(const v1::RegisterBrokerRequest& request, uint64_t connection_id) const {
+  const std::string& addr = request.broker_addr();
   auto it = brokers_.find(addr);
   if (it != brokers_.end() && it->second.connection_id != connection_id) {
     return Status::PermissionDenied(
         fmt::format("broker address {} is held by another live connection (the one that registered it)", addr));
+  }
+  for (const auto& [a, e] : brokers_) {
+    if (e.connection_id != connection_id && e.broker_name == request.broker_name() &&
+        e.broker_id == request.broker_id() && e.cluster_name == request.cluster_name()) {
+      return Status::PermissionDenied(fmt::format(
+          "broker {} id {} is registered at {} by another live connection; refusing it at {}", request.broker_name(),
+          request.broker_id(), a, addr));
+    }
+  }
+  if (it == brokers_.end()) {
+    size_t held = 0;
+    for (const auto& [a, e] : brokers_) held += e.connection_id == connection_id ? 1 : 0;
+    if (held >= kMaxAddrsPerConnection) {
+      return Status::ResourceExhausted(fmt::format(
+          "this connection already registered {} broker addresses, the most one connection may hold", held));
+    }
   }
   return Status::OK();
 }
@@ -113,7 +130,7 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
   const std::string& addr = request.broker_addr();
   {
     std::lock_guard lock(mu_);
-    VELA_RETURN_IF_ERROR(CheckHolder(addr, connection_id));  // refuse before parsing anything big
+    VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));  // refuse before parsing anything big
   }
   if (request.topics_version() == 0 || request.body_parts() == 0) {
     if (!body.empty()) return Status::InvalidArgument("registration: a body needs topics_version and body_parts");
@@ -124,7 +141,7 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
     auto table = std::make_shared<TopicTable>();
     VELA_RETURN_IF_ERROR(AddTopics(request.topics(), table.get()));
     std::lock_guard lock(mu_);
-    VELA_RETURN_IF_ERROR(CheckHolder(addr, connection_id));
+    VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
     return Commit(request, std::move(table), connection_id, now_ms);
   }
 
@@ -154,13 +171,13 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
   if (request.body_parts() == 1) {
     auto table = std::make_shared<TopicTable>(std::move(part_table));
     std::lock_guard lock(mu_);
-    VELA_RETURN_IF_ERROR(CheckHolder(addr, connection_id));
+    VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
     pending_.erase(connection_id);
     return Commit(request, std::move(table), connection_id, now_ms);
   }
 
   std::lock_guard lock(mu_);
-  VELA_RETURN_IF_ERROR(CheckHolder(addr, connection_id));
+  VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
   if (request.body_part() == 0) {
     pending_[connection_id] = PendingTable{addr, request.topics_version(), request.body_parts(), 0, {}};
   }

@@ -18,6 +18,8 @@ namespace vela::namesrv {
 inline constexpr uint32_t kMaxRegistrationParts = 64;
 inline constexpr size_t kMaxBrokerAddrLength = 255;
 inline constexpr size_t kMaxBrokerNameLength = 127;
+// A broker registers one address per connection; a few more are allowed (tools, proxies).
+inline constexpr size_t kMaxAddrsPerConnection = 16;
 
 // What the registry did with one REGISTER_BROKER frame.
 struct RegisterOutcome {
@@ -31,15 +33,17 @@ struct RegisterOutcome {
 // serves with how many queues, and when each last registered.
 //
 // Guarantees:
-//  - A broker address is held by the connection that registered it. A registration for that
-//    address from another connection, and an unregistration from any connection but the holder,
+//  - A broker address is held by the connection that registered it, and so is the broker's
+//    identity (name and id: the route's master for that name). A registration for that address or
+//    identity from another connection, and an unregistration from any connection but the holder,
 //    are refused (PermissionDenied) until the holder's connection closes or the broker expires;
 //    after that anyone may register it (a restarted broker comes back over a new connection).
 //  - A topic table replaces the broker's previous one wholesale, only once complete (every part
 //    arrived, in order, over one connection) and valid; a refused frame changes nothing.
 //  - A registration without a body and with the version already held only refreshes liveness
 //    (cheap); with a version the registry does not hold it is answered send_topics.
-//  - Memory: one partial table per connection at most, dropped when the connection closes.
+//  - Memory: one partial table per connection at most, dropped when the connection closes; at
+//    most kMaxAddrsPerConnection addresses per connection (ResourceExhausted beyond).
 // Thread-safe (one mutex; bodies are parsed outside it).
 class RouteRegistry {
  public:
@@ -101,8 +105,10 @@ class RouteRegistry {
     TopicTable topics;
   };
 
-  // PermissionDenied when `addr` is registered over a connection other than `connection_id`.
-  Status CheckHolder(const std::string& addr, uint64_t connection_id) const;  // REQUIRES: mu_ held
+  // PermissionDenied when the request's address, or its broker (name and id) at another address,
+  // is registered over a connection other than `connection_id`; ResourceExhausted when the
+  // address would be one too many for the connection.
+  Status CheckHolder(const v1::RegisterBrokerRequest& request, uint64_t connection_id) const;  // REQUIRES: mu_ held
   RegisterOutcome Commit(const v1::RegisterBrokerRequest& request, std::shared_ptr<const TopicTable> topics,
                          uint64_t connection_id, int64_t now_ms);  // REQUIRES: mu_ held
 

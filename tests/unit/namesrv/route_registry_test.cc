@@ -109,9 +109,17 @@ TEST(RouteRegistryTest, RegistrationForAnAddressHeldByAnotherLiveConnectionIsRef
   for (const auto& [h, body] : BodyForm(Registration("evil", "127.0.0.1:1", {"x"}), 77, 1)) {
     EXPECT_EQ(reg.Register(h, body, 2, 2000).status().code(), StatusCode::kPermissionDenied);
   }
+  // Nor may it take the broker's identity (name and id) at another address: it would become the
+  // route's master for that broker name.
+  auto twin = reg.Register(Registration("a", "127.0.0.1:2", {"t"}), {}, 2, 2000);
+  EXPECT_EQ(twin.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(twin.status().message().find("broker a id 0 is registered at 127.0.0.1:1"), std::string::npos)
+      << twin.status().ToString();
   auto route = reg.GetRoute("t");
   ASSERT_TRUE(route.ok());
+  ASSERT_EQ(route->brokers_size(), 1);
   EXPECT_EQ(route->brokers(0).broker_name(), "a");
+  EXPECT_EQ(route->brokers(0).addrs().at(0), "127.0.0.1:1");
   EXPECT_FALSE(reg.GetRoute("x").ok());
   // The holder itself re-registers as often as it likes.
   EXPECT_TRUE(reg.Register(Registration("a", "127.0.0.1:1", {"t", "u"}), {}, 1, 3000).ok());
@@ -130,6 +138,17 @@ TEST(RouteRegistryTest, TakeoverWorksOnceTheHoldersConnectionClosedOrItExpired) 
   // A holder that went silent past the expiry loses the address too.
   ASSERT_EQ(reg.ExpireSilent(2000 + 120001).size(), 1u);
   EXPECT_TRUE(Register(reg, Registration("a", "127.0.0.1:1", {"t"}), 6, 200000));
+}
+
+TEST(RouteRegistryTest, OneConnectionHoldsABoundedNumberOfAddresses) {
+  RouteRegistry reg;
+  for (size_t i = 0; i < kMaxAddrsPerConnection; ++i) {
+    Register(reg, Registration("b" + std::to_string(i), fmt::format("127.0.0.1:{}", 100 + i), {"t"}), 1, 1);
+  }
+  auto more = reg.Register(Registration("x", "127.0.0.1:99", {"t"}), {}, 1, 1);
+  EXPECT_EQ(more.status().code(), StatusCode::kResourceExhausted) << more.status().ToString();
+  EXPECT_TRUE(reg.Register(Registration("b0", "127.0.0.1:100", {"t"}), {}, 1, 2).ok());  // re-registration
+  EXPECT_TRUE(reg.Register(Registration("x", "127.0.0.1:99", {"t"}), {}, 2, 2).ok());  // another connection
 }
 
 TEST(RouteRegistryTest, TableInTheBodyAndUnchangedVersionWithoutABody) {
