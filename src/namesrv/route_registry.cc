@@ -91,8 +91,9 @@ Status RouteRegistry::CheckHolder(const v1::RegisterBrokerRequest& request, uint
         fmt::format("broker address {} is held by another live connection (the one that registered it)", addr));
   }
   for (const auto& [a, e] : brokers_) {
+    // Routes group brokers by name whatever their cluster: the name and id identify a broker.
     if (e.connection_id != connection_id && e.broker_name == request.broker_name() &&
-        e.broker_id == request.broker_id() && e.cluster_name == request.cluster_name()) {
+        e.broker_id == request.broker_id()) {
       return Status::PermissionDenied(fmt::format(
           "broker {} id {} is registered at {} by another live connection; refusing it at {}", request.broker_name(),
           request.broker_id(), a, addr));
@@ -253,18 +254,26 @@ std::vector<std::string> RouteRegistry::ExpireSilent(int64_t now_ms) {
 Result<v1::RouteResponse> RouteRegistry::GetRoute(const std::string& topic) const {
   std::lock_guard lock(mu_);
   v1::RouteResponse route;
-  std::set<std::string> names;
+  // Per broker name: its queue data (the master's when it serves the topic, else the first
+  // registration's in address order) and its BrokerData.
+  std::map<std::string, std::pair<int, bool>> queue_of;  // name -> (index in queues, from master)
   for (const auto& [addr, e] : brokers_) {
     auto t = e.topics->find(topic);
     if (t == e.topics->end()) continue;
-    // One QueueData per broker name (the first registration in address order wins).
-    if (names.insert(e.broker_name).second) {
-      auto* q = route.add_queues();
-      q->set_broker_name(e.broker_name);
-      q->set_read_queues(t->second.read_queues);
-      q->set_write_queues(t->second.write_queues);
-      q->set_perm(t->second.perm);
-      q->set_message_type(t->second.message_type);
+    auto [q, inserted] = queue_of.try_emplace(e.broker_name, route.queues_size(), e.broker_id == 0);
+    v1::QueueData* data = nullptr;
+    if (inserted) {
+      data = route.add_queues();
+    } else if (e.broker_id == 0 && !q->second.second) {
+      data = route.mutable_queues(q->second.first);
+      q->second.second = true;
+    }
+    if (data != nullptr) {
+      data->set_broker_name(e.broker_name);
+      data->set_read_queues(t->second.read_queues);
+      data->set_write_queues(t->second.write_queues);
+      data->set_perm(t->second.perm);
+      data->set_message_type(t->second.message_type);
     }
     v1::BrokerData* bd = nullptr;
     for (auto& existing : *route.mutable_brokers()) {

@@ -113,6 +113,14 @@ TEST(RouteRegistryTest, RegistrationForAnAddressHeldByAnotherLiveConnectionIsRef
   // route's master for that broker name.
   auto twin = reg.Register(Registration("a", "127.0.0.1:2", {"t"}), {}, 2, 2000);
   EXPECT_EQ(twin.status().code(), StatusCode::kPermissionDenied);
+  auto other_cluster = Registration("a", "127.0.0.1:3", {"t"});
+  other_cluster.set_cluster_name("c2");
+  EXPECT_EQ(reg.Register(other_cluster, {}, 2, 2000).status().code(), StatusCode::kPermissionDenied);
+  // A slave (id 1) of that name at a lower address does not replace the master's queue data.
+  auto slave = Registration("a", "127.0.0.0:9", {"t"});
+  slave.set_broker_id(1);
+  slave.mutable_topics(0)->set_write_queues(1);
+  ASSERT_TRUE(reg.Register(slave, {}, 3, 2000).ok());
   EXPECT_NE(twin.status().message().find("broker a id 0 is registered at 127.0.0.1:1"), std::string::npos)
       << twin.status().ToString();
   auto route = reg.GetRoute("t");
@@ -120,6 +128,8 @@ TEST(RouteRegistryTest, RegistrationForAnAddressHeldByAnotherLiveConnectionIsRef
   ASSERT_EQ(route->brokers_size(), 1);
   EXPECT_EQ(route->brokers(0).broker_name(), "a");
   EXPECT_EQ(route->brokers(0).addrs().at(0), "127.0.0.1:1");
+  ASSERT_EQ(route->queues_size(), 1);
+  EXPECT_EQ(route->queues(0).write_queues(), 4);
   EXPECT_FALSE(reg.GetRoute("x").ok());
   // The holder itself re-registers as often as it likes.
   EXPECT_TRUE(reg.Register(Registration("a", "127.0.0.1:1", {"t", "u"}), {}, 1, 3000).ok());
