@@ -1,6 +1,9 @@
 #include "namesrv/namesrv_controller.h"
 
 #include <chrono>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "common/clock.h"
 #include "common/logging.h"
@@ -11,7 +14,41 @@ const std::shared_ptr<spdlog::logger>& Log() {
   static const auto logger = GetLogger("namesrv");
   return logger;
 }
+// At most 64 characters of a client-supplied string, non-printable bytes as \xNN, for logs.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= ' ' && c <= '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (s.size() > 64) out += fmt::format("...({} bytes)", s.size());
+  return out;
+}
+
 }  // namespace
+
+bool NamesrvController::RefusalLogAllowed() {
+  std::lock_guard lock(refusal_log_mu_);
+  const int64_t now = NowEpochMs();
+  if (now - refusal_window_start_ms_ >= 1000) {
+    if (refusals_suppressed_ > 0) {
+      Log()->warn("{} more refused registrations/unregistrations not logged in the last second", refusals_suppressed_);
+    }
+    refusal_window_start_ms_ = now;
+    refusals_logged_ = 0;
+    refusals_suppressed_ = 0;
+  }
+  if (refusals_logged_ < kRefusalLogsPerSecond) {
+    ++refusals_logged_;
+    return true;
+  }
+  ++refusals_suppressed_;
+  return false;
+}
 
 Result<NamesrvOptions> NamesrvOptions::FromConfig(const Config& config) {
   NamesrvOptions o;
@@ -68,7 +105,7 @@ void NamesrvController::RegisterProcessors() {
       RequestCode::REGISTER_BROKER,
       [this](net::RequestContext ctx, net::Frame f) {
         if (!f.header.has_register_broker_request()) {
-          Log()->warn("registration from {} refused: no register_broker_request", ctx.peer());
+          if (RefusalLogAllowed()) Log()->warn("registration from {} refused: no register_broker_request", ctx.peer());
           ctx.ReplyError(Status::InvalidArgument("REGISTER_BROKER needs register_broker_request"));
           return;
         }
@@ -78,8 +115,10 @@ void NamesrvController::RegisterProcessors() {
         const auto took_us =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
         if (!outcome.ok()) {
-          Log()->warn("registration of broker {} from {} refused: {}", req.broker_addr(), ctx.peer(),
-                      outcome.status().ToString());
+          if (RefusalLogAllowed()) {
+            Log()->warn("registration of broker {} from {} refused: {}", Printable(req.broker_addr()), ctx.peer(),
+                        outcome.status().ToString());
+          }
           ctx.ReplyError(outcome.status());
           return;
         }
@@ -102,8 +141,8 @@ void NamesrvController::RegisterProcessors() {
     Status s = registry_.Unregister(addr, ctx.connection_id());
     if (s.ok()) {
       Log()->info("broker unregistered: {}", addr);
-    } else {
-      Log()->warn("unregistration of broker {} from {} refused: {}", addr, ctx.peer(), s.ToString());
+    } else if (RefusalLogAllowed()) {
+      Log()->warn("unregistration of broker {} from {} refused: {}", Printable(addr), ctx.peer(), s.ToString());
     }
     ctx.Reply(s);
   });

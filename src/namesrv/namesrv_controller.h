@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <asio/thread_pool.hpp>
@@ -40,6 +41,10 @@ class NamesrvController {
  private:
   class ExpiryScanner;
   void RegisterProcessors();
+  // Refusals are logged, at most kRefusalLogsPerSecond a second (then one line with the count
+  // of the rest), so that a client sending garbage cannot flood the log.
+  bool RefusalLogAllowed();
+  static constexpr int kRefusalLogsPerSecond = 20;
 
   NamesrvOptions options_;
   RouteRegistry registry_;
@@ -49,6 +54,10 @@ class NamesrvController {
   net::Dispatcher dispatcher_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<ExpiryScanner> scanner_;
+  std::mutex refusal_log_mu_;
+  int64_t refusal_window_start_ms_ = 0;  // GUARDED_BY(refusal_log_mu_)
+  int refusals_logged_ = 0;              // GUARDED_BY(refusal_log_mu_)
+  int64_t refusals_suppressed_ = 0;      // GUARDED_BY(refusal_log_mu_)
 };
 
 }  // namespace vela::namesrv
