@@ -20,8 +20,10 @@ namespace vela::broker {
 class NamesrvRegistrar : public ServiceThread {
  public:
   // `build` produces the current registration; it must be thread-safe and outlive this object.
+  // `generation`, when given, changes whenever what `build` would return changes: while it
+  // stays the same, the last registration is reused instead of built again.
   NamesrvRegistrar(std::vector<std::string> namesrv_addrs, int64_t interval_ms,
-                   std::function<v1::RegisterBrokerRequest()> build);
+                   std::function<v1::RegisterBrokerRequest()> build, std::function<uint64_t()> generation = {});
   ~NamesrvRegistrar() override;
 
   void Trigger() { Wakeup(); }
@@ -30,8 +32,8 @@ class NamesrvRegistrar : public ServiceThread {
   // Serialized TopicRouteTable parts of about max_part_bytes at most (one entry may exceed it);
   // at least one part, empty for an empty table.
   static std::vector<std::string> EncodeTopicParts(const v1::TopicRouteTable& table, size_t max_part_bytes);
-  // A version identifying the table's contents, never 0.
-  static uint64_t TableVersion(const std::vector<std::string>& parts);
+  // A version identifying the table's contents (a hash of every field), never 0.
+  static uint64_t TableVersion(const v1::TopicRouteTable& table);
 
   static constexpr size_t kMaxPartBytes = 4 << 20;
   static constexpr int64_t kRetryMs = 3000;
@@ -44,12 +46,21 @@ class NamesrvRegistrar : public ServiceThread {
  private:
   // Returns true when every name server took the registration.
   bool RegisterAll();
-  Status RegisterWith(size_t i, const v1::RegisterBrokerRequest& identity, const std::vector<std::string>& parts,
-                      uint64_t version);
+  // Registers with name server i: without a body when it holds `version`, else the whole table
+  // (*parts: the encoded table, filled on first need and shared by the name servers).
+  Status RegisterWith(size_t i, const v1::RegisterBrokerRequest& identity, const v1::TopicRouteTable& table,
+                      uint64_t version, std::vector<std::string>* parts);
 
   std::vector<std::string> addrs_;
   int64_t interval_ms_;
   std::function<v1::RegisterBrokerRequest()> build_;
+  std::function<uint64_t()> generation_;
+  // The last registration built (registrar thread only).
+  bool built_ = false;
+  uint64_t built_generation_ = 0;
+  v1::RegisterBrokerRequest identity_;  // without topics
+  v1::TopicRouteTable table_;
+  uint64_t version_ = 0;
   net::RpcClient client_;
   std::vector<bool> failing_;
   std::vector<uint64_t> held_version_;  // per name server: the table version it holds (0: unknown)

@@ -44,6 +44,7 @@ Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutTopic(topic));
   topics_[topic.name] = topic;
+  topic_generation_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
@@ -54,6 +55,7 @@ Status TopicManager::DeleteTopic(const std::string& name) {
   }
   VELA_RETURN_IF_ERROR(meta_.DeleteTopic(name));
   topics_.erase(name);
+  topic_generation_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
@@ -93,6 +95,7 @@ Status TopicManager::UpsertTopics(const std::vector<store::TopicConfig>& topics)
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutTopics(topics));
   for (const auto& t : topics) topics_[t.name] = t;
+  topic_generation_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
