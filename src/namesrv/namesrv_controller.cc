@@ -111,7 +111,9 @@ void NamesrvController::RegisterProcessors() {
         }
         const auto& req = f.header.register_broker_request();
         const auto started = std::chrono::steady_clock::now();
-        auto outcome = registry_.Register(req, f.body, ctx.connection_id(), NowEpochMs());
+        auto conn = ctx.connection();
+        auto outcome = registry_.Register(req, f.body, ctx.connection_id(), NowEpochMs(),
+                                          [&conn] { return conn != nullptr && !conn->closed(); });
         const auto took_us =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
         if (!outcome.ok()) {

@@ -126,7 +126,16 @@ RegisterOutcome RouteRegistry::Commit(const v1::RegisterBrokerRequest& request,
 }
 
 Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest& request, std::string_view body,
-                                                uint64_t connection_id, int64_t now_ms) {
+                                                uint64_t connection_id, int64_t now_ms,
+                                                const std::function<bool()>& connection_open) {
+  // Called with mu_ held. The closed flag is set before the close listener runs ConnectionClosed,
+  // which takes mu_: either we see the flag here, or ConnectionClosed runs after we keep anything.
+  auto check_open = [&]() -> Status {
+    if (connection_open && !connection_open()) {
+      return Status::Unavailable("the connection closed while its registration was handled");
+    }
+    return Status::OK();
+  };
   VELA_RETURN_IF_ERROR(ValidateIdentity(request));
   const std::string& addr = request.broker_addr();
   {
@@ -143,6 +152,7 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
     VELA_RETURN_IF_ERROR(AddTopics(request.topics(), table.get()));
     std::lock_guard lock(mu_);
     VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
+    VELA_RETURN_IF_ERROR(check_open());
     return Commit(request, std::move(table), connection_id, now_ms);
   }
 
@@ -173,12 +183,14 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
     auto table = std::make_shared<TopicTable>(std::move(part_table));
     std::lock_guard lock(mu_);
     VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
+    VELA_RETURN_IF_ERROR(check_open());
     pending_.erase(connection_id);
     return Commit(request, std::move(table), connection_id, now_ms);
   }
 
   std::lock_guard lock(mu_);
   VELA_RETURN_IF_ERROR(CheckHolder(request, connection_id));
+  VELA_RETURN_IF_ERROR(check_open());
   if (request.body_part() == 0) {
     pending_[connection_id] = PendingTable{addr, request.topics_version(), request.body_parts(), 0, {}};
   }

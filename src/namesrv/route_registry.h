@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -52,9 +53,13 @@ class RouteRegistry {
   // Handles one REGISTER_BROKER frame: `request` from the header, `body` the frame body (a
   // TopicRouteTable part, or empty). `connection_id` identifies the connection it came over.
   // Fails with InvalidArgument (malformed request or table, naming the field) or
-  // PermissionDenied (the address is held by another live connection).
+  // PermissionDenied (the address is held by another live connection). `connection_open`, when
+  // given, is asked under the registry's mutex before anything is kept: a registration whose
+  // connection closed meanwhile (ConnectionClosed already ran, or runs after us) is dropped
+  // with Unavailable instead of holding the address for a dead connection.
   Result<RegisterOutcome> Register(const v1::RegisterBrokerRequest& request, std::string_view body,
-                                   uint64_t connection_id, int64_t now_ms);
+                                   uint64_t connection_id, int64_t now_ms,
+                                   const std::function<bool()>& connection_open = {});
   // Removes the broker at `broker_addr` when `connection_id` registered it. NotFound when no
   // broker has that address, PermissionDenied when another connection registered it.
   Status Unregister(const std::string& broker_addr, uint64_t connection_id);

@@ -150,6 +150,17 @@ TEST(RouteRegistryTest, TakeoverWorksOnceTheHoldersConnectionClosedOrItExpired) 
   EXPECT_TRUE(Register(reg, Registration("a", "127.0.0.1:1", {"t"}), 6, 200000));
 }
 
+TEST(RouteRegistryTest, RegistrationWhoseConnectionClosedMeanwhileIsDropped) {
+  RouteRegistry reg;
+  auto closed = [] { return false; };
+  auto out = reg.Register(Registration("a", "127.0.0.1:1", {"t"}), {}, 1, 1000, closed);
+  EXPECT_EQ(out.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(reg.broker_count(), 0u);
+  // So the broker, back over a new connection, is not refused for a dead one.
+  EXPECT_TRUE(reg.Register(Registration("a", "127.0.0.1:1", {"t"}), {}, 2, 1000, [] { return true; }).ok());
+  EXPECT_TRUE(reg.GetRoute("t").ok());
+}
+
 TEST(RouteRegistryTest, OneConnectionHoldsABoundedNumberOfAddresses) {
   RouteRegistry reg;
   for (size_t i = 0; i < kMaxAddrsPerConnection; ++i) {
