@@ -159,6 +159,7 @@ Result<RegisterOutcome> RouteRegistry::Register(const v1::RegisterBrokerRequest&
   // No body: "my table is still topics_version".
   if (request.body_parts() == 0) {
     std::lock_guard lock(mu_);
+    VELA_RETURN_IF_ERROR(check_open());
     auto it = brokers_.find(addr);
     if (it == brokers_.end() || it->second.topics_version != request.topics_version() ||
         it->second.broker_name != request.broker_name() || it->second.cluster_name != request.cluster_name() ||

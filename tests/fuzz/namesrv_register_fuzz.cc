@@ -3,7 +3,7 @@
 // Each input starts from a registry that already holds one well-formed broker on connection 1,
 // so the trust checks (foreign registrations and unregistrations) are exercised too.
 //
-// Input: a sequence of records | u8 op | u8 connection | u16 header length | header |
+// Input: a sequence of records | u8 op | u8 connection (bit 7: closed) | u16 header length | header |
 // u24 body length | body |, lengths little-endian and clipped to what is left. op % 6 picks
 // register / unregister / connection closed / expire / route lookup / delete + topic names.
 #include <cstddef>
@@ -71,7 +71,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int64_t now = 1000;
   for (int ops = 0; !in.empty() && ops < 64; ++ops) {
     const uint32_t op = in.Int(1) % 6;
-    const uint64_t conn = 2 + in.Int(1) % 3;  // other connections; connection 1 holds the real broker
+    const uint32_t conn_byte = in.Int(1);
+    const uint64_t conn = 2 + (conn_byte & 0x7f) % 3;  // other connections; connection 1 holds the real broker
+    const bool open = (conn_byte & 0x80) == 0;          // else: it closed while its frame was handled
     const std::string_view header_bytes = in.Bytes(in.Int(2));
     const std::string_view body = in.Bytes(in.Int(3));
     now += 1000;
@@ -80,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     switch (op) {
       case 0: {
         if (!parsed) break;
-        auto out = registry.Register(request, body, conn, now);
+        auto out = registry.Register(request, body, conn, now, [open] { return open; });
+        if (out.ok() && !open && (out->committed || out->new_broker)) Fail("a closed connection's registration kept");
         // The real broker's address stays with connection 1 whatever others send.
         if (out.ok() && request.broker_addr() == real.broker_addr()) {
           Fail("a foreign connection registered the held address");
