@@ -64,8 +64,9 @@ Status BrokerController::Start() {
   topics_ = std::make_unique<TopicManager>(store_->meta());
   clients_ = std::make_unique<ClientManager>(options_.client_expiry_ms);
   admin_pool_ = std::make_unique<asio::thread_pool>(2);
-  registrar_ = std::make_unique<NamesrvRegistrar>(options_.namesrv_addrs, options_.register_interval_ms,
-                                                  [this] { return BuildRegistration(); });
+  registrar_ = std::make_unique<NamesrvRegistrar>(
+      options_.namesrv_addrs, options_.register_interval_ms, [this] { return BuildRegistration(); },
+      [this] { return topics_->topic_generation(); });
   // The hold service's retry function comes from the pull processor, registered below.
   auto retry = std::make_shared<PullHoldService::Retry>();
   holds_ = std::make_unique<PullHoldService>([retry](HeldPull p, bool final) {

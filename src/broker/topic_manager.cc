@@ -20,7 +20,9 @@ std::optional<store::TopicConfig> TopicManager::GetTopic(const std::string& name
   return it->second;
 }
 
-Status TopicManager::CheckTopic(const store::TopicConfig& topic) const {
+namespace {
+// Queue counts and message type: what every topic, user or system, must satisfy.
+Status CheckTopicShape(const store::TopicConfig& topic) {
   if (topic.read_queues < 1 || topic.read_queues > 1024 || topic.write_queues < 1 || topic.write_queues > 1024) {
     return Status::InvalidArgument(fmt::format("topic {}: queue counts must be 1..1024", topic.name));
   }
@@ -29,22 +31,29 @@ Status TopicManager::CheckTopic(const store::TopicConfig& topic) const {
   }
   return Status::OK();
 }
+}  // namespace
+
+Status TopicManager::CheckTopic(const store::TopicConfig& topic) {
+  VELA_RETURN_IF_ERROR(ValidateUserTopicName(topic.name));
+  return CheckTopicShape(topic);
+}
 
 Status TopicManager::PutTopic(const store::TopicConfig& topic) {
-  VELA_RETURN_IF_ERROR(CheckTopic(topic));
   std::unique_lock lock(mu_);
   VELA_RETURN_IF_ERROR(meta_.PutTopic(topic));
   topics_[topic.name] = topic;
+  topic_generation_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
 Status TopicManager::UpsertTopic(const store::TopicConfig& topic) {
-  VELA_RETURN_IF_ERROR(ValidateUserTopicName(topic.name));
+  VELA_RETURN_IF_ERROR(CheckTopic(topic));
   return PutTopic(topic);
 }
 
 Status TopicManager::UpsertSystemTopic(const store::TopicConfig& topic) {
   VELA_RETURN_IF_ERROR(ValidateSystemTopicName(topic.name));
+  VELA_RETURN_IF_ERROR(CheckTopicShape(topic));
   return PutTopic(topic);
 }
 
@@ -55,6 +64,7 @@ Status TopicManager::DeleteTopic(const std::string& name) {
   }
   VELA_RETURN_IF_ERROR(meta_.DeleteTopic(name));
   topics_.erase(name);
+  topic_generation_.fetch_add(1, std::memory_order_release);
   return Status::OK();
 }
 
@@ -73,7 +83,7 @@ std::optional<store::GroupConfig> TopicManager::GetGroup(const std::string& name
   return it->second;
 }
 
-Status TopicManager::CheckGroup(const store::GroupConfig& group) const {
+Status TopicManager::CheckGroup(const store::GroupConfig& group) {
   VELA_RETURN_IF_ERROR(ValidateGroupName(group.name));
   if (group.max_retries < 0 || group.max_retries > 64) {
     return Status::InvalidArgument(fmt::format("group {}: max retries must be 0..64", group.name));
@@ -115,6 +125,23 @@ std::vector<store::GroupConfig> TopicManager::ListGroups() const {
   for (const auto& [name, g] : groups_) out.push_back(g);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
+}
+
+Status TopicManager::UpsertTopics(const std::vector<store::TopicConfig>& topics) {
+  for (const auto& t : topics) VELA_RETURN_IF_ERROR(CheckTopic(t));
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutTopics(topics));
+  for (const auto& t : topics) topics_[t.name] = t;
+  topic_generation_.fetch_add(1, std::memory_order_release);
+  return Status::OK();
+}
+
+Status TopicManager::UpsertGroups(const std::vector<store::GroupConfig>& groups) {
+  for (const auto& g : groups) VELA_RETURN_IF_ERROR(CheckGroup(g));
+  std::unique_lock lock(mu_);
+  VELA_RETURN_IF_ERROR(meta_.PutGroups(groups));
+  for (const auto& g : groups) groups_[g.name] = g;
+  return Status::OK();
 }
 
 }  // namespace vela::broker

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -28,6 +30,11 @@ class TopicManager {
   Status UpsertSystemTopic(const store::TopicConfig& topic);
   Status DeleteTopic(const std::string& name);
   std::vector<store::TopicConfig> ListTopics() const;
+  // Changes whenever the topic table changes (a topic created, updated or deleted), so that a
+  // reader can tell "unchanged" without listing 100,000 topics.
+  uint64_t topic_generation() const { return topic_generation_.load(std::memory_order_acquire); }
+  // Creates or updates many user topics in one synced metadata write: all valid, or none written.
+  Status UpsertTopics(const std::vector<store::TopicConfig>& topics);
 
   std::optional<store::GroupConfig> GetGroup(const std::string& name) const;
   Status UpsertGroup(const store::GroupConfig& group);
@@ -36,16 +43,22 @@ class TopicManager {
   Result<bool> CreateGroupIfAbsent(const store::GroupConfig& group, size_t limit);
   std::vector<store::GroupConfig> ListGroups() const;
   size_t group_count() const;
+  // Creates or updates many groups in one synced metadata write: all valid, or none written.
+  Status UpsertGroups(const std::vector<store::GroupConfig>& groups);
+
+  // The checks every client-driven topic / group creation passes (a user topic name: never a
+  // reserved system name).
+  static Status CheckTopic(const store::TopicConfig& topic);
+  static Status CheckGroup(const store::GroupConfig& group);
 
  private:
-  Status CheckTopic(const store::TopicConfig& topic) const;
-  Status CheckGroup(const store::GroupConfig& group) const;
-  Status PutTopic(const store::TopicConfig& topic);
+  Status PutTopic(const store::TopicConfig& topic);  // stores a checked topic
 
   store::MetaStore& meta_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, store::TopicConfig> topics_;  // GUARDED_BY(mu_)
   std::unordered_map<std::string, store::GroupConfig> groups_;  // GUARDED_BY(mu_)
+  std::atomic<uint64_t> topic_generation_{1};
 };
 
 }  // namespace vela::broker

@@ -90,11 +90,32 @@ Result<v1::RouteResponse> NameServerClient::GetRoute(const std::string& topic) {
   return frame.header.route_response();
 }
 
-Result<v1::ClusterInfoResponse> NameServerClient::GetClusterInfo() {
-  v1::Header header;
-  header.set_code(v1::GET_CLUSTER_INFO);
-  VELA_ASSIGN_OR_RETURN(auto frame, Invoke(std::move(header)));
-  return frame.header.cluster_info_response();
+Result<v1::ClusterInfoResponse> NameServerClient::GetClusterInfo(bool include_topics) {
+  v1::ClusterInfoResponse info;
+  std::string after;
+  for (bool first = true;; first = false) {
+    v1::Header header;
+    header.set_code(v1::GET_CLUSTER_INFO);
+    auto* req = header.mutable_cluster_info_request();
+    req->set_include_topics(include_topics);
+    req->set_topics_after(after);
+    VELA_ASSIGN_OR_RETURN(auto frame, Invoke(std::move(header)));
+    const bool more = frame.header.cluster_info_response().more_topics();
+    if (first) {
+      info = std::move(*frame.header.mutable_cluster_info_response());
+      info.clear_topics();
+    }
+    if (!include_topics) return info;
+    v1::TopicNameList names;
+    if (!names.ParseFromString(frame.body)) {
+      return vela::Status::Corruption("the name server's topic names (GET_CLUSTER_INFO body) do not parse");
+    }
+    for (auto& t : *names.mutable_topics()) info.add_topics(std::move(t));
+    if (!more || names.topics().empty()) break;
+    after = info.topics(info.topics_size() - 1);
+  }
+  info.set_more_topics(false);
+  return info;
 }
 
 RouteCache::RouteCache(NameServerClient* namesrv, int64_t refresh_interval_ms)

@@ -68,7 +68,9 @@ class NameServerClient {
   // the error it answered with), or the last transport error when none answered. Blocks.
   Result<net::Frame> Invoke(v1::Header header);
   Result<v1::RouteResponse> GetRoute(const std::string& topic);
-  Result<v1::ClusterInfoResponse> GetClusterInfo();
+  // The brokers; with include_topics also every topic name (fetched page by page from the
+  // response bodies, gathered into `topics`).
+  Result<v1::ClusterInfoResponse> GetClusterInfo(bool include_topics = false);
 
   const std::vector<std::string>& addresses() const { return addresses_; }
 

@@ -1,5 +1,10 @@
 #include "namesrv/namesrv_controller.h"
 
+#include <chrono>
+#include <string_view>
+
+#include <fmt/format.h>
+
 #include "common/clock.h"
 #include "common/logging.h"
 
@@ -9,7 +14,41 @@ const std::shared_ptr<spdlog::logger>& Log() {
   static const auto logger = GetLogger("namesrv");
   return logger;
 }
+// At most 64 characters of a client-supplied string, non-printable bytes as \xNN, for logs.
+std::string Printable(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < 64; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= ' ' && c <= '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  if (s.size() > 64) out += fmt::format("...({} bytes)", s.size());
+  return out;
+}
+
 }  // namespace
+
+bool NamesrvController::RefusalLogAllowed() {
+  std::lock_guard lock(refusal_log_mu_);
+  const int64_t now = NowEpochMs();
+  if (now - refusal_window_start_ms_ >= 1000) {
+    if (refusals_suppressed_ > 0) {
+      Log()->warn("{} more refused registrations/unregistrations not logged in the last second", refusals_suppressed_);
+    }
+    refusal_window_start_ms_ = now;
+    refusals_logged_ = 0;
+    refusals_suppressed_ = 0;
+  }
+  if (refusals_logged_ < kRefusalLogsPerSecond) {
+    ++refusals_logged_;
+    return true;
+  }
+  ++refusals_suppressed_;
+  return false;
+}
 
 Result<NamesrvOptions> NamesrvOptions::FromConfig(const Config& config) {
   NamesrvOptions o;
@@ -61,22 +100,53 @@ NamesrvController::~NamesrvController() { Stop(); }
 
 void NamesrvController::RegisterProcessors() {
   using v1::RequestCode;
-  dispatcher_.RegisterProcessor(RequestCode::REGISTER_BROKER, [this](net::RequestContext ctx, net::Frame f) {
-    if (!f.header.has_register_broker_request() || f.header.register_broker_request().broker_addr().empty()) {
-      ctx.ReplyError(Status::InvalidArgument("REGISTER_BROKER needs register_broker_request with broker_addr"));
-      return;
-    }
-    const auto& req = f.header.register_broker_request();
-    if (registry_.Register(req, ctx.connection_id(), NowEpochMs())) {
-      Log()->info("broker registered: {} ({}/{} id {}) with {} topics", req.broker_addr(), req.cluster_name(),
-                  req.broker_name(), req.broker_id(), req.topics_size());
-    }
-    ctx.Reply(Status::OK());
-  });
+  // Registrations may carry megabytes of topics: parsed on their own thread, not an io thread.
+  dispatcher_.RegisterProcessor(
+      RequestCode::REGISTER_BROKER,
+      [this](net::RequestContext ctx, net::Frame f) {
+        if (!f.header.has_register_broker_request()) {
+          if (RefusalLogAllowed()) Log()->warn("registration from {} refused: no register_broker_request", ctx.peer());
+          ctx.ReplyError(Status::InvalidArgument("REGISTER_BROKER needs register_broker_request"));
+          return;
+        }
+        const auto& req = f.header.register_broker_request();
+        const auto started = std::chrono::steady_clock::now();
+        auto conn = ctx.connection();
+        auto outcome = registry_.Register(req, f.body, ctx.connection_id(), NowEpochMs(),
+                                          [&conn] { return conn != nullptr && !conn->closed(); });
+        const auto took_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+        if (!outcome.ok()) {
+          if (RefusalLogAllowed()) {
+            Log()->warn("registration of broker {} from {} refused: {}", Printable(req.broker_addr()), ctx.peer(),
+                        outcome.status().ToString());
+          }
+          ctx.ReplyError(outcome.status());
+          return;
+        }
+        if (outcome->new_broker) {
+          Log()->info("broker registered: {} ({}/{} id {}) from {} with {} topics in {:.1f} ms", req.broker_addr(),
+                      req.cluster_name(), req.broker_name(), req.broker_id(), ctx.peer(), outcome->topic_count,
+                      static_cast<double>(took_us) / 1000);
+        } else if (outcome->committed && !f.body.empty()) {
+          Log()->info("broker {} registered a new topic table: {} topics ({} bytes in part {} of {}) in {:.1f} ms",
+                      req.broker_addr(), outcome->topic_count, f.body.size(), req.body_part() + 1, req.body_parts(),
+                      static_cast<double>(took_us) / 1000);
+        }
+        v1::Header resp;
+        resp.mutable_register_broker_response()->set_send_topics(outcome->send_topics);
+        ctx.Reply(Status::OK(), std::move(resp));
+      },
+      &registration_pool_);
   dispatcher_.RegisterProcessor(RequestCode::UNREGISTER_BROKER, [this](net::RequestContext ctx, net::Frame f) {
-    registry_.Unregister(f.header.unregister_broker_request().broker_addr());
-    Log()->info("broker unregistered: {}", f.header.unregister_broker_request().broker_addr());
-    ctx.Reply(Status::OK());
+    const std::string& addr = f.header.unregister_broker_request().broker_addr();
+    Status s = registry_.Unregister(addr, ctx.connection_id());
+    if (s.ok()) {
+      Log()->info("broker unregistered: {}", addr);
+    } else if (RefusalLogAllowed()) {
+      Log()->warn("unregistration of broker {} from {} refused: {}", Printable(addr), ctx.peer(), s.ToString());
+    }
+    ctx.Reply(s);
   });
   dispatcher_.RegisterProcessor(RequestCode::GET_ROUTE, [this](net::RequestContext ctx, net::Frame f) {
     auto route = registry_.GetRoute(f.header.route_request().topic());
@@ -88,10 +158,20 @@ void NamesrvController::RegisterProcessors() {
     *resp.mutable_route_response() = std::move(route).value();
     ctx.Reply(Status::OK(), std::move(resp));
   });
-  dispatcher_.RegisterProcessor(RequestCode::GET_CLUSTER_INFO, [this](net::RequestContext ctx, net::Frame) {
+  dispatcher_.RegisterProcessor(RequestCode::GET_CLUSTER_INFO, [this](net::RequestContext ctx, net::Frame f) {
     v1::Header resp;
     *resp.mutable_cluster_info_response() = registry_.GetClusterInfo();
-    ctx.Reply(Status::OK(), std::move(resp));
+    std::string body;
+    const auto& req = f.header.cluster_info_request();
+    if (req.include_topics()) {
+      const size_t max = req.max_topics() == 0 ? kTopicPageEntries : std::min<size_t>(req.max_topics(), kTopicPageEntries);
+      bool more = false;
+      v1::TopicNameList names;
+      for (auto& t : registry_.TopicNames(req.topics_after(), max, kTopicPageBytes, &more)) names.add_topics(std::move(t));
+      resp.mutable_cluster_info_response()->set_more_topics(more);
+      body = names.SerializeAsString();
+    }
+    ctx.Reply(Status::OK(), std::move(resp), net::OutBody(std::move(body)));
   });
   dispatcher_.RegisterProcessor(RequestCode::NAMESRV_DELETE_TOPIC, [this](net::RequestContext ctx, net::Frame f) {
     registry_.DeleteTopic(f.header.namesrv_delete_topic_request().topic());
@@ -109,6 +189,7 @@ Status NamesrvController::Start() {
 void NamesrvController::Stop() {
   if (scanner_) scanner_->Stop();
   if (server_) server_->Stop();
+  registration_pool_.join();
 }
 
 }  // namespace vela::namesrv

@@ -1,7 +1,10 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+
+#include <asio/thread_pool.hpp>
 
 #include "common/config.h"
 #include "common/service_thread.h"
@@ -10,6 +13,10 @@
 #include "net/server.h"
 
 namespace vela::namesrv {
+
+// A page of GET_CLUSTER_INFO's topic names: at most this many names, or about this many bytes.
+inline constexpr size_t kTopicPageEntries = 10000;
+inline constexpr size_t kTopicPageBytes = 1 << 20;
 
 // vela-namesrv settings (conf/namesrv.conf documents each).
 struct NamesrvOptions {
@@ -34,12 +41,23 @@ class NamesrvController {
  private:
   class ExpiryScanner;
   void RegisterProcessors();
+  // Refusals are logged, at most kRefusalLogsPerSecond a second (then one line with the count
+  // of the rest), so that a client sending garbage cannot flood the log.
+  bool RefusalLogAllowed();
+  static constexpr int kRefusalLogsPerSecond = 20;
 
   NamesrvOptions options_;
   RouteRegistry registry_;
+  // REGISTER_BROKER: big bodies stay off the io threads. One thread, so that the parts of a table
+  // are handled in the order they arrived.
+  asio::thread_pool registration_pool_{1};
   net::Dispatcher dispatcher_;
   std::unique_ptr<net::Server> server_;
   std::unique_ptr<ExpiryScanner> scanner_;
+  std::mutex refusal_log_mu_;
+  int64_t refusal_window_start_ms_ = 0;  // GUARDED_BY(refusal_log_mu_)
+  int refusals_logged_ = 0;              // GUARDED_BY(refusal_log_mu_)
+  int64_t refusals_suppressed_ = 0;      // GUARDED_BY(refusal_log_mu_)
 };
 
 }  // namespace vela::namesrv

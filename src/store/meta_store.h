@@ -45,6 +45,9 @@ class MetaStore {
   virtual Status PutGroup(const GroupConfig& group) = 0;
   virtual std::optional<GroupConfig> GetGroup(std::string_view name) = 0;
   virtual std::vector<GroupConfig> ListGroups() = 0;
+  // Many at once, in one synced write (all or nothing).
+  virtual Status PutTopics(const std::vector<TopicConfig>& topics) = 0;
+  virtual Status PutGroups(const std::vector<GroupConfig>& groups) = 0;
 
   virtual Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, int64_t offset) = 0;
   // The committed offset, or nullopt when the group never committed for this queue.

@@ -121,15 +121,50 @@ void RocksMetaStore::Scan(Cf cf, std::string_view prefix,
   }
 }
 
+namespace {
 // topics value: u32 version, i32 read_queues, i32 write_queues, u32 perm, i32 message_type.
-Status RocksMetaStore::PutTopic(const TopicConfig& t) {
+std::string EncodeTopic(const TopicConfig& t) {
   std::string v;
   coding::AppendFixed32(&v, kValueVersion);
   coding::AppendFixed32(&v, static_cast<uint32_t>(t.read_queues));
   coding::AppendFixed32(&v, static_cast<uint32_t>(t.write_queues));
   coding::AppendFixed32(&v, t.perm);
   coding::AppendFixed32(&v, static_cast<uint32_t>(t.message_type));
-  return Put(kTopics, t.name, v);
+  return v;
+}
+// groups value: u32 version, u8 broadcast, i32 max_retries, u8 consume_enable.
+std::string EncodeGroup(const GroupConfig& g) {
+  std::string v;
+  coding::AppendFixed32(&v, kValueVersion);
+  v.push_back(g.broadcast ? 1 : 0);
+  coding::AppendFixed32(&v, static_cast<uint32_t>(g.max_retries));
+  v.push_back(g.consume_enable ? 1 : 0);
+  return v;
+}
+}  // namespace
+
+Status RocksMetaStore::PutTopic(const TopicConfig& t) { return Put(kTopics, t.name, EncodeTopic(t)); }
+
+Status RocksMetaStore::PutTopics(const std::vector<TopicConfig>& topics) {
+  rocksdb::WriteBatch batch;
+  for (const auto& t : topics) {
+    auto s = batch.Put(cfs_[kTopics], t.name, EncodeTopic(t));
+    if (!s.ok()) return FromRocks(s, "batch put topics");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "put topics");
+}
+
+Status RocksMetaStore::PutGroups(const std::vector<GroupConfig>& groups) {
+  rocksdb::WriteBatch batch;
+  for (const auto& g : groups) {
+    auto s = batch.Put(cfs_[kGroups], g.name, EncodeGroup(g));
+    if (!s.ok()) return FromRocks(s, "batch put groups");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  return FromRocks(db_->Write(wo, &batch), "put groups");
 }
 
 namespace {
@@ -174,15 +209,7 @@ std::vector<TopicConfig> RocksMetaStore::ListTopics() {
   return out;
 }
 
-// groups value: u32 version, u8 broadcast, i32 max_retries, u8 consume_enable.
-Status RocksMetaStore::PutGroup(const GroupConfig& g) {
-  std::string v;
-  coding::AppendFixed32(&v, kValueVersion);
-  v.push_back(g.broadcast ? 1 : 0);
-  coding::AppendFixed32(&v, static_cast<uint32_t>(g.max_retries));
-  v.push_back(g.consume_enable ? 1 : 0);
-  return Put(kGroups, g.name, v);
-}
+Status RocksMetaStore::PutGroup(const GroupConfig& g) { return Put(kGroups, g.name, EncodeGroup(g)); }
 
 std::optional<GroupConfig> RocksMetaStore::GetGroup(std::string_view name) {
   auto v = Get(kGroups, name);

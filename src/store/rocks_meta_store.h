@@ -40,6 +40,8 @@ class RocksMetaStore final : public MetaStore {
   Status PutGroup(const GroupConfig& group) override;
   std::optional<GroupConfig> GetGroup(std::string_view name) override;
   std::vector<GroupConfig> ListGroups() override;
+  Status PutTopics(const std::vector<TopicConfig>& topics) override;
+  Status PutGroups(const std::vector<GroupConfig>& groups) override;
   Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, int64_t offset) override;
   std::optional<int64_t> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) override;
   std::map<std::pair<std::string, uint32_t>, int64_t> GroupOffsets(std::string_view group) override;

@@ -40,9 +40,24 @@ Result<net::Frame> AdminContext::Invoke(const std::string& addr, v1::Header head
   return result;
 }
 
-Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo() {
+Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo(bool include_topics) {
   VELA_ASSIGN_OR_RETURN(auto* instance, Instance());
-  return instance->namesrv().GetClusterInfo();
+  return instance->namesrv().GetClusterInfo(include_topics);
+}
+
+Status AdminContext::ForEachPage(const std::string& addr, v1::RequestCode code,
+                                 const std::function<Status(const std::string& body)>& on_page) {
+  std::string after;
+  while (true) {
+    v1::Header request;
+    request.set_code(code);
+    request.mutable_list_request()->set_start_after(after);
+    VELA_ASSIGN_OR_RETURN(auto response, Invoke(addr, std::move(request)));
+    VELA_RETURN_IF_ERROR(on_page(response.body).WithContext(addr));
+    const auto& page = response.header.list_page();
+    if (!page.more() || page.count() == 0) return vela::Status::OK();
+    after = page.last();
+  }
 }
 
 int AdminContext::ForEachBroker(

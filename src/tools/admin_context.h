@@ -52,8 +52,12 @@ class AdminContext {
   int ForEachBroker(const std::vector<std::string>& addrs, const v1::Header& request,
                     const std::function<void(const std::string& addr, const net::Frame& response)>& on_response,
                     bool skip_not_found = false);
-  // GET_CLUSTER_INFO through the name servers.
-  Result<v1::ClusterInfoResponse> ClusterInfo();
+  // GET_CLUSTER_INFO through the name servers (with every topic name when include_topics).
+  Result<v1::ClusterInfoResponse> ClusterInfo(bool include_topics = false);
+  // Every entry of a paged list request (LIST_TOPICS, LIST_GROUPS) from one broker: asks page
+  // after page, handing each response body to on_page. Fails with the first failed page.
+  Status ForEachPage(const std::string& addr, v1::RequestCode code,
+                     const std::function<Status(const std::string& body)>& on_page);
   // The master address of every broker, sorted, optionally only of `cluster`.
   Result<std::vector<std::string>> BrokerAddrs(const std::string& cluster = "");
   // Where an administrative change goes: the one broker named, else every broker of the cluster

@@ -8,7 +8,7 @@ namespace vela::tools {
 namespace {
 
 int ClusterList(AdminContext& ctx) {
-  auto info = ctx.ClusterInfo();
+  auto info = ctx.ClusterInfo(/*include_topics=*/ctx.json);
   if (!info.ok()) return Fail(info.status());
   nlohmann::json brokers = nlohmann::json::array();
   Table table({"CLUSTER", "BROKER", "ID", "ADDRESS", "LAST REGISTRATION"});

@@ -57,15 +57,20 @@ int GroupList(AdminContext& ctx) {
     std::vector<std::string> brokers;
   };
   std::map<std::string, Row> groups;
-  v1::Header request;
-  request.set_code(v1::LIST_GROUPS);
-  int code = ctx.ForEachBroker(*addrs, request, [&](const std::string& addr, const net::Frame& response) {
-    for (const auto& g : response.header.group_list_response().groups()) {
-      auto& row = groups[g.name()];
-      row.config = g;
-      row.brokers.push_back(addr);
-    }
-  });
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    Status s = ctx.ForEachPage(addr, v1::LIST_GROUPS, [&](const std::string& body) {
+      v1::GroupListResponse page;
+      if (!page.ParseFromString(body)) return vela::Status::Corruption("group list page does not parse");
+      for (const auto& g : page.groups()) {
+        auto& row = groups[g.name()];
+        row.config = g;
+        row.brokers.push_back(addr);
+      }
+      return vela::Status::OK();
+    });
+    if (!s.ok()) code = Fail(s);
+  }
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [name, r] : groups) {

@@ -81,18 +81,23 @@ int TopicList(AdminContext& ctx) {
     std::vector<std::string> brokers;
   };
   std::map<std::string, Row> topics;
-  v1::Header request;
-  request.set_code(v1::LIST_TOPICS);
-  int code = ctx.ForEachBroker(*addrs, request, [&](const std::string& addr, const net::Frame& response) {
-    for (const auto& t : response.header.topic_list_response().topics()) {
-      auto& row = topics[t.name()];
-      row.read += t.read_queues();
-      row.write += t.write_queues();
-      row.perm |= t.perm();
-      row.type = t.message_type();
-      row.brokers.push_back(addr);
-    }
-  });
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    Status s = ctx.ForEachPage(addr, v1::LIST_TOPICS, [&](const std::string& body) {
+      v1::TopicListResponse page;
+      if (!page.ParseFromString(body)) return vela::Status::Corruption("topic list page does not parse");
+      for (const auto& t : page.topics()) {
+        auto& row = topics[t.name()];
+        row.read += t.read_queues();
+        row.write += t.write_queues();
+        row.perm |= t.perm();
+        row.type = t.message_type();
+        row.brokers.push_back(addr);
+      }
+      return vela::Status::OK();
+    });
+    if (!s.ok()) code = Fail(s);
+  }
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& [name, r] : topics) {

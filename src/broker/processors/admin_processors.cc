@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
@@ -27,6 +28,41 @@ void ToWire(const store::TopicConfig& c, v1::TopicConfig* t) {
   t->set_write_queues(c.write_queues);
   t->set_perm(c.perm);
   t->set_message_type(static_cast<v1::MessageType>(c.message_type));
+}
+
+store::GroupConfig GroupFromWire(const v1::GroupConfig& g) {
+  store::GroupConfig c;
+  c.name = g.name();
+  c.broadcast = g.broadcast();
+  c.max_retries = g.max_retries() > 0 ? g.max_retries() : 16;
+  c.consume_enable = true;
+  return c;
+}
+
+// One page of a name-sorted list (LIST_TOPICS, LIST_GROUPS): the entries after
+// request.start_after, at most request.max_entries (capped by kListPageMaxEntries) and about
+// kListPageBytes. `add` puts one entry into the response body and returns its encoded size.
+constexpr size_t kListPageDefaultEntries = 5000;
+constexpr size_t kListPageMaxEntries = 20000;
+constexpr size_t kListPageBytes = 1 << 20;
+
+template <typename Entry, typename AddFn>
+v1::ListPage ListPageOf(const std::vector<Entry>& sorted, const v1::ListRequest& request, AddFn add) {
+  const size_t max = request.max_entries() == 0 ? kListPageDefaultEntries
+                                                : std::min<size_t>(request.max_entries(), kListPageMaxEntries);
+  auto it = std::upper_bound(sorted.begin(), sorted.end(), request.start_after(),
+                             [](const std::string& name, const Entry& e) { return name < e.name; });
+  if (request.start_after().empty()) it = sorted.begin();
+  v1::ListPage page;
+  size_t bytes = 0;
+  uint32_t count = 0;
+  for (; it != sorted.end() && count < max && bytes < kListPageBytes; ++it, ++count) {
+    bytes += add(*it);
+    page.set_last(it->name);
+  }
+  page.set_count(count);
+  page.set_more(it != sorted.end());
+  return page;
 }
 
 Status TopicMissing(BrokerContext& ctx, const std::string& name) {
@@ -123,11 +159,36 @@ void RegisterAdminProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
       pool);
   dispatcher.RegisterProcessor(
       v1::LIST_TOPICS,
-      [&ctx](net::RequestContext rc, net::Frame) {
+      [&ctx](net::RequestContext rc, net::Frame frame) {
+        v1::TopicListResponse list;
         v1::Header resp;
-        auto* list = resp.mutable_topic_list_response();
-        for (const auto& t : ctx.topics.ListTopics()) ToWire(t, list->add_topics());
-        rc.Reply(Status::OK(), std::move(resp));
+        *resp.mutable_list_page() = ListPageOf(ctx.topics.ListTopics(), frame.header.list_request(), [&](const auto& t) {
+          auto* w = list.add_topics();
+          ToWire(t, w);
+          return w->ByteSizeLong();
+        });
+        rc.Reply(Status::OK(), std::move(resp), net::OutBody(list.SerializeAsString()));
+      },
+      pool);
+  dispatcher.RegisterProcessor(
+      v1::CREATE_TOPICS,
+      [&ctx](net::RequestContext rc, net::Frame frame) {
+        v1::TopicConfigList list;
+        if (!list.ParseFromString(frame.body) || list.topics().empty()) {
+          return rc.ReplyError(Status::InvalidArgument("CREATE_TOPICS needs a TopicConfigList body with topics"));
+        }
+        std::vector<store::TopicConfig> topics;
+        topics.reserve(static_cast<size_t>(list.topics_size()));
+        for (const auto& t : list.topics()) topics.push_back(FromWire(t, ctx.options));
+        Status s = ctx.topics.UpsertTopics(topics);
+        if (s.ok()) {
+          BrokerLogger()->info("{} topics created/updated by {} ({} .. {})", topics.size(), rc.peer(),
+                               topics.front().name, topics.back().name);
+          ctx.registrar.Trigger();
+        } else {
+          BrokerLogger()->warn("batch of {} topics from {} refused: {}", topics.size(), rc.peer(), s.ToString());
+        }
+        rc.Reply(s);
       },
       pool);
   dispatcher.RegisterProcessor(
@@ -152,28 +213,43 @@ void RegisterAdminProcessors(BrokerContext& ctx, net::Dispatcher& dispatcher) {
   dispatcher.RegisterProcessor(
       v1::CREATE_GROUP,
       [&ctx](net::RequestContext rc, net::Frame frame) {
-        const auto& g = frame.header.create_group_request();
-        store::GroupConfig c;
-        c.name = g.name();
-        c.broadcast = g.broadcast();
-        c.max_retries = g.max_retries() > 0 ? g.max_retries() : 16;
-        c.consume_enable = true;
-        rc.Reply(ctx.topics.UpsertGroup(c));
+        rc.Reply(ctx.topics.UpsertGroup(GroupFromWire(frame.header.create_group_request())));
       },
       pool);
   dispatcher.RegisterProcessor(
       v1::LIST_GROUPS,
-      [&ctx](net::RequestContext rc, net::Frame) {
+      [&ctx](net::RequestContext rc, net::Frame frame) {
+        v1::GroupListResponse list;
         v1::Header resp;
-        auto* list = resp.mutable_group_list_response();
-        for (const auto& g : ctx.topics.ListGroups()) {
-          auto* w = list->add_groups();
+        *resp.mutable_list_page() = ListPageOf(ctx.topics.ListGroups(), frame.header.list_request(), [&](const auto& g) {
+          auto* w = list.add_groups();
           w->set_name(g.name);
           w->set_broadcast(g.broadcast);
           w->set_max_retries(g.max_retries);
           w->set_consume_enable(g.consume_enable);
+          return w->ByteSizeLong();
+        });
+        rc.Reply(Status::OK(), std::move(resp), net::OutBody(list.SerializeAsString()));
+      },
+      pool);
+  dispatcher.RegisterProcessor(
+      v1::CREATE_GROUPS,
+      [&ctx](net::RequestContext rc, net::Frame frame) {
+        v1::GroupConfigList list;
+        if (!list.ParseFromString(frame.body) || list.groups().empty()) {
+          return rc.ReplyError(Status::InvalidArgument("CREATE_GROUPS needs a GroupConfigList body with groups"));
         }
-        rc.Reply(Status::OK(), std::move(resp));
+        std::vector<store::GroupConfig> groups;
+        groups.reserve(static_cast<size_t>(list.groups_size()));
+        for (const auto& g : list.groups()) groups.push_back(GroupFromWire(g));
+        Status s = ctx.topics.UpsertGroups(groups);
+        if (s.ok()) {
+          BrokerLogger()->info("{} groups created/updated by {} ({} .. {})", groups.size(), rc.peer(),
+                               groups.front().name, groups.back().name);
+        } else {
+          BrokerLogger()->warn("batch of {} groups from {} refused: {}", groups.size(), rc.peer(), s.ToString());
+        }
+        rc.Reply(s);
       },
       pool);
   dispatcher.RegisterProcessor(
