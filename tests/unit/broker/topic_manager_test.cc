@@ -39,6 +39,14 @@ class MemoryMetaStore final : public store::MetaStore {
     groups[group.name] = group;
     return Status::OK();
   }
+  Status PutTopics(const std::vector<store::TopicConfig>& many) override {
+    for (const auto& t : many) topics[t.name] = t;
+    return Status::OK();
+  }
+  Status PutGroups(const std::vector<store::GroupConfig>& many) override {
+    for (const auto& g : many) groups[g.name] = g;
+    return Status::OK();
+  }
   std::optional<store::GroupConfig> GetGroup(std::string_view name) override {
     auto it = groups.find(std::string(name));
     if (it == groups.end()) return std::nullopt;
