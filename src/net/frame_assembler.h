@@ -1,0 +1,63 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+#include "common/status.h"
+#include "net/frame_codec.h"
+
+namespace vela::net {
+
+// FrameAssembler turns the bytes of one stream, read in chunks of any size, into whole frames.
+// It owns the connection's read buffer, and its memory follows the bytes actually received, not
+// the lengths announced: a length prefix of 16 MiB followed by nothing keeps the buffer at one read
+// chunk; while a large frame arrives the buffer at most doubles per step, so it never holds more
+// than about twice the buffered bytes plus one chunk; and once empty, a buffer grown past a few
+// chunks is given back (ShrinkIfEmpty). The first bad frame (over max_frame_size, a header over its
+// cap, a header that overruns its frame or does not parse) is an error, and the assembler stays
+// failed. No I/O; thread-compatible.
+class FrameAssembler {
+ public:
+  // Bytes asked of the socket per read (and the size of a fresh buffer).
+  static constexpr size_t kReadChunk = 64 * 1024;
+
+  explicit FrameAssembler(uint32_t max_frame_size) : max_frame_size_(max_frame_size) {}
+  FrameAssembler(const FrameAssembler&) = delete;
+  FrameAssembler& operator=(const FrameAssembler&) = delete;
+
+  // Where the next read may write: at least kReadChunk / 2 bytes, growing the buffer if needed.
+  // The span stays valid until the next call of WritableSpace, Next or ShrinkIfEmpty.
+  char* WritableData();
+  size_t WritableSize() const { return capacity_ - end_; }
+  // Records that `n` bytes were written at WritableData(). REQUIRES: n <= WritableSize().
+  void Commit(size_t n) { end_ += n; }
+
+  enum class State { kFrame, kNeedMore, kError };
+  // Cuts the next whole frame out of the buffer into *frame (kFrame); kNeedMore when the buffer
+  // holds no whole frame yet; kError with *error set when the frame is bad (and from then on).
+  State Next(Frame* frame, Status* error);
+
+  // Releases a buffer grown past kShrinkAbove when it holds no bytes.
+  void ShrinkIfEmpty();
+
+  // Bytes received and not yet cut into frames (a partial frame when non-zero).
+  size_t buffered() const { return end_ - begin_; }
+  size_t capacity() const { return capacity_; }
+
+ private:
+  static constexpr size_t kShrinkAbove = 4 * kReadChunk;
+
+  void Reallocate(size_t new_capacity);
+
+  const uint32_t max_frame_size_;
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+  size_t begin_ = 0;  // first byte not yet cut into a frame
+  size_t end_ = 0;    // end of the received bytes
+  size_t wanted_ = 0;  // whole size (prefix included) of the frame at begin_, once its prefix is known
+  bool failed_ = false;
+  Status error_;
+};
+
+}  // namespace vela::net
