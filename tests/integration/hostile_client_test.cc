@@ -12,10 +12,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -223,6 +225,18 @@ class HostileClientTest : public ::testing::Test {
   pid_t broker_pid() { return cluster_.broker("broker-a").pid(); }
   std::string BrokerLog() { return ReadFile(cluster_.broker("broker-a").log_file()); }
 
+  // A counter of `vela-admin broker status`, -1 when it cannot be read.
+  int64_t BrokerCounter(const std::string& name) {
+    auto r = cluster_.Admin({"broker", "status", broker_, "--json"}, 20000);
+    const std::regex pattern("\"" + name + "\"\\s*:\\s*\"?([0-9]+)");
+    std::smatch m;
+    if (r.exit_code != 0 || !std::regex_search(r.out, m, pattern)) {
+      ADD_FAILURE() << "broker status: " << r.out << r.err;
+      return -1;
+    }
+    return std::stoll(m[1].str());
+  }
+
   TestCluster cluster_;
   std::string broker_;
 };
@@ -247,6 +261,8 @@ TEST_F(HostileClientTest, LengthPrefixesAnnouncingSixteenMiBAllocateNothing) {
   const int64_t rss_during = RssBytes(broker_pid());
   // 100 x 16 MiB would be 1.6 GB; one read chunk each is 6.4 MB.
   EXPECT_LT(rss_during - rss_before, 100 * kMiB) << "before " << rss_before << " during " << rss_during;
+  std::printf("16 MiB prefixes: broker RSS %lld MiB before, %lld MiB with 100 attackers\n",
+              static_cast<long long>(rss_before / kMiB), static_cast<long long>(rss_during / kMiB));
   for (auto& a : attackers) EXPECT_TRUE(a->StillOpen());  // within the idle timeout they stay
   attackers.clear();
   ASSERT_TRUE(normal.SendAndConsume(5));
@@ -294,7 +310,14 @@ TEST_F(HostileClientTest, PipelinedPullsFromAClientThatNeverReadsStayBounded) {
     rss_peak = std::max(rss_peak, RssBytes(broker_pid()));
     std::this_thread::sleep_for(300ms);
   }
-  EXPECT_FALSE(writer_done.load()) << "the broker read every pull although no response was read";
+  // The pulls fit in the socket buffers (so the writer may be done), but the broker stopped
+  // reading them: it handled a few hundred, not 20,000.
+  const int64_t pulls_handled = BrokerCounter("pullRequests");
+  EXPECT_GE(pulls_handled, 0);
+  EXPECT_LT(pulls_handled, 10000) << "writer done: " << writer_done.load();
+  std::printf("pipelined pulls: %lld handled, broker RSS %lld MiB before, %lld MiB at the peak\n",
+              static_cast<long long>(pulls_handled), static_cast<long long>(rss_before / kMiB),
+              static_cast<long long>(rss_peak / kMiB));
   // The default limits hold at most 32 MiB of unsent responses on the connection.
   EXPECT_LT(rss_peak - rss_before, 150 * kMiB) << "before " << rss_before << " peak " << rss_peak;
   hostile->Shutdown();
