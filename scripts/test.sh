@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the dependencies, builds Vela with its tests, runs the unit
-# tests under AddressSanitizer + UndefinedBehaviorSanitizer, the SQL92 parser fuzzer for a bounded
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer, the fuzz targets for a bounded
 # time, then every unit and integration test. Prints the ctest summaries; exits non-zero on failure.
 # JOBS (default 2) sets build parallelism; FUZZ_SECONDS (default 30) the fuzz run.
 set -euo pipefail
@@ -21,10 +21,10 @@ cmake --build build-asan -j"$JOBS" --target vela_unit_tests
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j"$JOBS")
 
 if command -v clang++ >/dev/null; then
-  echo "== SQL92 parser fuzzing (${FUZZ_SECONDS:-30} s) =="
+  echo "== fuzzing: SQL92 parser, frame decoder (${FUZZ_SECONDS:-30} s) =="
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DVELA_BUILD_FUZZERS=ON -DVELA_BUILD_BENCHMARKS=OFF \
     -DVELA_BUILD_EXAMPLES=OFF -DVELA_FUZZ_SECONDS="${FUZZ_SECONDS:-30}" >/dev/null
-  cmake --build build-fuzz -j"$JOBS" --target vela_sql92_parser_fuzz
+  cmake --build build-fuzz -j"$JOBS" --target vela_sql92_parser_fuzz vela_frame_decoder_fuzz
   (cd build-fuzz && ctest -L fuzz --output-on-failure)
 fi
 

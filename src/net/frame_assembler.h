@@ -55,7 +55,6 @@ class FrameAssembler {
   size_t capacity_ = 0;
   size_t begin_ = 0;  // first byte not yet cut into a frame
   size_t end_ = 0;    // end of the received bytes
-  size_t wanted_ = 0;  // whole size (prefix included) of the frame at begin_, once its prefix is known
   bool failed_ = false;
   Status error_;
 };
