@@ -149,6 +149,11 @@ class ServerLimitsTest : public ::testing::Test {
       }
       ctx.Reply(Status::OK(), v1::Header(), OutBody(std::string(100 * 1024, 'r')));
     });
+    dispatcher_.RegisterProcessor(v1::BROKER_STATUS, [this](RequestContext ctx, Frame) {  // drops it unanswered
+      handled_.fetch_add(1);
+      std::lock_guard lock(mu_);
+      parked_connection_ = ctx.connection();
+    });
     server_ = std::make_unique<Server>(ServerOptions{"127.0.0.1:0", 1, kDefaultMaxFrameSize, limits}, &dispatcher_);
     ASSERT_OK(server_->Start());
   }
@@ -207,6 +212,29 @@ TEST_F(ServerLimitsTest, StopsReadingAtTheRequestsInFlightLimitAndResumes) {
     EXPECT_EQ(f->header.request_id(), static_cast<uint64_t>(i));
   }
   ASSERT_TRUE(WaitFor([&] { return connection()->requests_in_flight() == 0; }));
+}
+
+// A request whose context is dropped without a reply, and a oneway request, end when the
+// processor lets go of them: they do not hold the connection's in-flight slots.
+TEST_F(ServerLimitsTest, DroppedAndOnewayRequestsFreeTheirSlots) {
+  ServerLimits limits;
+  limits.max_requests_in_flight = 2;
+  StartServer(limits);
+  RawClient client(server_->port());
+  ASSERT_TRUE(client.connected());
+  std::string burst;
+  for (int i = 1; i <= 50; ++i) {
+    v1::Header h;
+    h.set_request_id(i);
+    h.set_code(v1::BROKER_STATUS);
+    h.set_version(kProtocolVersion);
+    if (i % 2 == 0) h.set_flags(kFlagOneway);
+    burst += EncodeFrame(h, {});
+  }
+  ASSERT_TRUE(client.Write(burst));
+  ASSERT_TRUE(WaitFor([&] { return handled_.load() == 50; }));
+  ASSERT_TRUE(WaitFor([&] { return connection()->requests_in_flight() == 0; }));
+  EXPECT_FALSE(connection()->reading_paused());
 }
 
 TEST_F(ServerLimitsTest, StopsReadingFromAClientThatDoesNotReadItsResponses) {
