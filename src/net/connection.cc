@@ -146,7 +146,7 @@ void Connection::OnBytes(size_t n) {
   assembler_.Commit(n);
   progress_.fetch_add(n, std::memory_order_relaxed);
   ProcessBuffer();
-  assembler_.ShrinkIfEmpty();  // no read is outstanding here
+  assembler_.AfterRead();  // may release the buffer: no read is outstanding here
   DoRead();
 }
 
@@ -201,7 +201,6 @@ void Connection::ResumeReading() {
   paused_hint_.store(false);
   NetLogger()->debug("connection {} to {}: reading resumed", id_, peer_);
   ProcessBuffer();
-  if (!read_pending_) assembler_.ShrinkIfEmpty();
   DoRead();
 }
 

@@ -65,10 +65,17 @@ FrameAssembler::State FrameAssembler::Next(Frame* frame, Status* error) {
   return State::kFrame;
 }
 
+void FrameAssembler::AfterRead() {
+  if (capacity_ <= kShrinkAbove) return;
+  empty_reads_ = begin_ == end_ ? empty_reads_ + 1 : 0;
+  if (empty_reads_ >= kReadsBeforeRelease) ShrinkIfEmpty();
+}
+
 void FrameAssembler::ShrinkIfEmpty() {
   if (begin_ != end_ || capacity_ <= kShrinkAbove) return;
   buf_.reset();
   capacity_ = 0;
+  empty_reads_ = 0;
   begin_ = end_ = 0;
 }
 

@@ -2,7 +2,8 @@
 // the connection's incremental parsing (FrameAssembler) fed the same bytes as a stream in chunks
 // of sizes taken from the input. Invariants for any input: no crash; a frame that decodes encodes
 // back to a frame that decodes the same; the frames and the first error do not depend on how the
-// stream is split; the read buffer never grows past twice the buffered bytes plus one read chunk.
+// stream is split; the read buffer never grows past twice the most bytes it held plus one read
+// chunk, and an empty buffer can always be given back.
 
 #include <algorithm>
 #include <cstddef>
@@ -38,16 +39,18 @@ Parsed Assemble(std::string_view stream, std::string_view sizes, uint32_t max_fr
   FrameAssembler assembler(max_frame_size);
   Parsed out;
   size_t k = 0;
+  size_t peak_buffered = 0;
   while (!stream.empty() && out.error.empty()) {
     size_t chunk = 1;
     if (!sizes.empty()) chunk = 1 + static_cast<uint8_t>(sizes[k++ % sizes.size()]) * 97;
     char* space = assembler.WritableData();
     Check(assembler.WritableSize() >= FrameAssembler::kReadChunk / 2);
-    Check(assembler.capacity() <= 2 * assembler.buffered() + FrameAssembler::kReadChunk);
+    Check(assembler.capacity() <= 2 * peak_buffered + FrameAssembler::kReadChunk);
     const size_t n = std::min({chunk, assembler.WritableSize(), stream.size()});
     std::memcpy(space, stream.data(), n);
     assembler.Commit(n);
     stream.remove_prefix(n);
+    peak_buffered = std::max(peak_buffered, assembler.buffered());
     for (;;) {
       Frame frame;
       vela::Status error;
@@ -60,9 +63,10 @@ Parsed Assemble(std::string_view stream, std::string_view sizes, uint32_t max_fr
       }
       out.frames.emplace_back(frame.header.SerializeAsString(), std::move(frame.body));
     }
-    assembler.ShrinkIfEmpty();
-    if (assembler.buffered() == 0) Check(assembler.capacity() <= 4 * FrameAssembler::kReadChunk);
+    assembler.AfterRead();
   }
+  assembler.ShrinkIfEmpty();
+  if (assembler.buffered() == 0) Check(assembler.capacity() <= 4 * FrameAssembler::kReadChunk);
   return out;
 }
 

@@ -86,6 +86,22 @@ TEST(FrameAssemblerTest, FramesSurviveAnySplitting) {
   }
 }
 
+// While large frames keep coming the grown buffer is kept; once the peer sends small frames
+// again it is given back.
+TEST(FrameAssemblerTest, KeepsAGrownBufferForLargeFramesOnly) {
+  FrameAssembler a(kDefaultMaxFrameSize);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Feed(a, MakeFrame(i, 2 * 1024 * 1024), 64 * 1024).size(), 1u);
+    a.AfterRead();
+    EXPECT_GT(a.capacity(), 2u * 1024 * 1024);
+  }
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_EQ(Feed(a, MakeFrame(i, 100), 64 * 1024).size(), 1u);
+    a.AfterRead();
+  }
+  EXPECT_LE(a.capacity(), FrameAssembler::kReadChunk);  // given back (and a fresh chunk taken)
+}
+
 TEST(FrameAssemblerTest, GivesBackALargeBufferOnceEmpty) {
   FrameAssembler a(kDefaultMaxFrameSize);
   auto frames = Feed(a, MakeFrame(1, 2 * 1024 * 1024), 64 * 1024);
