@@ -4,6 +4,7 @@
 
 #include "bin/daemon_support.h"
 #include "broker/broker_controller.h"
+#include "net/protobuf_log.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vela-broker: Vela's message broker"};
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
     config.Set("namesrvAddr", env);
   }
   vela::InitLogging(config.GetString("logLevel", flags.log_level), config.GetString("logFile", ""));
+  vela::net::RouteProtobufLogsToNetLogger();
   auto options = vela::broker::BrokerOptions::FromConfig(config);
   if (!options.ok()) {
     std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());

@@ -3,6 +3,7 @@
 
 #include "bin/daemon_support.h"
 #include "namesrv/namesrv_controller.h"
+#include "net/protobuf_log.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"vela-namesrv: Vela's routing registry"};
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   vela::Config config = vela::bin::LoadDaemonConfig(flags);
   if (!flags.listen.empty()) config.Set("listen", flags.listen);
   vela::InitLogging(config.GetString("logLevel", flags.log_level), config.GetString("logFile", ""));
+  vela::net::RouteProtobufLogsToNetLogger();
   auto options = vela::namesrv::NamesrvOptions::FromConfig(config);
   if (!options.ok()) {
     std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());

@@ -29,7 +29,8 @@ class BrokerController::Housekeeping : public ServiceThread {
 
 BrokerController::BrokerController(BrokerOptions options) : options_(std::move(options)) {
   server_ = std::make_unique<net::Server>(
-      net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size}, &dispatcher_);
+      net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size, options_.server_limits},
+      &dispatcher_);
 }
 
 BrokerController::~BrokerController() { Stop(); }

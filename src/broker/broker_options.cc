@@ -49,6 +49,7 @@ Result<BrokerOptions> BrokerOptions::FromConfig(const Config& c) {
   VELA_ASSIGN_OR_RETURN(o.max_pull_bytes, c.GetBytes("maxTransferBytesOnMessageInMemory", o.max_pull_bytes));
   VELA_ASSIGN_OR_RETURN(int64_t frame, c.GetBytes("maxFrameSize", o.max_frame_size));
   o.max_frame_size = static_cast<uint32_t>(frame);
+  VELA_ASSIGN_OR_RETURN(o.server_limits, net::ServerLimits::FromConfig(c));
   VELA_ASSIGN_OR_RETURN(o.store, store::StoreOptions::FromConfig(c));
   if (o.store.root_dir.empty()) o.store.root_dir = "./store";
   return o;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "net/server.h"
 #include "store/message_store.h"
 
 namespace vela::broker {
@@ -30,6 +31,7 @@ struct BrokerOptions {
   int32_t max_pull_messages = 256;                 // maxPullMessages per request
   int64_t max_pull_bytes = 4 * 1024 * 1024;        // maxTransferBytesOnMessageInMemory
   uint32_t max_frame_size = 16 * 1024 * 1024;      // maxFrameSize
+  net::ServerLimits server_limits;                 // serverMaxConnections, serverChannelMaxIdleTimeSeconds, ...
   store::StoreOptions store;
 
   static Result<BrokerOptions> FromConfig(const Config& config);

@@ -61,6 +61,9 @@ Result<NamesrvOptions> NamesrvOptions::FromConfig(const Config& config) {
   auto threads = config.GetInt("ioThreads", 0);
   if (!threads.ok()) return threads.status();
   o.io_threads = static_cast<size_t>(*threads);
+  auto limits = net::ServerLimits::FromConfig(config);
+  if (!limits.ok()) return limits.status();
+  o.server_limits = *limits;
   return o;
 }
 
@@ -87,7 +90,9 @@ class NamesrvController::ExpiryScanner : public ServiceThread {
 NamesrvController::NamesrvController(NamesrvOptions options)
     : options_(std::move(options)), registry_(options_.broker_expiry_ms) {
   RegisterProcessors();
-  server_ = std::make_unique<net::Server>(net::ServerOptions{options_.listen, options_.io_threads}, &dispatcher_);
+  server_ = std::make_unique<net::Server>(
+      net::ServerOptions{options_.listen, options_.io_threads, net::kDefaultMaxFrameSize, options_.server_limits},
+      &dispatcher_);
   server_->SetConnectionClosedListener([this](const std::shared_ptr<net::Connection>& conn) {
     for (const auto& addr : registry_.ConnectionClosed(conn->id())) {
       Log()->info("broker {} dropped: its connection closed", addr);

@@ -23,6 +23,7 @@ struct NamesrvOptions {
   std::string listen = "0.0.0.0:9876";
   int64_t broker_expiry_ms = 120000;   // brokerExpiryMs: silence after which a broker is dropped
   size_t io_threads = 0;
+  net::ServerLimits server_limits;     // serverMaxConnections, serverChannelMaxIdleTimeSeconds, ...
   static Result<NamesrvOptions> FromConfig(const Config& config);
 };
 

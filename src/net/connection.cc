@@ -9,14 +9,25 @@
 
 #include "common/clock.h"
 #include "common/coding.h"
+#include "common/log_rate_limiter.h"
 #include "net/logger.h"
 #include "net/wire_status.h"
 
 namespace vela::net {
 namespace {
 std::atomic<uint64_t> g_next_connection_id{1};
-constexpr size_t kReadChunk = 64 * 1024;
 constexpr auto kSweepInterval = std::chrono::milliseconds(20);
+// Lines about misbehaving peers, shared by all connections: a flood of bad clients must not flood
+// the log.
+LogRateLimiter g_peer_log_limiter(20, 10000);
+
+// The idle check runs twice per timeout (within [50 ms, 30 s]): a stalled connection is closed
+// between one and one and a half timeouts after it stalled.
+std::chrono::milliseconds IdleCheckInterval(int64_t idle_timeout_ms) {
+  return std::chrono::milliseconds(std::clamp<int64_t>(idle_timeout_ms / 2, 50, 30000));
+}
+
+size_t FrameBytes(const std::string& head, const OutBody& body) { return head.size() + body.size(); }
 
 std::string PeerOf(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -48,6 +59,8 @@ Connection::Connection(asio::ip::tcp::socket socket, ConnectionOptions options, 
       handler_(handler),
       peer_(PeerOf(socket_)),
       id_(g_next_connection_id.fetch_add(1)),
+      assembler_(options.max_frame_size),
+      idle_timer_(socket_.get_executor()),
       sweep_timer_(socket_.get_executor()) {}
 
 Connection::~Connection() = default;
@@ -69,6 +82,7 @@ void Connection::Start() {
     asio::error_code ec;
     self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     self->peer_ = PeerOf(self->socket_);
+    self->ArmIdleCheck();
     self->DoRead();
     self->DoWrite();
   });
@@ -103,6 +117,7 @@ void Connection::ConnectAndStart(const std::string& host, uint16_t port, int64_t
         std::lock_guard lock(self->mu_);
         self->writable_ = true;
       }
+      self->ArmIdleCheck();
       self->DoRead();
       self->DoWrite();
     });
@@ -110,18 +125,12 @@ void Connection::ConnectAndStart(const std::string& host, uint16_t port, int64_t
 }
 
 void Connection::DoRead() {
-  if (closed()) return;
-  if (read_buf_.size() - read_end_ < kReadChunk / 2) {
-    // Compact, then grow if still short.
-    if (read_begin_ > 0) {
-      std::memmove(read_buf_.data(), read_buf_.data() + read_begin_, read_end_ - read_begin_);
-      read_end_ -= read_begin_;
-      read_begin_ = 0;
-    }
-    if (read_buf_.size() - read_end_ < kReadChunk / 2) read_buf_.resize(read_end_ + kReadChunk);
-  }
-  socket_.async_read_some(asio::buffer(read_buf_.data() + read_end_, read_buf_.size() - read_end_),
+  if (closed() || close_after_flush_ || read_pending_ || read_paused_) return;
+  char* space = assembler_.WritableData();
+  read_pending_ = true;
+  socket_.async_read_some(asio::buffer(space, assembler_.WritableSize()),
                           [self = shared_from_this()](const asio::error_code& ec, size_t n) {
+                            self->read_pending_ = false;
                             if (ec) {
                               if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
                                 NetLogger()->debug("read from {} failed: {}", self->peer_, ec.message());
@@ -134,55 +143,108 @@ void Connection::DoRead() {
 }
 
 void Connection::OnBytes(size_t n) {
-  read_end_ += n;
-  if (!ProcessBuffer()) return;
+  assembler_.Commit(n);
+  progress_.fetch_add(n, std::memory_order_relaxed);
+  ProcessBuffer();
+  assembler_.AfterRead();  // may release the buffer: no read is outstanding here
   DoRead();
 }
 
-// Decodes every whole frame in the buffer. Returns false when the connection was closed.
-bool Connection::ProcessBuffer() {
-  while (!closed() && !close_after_flush_) {
-    size_t avail = read_end_ - read_begin_;
-    if (avail < kLengthPrefixSize) break;
-    uint32_t frame_length = coding::GetBigEndian32(read_buf_.data() + read_begin_);
-    Status st = CheckFrameLength(frame_length, options_.max_frame_size);
-    if (!st.ok()) {
-      NetLogger()->warn("refusing frame from {}: {}", peer_, st.message());
-      v1::Header err;
-      err.set_flags(kFlagResponse);
-      err.set_version(kProtocolVersion);
-      ToWireStatus(st, err.mutable_status());
-      SendFrame(std::move(err), OutBody());
-      CloseAfterFlush(st.message());
-      return false;
-    }
-    if (avail < kLengthPrefixSize + frame_length) {
-      size_t need = kLengthPrefixSize + frame_length;
-      if (read_buf_.size() - read_begin_ < need) {
-        // Make room for the whole frame.
-        std::memmove(read_buf_.data(), read_buf_.data() + read_begin_, avail);
-        read_end_ = avail;
-        read_begin_ = 0;
-        if (read_buf_.size() < need + kReadChunk / 2) read_buf_.resize(need + kReadChunk / 2);
-      }
-      break;
-    }
-    auto decoded = DecodeFrame(std::string_view(read_buf_.data() + read_begin_ + kLengthPrefixSize, frame_length));
-    read_begin_ += kLengthPrefixSize + frame_length;
-    if (!decoded.ok()) {
-      NetLogger()->warn("malformed frame from {}: {}; closing", peer_, decoded.status().message());
-      v1::Header err;
-      err.set_flags(kFlagResponse);
-      err.set_version(kProtocolVersion);
-      ToWireStatus(decoded.status(), err.mutable_status());
-      SendFrame(std::move(err), OutBody());
-      CloseAfterFlush("malformed frame");
-      return false;
-    }
-    HandleFrame(std::move(decoded).value());
+bool Connection::OverLimits(bool resuming) const {
+  if (options_.max_requests_in_flight > 0 && requests_in_flight_.load() >= options_.max_requests_in_flight) {
+    return true;
   }
-  if (read_begin_ == read_end_) read_begin_ = read_end_ = 0;
-  return !closed() && !close_after_flush_;
+  if (options_.max_unsent_bytes == 0) return false;
+  const size_t mark = resuming ? options_.max_unsent_bytes / 2 : options_.max_unsent_bytes;
+  return unsent_bytes_.load() > mark;
+}
+
+void Connection::ProcessBuffer() {
+  while (!closed() && !close_after_flush_) {
+    if (OverLimits(/*resuming=*/false)) {
+      read_paused_ = true;
+      paused_hint_.store(true);
+      // A request finishing on another thread between the check and the hint would not see the
+      // hint: look again now that it is set (both sides use sequentially consistent atomics).
+      if (OverLimits(/*resuming=*/false)) {
+        NetLogger()->debug("connection {} to {}: {} requests in flight, {} bytes unsent; reading paused", id_,
+                           peer_, requests_in_flight_.load(), unsent_bytes_.load());
+        return;
+      }
+      read_paused_ = false;
+      paused_hint_.store(false);
+    }
+    Frame frame;
+    Status error;
+    const auto state = assembler_.Next(&frame, &error);
+    if (state == FrameAssembler::State::kNeedMore) return;
+    if (state == FrameAssembler::State::kError) {
+      if (uint64_t suppressed = 0; g_peer_log_limiter.Allow(&suppressed)) {
+        NetLogger()->warn("refusing frame from {}: {}; closing ({} similar lines suppressed)", peer_, error.message(),
+                          suppressed);
+      }
+      v1::Header err;
+      err.set_flags(kFlagResponse);
+      err.set_version(kProtocolVersion);
+      ToWireStatus(error, err.mutable_status());
+      SendFrame(std::move(err), OutBody());
+      CloseAfterFlush(error.message());
+      return;
+    }
+    HandleFrame(std::move(frame));
+  }
+}
+
+void Connection::ResumeReading() {
+  if (!read_paused_ || closed() || OverLimits(/*resuming=*/true)) return;
+  read_paused_ = false;
+  paused_hint_.store(false);
+  NetLogger()->debug("connection {} to {}: reading resumed", id_, peer_);
+  ProcessBuffer();
+  DoRead();
+}
+
+void Connection::FinishRequest() {
+  requests_in_flight_.fetch_sub(1);
+  if (!paused_hint_.load() || closed() || resume_posted_.exchange(true)) return;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->resume_posted_.store(false);
+    self->ResumeReading();
+  });
+}
+
+void Connection::ArmIdleCheck() {
+  if (options_.idle_timeout_ms <= 0 || closed()) return;
+  idle_timer_.expires_after(IdleCheckInterval(options_.idle_timeout_ms));
+  idle_timer_.async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->closed()) return;
+    self->CheckIdle();
+  });
+}
+
+// A connection is stalled while it holds a partial frame or unsent bytes and no byte moves.
+void Connection::CheckIdle() {
+  const size_t partial = assembler_.buffered();
+  const size_t unsent = unsent_bytes_.load();
+  const uint64_t progress = progress_.load(std::memory_order_relaxed);
+  const int64_t now = NowMonotonicNs();
+  if (partial == 0 && unsent == 0) {
+    stalled_since_ns_ = 0;
+  } else if (stalled_since_ns_ == 0 || progress != progress_seen_) {
+    stalled_since_ns_ = now;
+  } else if (now - stalled_since_ns_ >= options_.idle_timeout_ms * 1000000) {
+    const std::string reason = fmt::format(
+        "no byte moved for {} ms while holding {} bytes of a partial frame and {} unsent bytes",
+        (now - stalled_since_ns_) / 1000000, partial, unsent);
+    if (uint64_t suppressed = 0; g_peer_log_limiter.Allow(&suppressed)) {
+      NetLogger()->warn("closing idle connection {} from {}: {} ({} similar lines suppressed)", id_, peer_, reason,
+                        suppressed);
+    }
+    CloseOnThread(reason);
+    return;
+  }
+  progress_seen_ = progress;
+  ArmIdleCheck();
 }
 
 void Connection::HandleFrame(Frame frame) {
@@ -209,6 +271,7 @@ void Connection::HandleFrame(Frame frame) {
     }
     return;
   }
+  requests_in_flight_.fetch_add(1);
   handler_->OnRequest(shared_from_this(), std::move(frame));
 }
 
@@ -260,6 +323,7 @@ void Connection::QueueFromAnyThread(OutFrame frame) {
       frame = WriteNowLocked(std::move(frame));
       if (frame.head.empty() && frame.body.size() == 0) return;  // all of it went out
     }
+    AddUnsentLocked(frame);
     write_queue_.push_back(std::move(frame));
     if (writing_) return;  // the write in flight takes it when it completes
   }
@@ -290,6 +354,7 @@ Connection::OutFrame Connection::WriteNowLocked(OutFrame frame) {
   msg.msg_iovlen = count;
   const ssize_t n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   if (n <= 0) return frame;  // would block, or an error the io thread's write reports and acts on
+  progress_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
   size_t skip = static_cast<size_t>(n);
   std::string rest;
   for (size_t i = 0; i < count; ++i) {
@@ -307,9 +372,14 @@ void Connection::QueueWrite(OutFrame frame) {
   {
     std::lock_guard lock(mu_);
     if (closed()) return;
+    AddUnsentLocked(frame);
     write_queue_.push_back(std::move(frame));
   }
   DoWrite();
+}
+
+void Connection::AddUnsentLocked(const OutFrame& frame) {
+  unsent_bytes_.store(unsent_bytes_.load(std::memory_order_relaxed) + FrameBytes(frame.head, frame.body));
 }
 
 void Connection::DoWrite() {
@@ -319,6 +389,7 @@ void Connection::DoWrite() {
     if (writing_ || write_queue_.empty() || !writable_ || closed()) return;
     writing_ = true;
     in_flight_.clear();
+    in_flight_bytes_ = 0;
     // Take a batch first, then point buffers at it: moving a frame (small-string bodies) after its
     // buffer was taken would leave the buffer dangling.
     size_t bytes = 0;
@@ -327,9 +398,10 @@ void Connection::DoWrite() {
       in_flight_.push_back(std::move(write_queue_.front()));
       write_queue_.pop_front();
       const auto& f = in_flight_.back();
-      bytes += f.head.size() + f.body.size();
+      bytes += FrameBytes(f.head, f.body);
       pieces += 2 + f.body.views.size();
     }
+    in_flight_bytes_ = bytes;
     buffers.reserve(pieces);
     for (const auto& f : in_flight_) {
       if (!f.head.empty()) buffers.emplace_back(asio::buffer(f.head));
@@ -337,15 +409,18 @@ void Connection::DoWrite() {
       for (auto v : f.body.views) buffers.emplace_back(asio::buffer(v.data(), v.size()));
     }
   }
-  asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t) {
+  asio::async_write(socket_, buffers, [self = shared_from_this()](const asio::error_code& ec, size_t n) {
     std::vector<OutFrame> written;  // releases keepalive pins outside the lock
     bool drained;
     {
       std::lock_guard lock(self->mu_);
       self->writing_ = false;
       written.swap(self->in_flight_);
+      self->unsent_bytes_.store(self->unsent_bytes_.load(std::memory_order_relaxed) - self->in_flight_bytes_);
+      self->in_flight_bytes_ = 0;
       drained = self->write_queue_.empty();
     }
+    self->progress_.fetch_add(n, std::memory_order_relaxed);
     if (ec) {
       NetLogger()->debug("write to {} failed: {}", self->peer_, ec.message());
       self->CloseOnThread(ec.message());
@@ -356,6 +431,7 @@ void Connection::DoWrite() {
       return;
     }
     self->DoWrite();
+    if (self->read_paused_) self->ResumeReading();
   });
 }
 
@@ -388,9 +464,11 @@ void Connection::CloseOnThread(std::string_view reason) {
     socket_.close(ec);
     unsent.swap(write_queue_);
     pending.swap(pending_);
+    unsent_bytes_.store(in_flight_bytes_);  // the write in flight still holds its frames
   }
   NetLogger()->debug("closing connection {} to {}: {}", id_, peer_, reason);
   sweep_timer_.cancel();
+  idle_timer_.cancel();
   for (auto& [id, p] : pending) {
     p.callback(Status::Unavailable(fmt::format("connection to {} closed: {}", peer_, reason)));
   }

@@ -7,6 +7,19 @@
 
 namespace vela::net {
 
+struct RequestContext::ReplyState {
+  std::atomic<bool> replied{false};
+  std::weak_ptr<Connection> connection;
+
+  explicit ReplyState(const std::shared_ptr<Connection>& c) : connection(c) {}
+  ReplyState(const ReplyState&) = delete;
+  ReplyState& operator=(const ReplyState&) = delete;
+  ~ReplyState() {
+    if (replied.load()) return;
+    if (auto c = connection.lock()) c->FinishRequest();
+  }
+};
+
 RequestContext::RequestContext(const std::shared_ptr<Connection>& connection, const v1::Header& request)
     : connection_(connection),
       request_id_(request.request_id()),
@@ -14,19 +27,23 @@ RequestContext::RequestContext(const std::shared_ptr<Connection>& connection, co
       code_(request.code()),
       oneway_((request.flags() & kFlagOneway) != 0),
       peer_(connection->peer()),
-      replied_(std::make_shared<std::atomic<bool>>(false)) {}
+      state_(std::make_shared<ReplyState>(connection)) {}
 
 void RequestContext::Reply(const Status& status, v1::Header response, OutBody body) const {
-  if (replied_->exchange(true)) return;
-  if (oneway_) return;
+  if (state_->replied.exchange(true)) return;
   auto conn = connection_.lock();
   if (!conn) return;
+  if (oneway_) {
+    conn->FinishRequest();
+    return;
+  }
   response.set_request_id(request_id_);
   response.set_code(code_);
   response.set_flags(kFlagResponse);
   response.set_version(kProtocolVersion);
   ToWireStatus(status, response.mutable_status());
-  conn->SendFrame(std::move(response), std::move(body));
+  conn->SendFrame(std::move(response), std::move(body));  // counted as unsent before the request ends
+  conn->FinishRequest();
 }
 
 void Dispatcher::RegisterProcessor(v1::RequestCode code, Processor processor, asio::thread_pool* pool) {

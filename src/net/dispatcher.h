@@ -14,7 +14,9 @@ namespace vela::net {
 // RequestContext is what a processor gets with a request: who asked and a call-once Reply that
 // may be called from any thread (it posts to the connection's io thread). Holds only a weak
 // reference to the connection: replying after the peer left is a no-op. Copyable; copies share
-// the "replied" flag.
+// the "replied" flag. The request stays in flight on its connection (Connection::FinishRequest)
+// until the first Reply, or until the last copy is dropped without one (oneway requests, a
+// processor that gives up).
 class RequestContext {
  public:
   RequestContext(const std::shared_ptr<Connection>& connection, const v1::Header& request);
@@ -38,7 +40,9 @@ class RequestContext {
   v1::RequestCode code_;
   bool oneway_;
   std::string peer_;
-  std::shared_ptr<std::atomic<bool>> replied_;
+  // Shared by the copies: whether the request was answered, and its end of in-flight accounting.
+  struct ReplyState;
+  std::shared_ptr<ReplyState> state_;
 };
 
 // A request processor: called with the context and the request frame.

@@ -19,7 +19,11 @@ Status CheckFrameLength(uint32_t frame_length, uint32_t max_frame_size) {
 Result<Frame> DecodeFrame(std::string_view data) {
   if (data.size() < 4) return Status::InvalidArgument("frame too short for its header length");
   uint32_t header_length = coding::GetBigEndian32(data.data());
-  if (header_length > kMaxHeaderSize || header_length > data.size() - 4) {
+  if (header_length > kMaxHeaderSize) {
+    return Status::InvalidArgument(
+        fmt::format("header of {} bytes exceeds the {} KiB cap", header_length, kMaxHeaderSize / 1024));
+  }
+  if (header_length > data.size() - 4) {
     return Status::InvalidArgument(
         fmt::format("header length {} overruns the frame of {} bytes", header_length, data.size()));
   }

@@ -38,7 +38,8 @@ struct Frame {
 Status CheckFrameLength(uint32_t frame_length, uint32_t max_frame_size);
 
 // Decodes the bytes after the length prefix (exactly frame_length bytes). Fails with
-// InvalidArgument on a header length that overruns the frame or a header that does not parse.
+// InvalidArgument on a header length above kMaxHeaderSize ("header of N bytes exceeds the 64 KiB
+// cap"), a header length that overruns the frame, or a header that does not parse.
 Result<Frame> DecodeFrame(std::string_view after_length_prefix);
 
 // Encodes the length prefix, header length and header for a frame whose body has body_size

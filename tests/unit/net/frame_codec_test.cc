@@ -57,6 +57,20 @@ TEST(FrameCodecTest, RefusesMalformedFrames) {
   }
 }
 
+// A header length over the 64 KiB cap is named as such, even when the frame is big enough to hold it.
+TEST(FrameCodecTest, NamesAHeaderOverTheCap) {
+  std::string frame(4 + 70 * 1024, '\0');
+  coding::PutBigEndian32(frame.data(), 70 * 1024);
+  auto r = DecodeFrame(frame);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "header of 71680 bytes exceeds the 64 KiB cap");
+  std::string overrun(4 + 10, '\0');
+  coding::PutBigEndian32(overrun.data(), 100);
+  auto o = DecodeFrame(overrun);
+  ASSERT_FALSE(o.ok());
+  EXPECT_EQ(o.status().message(), "header length 100 overruns the frame of 14 bytes");
+}
+
 TEST(FrameCodecTest, ChecksFrameLengthBeforeReading) {
   EXPECT_OK(CheckFrameLength(100, kDefaultMaxFrameSize));
   Status big = CheckFrameLength(0x80000000u, kDefaultMaxFrameSize);
