@@ -140,8 +140,9 @@ class InputValidationTest : public ::testing::Test {
     auto r = client_.InvokeSync(broker_, h, {}, 5000);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     std::vector<std::string> names;
-    if (r.ok()) {
-      for (const auto& g : r->header.group_list_response().groups()) names.push_back(g.name());
+    v1::GroupListResponse page;  // one page in the body: the test has few groups
+    if (r.ok() && page.ParseFromString(r->body)) {
+      for (const auto& g : page.groups()) names.push_back(g.name());
     }
     return names;
   }
