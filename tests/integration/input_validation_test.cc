@@ -156,12 +156,7 @@ class InputValidationTest : public ::testing::Test {
     (*producer)->Shutdown();
   }
 
-  std::string BrokerLog() {
-    std::ifstream in(cluster_.dir().str() + "/broker-a.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string BrokerLog() { return ReadFile(cluster_.broker("broker-a").log_file()); }
 
   TestCluster cluster_;
   std::string broker_;

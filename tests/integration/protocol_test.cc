@@ -121,12 +121,7 @@ class ProtocolTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
-  std::string BrokerLog() {
-    std::ifstream in(cluster_.dir().str() + "/broker-a.log");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+  std::string BrokerLog() { return ReadFile(cluster_.broker("broker-a").log_file()); }
 
   TestCluster cluster_;
   std::string broker_;

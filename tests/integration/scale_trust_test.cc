@@ -50,13 +50,6 @@ void CreateTopics(net::RpcClient& rpc, const std::string& broker, int from, int 
   }
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 // User + system CPU time of a process in milliseconds (from /proc/PID/stat).
 int64_t CpuMs(pid_t pid) {
   std::istringstream in(ReadFile(fmt::format("/proc/{}/stat", pid)));

@@ -45,4 +45,7 @@ class TempDir {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// The whole content of a file ("" when it cannot be read): logs, outputs.
+std::string ReadFile(const std::string& path);
+
 }  // namespace vela::testing

@@ -29,6 +29,15 @@ class DiskFullTest : public ::testing::Test {
     }
     return Status::OK();
   }
+  // Retries the append for up to 5 s (the services that recover from a full disk run every
+  // second); true once one succeeds.
+  static bool AppendResumes(MessageStore& store, const std::string& record) {
+    for (int i = 0; i < 100; ++i) {
+      if (AppendOne(store, record).ok()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
   void ExpectAllReadable(DefaultMessageStore& store, int count) {
     store.WaitForDispatch();
     auto got = store.GetMessages("T", 0, store.MinQueueOffset("T", 0), 100000, 1LL << 40, nullptr);
@@ -85,12 +94,7 @@ TEST_F(DiskFullTest, EnospcFromTheFileSystemIsReportedAndAppendsResume) {
   ExpectAllReadable(*store, ok);
   // Space returns: appends resume (after the allocator's retry) and nothing earlier is damaged.
   fault->set_no_space(false);
-  bool resumed = false;
-  for (int i = 0; i < 100 && !resumed; ++i) {
-    resumed = AppendOne(*store, MakeRecord("T", 0, std::string(8000, 'r'))).ok();
-    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(resumed);
+  ASSERT_TRUE(AppendResumes(*store, MakeRecord("T", 0, std::string(8000, 'r'))));
   ExpectAllReadable(*store, ok + 1);
   store.reset();
   auto reopened = OpenStore(options_);
@@ -115,12 +119,7 @@ TEST_F(DiskFullTest, UnindexableSendsAreRefusedUntilTheDispatcherCatchesUp) {
   EXPECT_FALSE(store->stats().dispatch_healthy);
   // Space returns: the dispatcher thread catches up by itself and sends are accepted again.
   fault->set_no_space(false);
-  bool resumed = false;
-  for (int i = 0; i < 100 && !resumed; ++i) {
-    resumed = AppendOne(*store, MakeRecord("T", 0, "resumed")).ok();
-    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(resumed);
+  ASSERT_TRUE(AppendResumes(*store, MakeRecord("T", 0, "resumed")));
   store->WaitForDispatch();
   auto q1 = store->GetMessages("T", 1, 0, 10, 1 << 20, nullptr);
   ASSERT_EQ(q1.outcome, GetOutcome::kFound);  // written before the failure: served now (at least once)
@@ -174,12 +173,7 @@ TEST_F(DiskFullTest, SendsAreRefusedPastTheWarningLevelAndResumeBelowIt) {
   EXPECT_NE(refused.status().message().find("diskSpaceWarningLevelRatio"), std::string::npos)
       << refused.status().ToString();
   fault->set_disk_usage(DiskUsage{100 << 20, 50 << 20, 50 << 20});
-  bool resumed = false;
-  for (int i = 0; i < 100 && !resumed; ++i) {
-    resumed = AppendOne(*store, MakeRecord("T", 0, "y")).ok();
-    if (!resumed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_TRUE(resumed);
+  EXPECT_TRUE(AppendResumes(*store, MakeRecord("T", 0, "y")));
 }
 
 class RetentionTest : public DiskFullTest {};
