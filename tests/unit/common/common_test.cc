@@ -146,6 +146,18 @@ TEST(ConfigTest, ParsesFileFormatAndOverrides) {
   EXPECT_FALSE(Config::Parse("novalue\n", "t").ok());
 }
 
+TEST(ConfigTest, SettingsNoGetterReadAreRefusedByName) {
+  ASSERT_OK_AND_ASSIGN(auto c, Config::Parse("flushDiskType = SYNC_FLUSH\nflushDiskTyp = SYNC_FLUSH\n", "t"));
+  EXPECT_EQ(c.GetString("flushDiskType", ""), "SYNC_FLUSH");
+  (void)c.GetInt("absentKey", 1);  // reading a key that is not set is fine
+  EXPECT_EQ(c.UnreadKeys(), std::vector<std::string>{"flushDiskTyp"});
+  Status st = c.RefuseUnreadKeys("vela-broker");
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("flushDiskTyp"), std::string::npos) << st.ToString();
+  (void)c.GetString("flushDiskTyp", "");
+  EXPECT_OK(c.RefuseUnreadKeys("vela-broker"));
+}
+
 TEST(HistogramTest, PercentilesWithinOnePercent) {
   LatencyHistogram h;
   for (int i = 1; i <= 100000; ++i) h.Record(i);
