@@ -178,6 +178,10 @@ void Connection::ProcessBuffer() {
     Status error;
     const auto state = assembler_.Next(&frame, &error);
     if (state == FrameAssembler::State::kNeedMore) return;
+    if (state == FrameAssembler::State::kRefused) {
+      RefuseFrame(frame.header, error);
+      continue;
+    }
     if (state == FrameAssembler::State::kError) {
       if (uint64_t suppressed = 0; g_peer_log_limiter.Allow(&suppressed)) {
         NetLogger()->warn("refusing frame from {}: {}; closing ({} similar lines suppressed)", peer_, error.message(),
@@ -193,6 +197,20 @@ void Connection::ProcessBuffer() {
     }
     HandleFrame(std::move(frame));
   }
+}
+
+// A sound frame whose header could not be parsed: its sender gets the reason on its request id
+// (a request's caller, or this side's pending request when it is a response); the stream goes on.
+void Connection::RefuseFrame(const v1::Header& envelope, const Status& error) {
+  if (uint64_t suppressed = 0; g_peer_log_limiter.Allow(&suppressed)) {
+    NetLogger()->warn("refusing frame {} from {}: {} ({} similar lines suppressed)", envelope.request_id(), peer_,
+                      error.message(), suppressed);
+  }
+  if ((envelope.flags() & kFlagResponse) != 0) {
+    if (ResponseCallback cb = TakePending(envelope.request_id())) cb(error);
+    return;
+  }
+  if ((envelope.flags() & kFlagOneway) == 0) SendFrame(MakeResponseHeader(envelope, error), OutBody());
 }
 
 void Connection::ResumeReading() {
@@ -247,16 +265,19 @@ void Connection::CheckIdle() {
   ArmIdleCheck();
 }
 
+ResponseCallback Connection::TakePending(uint64_t request_id) {
+  std::lock_guard lock(mu_);
+  auto it = pending_.find(request_id);
+  if (it == pending_.end()) return nullptr;
+  ResponseCallback cb = std::move(it->second.callback);
+  pending_.erase(it);
+  return cb;
+}
+
 void Connection::HandleFrame(Frame frame) {
   if (frame.is_response()) {
-    ResponseCallback cb;
-    {
-      std::lock_guard lock(mu_);
-      auto it = pending_.find(frame.header.request_id());
-      if (it == pending_.end()) return;  // timed out already
-      cb = std::move(it->second.callback);
-      pending_.erase(it);
-    }
+    ResponseCallback cb = TakePending(frame.header.request_id());
+    if (!cb) return;  // timed out already
     Status st = FromWireStatus(frame.header.status());
     if (st.ok()) {
       cb(std::move(frame));

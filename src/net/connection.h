@@ -138,6 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CheckIdle();
   void AddUnsentLocked(const OutFrame& frame);
   void HandleFrame(Frame frame);
+  void RefuseFrame(const v1::Header& envelope, const Status& error);
+  // Removes and returns the callback of a pending request; empty when it is not pending.
+  ResponseCallback TakePending(uint64_t request_id);
   void QueueWrite(OutFrame frame);
   void DoWrite();
   void CloseOnThread(std::string_view reason);

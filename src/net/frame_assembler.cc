@@ -52,9 +52,18 @@ FrameAssembler::State FrameAssembler::Next(Frame* frame, Status* error) {
     return State::kError;
   }
   if (avail - kLengthPrefixSize < frame_length) return State::kNeedMore;
-  auto decoded = DecodeFrame(std::string_view(buf_.get() + begin_ + kLengthPrefixSize, frame_length));
+  const std::string_view bytes(buf_.get() + begin_ + kLengthPrefixSize, frame_length);
+  auto decoded = DecodeFrame(bytes);
+  std::optional<v1::Header> refused;
+  if (!decoded.ok()) refused = ReadRefusedEnvelope(bytes);
   begin_ += kLengthPrefixSize + frame_length;
   if (begin_ == end_) begin_ = end_ = 0;
+  if (refused) {
+    frame->header = std::move(*refused);
+    frame->body.clear();
+    *error = decoded.status();
+    return State::kRefused;
+  }
   if (!decoded.ok()) {
     failed_ = true;
     error_ = decoded.status();

@@ -15,8 +15,9 @@ namespace vela::net {
 // chunk, and while a large frame arrives the buffer at most doubles per step, so it never exceeds
 // twice the most bytes it held plus one chunk. A buffer grown past a few chunks is kept while large
 // frames keep coming and given back once the peer is back to small ones (AfterRead), or on demand
-// when empty (ShrinkIfEmpty). The first bad frame (over max_frame_size, a header over its cap, a
-// header that overruns its frame or does not parse) is an error, and the assembler stays failed.
+// when empty (ShrinkIfEmpty). A sound frame whose header is only too large to parse is refused on
+// its own (kRefused) and the stream goes on. The first bad frame (over max_frame_size, a header
+// that overruns its frame or does not parse) is an error, and the assembler stays failed.
 // No I/O; thread-compatible.
 class FrameAssembler {
  public:
@@ -34,9 +35,11 @@ class FrameAssembler {
   // Records that `n` bytes were written at WritableData(). REQUIRES: n <= WritableSize().
   void Commit(size_t n) { end_ += n; }
 
-  enum class State { kFrame, kNeedMore, kError };
-  // Cuts the next whole frame out of the buffer into *frame (kFrame); kNeedMore when the buffer
-  // holds no whole frame yet; kError with *error set when the frame is bad (and from then on).
+  enum class State { kFrame, kRefused, kNeedMore, kError };
+  // Cuts the next whole frame out of the buffer into *frame (kFrame); kRefused with *error set
+  // when the frame's header is over its cap (frame->header then holds only the request id, code
+  // and flags, for the answer); kNeedMore when the buffer holds no whole frame yet; kError with
+  // *error set when the frame is bad (and from then on).
   State Next(Frame* frame, Status* error);
 
   // Releases a buffer grown past kShrinkAbove when it holds no bytes.

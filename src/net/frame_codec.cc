@@ -1,6 +1,8 @@
 #include "net/frame_codec.h"
 
 #include <fmt/format.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "common/coding.h"
 
@@ -33,6 +35,30 @@ Result<Frame> DecodeFrame(std::string_view data) {
   }
   frame.body.assign(data.data() + 4 + header_length, data.size() - 4 - header_length);
   return frame;
+}
+
+std::optional<v1::Header> ReadRefusedEnvelope(std::string_view data) {
+  if (data.size() < 4) return std::nullopt;
+  const uint32_t header_length = coding::GetBigEndian32(data.data());
+  if (header_length <= kMaxHeaderSize || header_length > data.size() - 4) return std::nullopt;
+  using google::protobuf::internal::WireFormatLite;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(data.data() + 4),
+                                            static_cast<int>(header_length));
+  v1::Header envelope;
+  while (const uint32_t tag = in.ReadTag()) {
+    const int field = WireFormatLite::GetTagFieldNumber(tag);
+    const bool varint = WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_VARINT;
+    uint64_t value = 0;
+    if (varint && field >= v1::Header::kRequestIdFieldNumber && field <= v1::Header::kFlagsFieldNumber) {
+      if (!in.ReadVarint64(&value)) break;
+      if (field == v1::Header::kRequestIdFieldNumber) envelope.set_request_id(value);
+      if (field == v1::Header::kCodeFieldNumber) envelope.set_code(static_cast<v1::RequestCode>(value));
+      if (field == v1::Header::kFlagsFieldNumber) envelope.set_flags(static_cast<uint32_t>(value));
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      break;
+    }
+  }
+  return envelope;
 }
 
 std::string EncodeFrameHead(const v1::Header& header, size_t body_size) {

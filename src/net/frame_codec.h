@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,7 +17,9 @@ namespace vela::net {
 inline constexpr uint32_t kProtocolVersion = 1;
 inline constexpr uint32_t kDefaultMaxFrameSize = 16 * 1024 * 1024;
 inline constexpr size_t kLengthPrefixSize = 4;
-inline constexpr uint32_t kMaxHeaderSize = 64 * 1024;
+// Headers are parsed whole up to this size; a larger one inside a sound frame is answered with an
+// error on its request id (see ReadRefusedEnvelope) and the connection goes on.
+inline constexpr uint32_t kMaxHeaderSize = 1024 * 1024;
 
 enum FrameFlag : uint32_t {
   kFlagResponse = 1u << 0,
@@ -38,9 +41,16 @@ struct Frame {
 Status CheckFrameLength(uint32_t frame_length, uint32_t max_frame_size);
 
 // Decodes the bytes after the length prefix (exactly frame_length bytes). Fails with
-// InvalidArgument on a header length above kMaxHeaderSize ("header of N bytes exceeds the 64 KiB
+// InvalidArgument on a header length above kMaxHeaderSize ("header of N bytes exceeds the 1024 KiB
 // cap"), a header length that overruns the frame, or a header that does not parse.
 Result<Frame> DecodeFrame(std::string_view after_length_prefix);
+
+// For a frame DecodeFrame refused: when only its header's size was at fault (over kMaxHeaderSize
+// but inside the frame), the frame's bounds are sound and the header is read field by field,
+// without parsing the rest, for its request id, code and flags, so that the request can be
+// answered and the stream read on. nullopt when the frame was refused for anything else (the
+// stream cannot be trusted past it). Fields after the first malformed byte are left unset.
+std::optional<v1::Header> ReadRefusedEnvelope(std::string_view after_length_prefix);
 
 // Encodes the length prefix, header length and header for a frame whose body has body_size
 // bytes; the caller sends the body after these bytes.

@@ -345,7 +345,7 @@ TEST_F(InputValidationTest, OverlongOrNonPrintableMessageIdsAreRefused) {
 
 TEST_F(InputValidationTest, OverlongSql92GetsBadFilterAndTheConnectionStaysUsable) {
   StartCluster();
-  // Longer than the 16 KiB expression limit, short enough for the 64 KiB frame header.
+  // Longer than the 16 KiB expression limit.
   std::string expression = "a = 1";
   while (expression.size() < 40 * 1024) expression += " OR a = 1";
   auto pulled = Pull("g1", "orders", v1::FILTER_SQL92, expression);
@@ -385,18 +385,24 @@ TEST_F(InputValidationTest, OverlongSql92GetsBadFilterAndTheConnectionStaysUsabl
   ExpectOthersServed();
 }
 
-TEST_F(InputValidationTest, HundredKilobyteSql92InARawPullIsRefusedAndOthersServed) {
+TEST_F(InputValidationTest, HundredKilobyteSql92InARawPullGetsBadFilterOnTheSameConnection) {
   StartCluster();
-  // The expression travels in the frame header, whose cap (64 KiB) is the network layer's: the
-  // request is refused before any filter sees it. The client gets an error, never a result.
+  // A raw pull, past the SDK's own check: the 100 KB expression fits the frame header's 1 MiB cap,
+  // so the broker's filter refuses it by its own limit and the connection stays open.
   std::string huge = "a = 1";
   while (huge.size() < 100 * 1024) huge += " OR a = 1";
   auto pulled = Pull("g1", "orders", v1::FILTER_SQL92, huge);
   ASSERT_FALSE(pulled.ok());
-  EXPECT_FALSE(pulled.status().message().empty());
-  // A new request (on a new connection if the broker closed the old one) is served.
+  EXPECT_EQ(pulled.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(pulled.status().subcode(), SubCode::kBadFilter) << pulled.status().ToString();
+  EXPECT_TRUE(Contains(pulled.status().message(), "longer than 16384")) << pulled.status().ToString();
+  auto beat = Heartbeat("g1", v1::FILTER_SQL92, huge);
+  ASSERT_FALSE(beat.ok());
+  EXPECT_EQ(beat.status().subcode(), SubCode::kBadFilter) << beat.status().ToString();
+  // The same connection (one RpcClient connection per broker) still serves.
   auto again = Pull("g1", "orders", v1::FILTER_SQL92, "a = 1");
   EXPECT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(BrokerLog().find("refusing frame"), std::string::npos) << "the network layer refused the frame";
   ExpectOthersServed();
 }
 

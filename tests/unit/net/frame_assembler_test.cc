@@ -125,12 +125,12 @@ TEST(FrameAssemblerTest, BadFramesFailWithTheirReasonAndStayFailed) {
     EXPECT_EQ(again.message(), error.message());
   }
   {
-    // A header length over the cap is named as such, not as overrunning its frame.
+    // A header length over the cap that overruns its frame is named as over the cap.
     FrameAssembler a(kDefaultMaxFrameSize);
-    std::string frame = LengthPrefix(4 + 100) + LengthPrefix(100 * 1024) + std::string(100, '\0');
+    std::string frame = LengthPrefix(4 + 100) + LengthPrefix(2 * 1024 * 1024) + std::string(100, '\0');
     Status error;
     Feed(a, frame, 1000, &error);
-    EXPECT_EQ(error.message(), "header of 102400 bytes exceeds the 64 KiB cap");
+    EXPECT_EQ(error.message(), "header of 2097152 bytes exceeds the 1024 KiB cap");
   }
   {
     FrameAssembler a(kDefaultMaxFrameSize);
@@ -139,6 +139,51 @@ TEST(FrameAssemblerTest, BadFramesFailWithTheirReasonAndStayFailed) {
     Feed(a, frame, 1000, &error);
     EXPECT_NE(error.message().find("overruns the frame"), std::string::npos) << error.message();
   }
+}
+
+// A sound frame whose header is over the cap is refused alone, on its request id; the frames
+// after it are cut as usual.
+TEST(FrameAssemblerTest, AHeaderOverTheCapIsRefusedAloneAndTheStreamGoesOn) {
+  v1::Header big;
+  big.set_request_id(77);
+  big.set_code(v1::PULL_MESSAGE);
+  big.mutable_pull_request()->set_expression(std::string(kMaxHeaderSize + 1, 'x'));
+  const std::string stream = EncodeFrame(big, "body") + MakeFrame(78, 10);
+  FrameAssembler a(kDefaultMaxFrameSize);
+  std::vector<FrameAssembler::State> states;
+  std::string_view rest = stream;
+  Frame refused, next;
+  Status error;
+  while (!rest.empty()) {
+    char* space = a.WritableData();
+    const size_t n = std::min(a.WritableSize(), rest.size());
+    std::memcpy(space, rest.data(), n);
+    a.Commit(n);
+    rest.remove_prefix(n);
+    for (;;) {
+      Frame f;
+      Status st;
+      const auto state = a.Next(&f, &st);
+      if (state == FrameAssembler::State::kNeedMore) break;
+      states.push_back(state);
+      if (state == FrameAssembler::State::kRefused) {
+        refused = std::move(f);
+        error = st;
+      } else if (state == FrameAssembler::State::kFrame) {
+        next = std::move(f);
+      } else {
+        break;
+      }
+    }
+  }
+  ASSERT_EQ(states, (std::vector<FrameAssembler::State>{FrameAssembler::State::kRefused, FrameAssembler::State::kFrame}));
+  EXPECT_EQ(refused.header.request_id(), 77u);
+  EXPECT_EQ(refused.header.code(), v1::PULL_MESSAGE);
+  EXPECT_FALSE(refused.header.has_pull_request());
+  EXPECT_TRUE(refused.body.empty());
+  EXPECT_NE(error.message().find("exceeds the 1024 KiB cap"), std::string::npos) << error.message();
+  EXPECT_EQ(next.header.request_id(), 78u);
+  EXPECT_EQ(next.body, BodyOf(78, 10));
 }
 
 }  // namespace

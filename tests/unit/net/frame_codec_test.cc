@@ -57,18 +57,36 @@ TEST(FrameCodecTest, RefusesMalformedFrames) {
   }
 }
 
-// A header length over the 64 KiB cap is named as such, even when the frame is big enough to hold it.
-TEST(FrameCodecTest, NamesAHeaderOverTheCap) {
-  std::string frame(4 + 70 * 1024, '\0');
-  coding::PutBigEndian32(frame.data(), 70 * 1024);
+// A header length over the 1 MiB cap is named as such, even when the frame is big enough to hold
+// it; the envelope of such a frame (request id, code, flags) is still read for the answer.
+TEST(FrameCodecTest, NamesAHeaderOverTheCapAndReadsItsEnvelope) {
+  constexpr uint32_t kHeader = kMaxHeaderSize + 1024;
+  std::string frame(4 + kHeader, '\0');
+  coding::PutBigEndian32(frame.data(), kHeader);
   auto r = DecodeFrame(frame);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.status().message(), "header of 71680 bytes exceeds the 64 KiB cap");
+  EXPECT_EQ(r.status().message(), "header of 1049600 bytes exceeds the 1024 KiB cap");
   std::string overrun(4 + 10, '\0');
   coding::PutBigEndian32(overrun.data(), 100);
   auto o = DecodeFrame(overrun);
   ASSERT_FALSE(o.ok());
   EXPECT_EQ(o.status().message(), "header length 100 overruns the frame of 14 bytes");
+  EXPECT_FALSE(ReadRefusedEnvelope(overrun).has_value());
+
+  v1::Header big;
+  big.set_flags(kFlagOneway);
+  big.mutable_send_request()->set_topic(std::string(kMaxHeaderSize, 't'));
+  big.set_request_id(9);  // serialized first whatever the order of the calls
+  big.set_code(v1::SEND_MESSAGE);
+  const std::string encoded = EncodeFrame(big, "payload");
+  auto envelope = ReadRefusedEnvelope(std::string_view(encoded).substr(4));
+  ASSERT_TRUE(envelope.has_value());
+  EXPECT_EQ(envelope->request_id(), 9u);
+  EXPECT_EQ(envelope->code(), v1::SEND_MESSAGE);
+  EXPECT_EQ(envelope->flags(), kFlagOneway);
+  EXPECT_FALSE(envelope->has_send_request());
+  // A frame whose header is within the cap is not a refused one.
+  EXPECT_FALSE(ReadRefusedEnvelope(std::string_view(EncodeFrame(v1::Header(), "x")).substr(4)).has_value());
 }
 
 TEST(FrameCodecTest, ChecksFrameLengthBeforeReading) {
