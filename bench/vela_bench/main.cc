@@ -130,12 +130,20 @@ int Main(int argc, char** argv) {
   e2e->add_option("--duration", options.duration_s, "seconds of sending")->required();
   e2e->add_option("--window", options.e2e_window, "producer window")->capture_default_str();
 
+  auto* timer = app.add_subcommand("timer", "timer messages due uniformly over --spread seconds: lateness per delivery");
+  add_common(timer);
+  timer->add_option("--group", options.client.group, "consumer group")->required();
+  timer->add_option("--count", options.count, "timer messages")->required();
+  timer->add_option("--spread", options.spread_s, "seconds over which they fall due")->required();
+  timer->add_option("--lead", options.lead_s, "seconds from the start to the first due time (default: from the count)");
+  timer->add_option("--broker-pid", options.broker_pid, "measure this broker's resident memory per pending timer");
+
   for (auto* sub : {produce, e2e}) {
     sub->add_option("--callback-threads", options.client.callback_threads,
                     "SDK send-callback threads (0: acknowledgements handled on the SDK's network thread)")
         ->capture_default_str();
   }
-  for (auto* sub : {consume, e2e}) {
+  for (auto* sub : {consume, e2e, timer}) {
     sub->add_option("--consume-threads", options.client.consume_threads,
                     "push consumer listener threads (0: the listener runs on the SDK's network thread)")
         ->capture_default_str();
@@ -148,7 +156,7 @@ int Main(int argc, char** argv) {
 
   // peerbench's safety bounds.
   options.size = std::max<size_t>(options.size, 16);
-  options.count = std::clamp<int64_t>(options.count, 1, 5000000);
+  if (!timer->parsed()) options.count = std::clamp<int64_t>(options.count, 1, 5000000);
   options.window = std::max(options.window, 1);
   options.connections = std::clamp(options.connections, 1, 64);
   options.duration_s = std::min(options.duration_s, 120.0);
@@ -164,6 +172,9 @@ int Main(int argc, char** argv) {
       result = RunProduce(options);
     } else if (consume->parsed()) {
       result = RunConsume(options);
+    } else if (timer->parsed()) {
+      options.count = std::clamp<int64_t>(options.count, 1, 20000000);
+      result = RunTimer(options);
     } else {
       result = RunE2e(options);
     }

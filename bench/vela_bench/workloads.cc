@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -17,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/histogram.h"
+#include "vela/producer.h"
 
 namespace vela::bench {
 
@@ -451,6 +454,121 @@ nlohmann::json RunE2e(const RunOptions& options) {
   j["dupes"] = dupes.load();
   j["send_late_gt_1ms"] = late_1ms;
   j["max_send_lag_us"] = Round1(static_cast<double>(max_lag) / 1000.0);
+  if (!first_error.empty()) j["first_error"] = first_error;
+  j["broker_addr"] = broker_addr;
+  return j;
+}
+
+namespace {
+int64_t ResidentBytes(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  }
+  return 0;
+}
+int64_t NowEpochUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+nlohmann::json RunTimer(const RunOptions& options) {
+  const int64_t total = options.count;
+  std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(total));
+  std::mutex latency_mu;
+  LatencyHistogram lateness_ns;  // GUARDED_BY(latency_mu)
+  std::atomic<int64_t> received{0}, dupes{0}, early{0};
+  auto handler = [&](const std::string& body) {
+    const int64_t now_us = NowEpochUs();
+    uint64_t seq = 0;
+    int64_t due_ms = 0;
+    if (!ReadStamp(body, &seq, &due_ms) || seq >= static_cast<uint64_t>(total)) return;
+    if (seen[seq].exchange(1, std::memory_order_relaxed) != 0) {
+      dupes.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      if (now_us < due_ms * 1000) early.fetch_add(1, std::memory_order_relaxed);
+      std::lock_guard lock(latency_mu);
+      lateness_ns.Record(std::max<int64_t>(0, now_us - due_ms * 1000) * 1000);
+    }
+    received.fetch_add(1, std::memory_order_release);
+  };
+  auto consumer = BenchConsumer::Create(options.client, handler);
+  if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
+  auto producer = client::ProducerBuilder().SetNamesrvAddr(options.client.namesrv).SetGroup("vela-bench").Build();
+  if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int64_t rss_before = options.broker_pid > 0 ? ResidentBytes(options.broker_pid) : 0;
+
+  // All sends must end before the first timer is due: 20 s of lead per million unless told.
+  const double lead_s = options.lead_s > 0 ? options.lead_s : 5.0 + 20.0 * static_cast<double>(total) / 1e6;
+  const int64_t first_due_ms = NowEpochUs() / 1000 + static_cast<int64_t>(lead_s * 1000);
+  const double step_ms = options.spread_s * 1000.0 / static_cast<double>(total);
+  Payload payload(options.size);
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t inflight = 0, acked = 0, failed = 0;
+  std::string first_error, broker_addr;
+  const int64_t t0 = NowMonotonicNs();
+  for (int64_t i = 0; i < total; ++i) {
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return inflight < 256; });
+      ++inflight;
+    }
+    client::Message m(options.client.topic, "");
+    const int64_t due = first_due_ms + static_cast<int64_t>(static_cast<double>(i) * step_ms);
+    m.body.assign(payload.Stamp(static_cast<uint64_t>(i), due), payload.size());
+    m.deliver_at_ms = due;
+    (*producer)->SendAsync(std::move(m), [&](const client::Status& st, const client::SendReceipt& r) {
+      std::lock_guard lock(mu);
+      --inflight;
+      if (st.ok()) {
+        ++acked;
+        if (broker_addr.empty()) broker_addr = r.broker_addr;
+      } else {
+        ++failed;
+        if (first_error.empty()) first_error = st.ToString();
+      }
+      cv.notify_one();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, std::chrono::seconds(60), [&] { return inflight == 0; });
+  }
+  const double send_seconds = static_cast<double>(NowMonotonicNs() - t0) / 1e9;
+  const bool sent_in_time = NowEpochUs() / 1000 < first_due_ms;
+  const int64_t rss_peak = options.broker_pid > 0 ? ResidentBytes(options.broker_pid) : 0;
+  const int64_t deadline_ms = first_due_ms + static_cast<int64_t>(options.spread_s * 1000) + 60000;
+  while (received.load(std::memory_order_acquire) < acked && NowEpochUs() / 1000 < deadline_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (*consumer)->Shutdown();
+  (*producer)->Shutdown();
+
+  int64_t distinct = 0;
+  for (const auto& s : seen) distinct += s.load(std::memory_order_relaxed);
+  nlohmann::json j = BaseResult("timer", distinct, options.size, send_seconds,
+                                static_cast<double>(acked) / send_seconds, failed + (total - distinct) + early.load());
+  {
+    std::lock_guard lock(latency_mu);
+    j["latency_us"] = LatencyJson(lateness_ns);
+  }
+  j["latency_is"] = "lateness: receive time - due time";
+  j["send_msgs_per_s"] = Round1(static_cast<double>(acked) / send_seconds);
+  j["sent_before_first_due"] = sent_in_time;
+  j["spread_s"] = options.spread_s;
+  j["lead_s"] = lead_s;
+  j["missing"] = total - distinct;
+  j["dupes"] = dupes.load();
+  j["early"] = early.load();
+  if (options.broker_pid > 0) {
+    j["broker_rss_before"] = rss_before;
+    j["broker_rss_peak_pending"] = rss_peak;
+    j["broker_bytes_per_pending_timer"] = Round1(static_cast<double>(rss_peak - rss_before) / static_cast<double>(total));
+  }
   if (!first_error.empty()) j["first_error"] = first_error;
   j["broker_addr"] = broker_addr;
   return j;

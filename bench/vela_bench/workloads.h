@@ -33,6 +33,9 @@ struct RunOptions {
   double rate = 5000;          // e2e msgs/s
   double duration_s = 10;      // e2e seconds of sending
   int e2e_window = 256;        // e2e producer window
+  double spread_s = 60;        // timer: due times spread uniformly over this many seconds
+  double lead_s = 0;           // timer: the first due time this long after the start (0: from the send rate)
+  int broker_pid = 0;          // timer: sample this broker's resident memory (0: not measured)
 };
 
 // Runs one workload and returns its result object (the fields CLI.md lists plus extras), with
@@ -41,5 +44,10 @@ struct RunOptions {
 nlohmann::json RunProduce(const RunOptions& options);
 nlohmann::json RunConsume(const RunOptions& options);
 nlohmann::json RunE2e(const RunOptions& options);
+// timer: `count` timer messages due uniformly over `spread_s` seconds, sent with window 256, all
+// sent before the first is due; lateness = receive time - due time (epoch clock, one process).
+// Reports the send rate, the lateness percentiles and, with broker_pid, the broker's resident
+// memory per pending timer at the peak (after the last send, before the first due).
+nlohmann::json RunTimer(const RunOptions& options);
 
 }  // namespace vela::bench

@@ -18,8 +18,12 @@ struct Message {
   std::vector<std::string> keys;                  // indexed by the broker for query by key; no spaces
   std::map<std::string, std::string> properties;  // user properties, visible to SQL92 filters
   std::string sharding_key;                       // non-empty: every message of the key goes to one queue
-  int64_t delay_ms = 0;                           // > 0: deliver after this delay (timer message)
-  int64_t deliver_at_ms = 0;                      // > 0: deliver at this epoch time (timer message)
+  // Timer messages: set at most one. The broker keeps the message until it is due, then delivers
+  // it (never early, at millisecond precision); a time already past is delivered at once. The
+  // receipt carries the due time and a recall handle (Producer::Recall).
+  int64_t delay_ms = 0;       // > 0: deliver after this delay (up to the broker's timerMaxDelaySec)
+  int64_t deliver_at_ms = 0;  // > 0: deliver at this epoch time (ms)
+  int32_t delay_level = 0;    // > 0: RocketMQ's delay level (1 = 1 s ... 18 = 2 h; the broker's messageDelayLevel)
 
   Message() = default;
   Message(std::string topic_in, std::string body_in) : topic(std::move(topic_in)), body(std::move(body_in)) {}
@@ -33,6 +37,15 @@ struct SendReceipt {
   int32_t queue_id = -1;
   int64_t queue_offset = -1;
   std::string broker_addr;  // "ip:port" of the broker that stored it
+  int64_t deliver_at_ms = 0;  // timer messages: when the message is due (epoch ms); 0 otherwise
+  std::string recall_handle;  // timer messages: what Producer::Recall takes to cancel it
+};
+
+// What Producer::Recall found.
+enum class RecallOutcome {
+  kRecalled,          // the message will never be delivered
+  kAlreadyRecalled,   // an earlier recall cancelled it
+  kAlreadyDelivered,  // too late: it was delivered
 };
 
 // A received message, owned by the consumer while the listener runs (copy what must outlive it).

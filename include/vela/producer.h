@@ -51,6 +51,12 @@ class Producer {
   // message's sharding key decides it, when set). Returns one receipt per message, in order.
   StatusOr<std::vector<SendReceipt>> SendBatch(const std::vector<Message>& messages);
 
+  // Cancels a pending timer message by the recall handle of its receipt. kRecalled once the
+  // broker stored the recall; kAlreadyDelivered when it came too late. Fails with InvalidArgument
+  // for a handle no broker issued, NotFound when the broker holds no such timer for `topic`.
+  // Blocks.
+  StatusOr<RecallOutcome> Recall(const std::string& topic, const std::string& recall_handle);
+
   // Waits for in-flight async sends, then stops the threads. Idempotent. Sends after Shutdown
   // fail with FailedPrecondition.
   void Shutdown();

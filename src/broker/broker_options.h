@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/timer/timer_message.h"
 #include "common/config.h"
 #include "net/server.h"
 #include "store/message_store.h"
@@ -33,6 +34,7 @@ struct BrokerOptions {
   uint32_t max_frame_size = 16 * 1024 * 1024;      // maxFrameSize
   net::ServerLimits server_limits;                 // serverMaxConnections, serverChannelMaxIdleTimeSeconds, ...
   store::StoreOptions store;
+  timer::TimerOptions timer;                       // messageDelayLevel, timerMaxDelaySec, timerRollAfterSec
 
   static Result<BrokerOptions> FromConfig(const Config& config);
 };

@@ -23,11 +23,11 @@ vela::Status ValidateMessage(const Message& message, size_t max_body_bytes) {
     }
   }
   for (const auto& [k, v] : message.properties) VELA_RETURN_IF_ERROR(ValidateProperty(k, v));
-  if (message.delay_ms < 0 || message.deliver_at_ms < 0) {
-    return vela::Status::InvalidArgument("delay and delivery time must not be negative");
+  if (message.delay_ms < 0 || message.deliver_at_ms < 0 || message.delay_level < 0) {
+    return vela::Status::InvalidArgument("delay, delivery time and delay level must not be negative");
   }
-  if (message.delay_ms > 0 && message.deliver_at_ms > 0) {
-    return vela::Status::InvalidArgument("set either a delay or a delivery time, not both");
+  if ((message.delay_ms > 0) + (message.deliver_at_ms > 0) + (message.delay_level > 0) > 1) {
+    return vela::Status::InvalidArgument("set at most one of a delay, a delivery time and a delay level");
   }
   return vela::Status::OK();
 }
@@ -44,8 +44,9 @@ std::string EncodeMessageProperties(const Message& message) {
     props.emplace_back(prop::kKeys, std::move(keys));
   }
   if (!message.sharding_key.empty()) props.emplace_back(prop::kShardingKey, message.sharding_key);
-  if (message.delay_ms > 0) props.emplace_back(prop::kDelayMs, std::to_string(message.delay_ms));
-  if (message.deliver_at_ms > 0) props.emplace_back(prop::kDeliverAtMs, std::to_string(message.deliver_at_ms));
+  if (message.delay_ms > 0) props.emplace_back(prop::kTimerDelayMs, std::to_string(message.delay_ms));
+  if (message.deliver_at_ms > 0) props.emplace_back(prop::kTimerDeliverMs, std::to_string(message.deliver_at_ms));
+  if (message.delay_level > 0) props.emplace_back(prop::kDelayLevel, std::to_string(message.delay_level));
   for (const auto& [k, v] : message.properties) props.emplace_back(k, v);
   return EncodeProperties(props);
 }

@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/message_record.h"
 #include "common/message_id.h"
+#include "common/recall_handle.h"
 
 namespace vela::client {
 
@@ -185,6 +186,8 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
         receipt.offset_id = r.offset_id();
         receipt.queue_id = r.queue_id();
         receipt.queue_offset = r.queue_offset();
+        receipt.deliver_at_ms = r.deliver_at_ms();
+        receipt.recall_handle = r.recall_handle();
       }
       receipt.topic = job->topic;
       receipt.broker_addr = broker_addr;
@@ -415,6 +418,32 @@ void ProducerImpl::Shutdown() {
   instance_->Shutdown();
 }
 
+Result<RecallOutcome> ProducerImpl::Recall(const std::string& topic, const std::string& recall_handle) {
+  VELA_ASSIGN_OR_RETURN(RecallHandle handle, DecodeRecallHandle(recall_handle));
+  VELA_ASSIGN_OR_RETURN(auto route, instance_->routes().Get(topic));
+  std::string addr = route->AddrOf(handle.broker_name);
+  if (addr.empty()) {
+    VELA_ASSIGN_OR_RETURN(route, instance_->routes().Refresh(topic));
+    addr = route->AddrOf(handle.broker_name);
+  }
+  if (addr.empty()) {
+    return vela::Status::Unavailable(
+        fmt::format("broker {} that holds the timer is not in the route of topic {}", handle.broker_name, topic));
+  }
+  v1::Header header;
+  header.set_code(v1::RECALL_MESSAGE);
+  header.mutable_recall_request()->set_topic(topic);
+  header.mutable_recall_request()->set_recall_handle(recall_handle);
+  VELA_ASSIGN_OR_RETURN(net::Frame frame,
+                        instance_->rpc().InvokeSync(addr, std::move(header), {}, settings_.config.request_timeout_ms));
+  switch (frame.header.recall_response().outcome()) {
+    case v1::RECALL_DONE: return RecallOutcome::kRecalled;
+    case v1::RECALL_ALREADY_RECALLED: return RecallOutcome::kAlreadyRecalled;
+    case v1::RECALL_ALREADY_DELIVERED: return RecallOutcome::kAlreadyDelivered;
+    default: return vela::Status::Internal("the broker answered the recall with an unknown outcome");
+  }
+}
+
 // ---- public surface ----
 
 Producer::Producer(std::unique_ptr<ProducerImpl> impl) : impl_(std::move(impl)) {}
@@ -434,6 +463,12 @@ StatusOr<std::vector<SendReceipt>> Producer::SendBatch(const std::vector<Message
   auto result = impl_->Send(messages, true);
   if (!result.ok()) return ToPublic(result.status());
   return std::move(result).value();
+}
+
+StatusOr<RecallOutcome> Producer::Recall(const std::string& topic, const std::string& recall_handle) {
+  auto result = impl_->Recall(topic, recall_handle);
+  if (!result.ok()) return ToPublic(result.status());
+  return *result;
 }
 
 void Producer::Shutdown() {

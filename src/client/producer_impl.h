@@ -40,6 +40,7 @@ class ProducerImpl {
   Result<std::vector<SendReceipt>> Send(const std::vector<Message>& messages, bool batch);
   void SendAsync(Message message, SendCallback callback);
   vela::Status SendOneway(const Message& message);
+  Result<RecallOutcome> Recall(const std::string& topic, const std::string& recall_handle);
   void Shutdown();
 
   const std::string& client_id() const { return instance_->client_id(); }

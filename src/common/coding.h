@@ -19,6 +19,17 @@ inline uint32_t GetBigEndian32(const char* p) {
   return __builtin_bswap32(v);
 }
 
+// Big-endian 64-bit values sort as byte strings do: keys of ordered indexes (RocksDB).
+inline void AppendBigEndian64(std::string* out, uint64_t v) {
+  v = __builtin_bswap64(v);
+  out->append(reinterpret_cast<const char*>(&v), 8);
+}
+inline uint64_t GetBigEndian64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return __builtin_bswap64(v);
+}
+
 inline void PutFixed16(char* p, uint16_t v) { std::memcpy(p, &v, 2); }
 inline void PutFixed32(char* p, uint32_t v) { std::memcpy(p, &v, 4); }
 inline void PutFixed64(char* p, uint64_t v) { std::memcpy(p, &v, 8); }

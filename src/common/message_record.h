@@ -16,8 +16,11 @@ namespace prop {
 inline constexpr std::string_view kTags = "TAGS";
 inline constexpr std::string_view kKeys = "KEYS";  // space-separated
 inline constexpr std::string_view kShardingKey = "SHARDING_KEY";
-inline constexpr std::string_view kDelayMs = "DELAY_MS";
-inline constexpr std::string_view kDeliverAtMs = "DELIVER_AT_MS";
+// Timer messages (RocketMQ's names): at most one of the first four.
+inline constexpr std::string_view kTimerDeliverMs = "TIMER_DELIVER_MS";  // epoch ms
+inline constexpr std::string_view kTimerDelayMs = "TIMER_DELAY_MS";
+inline constexpr std::string_view kTimerDelaySec = "TIMER_DELAY_SEC";
+inline constexpr std::string_view kDelayLevel = "DELAY";  // 1..levels of messageDelayLevel
 inline constexpr std::string_view kTransactionPrepared = "TRAN_MSG";
 inline constexpr std::string_view kProducerGroup = "PGROUP";
 inline constexpr std::string_view kRealTopic = "REAL_TOPIC";

@@ -229,6 +229,7 @@ void DefaultMessageStore::WaitForDispatch() {
 }
 
 void DefaultMessageStore::AddDispatchListener(DispatchListener* listener) { dispatcher_->AddListener(listener); }
+void DefaultMessageStore::AddRetentionFloor(std::function<int64_t()> floor) { retention_->AddFloor(std::move(floor)); }
 
 void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) {
   if (closed_.load(std::memory_order_relaxed)) {

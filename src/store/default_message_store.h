@@ -44,6 +44,7 @@ class DefaultMessageStore final : public MessageStore {
   int64_t LastStoreTimestamp(std::string_view topic, uint32_t queue_id) override;
   void DeleteTopicQueues(std::string_view topic) override;
   void AddDispatchListener(DispatchListener* listener) override;
+  void AddRetentionFloor(std::function<int64_t()> floor) override;
   MetaStore& meta() override { return *meta_; }
   StoreStats stats() const override;
   const StoreOptions& options() const override { return options_; }

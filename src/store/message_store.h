@@ -31,6 +31,7 @@ struct StoreOptions {
   int flush_least_pages = 4;                                   // flushCommitLogLeastPages
   int sync_flush_timeout_ms = 5000;                            // syncFlushTimeout
   int file_reserved_hours = 72;                                // fileReservedTime
+  int file_reserved_minutes = 0;                               // fileReservedTimeMinutes: > 0 replaces hours (tests)
   int disk_max_used_space_ratio = 75;                          // diskMaxUsedSpaceRatio (percent)
   int disk_space_warning_level_ratio = 90;                     // diskSpaceWarningLevelRatio (percent)
   bool clean_file_forcibly = false;                            // cleanFileForciblyEnable
@@ -44,6 +45,12 @@ struct StoreOptions {
   // Added by the store implementation (not RocketMQ settings; FromConfig leaves them alone):
   int retention_interval_ms = 10000;                           // how often retention runs
   int checkpoint_interval_ms = 1000;                           // how often the checkpoint is written
+
+  // How long a segment is kept: fileReservedTimeMinutes when set, else fileReservedTime hours.
+  int64_t file_reserved_ms() const {
+    return file_reserved_minutes > 0 ? int64_t{file_reserved_minutes} * 60 * 1000
+                                     : int64_t{file_reserved_hours} * 3600 * 1000;
+  }
 
   // Reads the settings above from `config`; unknown keys are ignored, malformed values refused.
   static Result<StoreOptions> FromConfig(const Config& config);
@@ -192,6 +199,11 @@ class MessageStore {
 
   // REQUIRES: called before traffic starts (at broker startup). The listener must outlive the store.
   virtual void AddDispatchListener(DispatchListener* listener) = 0;
+  // A service that still needs old records (a pending timer) names the lowest commit-log offset
+  // it needs; retention never deletes a segment holding that offset or anything after it.
+  // `floor` is called from the retention thread, must be thread-safe and cheap, and returns
+  // INT64_MAX when it needs nothing. REQUIRES: before traffic starts; `floor` outlives the store.
+  virtual void AddRetentionFloor(std::function<int64_t()> floor) = 0;
 
   virtual MetaStore& meta() = 0;
   virtual StoreStats stats() const = 0;

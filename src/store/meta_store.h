@@ -59,9 +59,22 @@ class MetaStore {
   virtual Status PutState(std::string_view key, std::string_view value) = 0;
   virtual std::optional<std::string> GetState(std::string_view key) = 0;
   virtual Status DeleteState(std::string_view key) = 0;
-  // Calls fn(key, value) for every state key starting with prefix, in key order.
+  // Calls fn(key, value) for every state key starting with prefix, in key order, until fn
+  // returns false.
   virtual void ScanState(std::string_view prefix,
                          const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // As ScanState, from the first key >= start (which should begin with prefix).
+  virtual void ScanStateFrom(std::string_view prefix, std::string_view start,
+                             const std::function<bool(std::string_view, std::string_view)>& fn) = 0;
+  // Applies puts, then deletes, of state keys atomically: all or none, even across a crash.
+  // Synced to the WAL unless `sync` is false.
+  struct StateBatch {
+    std::vector<std::pair<std::string, std::string>> puts;
+    std::vector<std::string> deletes;
+    bool sync = true;
+    bool empty() const { return puts.empty() && deletes.empty(); }
+  };
+  virtual Status WriteState(const StateBatch& batch) = 0;
 };
 
 }  // namespace vela::store

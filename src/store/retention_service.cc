@@ -54,7 +54,17 @@ Status RetentionService::WritableStatus() const {
   return Status::ResourceExhausted(full_reason_, SubCode::kNoSpace);
 }
 
+void RetentionService::AddFloor(std::function<int64_t()> floor) {
+  std::lock_guard lock(floors_mu_);
+  floors_.push_back(std::move(floor));
+}
+
 int RetentionService::RunOnce() {
+  int64_t floor = INT64_MAX;
+  {
+    std::lock_guard lock(floors_mu_);
+    for (const auto& f : floors_) floor = std::min(floor, f());
+  }
   int deleted = 0;
   constexpr int kMaxPerPass = 64;
   while (deleted < kMaxPerPass) {
@@ -62,7 +72,15 @@ int RetentionService::RunOnce() {
     if (segs.size() <= 1) break;
     const auto& oldest = segs.front();
     if (oldest->end() > dispatched_offset_()) break;
-    const int64_t reserved_ms = static_cast<int64_t>(options_.file_reserved_hours) * 3600 * 1000;
+    if (oldest->end() > floor) {
+      if (NowEpochMs() - last_floor_log_ms_ >= kPressureLogIntervalMs) {
+        last_floor_log_ms_ = NowEpochMs();
+        Log().info("retention: keeping commit-log segment {}: a broker service (pending timers) still needs offset {}",
+                   oldest->path(), floor);
+      }
+      break;
+    }
+    const int64_t reserved_ms = options_.file_reserved_ms();
     auto mtime = fs_.ModifiedTimeMs(oldest->path());
     std::string pressure;
     if (options_.store_size_limit > 0 &&
@@ -74,18 +92,18 @@ int RetentionService::RunOnce() {
                              options_.disk_max_used_space_ratio);
     }
     if (mtime.ok() && NowEpochMs() - *mtime > reserved_ms) {
-      Log().info("retention: deleting the oldest commit-log segment: older than fileReservedTime {} h",
-                 options_.file_reserved_hours);
+      Log().info("retention: deleting the oldest commit-log segment: older than fileReservedTime {} min",
+                 options_.file_reserved_ms() / 60000);
     } else if (!pressure.empty() && options_.clean_file_forcibly) {
       Log().error("retention: {}; cleanFileForciblyEnable is on: deleting commit-log segment {} although it is "
-                  "younger than fileReservedTime {} h (its messages are gone, consumed or not)",
-                  pressure, oldest->path(), options_.file_reserved_hours);
+                  "younger than fileReservedTime {} min (its messages are gone, consumed or not)",
+                  pressure, oldest->path(), options_.file_reserved_ms() / 60000);
     } else {
       if (!pressure.empty() && NowEpochMs() - last_pressure_log_ms_ >= kPressureLogIntervalMs) {
         last_pressure_log_ms_ = NowEpochMs();
-        Log().warn("retention: {}, but no commit-log segment is older than fileReservedTime {} h: nothing deleted "
+        Log().warn("retention: {}, but no commit-log segment is older than fileReservedTime {} min: nothing deleted "
                    "(cleanFileForciblyEnable is off); sends stop at diskSpaceWarningLevelRatio {}%",
-                   pressure, options_.file_reserved_hours, options_.disk_space_warning_level_ratio);
+                   pressure, options_.file_reserved_ms() / 60000, options_.disk_space_warning_level_ratio);
       }
       break;
     }

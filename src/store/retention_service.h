@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/service_thread.h"
 #include "store/commit_log.h"
@@ -36,6 +37,8 @@ class RetentionService final : public ServiceThread {
 
   // One pass; returns the number of commit-log segments deleted.
   int RunOnce();
+  // See MessageStore::AddRetentionFloor. REQUIRES: before traffic starts.
+  void AddFloor(std::function<int64_t()> floor);
   // Measures the disk and updates WritableStatus (the thread does it every second).
   void CheckDisk();
   // OK while appends may go on; ResourceExhausted (SubCode::kNoSpace) while the disk is past
@@ -52,10 +55,13 @@ class RetentionService final : public ServiceThread {
   ConsumeQueueTable& queues_;
   MessageIdIndex& ids_;
   std::function<int64_t()> dispatched_offset_;
+  std::vector<std::function<int64_t()>> floors_;  // set before traffic; read by the retention thread
+  std::mutex floors_mu_;
   std::atomic<bool> disk_full_{false};
   mutable std::mutex full_mu_;
   std::string full_reason_;             // GUARDED_BY(full_mu_)
-  int64_t last_pressure_log_ms_ = 0;    // RunOnce's: the pressure warning is logged once a minute
+  int64_t last_pressure_log_ms_ = 0;
+  int64_t last_floor_log_ms_ = 0;    // RunOnce's: the pressure warning is logged once a minute
 };
 
 }  // namespace vela::store

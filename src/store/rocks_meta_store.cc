@@ -30,14 +30,8 @@ Status FromRocks(const rocksdb::Status& s, std::string_view context) {
   return Status::Internal(msg);
 }
 
-void AppendBigEndian64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint64_t GetBigEndian64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
+using coding::AppendBigEndian64;
+using coding::GetBigEndian64;
 
 std::string OffsetKey(std::string_view group, std::string_view topic, uint32_t queue_id) {
   std::string k(group);
@@ -112,9 +106,10 @@ std::optional<std::string> RocksMetaStore::Get(Cf cf, std::string_view key) {
 }
 
 void RocksMetaStore::Scan(Cf cf, std::string_view prefix,
-                          const std::function<bool(std::string_view, std::string_view)>& fn) {
+                          const std::function<bool(std::string_view, std::string_view)>& fn, std::string_view start) {
+  if (start.empty()) start = prefix;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cfs_[cf]));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size())); it->Valid(); it->Next()) {
+  for (it->Seek(rocksdb::Slice(start.data(), start.size())); it->Valid(); it->Next()) {
     std::string_view k(it->key().data(), it->key().size());
     if (!k.starts_with(prefix)) break;
     if (!fn(k, std::string_view(it->value().data(), it->value().size()))) break;
@@ -267,6 +262,18 @@ Status RocksMetaStore::DeleteState(std::string_view key) {
 void RocksMetaStore::ScanState(std::string_view prefix,
                                const std::function<bool(std::string_view, std::string_view)>& fn) {
   Scan(kState, prefix, fn);
+}
+void RocksMetaStore::ScanStateFrom(std::string_view prefix, std::string_view start,
+                                   const std::function<bool(std::string_view, std::string_view)>& fn) {
+  Scan(kState, prefix, fn, start < prefix ? prefix : start);
+}
+Status RocksMetaStore::WriteState(const StateBatch& state) {
+  rocksdb::WriteBatch batch;
+  for (const auto& [k, v] : state.puts) (void)batch.Put(cfs_[kState], k, v);
+  for (const auto& k : state.deletes) (void)batch.Delete(cfs_[kState], k);
+  rocksdb::WriteOptions wo;
+  wo.sync = state.sync;
+  return FromRocks(db_->Write(wo, &batch), "write state");
 }
 
 // key_index: key topic 0x00 key 0x00 u64 big-endian (~physical offset), so newest sorts first;

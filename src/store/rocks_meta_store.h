@@ -49,6 +49,9 @@ class RocksMetaStore final : public MetaStore {
   std::optional<std::string> GetState(std::string_view key) override;
   Status DeleteState(std::string_view key) override;
   void ScanState(std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  void ScanStateFrom(std::string_view prefix, std::string_view start,
+                     const std::function<bool(std::string_view, std::string_view)>& fn) override;
+  Status WriteState(const StateBatch& batch) override;
 
   // Indexes a batch of records in one write (topic + key -> offset), then trims each touched key
   // to the newest key_index_max_per_key entries. Idempotent.
@@ -63,7 +66,9 @@ class RocksMetaStore final : public MetaStore {
   enum Cf { kTopics = 0, kGroups, kOffsets, kRetiredMsgId, kKey, kState, kNumCf };
   Status Put(Cf cf, std::string_view key, std::string_view value);
   std::optional<std::string> Get(Cf cf, std::string_view key);
-  void Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn);
+  // Calls fn for the keys of cf that start with prefix, from `start` (empty: from prefix), until fn returns false.
+  void Scan(Cf cf, std::string_view prefix, const std::function<bool(std::string_view, std::string_view)>& fn,
+            std::string_view start = {});
 
   int key_index_max_per_key_ = 64;
   std::unique_ptr<rocksdb::DB> db_;

@@ -34,6 +34,7 @@ struct SendArgs {
   std::string sharding_key;
   int64_t delay_ms = 0;
   int64_t deliver_at = 0;
+  int32_t delay_level = 0;
   std::string transaction;
 };
 
@@ -60,6 +61,7 @@ int Send(AdminContext& ctx, const SendArgs& args) {
   message.sharding_key = args.sharding_key;
   message.delay_ms = args.delay_ms;
   message.deliver_at_ms = args.deliver_at;
+  message.delay_level = args.delay_level;
 
   client::ProducerBuilder builder;
   builder.SetNamesrvAddr(ctx.NamesrvAddrs()).SetGroup("vela-admin");
@@ -73,18 +75,26 @@ int Send(AdminContext& ctx, const SendArgs& args) {
       code = Fail(fmt::format("message {} of {}: {}", i + 1, args.count, receipt.status().ToString()));
       break;
     }
+    const bool timer = !receipt->recall_handle.empty();
     if (ctx.json) {
-      PrintJson({{"id", receipt->msg_id},
-                 {"offset_id", receipt->offset_id},
-                 {"topic", receipt->topic},
-                 {"queue", receipt->queue_id},
-                 {"offset", receipt->queue_offset},
-                 {"broker", receipt->broker_addr}});
+      nlohmann::json doc = {{"id", receipt->msg_id},
+                            {"offset_id", receipt->offset_id},
+                            {"topic", receipt->topic},
+                            {"queue", receipt->queue_id},
+                            {"offset", receipt->queue_offset},
+                            {"broker", receipt->broker_addr}};
+      if (timer) {
+        doc["deliver_at_ms"] = receipt->deliver_at_ms;
+        doc["recall_handle"] = receipt->recall_handle;
+      }
+      PrintJson(doc);
     } else {
-      std::cout << fmt::format("sent id={} offset_id={} topic={} queue={} offset={} broker={}", receipt->msg_id,
-                               receipt->offset_id, receipt->topic, receipt->queue_id, receipt->queue_offset,
-                               receipt->broker_addr)
-                << std::endl;
+      std::string line = fmt::format("sent id={} offset_id={} topic={} queue={} offset={} broker={}", receipt->msg_id,
+                                     receipt->offset_id, receipt->topic, receipt->queue_id, receipt->queue_offset,
+                                     receipt->broker_addr);
+      if (timer) line += fmt::format(" deliver_at={} recall_handle={}", FormatTime(receipt->deliver_at_ms),
+                                     receipt->recall_handle);
+      std::cout << line << std::endl;
     }
   }
   (*producer)->Shutdown();
@@ -277,6 +287,65 @@ int MessageQuery(AdminContext& ctx, const std::string& topic, const std::string&
   return code;
 }
 
+int MessageRecall(AdminContext& ctx, const std::string& topic, const std::string& handle) {
+  client::ProducerBuilder builder;
+  builder.SetNamesrvAddr(ctx.NamesrvAddrs()).SetGroup("vela-admin");
+  auto producer = builder.Build();
+  if (!producer.ok()) return FailPublic(producer.status());
+  auto outcome = (*producer)->Recall(topic, handle);
+  (*producer)->Shutdown();
+  if (!outcome.ok()) return FailPublic(outcome.status());
+  const char* text = *outcome == client::RecallOutcome::kRecalled          ? "recalled"
+                     : *outcome == client::RecallOutcome::kAlreadyRecalled ? "already_recalled"
+                                                                           : "already_delivered";
+  if (ctx.json) {
+    PrintJson({{"topic", topic}, {"outcome", text}});
+  } else if (*outcome == client::RecallOutcome::kAlreadyDelivered) {
+    std::cerr << "the message was already delivered: too late to recall it" << std::endl;
+  } else {
+    std::cout << (*outcome == client::RecallOutcome::kRecalled ? "recalled: the message will never be delivered"
+                                                               : "already recalled: the message will never be delivered")
+              << std::endl;
+  }
+  return *outcome == client::RecallOutcome::kAlreadyDelivered ? kExitFailed : kExitOk;
+}
+
+int TimerStatus(AdminContext& ctx, const std::string& broker) {
+  auto addrs = ctx.TargetBrokers(broker, "");
+  if (!addrs.ok()) return Fail(addrs.status());
+  v1::Header request;
+  request.set_code(v1::TIMER_STATUS);
+  v1::TimerStatusResponse sum;
+  const int code = ctx.ForEachBroker(*addrs, request, [&](const std::string&, const net::Frame& response) {
+    const auto& s = response.header.timer_status_response();
+    sum.set_pending(sum.pending() + s.pending());
+    sum.set_delivered(sum.delivered() + s.delivered());
+    sum.set_recalled(sum.recalled() + s.recalled());
+    if (s.next_due_ms() > 0 && (sum.next_due_ms() == 0 || s.next_due_ms() < sum.next_due_ms())) {
+      sum.set_next_due_ms(s.next_due_ms());
+    }
+    // Percentiles do not add up: the worst broker's are shown.
+    sum.set_lateness_p50_us(std::max(sum.lateness_p50_us(), s.lateness_p50_us()));
+    sum.set_lateness_p99_us(std::max(sum.lateness_p99_us(), s.lateness_p99_us()));
+    sum.set_lateness_max_us(std::max(sum.lateness_max_us(), s.lateness_max_us()));
+  });
+  if (ctx.json) {
+    PrintJson({{"pending", sum.pending()},
+               {"delivered", sum.delivered()},
+               {"recalled", sum.recalled()},
+               {"next_due_ms", sum.next_due_ms()},
+               {"lateness_us",
+                {{"p50", sum.lateness_p50_us()}, {"p99", sum.lateness_p99_us()}, {"max", sum.lateness_max_us()}}}});
+  } else {
+    Table table({"PENDING", "DELIVERED", "RECALLED", "NEXT DUE", "LATENESS P50/P99/MAX (us)"});
+    table.AddRow({std::to_string(sum.pending()), std::to_string(sum.delivered()), std::to_string(sum.recalled()),
+                  FormatTime(sum.next_due_ms()),
+                  fmt::format("{}/{}/{}", sum.lateness_p50_us(), sum.lateness_p99_us(), sum.lateness_max_us())});
+    table.Print();
+  }
+  return code;
+}
+
 }  // namespace
 
 void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
@@ -290,8 +359,15 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   send->add_option("--prop", send_args->props, "user property k=v (repeatable)");
   send->add_option("--count", send_args->count, "send the message this many times")->check(CLI::PositiveNumber);
   send->add_option("--sharding-key", send_args->sharding_key, "sharding key: one queue per key");
-  auto* delay = send->add_option("--delay-ms", send_args->delay_ms, "deliver after this delay")->check(CLI::NonNegativeNumber);
-  send->add_option("--deliver-at", send_args->deliver_at, "deliver at this epoch ms")->excludes(delay);
+  auto* delay = send->add_option("--delay-ms", send_args->delay_ms, "deliver after this delay (timer message)")
+                    ->check(CLI::NonNegativeNumber);
+  auto* deliver_at = send->add_option("--deliver-at", send_args->deliver_at, "deliver at this epoch ms (timer message)")
+                         ->check(CLI::NonNegativeNumber)
+                         ->excludes(delay);
+  send->add_option("--delay-level", send_args->delay_level, "RocketMQ delay level (1 = 1 s ... 18 = 2 h)")
+      ->check(CLI::PositiveNumber)
+      ->excludes(delay)
+      ->excludes(deliver_at);
   send->add_option("--transaction", send_args->transaction, "commit|rollback|unknown")
       ->check(CLI::IsMember({"commit", "rollback", "unknown"}));
   send->callback([&ctx, send_args] { ctx.action = [&ctx, send_args] { return Send(ctx, *send_args); }; });
@@ -320,6 +396,21 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   query->add_option("--topic", *topic, "topic")->required();
   query->add_option("--key", *key, "message key")->required();
   query->callback([&ctx, topic, key] { ctx.action = [&ctx, topic, key] { return MessageQuery(ctx, *topic, *key); }; });
+
+  auto recall_topic = std::make_shared<std::string>();
+  auto handle = std::make_shared<std::string>();
+  auto* recall = message->add_subcommand("recall", "cancel a pending timer message by its recall handle");
+  recall->add_option("--topic", *recall_topic, "the topic it was sent to")->required();
+  recall->add_option("--handle", *handle, "the recall_handle of its send receipt")->required();
+  recall->callback([&ctx, recall_topic, handle] {
+    ctx.action = [&ctx, recall_topic, handle] { return MessageRecall(ctx, *recall_topic, *handle); };
+  });
+
+  auto* timer = app.add_subcommand("timer", "timer messages");
+  auto broker = std::make_shared<std::string>();
+  auto* status = timer->add_subcommand("status", "pending, delivered and recalled timers, and lateness");
+  status->add_option("--broker", *broker, "one broker (default: every broker)");
+  status->callback([&ctx, broker] { ctx.action = [&ctx, broker] { return TimerStatus(ctx, *broker); }; });
 }
 
 }  // namespace vela::tools

@@ -64,6 +64,9 @@ class MemoryMetaStore final : public store::MetaStore {
   std::optional<std::string> GetState(std::string_view) override { return std::nullopt; }
   Status DeleteState(std::string_view) override { return Status::OK(); }
   void ScanState(std::string_view, const std::function<bool(std::string_view, std::string_view)>&) override {}
+  void ScanStateFrom(std::string_view, std::string_view,
+                     const std::function<bool(std::string_view, std::string_view)>&) override {}
+  Status WriteState(const StateBatch&) override { return Status::OK(); }
 
   std::map<std::string, store::TopicConfig> topics;
   std::map<std::string, store::GroupConfig> groups;

@@ -1,0 +1,564 @@
+#include "broker/timer/timer_service.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <future>
+
+#include <fmt/format.h>
+
+#include "broker/logger.h"
+#include "common/clock.h"
+#include "common/coding.h"
+
+namespace vela::broker::timer {
+namespace {
+
+// Keys of the store's state column family (docs/storage-format.md, "Timer state").
+constexpr std::string_view kDuePrefix = "timer/d/";       // + be64 due + be64 offset -> msg_id NUL topic
+constexpr std::string_view kOffsetPrefix = "timer/o/";    // + be64 offset -> be64 due
+constexpr std::string_view kRecalledPrefix = "timer/r/";  // + be64 due + msg_id -> ""
+constexpr std::string_view kPendingPrefix = "timer/pending/";  // + topic -> fixed64 count
+constexpr std::string_view kIngestKey = "timer/ingest";        // fixed64 next queue offset
+constexpr std::string_view kInFlightKey = "timer/inflight";    // fixed64 log end, then fixed64 offsets
+constexpr std::string_view kDeliveredKey = "timer/stat/delivered";
+constexpr std::string_view kRecalledKey = "timer/stat/recalled";
+constexpr std::string_view kDroppedKey = "timer/stat/dropped";
+
+constexpr int32_t kIngestBatch = 1024;
+constexpr size_t kDeliverBatch = 1024;
+constexpr int64_t kRecallMarkerKeepMs = 3600 * 1000;
+
+std::string DueKey(int64_t due_ms, int64_t offset) {
+  std::string k(kDuePrefix);
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(due_ms));
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(offset));
+  return k;
+}
+std::string DuePrefixOf(int64_t due_ms) {
+  std::string k(kDuePrefix);
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(due_ms));
+  return k;
+}
+std::string OffsetKey(int64_t offset) {
+  std::string k(kOffsetPrefix);
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(offset));
+  return k;
+}
+std::string RecalledKey(int64_t due_ms, std::string_view msg_id) {
+  std::string k(kRecalledPrefix);
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(due_ms));
+  k.append(msg_id);
+  return k;
+}
+std::string Fixed64(int64_t v) {
+  std::string s;
+  coding::AppendFixed64(&s, static_cast<uint64_t>(v));
+  return s;
+}
+int64_t ReadFixed64(const std::optional<std::string>& v) {
+  return v && v->size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v->data())) : 0;
+}
+std::string RecallingKey(int64_t due_ms, std::string_view msg_id) { return fmt::format("{}/{}", due_ms, msg_id); }
+
+// A due-index entry from its key and value; false when malformed.
+bool ParseDueEntry(std::string_view key, std::string_view value, int64_t* due, int64_t* offset, std::string* msg_id,
+                   std::string* topic) {
+  if (key.size() != kDuePrefix.size() + 16) return false;
+  *due = static_cast<int64_t>(coding::GetBigEndian64(key.data() + kDuePrefix.size()));
+  *offset = static_cast<int64_t>(coding::GetBigEndian64(key.data() + kDuePrefix.size() + 8));
+  const auto nul = value.find('\0');
+  if (nul == std::string_view::npos) return false;
+  *msg_id = std::string(value.substr(0, nul));
+  *topic = std::string(value.substr(nul + 1));
+  return true;
+}
+
+}  // namespace
+
+TimerService::TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options,
+                           std::string broker_name)
+    : store_(store), meta_(store.meta()), topics_(topics), options_(std::move(options)),
+      broker_name_(std::move(broker_name)) {}
+
+TimerService::~TimerService() { Stop(); }
+
+Status TimerService::Start() {
+  VELA_RETURN_IF_ERROR(LoadState());
+  store_.AddDispatchListener(this);
+  store_.AddRetentionFloor([this] { return RetentionFloor(); });
+  started_ms_ = NowEpochMs();
+  thread_ = std::thread([this] { Run(); });
+  return Status::OK();
+}
+
+void TimerService::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::deque<PendingRecall> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(recalls_);
+  }
+  for (auto& r : left) r.done(Status::Unavailable("the broker is stopping"));
+}
+
+void TimerService::OnDispatch(const store::DispatchedRecord& record) {
+  if (record.topic != kTimerTopic) return;
+  {
+    std::lock_guard lock(mu_);
+    signalled_ = true;
+  }
+  wake_.notify_one();
+}
+
+Status TimerService::EnsureTimerTopic() {
+  if (topic_ready_.load(std::memory_order_acquire)) return Status::OK();
+  std::lock_guard lock(topic_mu_);
+  if (topic_ready_.load()) return Status::OK();
+  if (!topics_.GetTopic(std::string(kTimerTopic))) {
+    store::TopicConfig t;
+    t.name = std::string(kTimerTopic);
+    t.read_queues = t.write_queues = 1;
+    t.perm = 6;
+    VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
+    BrokerLogger()->info("timer topic {} created", kTimerTopic);
+  }
+  topic_ready_.store(true, std::memory_order_release);
+  return Status::OK();
+}
+
+Status TimerService::LoadState() {
+  ingest_offset_ = ReadFixed64(meta_.GetState(kIngestKey));
+  const int64_t max_offset = store_.MaxQueueOffset(kTimerTopic, 0);
+  if (ingest_offset_ > max_offset) {
+    // The log lost its tail in a crash (ASYNC_FLUSH): entries for the lost records are found
+    // missing at delivery and dropped; the records written from now on are indexed.
+    BrokerLogger()->warn("timer: the timer queue ends at {} but {} was indexed: its tail was lost in a crash",
+                         max_offset, ingest_offset_);
+    ingest_offset_ = max_offset;
+  }
+  std::lock_guard lock(stats_mu_);
+  meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
+    const int64_t n = v.size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v.data())) : 0;
+    if (n > 0) pending_by_topic_[std::string(k.substr(kPendingPrefix.size()))] = n;
+    pending_ += n;
+    return true;
+  });
+  delivered_ = ReadFixed64(meta_.GetState(kDeliveredKey));
+  recalled_ = ReadFixed64(meta_.GetState(kRecalledKey));
+  dropped_ = ReadFixed64(meta_.GetState(kDroppedKey));
+  BrokerLogger()->info("timer: {} pending, resuming the timer queue at offset {}", pending_, ingest_offset_);
+  return Status::OK();
+}
+
+void TimerService::Run() {
+  if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("timer: {}", st.ToString());
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stop_) return;
+      signalled_ = false;
+    }
+    // Everything sent before a recall is indexed before the recall is looked at, and recalls
+    // are answered before the deliveries of this round.
+    while (Ingest()) {
+    }
+    ProcessRecalls();
+    const bool delivered = DeliverDue();
+    const int64_t now = NowEpochMs();
+    if (now - last_roll_ms_ >= 1000) {
+      last_roll_ms_ = now;
+      RollOld();
+    }
+    if (now - last_marker_cleanup_ms_ >= 60 * 1000) {
+      last_marker_cleanup_ms_ = now;
+      ForgetOldRecallMarkers();
+    }
+    if (delivered) continue;  // more may be due already
+    const int64_t next_due = NextDueMs();
+    next_due_ms_.store(next_due, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    if (stop_ || signalled_ || !recalls_.empty()) continue;
+    // At least 1 ms: an entry due already but not deliverable (its recall is being stored) waits.
+    const int64_t wait_ms = next_due == 0 ? 1000 : std::clamp<int64_t>(next_due - NowEpochMs(), 1, 1000);
+    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [&] { return stop_ || signalled_ || !recalls_.empty(); });
+  }
+}
+
+bool TimerService::Ingest() {
+  store::GetResult got = store_.GetMessages(kTimerTopic, 0, ingest_offset_, kIngestBatch, 8 << 20, nullptr);
+  if (got.outcome == store::GetOutcome::kOffsetTooSmall) {
+    BrokerLogger()->error("timer: timer queue offsets {} to {} were deleted before they were indexed", ingest_offset_,
+                          got.min_offset);
+    ingest_offset_ = got.min_offset;
+    return true;
+  }
+  if (got.outcome != store::GetOutcome::kFound && got.outcome != store::GetOutcome::kNoMatchedMessage) return false;
+  if (got.next_begin_offset <= ingest_offset_) return false;
+  store::MetaStore::StateBatch batch;
+  batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
+  auto flush = [&] {
+    if (batch.empty()) return;
+    if (Status st = meta_.WriteState(batch); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
+    batch = {};
+    batch.sync = false;
+  };
+  int64_t indexed = 0;
+  for (std::string_view raw : got.records) {
+    RecordView view;
+    if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) continue;  // verified by the read
+    auto parsed = ParseTimerRecord(view);
+    if (!parsed.ok()) {
+      BrokerLogger()->warn("timer: ignoring a record of the timer queue: {}", parsed.status().ToString());
+      continue;
+    }
+    switch (parsed->kind) {
+      case TimerRecord::Kind::kTimer: {
+        batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
+                                fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
+        batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
+        AddPending(parsed->real_topic, 1, &batch);
+        scan_from_ms_ = std::min(scan_from_ms_, parsed->due_ms);
+        ++indexed;
+        break;
+      }
+      case TimerRecord::Kind::kRolled: {
+        flush();  // the entry it replaces may be in this batch
+        if (!meta_.GetState(DueKey(parsed->due_ms, parsed->rolled_from))) break;  // delivered or recalled meanwhile
+        batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
+                                fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
+        batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
+        batch.deletes.push_back(DueKey(parsed->due_ms, parsed->rolled_from));
+        batch.deletes.push_back(OffsetKey(parsed->rolled_from));
+        break;
+      }
+      case TimerRecord::Kind::kRecall: {
+        flush();
+        DueEntry entry;
+        recalling_.erase(RecallingKey(parsed->due_ms, parsed->msg_id));
+        if (!FindEntry(parsed->due_ms, parsed->msg_id, parsed->real_topic, &entry)) break;
+        RemoveEntries({entry}, &batch, kRecalledKey);
+        batch.puts.emplace_back(RecalledKey(parsed->due_ms, parsed->msg_id), "");
+        BrokerLogger()->debug("timer: message {} of {} due at {} recalled", parsed->msg_id, parsed->real_topic,
+                              parsed->due_ms);
+        break;
+      }
+    }
+  }
+  ingest_offset_ = got.next_begin_offset;
+  batch.puts.emplace_back(std::string(kIngestKey), Fixed64(ingest_offset_));
+  flush();
+  if (indexed > 0) BrokerLogger()->debug("timer: indexed {} timers, queue offset now {}", indexed, ingest_offset_);
+  return true;
+}
+
+void TimerService::AddPending(const std::string& topic, int64_t delta, store::MetaStore::StateBatch* batch) {
+  std::lock_guard lock(stats_mu_);
+  int64_t& n = pending_by_topic_[topic];
+  n = std::max<int64_t>(0, n + delta);
+  pending_ = std::max<int64_t>(0, pending_ + delta);
+  batch->puts.emplace_back(std::string(kPendingPrefix) + topic, Fixed64(n));
+  if (n == 0) pending_by_topic_.erase(topic);
+}
+
+void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::MetaStore::StateBatch* batch,
+                                 std::string_view counter_key) {
+  for (const DueEntry& e : entries) {
+    batch->deletes.push_back(DueKey(e.due_ms, e.offset));
+    batch->deletes.push_back(OffsetKey(e.offset));
+    AddPending(e.topic, -1, batch);
+  }
+  std::lock_guard lock(stats_mu_);
+  int64_t* total = counter_key == kDeliveredKey ? &delivered_ : counter_key == kRecalledKey ? &recalled_ : &dropped_;
+  *total += static_cast<int64_t>(entries.size());
+  batch->puts.emplace_back(std::string(counter_key), Fixed64(*total));
+}
+
+bool TimerService::FindEntry(int64_t due_ms, std::string_view msg_id, std::string_view topic, DueEntry* entry) {
+  bool found = false;
+  meta_.ScanState(DuePrefixOf(due_ms), [&](std::string_view k, std::string_view v) {
+    DueEntry e;
+    if (ParseDueEntry(k, v, &e.due_ms, &e.offset, &e.msg_id, &e.topic) && e.msg_id == msg_id && e.topic == topic) {
+      e.key = std::string(k);
+      *entry = std::move(e);
+      found = true;
+      return false;
+    }
+    return true;
+  });
+  return found;
+}
+
+int64_t TimerService::NextDueMs() {
+  int64_t next = 0;
+  meta_.ScanStateFrom(kDuePrefix, DuePrefixOf(scan_from_ms_), [&](std::string_view k, std::string_view) {
+    if (k.size() == kDuePrefix.size() + 16) {
+      next = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kDuePrefix.size()));
+      scan_from_ms_ = next;
+    }
+    return false;
+  });
+  return next;
+}
+
+Result<store::AppendResult> TimerService::AppendAndWait(std::vector<std::string> records) {
+  store::AppendRequest request;
+  request.records.reserve(records.size());
+  for (const auto& r : records) request.records.push_back(r);
+  return store_.AppendAndWait(std::move(request));
+}
+
+bool TimerService::DeliverDue() {
+  const int64_t now = NowEpochMs();
+  std::vector<DueEntry> due;
+  int64_t skipped_from = INT64_MAX;  // the earliest entry left for later (a recall in progress)
+  meta_.ScanStateFrom(kDuePrefix, DuePrefixOf(scan_from_ms_), [&](std::string_view k, std::string_view v) {
+    DueEntry e;
+    if (!ParseDueEntry(k, v, &e.due_ms, &e.offset, &e.msg_id, &e.topic)) return true;
+    if (e.due_ms > now) return false;
+    if (recalling_.count(RecallingKey(e.due_ms, e.msg_id)) != 0) {
+      skipped_from = std::min(skipped_from, e.due_ms);
+      return true;
+    }
+    e.key = std::string(k);
+    due.push_back(std::move(e));
+    return due.size() < kDeliverBatch;
+  });
+  if (due.empty()) {
+    scan_from_ms_ = std::min(skipped_from, now + 1);
+    return false;
+  }
+  // Build the messages; entries whose record is gone or whose topic was deleted are dropped.
+  std::vector<std::string> records;
+  std::vector<DueEntry> delivering, dropped;
+  for (DueEntry& e : due) {
+    auto raw = store_.ReadRecordAt(e.offset);
+    RecordView view;
+    Result<TimerRecord> parsed = Status::NotFound("no record");
+    if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.topic == kTimerTopic &&
+        view.msg_id == e.msg_id) {
+      parsed = ParseTimerRecord(view);
+    }
+    auto topic = parsed.ok() ? topics_.GetTopic(parsed->real_topic) : std::nullopt;
+    if (!parsed.ok() || parsed->due_ms != e.due_ms || !topic || topic->write_queues <= 0) {
+      BrokerLogger()->error("timer: dropping message {} of {} due at {}: {}", e.msg_id, e.topic, e.due_ms,
+                            !parsed.ok() ? "its timer record is no longer in the log" : "its topic no longer exists");
+      dropped.push_back(std::move(e));
+      continue;
+    }
+    const uint32_t queue = parsed->real_queue % static_cast<uint32_t>(topic->write_queues);
+    records.push_back(EncodeDeliveredRecord(view, *parsed, queue));
+    delivering.push_back(std::move(e));
+  }
+  store::MetaStore::StateBatch done;
+  done.sync = false;
+  if (!dropped.empty()) RemoveEntries(dropped, &done, kDroppedKey);
+  if (!delivering.empty()) {
+    // The marker goes first and synced: a crash after the append finds the re-put records from it.
+    std::string marker = Fixed64(store_.stats().max_physical_offset);
+    for (const DueEntry& e : delivering) coding::AppendFixed64(&marker, static_cast<uint64_t>(e.offset));
+    if (Status st = meta_.PutState(kInFlightKey, marker); !st.ok()) {
+      BrokerLogger()->error("timer: cannot record the deliveries in flight: {}", st.ToString());
+      return false;
+    }
+    auto appended = AppendAndWait(std::move(records));
+    if (!appended.ok()) {
+      BrokerLogger()->warn("timer: delivering {} due messages failed: {}; trying again", delivering.size(),
+                           appended.status().ToString());
+      if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("timer: {}", st.ToString());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      return true;
+    }
+    const int64_t delivered_at_us = NowEpochMs() * 1000;
+    {
+      std::lock_guard lock(stats_mu_);
+      for (const DueEntry& e : delivering) lateness_us_.Record(std::max<int64_t>(0, delivered_at_us - e.due_ms * 1000));
+    }
+    RemoveEntries(delivering, &done, kDeliveredKey);
+    done.deletes.push_back(std::string(kInFlightKey));
+  }
+  if (Status st = meta_.WriteState(done); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
+  // The head of the index is now tombstones: the next scan starts at the last entry taken.
+  scan_from_ms_ = std::min(skipped_from, due.back().due_ms);
+  return true;
+}
+
+Status TimerService::ResolveInFlight() {
+  auto marker = meta_.GetState(kInFlightKey);
+  if (!marker) return Status::OK();
+  if (marker->size() < 8 || marker->size() % 8 != 0) {
+    (void)meta_.DeleteState(kInFlightKey);
+    return Status::Corruption("timer: malformed in-flight marker dropped");
+  }
+  std::set<int64_t> in_flight;
+  for (size_t i = 8; i < marker->size(); i += 8) in_flight.insert(static_cast<int64_t>(coding::GetFixed64(marker->data() + i)));
+  // Every record appended since the marker was written: re-puts name their timer record.
+  std::set<int64_t> published;
+  const int64_t segment = store_.options().commitlog_segment_size;
+  const int64_t end = store_.stats().max_physical_offset;
+  for (int64_t pos = static_cast<int64_t>(coding::GetFixed64(marker->data())); pos < end;) {
+    auto raw = store_.ReadRecordAt(pos);
+    RecordView view;
+    if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) {
+      pos = (pos / segment + 1) * segment;  // the filler at a segment's end, or damage: go on at the next
+      continue;
+    }
+    std::string_view origin;
+    if (view.topic != kTimerTopic && FindProperty(view.properties, kPropOriginOffset, &origin)) {
+      int64_t o = 0;
+      auto [p, ec] = std::from_chars(origin.data(), origin.data() + origin.size(), o);
+      if (ec == std::errc() && in_flight.count(o) != 0) published.insert(o);
+    }
+    pos += static_cast<int64_t>(view.raw.size());
+  }
+  std::vector<DueEntry> delivered;
+  for (int64_t offset : published) {
+    auto due = meta_.GetState(OffsetKey(offset));
+    if (!due || due->size() != 8) continue;
+    DueEntry e;
+    e.due_ms = static_cast<int64_t>(coding::GetFixed64(due->data()));
+    e.offset = offset;
+    auto value = meta_.GetState(DueKey(e.due_ms, offset));
+    if (!value) continue;
+    std::string key = DueKey(e.due_ms, offset);
+    if (!ParseDueEntry(key, *value, &e.due_ms, &e.offset, &e.msg_id, &e.topic)) continue;
+    delivered.push_back(std::move(e));
+  }
+  store::MetaStore::StateBatch batch;
+  if (!delivered.empty()) RemoveEntries(delivered, &batch, kDeliveredKey);
+  batch.deletes.push_back(std::string(kInFlightKey));
+  BrokerLogger()->info("timer: {} of {} deliveries in flight at the last stop had reached the log", published.size(),
+                       in_flight.size());
+  return meta_.WriteState(batch);
+}
+
+void TimerService::Recall(std::string topic, RecallHandle handle, RecallCallback done) {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_) {
+      done(Status::Unavailable("the broker is stopping"));
+      return;
+    }
+    recalls_.push_back(PendingRecall{std::move(topic), std::move(handle), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void TimerService::ProcessRecalls() {
+  std::deque<PendingRecall> batch;
+  {
+    std::lock_guard lock(mu_);
+    batch.swap(recalls_);
+  }
+  for (auto& r : batch) RecallOne(r);
+}
+
+void TimerService::RecallOne(PendingRecall& r) {
+  v1::RecallResponse response;
+  response.set_msg_id(r.handle.msg_id);
+  response.set_deliver_at_ms(r.handle.due_ms);
+  if (r.handle.broker_name != broker_name_) {
+    r.done(Status::InvalidArgument(fmt::format("recall handle names broker {}, this is broker {}",
+                                               r.handle.broker_name, broker_name_)));
+    return;
+  }
+  const std::string recalling = RecallingKey(r.handle.due_ms, r.handle.msg_id);
+  DueEntry entry;
+  if (recalling_.count(recalling) != 0 || meta_.GetState(RecalledKey(r.handle.due_ms, r.handle.msg_id))) {
+    response.set_outcome(v1::RECALL_ALREADY_RECALLED);
+    r.done(std::move(response));
+    return;
+  }
+  if (!FindEntry(r.handle.due_ms, r.handle.msg_id, r.topic, &entry)) {
+    if (r.handle.due_ms <= NowEpochMs()) {
+      response.set_outcome(v1::RECALL_ALREADY_DELIVERED);
+      r.done(std::move(response));
+    } else {
+      r.done(Status::NotFound(fmt::format("no pending timer message {} for topic {} due at {} on broker {}",
+                                          r.handle.msg_id, r.topic, r.handle.due_ms, broker_name_)));
+    }
+    return;
+  }
+  // Not delivered from here on: deliveries skip it until the recall record is indexed (or the
+  // append failed and the recall is forgotten).
+  recalling_.insert(recalling);
+  std::string record = EncodeRecallRecord(r.topic, r.handle.msg_id, r.handle.due_ms, NowEpochMs());
+  auto appended = AppendAndWait({std::move(record)});
+  if (!appended.ok()) {
+    recalling_.erase(recalling);
+    r.done(appended.status().WithContext("the recall could not be stored"));
+    return;
+  }
+  response.set_outcome(v1::RECALL_DONE);
+  r.done(std::move(response));
+}
+
+void TimerService::RollOld() {
+  const int64_t cutoff = NowEpochMs() - options_.roll_after_ms;
+  std::vector<std::string> rolled;
+  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
+    const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
+    auto raw = store_.ReadRecordAt(offset);
+    RecordView view;
+    if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) return true;
+    if (view.store_timestamp_ms > cutoff) return false;  // offsets grow with store time: the rest are younger
+    rolled.push_back(EncodeRolledRecord(view, offset));
+    return rolled.size() < kDeliverBatch;
+  });
+  if (rolled.empty()) return;
+  auto appended = AppendAndWait(std::move(rolled));
+  if (!appended.ok()) {
+    BrokerLogger()->warn("timer: rolling old timers forward failed: {}", appended.status().ToString());
+    return;
+  }
+  BrokerLogger()->info("timer: rolled {} timers stored before {} forward in the log", appended->records.size(), cutoff);
+}
+
+void TimerService::ForgetOldRecallMarkers() {
+  const int64_t before = NowEpochMs() - kRecallMarkerKeepMs;
+  store::MetaStore::StateBatch batch;
+  batch.sync = false;
+  meta_.ScanState(kRecalledPrefix, [&](std::string_view k, std::string_view) {
+    if (k.size() < kRecalledPrefix.size() + 8) return true;
+    if (static_cast<int64_t>(coding::GetBigEndian64(k.data() + kRecalledPrefix.size())) >= before) return false;
+    batch.deletes.emplace_back(k);
+    return batch.deletes.size() < 10000;
+  });
+  if (!batch.empty()) (void)meta_.WriteState(batch);
+}
+
+int64_t TimerService::RetentionFloor() const {
+  int64_t floor = INT64_MAX;
+  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view) {
+    if (k.size() == kOffsetPrefix.size() + 8) {
+      floor = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
+    }
+    return false;
+  });
+  return floor;
+}
+
+TimerStats TimerService::stats() const {
+  TimerStats s;
+  std::lock_guard lock(stats_mu_);
+  s.pending = pending_;
+  s.delivered = delivered_;
+  s.recalled = recalled_;
+  s.dropped = dropped_;
+  s.next_due_ms = pending_ > 0 ? next_due_ms_.load(std::memory_order_relaxed) : 0;
+  s.lateness_p50_us = lateness_us_.Percentile(0.5);
+  s.lateness_p99_us = lateness_us_.Percentile(0.99);
+  s.lateness_max_us = lateness_us_.max();
+  s.pending_by_topic = pending_by_topic_;
+  return s;
+}
+
+}  // namespace vela::broker::timer

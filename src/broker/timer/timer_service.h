@@ -1,0 +1,161 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "broker/timer/timer_message.h"
+#include "broker/topic_manager.h"
+#include "common/histogram.h"
+#include "common/recall_handle.h"
+#include "store/message_store.h"
+#include "store/meta_store.h"
+#include "vela/v1/vela.pb.h"
+
+namespace vela::broker::timer {
+
+// Figures for TIMER_STATUS and the metrics.
+struct TimerStats {
+  int64_t pending = 0;
+  int64_t delivered = 0;
+  int64_t recalled = 0;
+  int64_t dropped = 0;      // due timers that could not be delivered (record lost, topic deleted)
+  int64_t next_due_ms = 0;  // 0: nothing pending
+  int64_t lateness_p50_us = 0;
+  int64_t lateness_p99_us = 0;
+  int64_t lateness_max_us = 0;
+  std::map<std::string, int64_t> pending_by_topic;
+};
+
+// TimerService delivers timer messages when they fall due (DESIGN.md §7.1, §7.2).
+//
+// State is records plus saved offsets. A timer message is a record of the timer topic (put there
+// by TimerAdmission); this service reads that topic's queue as an internal consumer, from an
+// offset saved in RocksDB, into an index ordered by due time (the store's "state" column family,
+// keys only: due time and commit-log offset, never bodies; nothing per timer in memory). When a
+// timer falls due the service re-puts the message into its real topic and queue with its unique
+// id and an ORIGIN_OFFSET naming the timer record, then deletes the index entry.
+//
+// Guarantees:
+// - Never early: a message is appended to its real topic no sooner than its due millisecond.
+// - Exactly once across crashes: the index and the saved offset move together in one RocksDB
+//   batch, so a crash re-reads exactly the records not yet indexed; before a delivery is appended
+//   a synced marker names it with the log's end, and a restart (or a failed append) looks in the
+//   log after that end for the re-put records, so what was published is not published again.
+// - Overdue timers go out at once after a restart, in due order.
+// - A recalled timer is never delivered: recalls run on the service's thread, between deliveries,
+//   after everything sent before them was indexed; the recall record is in the log before the
+//   recall is confirmed.
+// - Pending timers survive retention: a timer stored longer ago than roll_after_ms is copied
+//   further on in the log (rolled), and retention keeps any segment holding a pending timer.
+//
+// One thread does everything (ingest, delivery, recall, roll); OnDispatch and the public
+// methods are thread-safe.
+class TimerService final : public store::DispatchListener {
+ public:
+  TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options, std::string broker_name);
+  ~TimerService() override;
+  TimerService(const TimerService&) = delete;
+  TimerService& operator=(const TimerService&) = delete;
+
+  // Registers with the store (dispatch wake-ups, retention floor), loads the saved state and
+  // starts the thread. REQUIRES: before traffic starts.
+  Status Start();
+  // Stops the thread after its current step. Idempotent.
+  void Stop();
+
+  // Wakes the thread when a record of the timer topic is dispatched. Cheap.
+  void OnDispatch(const store::DispatchedRecord& record) override;
+
+  using RecallCallback = std::function<void(Result<v1::RecallResponse>)>;
+  // Cancels the pending timer named by `handle` on `topic`. `done` runs once, on the service
+  // thread or the store's flush thread: RECALL_DONE once the recall record is stored,
+  // RECALL_ALREADY_DELIVERED / RECALL_ALREADY_RECALLED, or NotFound / InvalidArgument.
+  void Recall(std::string topic, RecallHandle handle, RecallCallback done);
+
+  TimerStats stats() const;
+  const TimerOptions& options() const { return options_; }
+  const std::string& broker_name() const { return broker_name_; }
+
+  // The lowest commit-log offset a pending timer needs (INT64_MAX: none). Thread-safe.
+  int64_t RetentionFloor() const;
+  // Creates the timer topic if it does not exist yet; cheap once it does. Thread-safe.
+  Status EnsureTimerTopic();
+
+ private:
+  struct PendingRecall {
+    std::string topic;
+    RecallHandle handle;
+    RecallCallback done;
+  };
+  struct DueEntry {
+    std::string key;
+    int64_t due_ms = 0;
+    int64_t offset = 0;
+    std::string msg_id;
+    std::string topic;
+  };
+
+  void Run();
+  Status LoadState();
+  // Reads new timer-topic records into the index; true when it read any.
+  bool Ingest();
+  // Delivers what is due now; true when it delivered or dropped any.
+  bool DeliverDue();
+  void ProcessRecalls();
+  void RecallOne(PendingRecall& r);
+  void RollOld();
+  void ForgetOldRecallMarkers();
+  // After a restart or a failed append: finds, from the in-flight marker, which deliveries reached
+  // the log, and removes their entries.
+  Status ResolveInFlight();
+  int64_t NextDueMs();
+  // Finds the pending entry of (due, msg_id) on `topic`; false when none.
+  bool FindEntry(int64_t due_ms, std::string_view msg_id, std::string_view topic, DueEntry* entry);
+  // Deletes the entries' keys in `batch`, lowers the pending counts and adds them to the total
+  // saved under counter_key (delivered, recalled or dropped).
+  void RemoveEntries(const std::vector<DueEntry>& entries, store::MetaStore::StateBatch* batch,
+                     std::string_view counter_key);
+  void AddPending(const std::string& topic, int64_t delta, store::MetaStore::StateBatch* batch);
+  Result<store::AppendResult> AppendAndWait(std::vector<std::string> records);
+
+  store::MessageStore& store_;
+  store::MetaStore& meta_;
+  TopicManager& topics_;
+  const TimerOptions options_;
+  const std::string broker_name_;
+
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;           // GUARDED_BY(mu_)
+  bool signalled_ = false;      // GUARDED_BY(mu_)
+  std::deque<PendingRecall> recalls_;  // GUARDED_BY(mu_)
+  std::atomic<bool> topic_ready_{false};
+  std::mutex topic_mu_;
+
+  // Service-thread state.
+  int64_t ingest_offset_ = 0;   // next queue offset of the timer topic to index
+  int64_t scan_from_ms_ = 0;    // no pending entry is due before this
+  int64_t started_ms_ = 0;
+  int64_t last_roll_ms_ = 0;
+  int64_t last_marker_cleanup_ms_ = 0;
+  std::set<std::string> recalling_;  // "due/msg_id" of recalls whose record is not indexed yet
+
+  // Figures (stats() from any thread).
+  mutable std::mutex stats_mu_;
+  std::map<std::string, int64_t> pending_by_topic_;  // GUARDED_BY(stats_mu_)
+  int64_t pending_ = 0, delivered_ = 0, recalled_ = 0, dropped_ = 0;  // GUARDED_BY(stats_mu_)
+  LatencyHistogram lateness_us_;  // GUARDED_BY(stats_mu_)
+  std::atomic<int64_t> next_due_ms_{0};
+};
+
+}  // namespace vela::broker::timer

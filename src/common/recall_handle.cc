@@ -1,0 +1,87 @@
+#include "common/recall_handle.h"
+
+#include <array>
+
+#include <fmt/format.h>
+
+namespace vela {
+namespace {
+
+constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view kVersion = "r1";
+
+std::string Base64Url(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
+    }
+  }
+  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
+  return out;
+}
+
+bool FromBase64Url(std::string_view in, std::string* out) {
+  std::array<int, 256> value{};
+  value.fill(-1);
+  for (size_t i = 0; i < kAlphabet.size(); ++i) value[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int>(i);
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    if (value[c] < 0) return false;
+    acc = (acc << 6) | static_cast<uint32_t>(value[c]);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out->push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+// Layout before encoding: "r1" NUL broker NUL due_ms(decimal) NUL msg_id.
+std::string EncodeRecallHandle(const RecallHandle& handle) {
+  std::string raw = fmt::format("{}{}{}{}{}{}{}", kVersion, '\0', handle.broker_name, '\0', handle.due_ms, '\0',
+                                handle.msg_id);
+  return Base64Url(raw);
+}
+
+Result<RecallHandle> DecodeRecallHandle(std::string_view text) {
+  auto refuse = [&] {
+    return Status::InvalidArgument(fmt::format("recall handle '{}' is not one a broker issued",
+                                               text.substr(0, std::min<size_t>(text.size(), 80))));
+  };
+  std::string raw;
+  if (text.empty() || text.size() > 1024 || !FromBase64Url(text, &raw)) return refuse();
+  std::string_view rest = raw;
+  std::string_view parts[4];
+  for (int i = 0; i < 3; ++i) {
+    const auto nul = rest.find('\0');
+    if (nul == std::string_view::npos) return refuse();
+    parts[i] = rest.substr(0, nul);
+    rest.remove_prefix(nul + 1);
+  }
+  parts[3] = rest;
+  if (parts[0] != kVersion || parts[1].empty() || parts[2].empty() || parts[3].empty() ||
+      parts[2].size() > 18) {
+    return refuse();
+  }
+  RecallHandle h;
+  for (char c : parts[2]) {
+    if (c < '0' || c > '9') return refuse();
+    h.due_ms = h.due_ms * 10 + (c - '0');
+  }
+  h.broker_name = std::string(parts[1]);
+  h.msg_id = std::string(parts[3]);
+  return h;
+}
+
+}  // namespace vela
