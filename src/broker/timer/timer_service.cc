@@ -79,13 +79,13 @@ bool ParseDueEntry(std::string_view key, std::string_view value, int64_t* due, i
 TimerService::TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options,
                            std::string broker_name)
     : store_(store), meta_(store.meta()), topics_(topics), options_(std::move(options)),
-      broker_name_(std::move(broker_name)) {}
+      broker_name_(std::move(broker_name)), reader_(store, kTimerTopic, 0, [this] { Wake(); }) {}
 
 TimerService::~TimerService() { Stop(); }
 
 Status TimerService::Start() {
   VELA_RETURN_IF_ERROR(LoadState());
-  store_.AddDispatchListener(this);
+  reader_.Start();
   store_.AddRetentionFloor([this] { return RetentionFloor(); });
   started_ms_ = NowEpochMs();
   thread_ = std::thread([this] { Run(); });
@@ -108,8 +108,7 @@ void TimerService::Stop() {
   for (auto& r : left) r.done(Status::Unavailable("the broker is stopping"));
 }
 
-void TimerService::OnDispatch(const store::DispatchedRecord& record) {
-  if (record.topic != kTimerTopic) return;
+void TimerService::Wake() {
   {
     std::lock_guard lock(mu_);
     signalled_ = true;
@@ -135,7 +134,7 @@ Status TimerService::EnsureTimerTopic() {
 
 Status TimerService::LoadState() {
   ingest_offset_ = ReadFixed64(meta_.GetState(kIngestKey));
-  const int64_t max_offset = store_.MaxQueueOffset(kTimerTopic, 0);
+  const int64_t max_offset = reader_.MaxOffset();
   if (ingest_offset_ > max_offset) {
     // The log lost its tail in a crash (ASYNC_FLUSH): entries for the lost records are found
     // missing at delivery and dropped; the records written from now on are indexed.
@@ -193,15 +192,9 @@ void TimerService::Run() {
 }
 
 bool TimerService::Ingest() {
-  store::GetResult got = store_.GetMessages(kTimerTopic, 0, ingest_offset_, kIngestBatch, 8 << 20, nullptr);
-  if (got.outcome == store::GetOutcome::kOffsetTooSmall) {
-    BrokerLogger()->error("timer: timer queue offsets {} to {} were deleted before they were indexed", ingest_offset_,
-                          got.min_offset);
-    ingest_offset_ = got.min_offset;
-    return true;
-  }
-  if (got.outcome != store::GetOutcome::kFound && got.outcome != store::GetOutcome::kNoMatchedMessage) return false;
-  if (got.next_begin_offset <= ingest_offset_) return false;
+  const int64_t from = ingest_offset_;
+  store::GetResult got = reader_.Read(&ingest_offset_, kIngestBatch);
+  if (ingest_offset_ == from) return false;
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
   auto flush = [&] {
@@ -252,7 +245,6 @@ bool TimerService::Ingest() {
       }
     }
   }
-  ingest_offset_ = got.next_begin_offset;
   batch.puts.emplace_back(std::string(kIngestKey), Fixed64(ingest_offset_));
   flush();
   if (indexed > 0) BrokerLogger()->debug("timer: indexed {} timers, queue offset now {}", indexed, ingest_offset_);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "broker/system_queue_reader.h"
 #include "broker/timer/timer_message.h"
 #include "broker/topic_manager.h"
 #include "common/histogram.h"
@@ -57,12 +58,12 @@ struct TimerStats {
 // - Pending timers survive retention: a timer stored longer ago than roll_after_ms is copied
 //   further on in the log (rolled), and retention keeps any segment holding a pending timer.
 //
-// One thread does everything (ingest, delivery, recall, roll); OnDispatch and the public
-// methods are thread-safe.
-class TimerService final : public store::DispatchListener {
+// One thread does everything (ingest, delivery, recall, roll); the public methods are
+// thread-safe.
+class TimerService final {
  public:
   TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options, std::string broker_name);
-  ~TimerService() override;
+  ~TimerService();
   TimerService(const TimerService&) = delete;
   TimerService& operator=(const TimerService&) = delete;
 
@@ -72,8 +73,6 @@ class TimerService final : public store::DispatchListener {
   // Stops the thread after its current step. Idempotent.
   void Stop();
 
-  // Wakes the thread when a record of the timer topic is dispatched. Cheap.
-  void OnDispatch(const store::DispatchedRecord& record) override;
 
   using RecallCallback = std::function<void(Result<v1::RecallResponse>)>;
   // Cancels the pending timer named by `handle` on `topic`. `done` runs once, on the service
@@ -105,6 +104,7 @@ class TimerService final : public store::DispatchListener {
   };
 
   void Run();
+  void Wake();
   Status LoadState();
   // Reads new timer-topic records into the index; true when it read any.
   bool Ingest();
@@ -132,6 +132,7 @@ class TimerService final : public store::DispatchListener {
   TopicManager& topics_;
   const TimerOptions options_;
   const std::string broker_name_;
+  SystemQueueReader reader_;  // the timer queue, from ingest_offset_
 
   std::thread thread_;
   mutable std::mutex mu_;
