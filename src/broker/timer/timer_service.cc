@@ -264,7 +264,10 @@ void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::Me
                                  std::string_view counter_key) {
   for (const DueEntry& e : entries) {
     batch->deletes.push_back(DueKey(e.due_ms, e.offset));
-    batch->deletes.push_back(OffsetKey(e.offset));
+    // A dropped entry may share its offset with a newer timer (the log lost its tail in a power
+    // failure and the offset was written again): that timer's by-offset key stays.
+    const auto by_offset = counter_key == kDroppedKey ? meta_.GetState(OffsetKey(e.offset)) : std::nullopt;
+    if (!by_offset || ReadFixed64(by_offset) == e.due_ms) batch->deletes.push_back(OffsetKey(e.offset));
     AddPending(e.topic, -1, batch);
   }
   std::lock_guard lock(stats_mu_);
