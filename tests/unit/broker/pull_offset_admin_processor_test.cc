@@ -80,7 +80,9 @@ TEST_F(PullProcessorTest, BadSql92FilterIsBadFilterAndBadQueueIsRefused) {
   EXPECT_EQ(unknown.status->subcode(), SubCode::kTopicNotFound);
 }
 
-TEST_F(testing::ProcessorTest, OffsetCommitThenQuery) {
+using OffsetProcessorTest = testing::ProcessorTest;
+
+TEST_F(OffsetProcessorTest, CommitThenQuery) {
   OffsetProcessor p(*resolver_, *store_);
   auto query = [&](int32_t queue) {
     v1::Header h;
