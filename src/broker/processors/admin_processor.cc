@@ -65,6 +65,26 @@ v1::ListPage ListPageOf(const std::vector<Entry>& sorted, const v1::ListRequest&
   return page;
 }
 
+// A CREATE_TOPICS / CREATE_GROUPS batch: converts every entry of the parsed list (null: the body
+// did not parse) and stores them in one write (all or none), logging the outcome. `what` is
+// "topics" or "groups"; `refusal` the error for an empty or unparsable body.
+template <typename WireList, typename Convert, typename Store>
+Status StoreBatch(const net::RequestContext& rc, std::string_view what, std::string_view refusal,
+                  const WireList* wire, Convert convert, Store store) {
+  if (wire == nullptr || wire->empty()) return Status::InvalidArgument(refusal);
+  std::vector<decltype(convert(*wire->begin()))> entries;
+  entries.reserve(static_cast<size_t>(wire->size()));
+  for (const auto& e : *wire) entries.push_back(convert(e));
+  Status s = store(entries);
+  if (s.ok()) {
+    BrokerLogger()->info("{} {} created/updated by {} ({} .. {})", entries.size(), what, rc.peer(),
+                         entries.front().name, entries.back().name);
+  } else {
+    BrokerLogger()->warn("batch of {} {} from {} refused: {}", entries.size(), what, rc.peer(), s.ToString());
+  }
+  return s;
+}
+
 }  // namespace
 
 AdminProcessor::AdminProcessor(const BrokerOptions& options, const std::string& broker_addr, ResourceResolver& resolver,
@@ -168,20 +188,12 @@ void AdminProcessor::HandleListTopics(net::RequestContext rc, net::Frame frame) 
 
 void AdminProcessor::HandleCreateTopics(net::RequestContext rc, net::Frame frame) {
   v1::TopicConfigList list;
-  if (!list.ParseFromString(frame.body) || list.topics().empty()) {
-    return rc.ReplyError(Status::InvalidArgument("CREATE_TOPICS needs a TopicConfigList body with topics"));
-  }
-  std::vector<store::TopicConfig> topics;
-  topics.reserve(static_cast<size_t>(list.topics_size()));
-  for (const auto& t : list.topics()) topics.push_back(FromWire(t, options_));
-  Status s = topics_.UpsertTopics(topics);
-  if (s.ok()) {
-    BrokerLogger()->info("{} topics created/updated by {} ({} .. {})", topics.size(), rc.peer(),
-                         topics.front().name, topics.back().name);
-    registrar_.Trigger();
-  } else {
-    BrokerLogger()->warn("batch of {} topics from {} refused: {}", topics.size(), rc.peer(), s.ToString());
-  }
+  const bool parsed = list.ParseFromString(frame.body);
+  Status s = StoreBatch(
+      rc, "topics", "CREATE_TOPICS needs a TopicConfigList body with topics", parsed ? &list.topics() : nullptr,
+      [this](const v1::TopicConfig& t) { return FromWire(t, options_); },
+      [this](const std::vector<store::TopicConfig>& topics) { return topics_.UpsertTopics(topics); });
+  if (s.ok()) registrar_.Trigger();
   rc.Reply(s);
 }
 
@@ -222,20 +234,11 @@ void AdminProcessor::HandleListGroups(net::RequestContext rc, net::Frame frame) 
 
 void AdminProcessor::HandleCreateGroups(net::RequestContext rc, net::Frame frame) {
   v1::GroupConfigList list;
-  if (!list.ParseFromString(frame.body) || list.groups().empty()) {
-    return rc.ReplyError(Status::InvalidArgument("CREATE_GROUPS needs a GroupConfigList body with groups"));
-  }
-  std::vector<store::GroupConfig> groups;
-  groups.reserve(static_cast<size_t>(list.groups_size()));
-  for (const auto& g : list.groups()) groups.push_back(GroupFromWire(g));
-  Status s = topics_.UpsertGroups(groups);
-  if (s.ok()) {
-    BrokerLogger()->info("{} groups created/updated by {} ({} .. {})", groups.size(), rc.peer(),
-                         groups.front().name, groups.back().name);
-  } else {
-    BrokerLogger()->warn("batch of {} groups from {} refused: {}", groups.size(), rc.peer(), s.ToString());
-  }
-  rc.Reply(s);
+  const bool parsed = list.ParseFromString(frame.body);
+  rc.Reply(StoreBatch(
+      rc, "groups", "CREATE_GROUPS needs a GroupConfigList body with groups", parsed ? &list.groups() : nullptr,
+      GroupFromWire,
+      [this](const std::vector<store::GroupConfig>& groups) { return topics_.UpsertGroups(groups); }));
 }
 
 void AdminProcessor::HandleGroupProgress(net::RequestContext rc, net::Frame frame) {

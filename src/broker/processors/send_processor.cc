@@ -87,8 +87,13 @@ Status SendProcessor::Admit(const std::vector<std::string_view>& records, uint32
   if (stages_.empty()) return Status::OK();
   const int64_t now_ms = NowEpochMs();
   for (size_t i = 0; i < records.size(); ++i) {
+    // Stages see records whose CRC holds (AdmissionStage's contract), so that a record damaged on
+    // its way is never re-encoded into a valid one. Without stages, Append checks each CRC once.
     RecordView view;
-    (void)DecodeRecord(records[i], /*verify_crc=*/false, &view);  // validated by SplitAndValidate
+    std::string reason;
+    if (DecodeRecord(records[i], /*verify_crc=*/true, &view, &reason) != DecodeOutcome::kRecord) {
+      return Status::InvalidArgument(fmt::format("message {} of the request is corrupt: {}", i, reason));
+    }
     Admission admission;
     for (AdmissionStage* stage : stages_) {
       if (Status s = stage->Admit(view, queue_id, now_ms, &admission); !s.ok()) {
@@ -97,13 +102,6 @@ Status SendProcessor::Admit(const std::vector<std::string_view>& records, uint32
       if (Acted(admission)) break;  // the first stage that acts decides for the record
     }
     if (!Acted(admission)) continue;
-    // A stage acted on this record: its CRC is checked now, so that a record damaged on its way is
-    // never re-encoded into a valid one (records left alone are checked by Append).
-    std::string reason;
-    RecordView checked;
-    if (DecodeRecord(records[i], /*verify_crc=*/true, &checked, &reason) != DecodeOutcome::kRecord) {
-      return Status::InvalidArgument(fmt::format("message {} of the request is corrupt: {}", i, reason));
-    }
     if (admissions->empty()) admissions->resize(records.size());
     (*admissions)[i] = std::move(admission);
   }

@@ -176,5 +176,37 @@ TEST_F(AdminProcessorTest, ListHidesSystemTopicsUnlessAsked) {
   EXPECT_NE(std::find(all.begin(), all.end(), "%RETRY%readers"), all.end());
 }
 
+TEST_F(AdminProcessorTest, BatchesAreStoredWholeOrRefused) {
+  auto call = [this](v1::RequestCode code, std::string body) {
+    v1::Header h;
+    h.set_code(code);
+    return Call(
+        [this, code](net::RequestContext rc, net::Frame f) {
+          code == v1::CREATE_TOPICS ? admin_.HandleCreateTopics(rc, std::move(f)) : admin_.HandleCreateGroups(rc, std::move(f));
+        },
+        h, std::move(body));
+  };
+  v1::TopicConfigList topics;
+  topics.add_topics()->set_name("a");
+  topics.add_topics()->set_name("b");
+  ASSERT_OK(*call(v1::CREATE_TOPICS, topics.SerializeAsString()).status);
+  EXPECT_TRUE(topics_->GetTopic("a").has_value());
+  EXPECT_TRUE(topics_->GetTopic("b").has_value());
+  topics.add_topics()->set_name("RMQ_SYS_TRACE_TOPIC");
+  topics.mutable_topics(0)->set_name("c");
+  EXPECT_EQ(call(v1::CREATE_TOPICS, topics.SerializeAsString()).status->code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(topics_->GetTopic("c").has_value());  // none of a refused batch is stored
+  EXPECT_EQ(call(v1::CREATE_TOPICS, "not a list \xff").status->code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(call(v1::CREATE_TOPICS, "").status->code(), StatusCode::kInvalidArgument);
+
+  v1::GroupConfigList groups;
+  groups.add_groups()->set_name("g1");
+  ASSERT_OK(*call(v1::CREATE_GROUPS, groups.SerializeAsString()).status);
+  EXPECT_TRUE(topics_->GetGroup("g1").has_value());
+  Answer empty = call(v1::CREATE_GROUPS, "");
+  EXPECT_EQ(empty.status->code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(empty.status->message().find("GroupConfigList"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace vela::broker
