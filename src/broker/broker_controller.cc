@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "broker/logger.h"
-#include "broker/processors/processors.h"
 #include "common/clock.h"
 #include "common/service_thread.h"
 
@@ -68,21 +67,26 @@ Status BrokerController::Start() {
   registrar_ = std::make_unique<NamesrvRegistrar>(
       options_.namesrv_addrs, options_.register_interval_ms, [this] { return BuildRegistration(); },
       [this] { return topics_->topic_generation(); });
-  // The hold service's retry function comes from the pull processor, registered below.
-  auto retry = std::make_shared<PullHoldService::Retry>();
-  holds_ = std::make_unique<PullHoldService>([retry](HeldPull p, bool final) {
-    (*retry)(std::move(p), final);
-  });
-  context_ = std::make_unique<BrokerContext>(BrokerContext{options_, broker_addr_, *store_, *topics_, *clients_,
-                                                           *holds_, *registrar_, filters_, *admin_pool_, counters_,
-                                                           NowEpochMs()});
-  RegisterSendProcessor(*context_, dispatcher_);
-  *retry = RegisterPullProcessor(*context_, dispatcher_);
-  RegisterClientProcessors(*context_, dispatcher_);
-  RegisterQueryProcessors(*context_, dispatcher_);
-  RegisterAdminProcessors(*context_, dispatcher_);
+  // Held pulls are retried by the pull processor, built right after (the hold service calls back
+  // only once a pull was held, after Start).
+  holds_ = std::make_unique<PullHoldService>(
+      [this](HeldPull pull, bool final) { pull_processor_->RetryHeld(std::move(pull), final); });
+  resolver_ = std::make_unique<ResourceResolver>(options_, broker_addr_, *topics_, *registrar_);
+  send_processor_ = std::make_unique<SendProcessor>(options_, broker_addr_, *resolver_, *store_, counters_);
+  pull_processor_ = std::make_unique<PullProcessor>(options_, *resolver_, *store_, *holds_, filters_, counters_);
+  client_processor_ = std::make_unique<ClientProcessor>(options_, *resolver_, *clients_, filters_);
+  offset_processor_ = std::make_unique<OffsetProcessor>(*resolver_, *store_);
+  query_processor_ = std::make_unique<QueryProcessor>(options_, broker_addr_, *store_, *admin_pool_);
+  admin_processor_ = std::make_unique<AdminProcessor>(options_, broker_addr_, *resolver_, *store_, *topics_, *clients_,
+                                                      *holds_, *registrar_, counters_, *admin_pool_, NowEpochMs());
+  send_processor_->Register(dispatcher_);
+  pull_processor_->Register(dispatcher_);
+  client_processor_->Register(dispatcher_);
+  offset_processor_->Register(dispatcher_);
+  query_processor_->Register(dispatcher_);
+  admin_processor_->Register(dispatcher_);
   store_->AddDispatchListener(holds_.get());
-  server_->SetConnectionClosedListener(
+  server_->AddConnectionClosedListener(
       [this](const std::shared_ptr<net::Connection>& conn) { clients_->ConnectionClosed(conn->id()); });
 
   holds_->Start();

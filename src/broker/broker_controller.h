@@ -5,10 +5,17 @@
 
 #include <asio/thread_pool.hpp>
 
-#include "broker/broker_context.h"
+#include "broker/broker_counters.h"
 #include "broker/broker_options.h"
 #include "broker/client_manager.h"
 #include "broker/namesrv_registrar.h"
+#include "broker/processors/admin_processor.h"
+#include "broker/processors/client_processor.h"
+#include "broker/processors/offset_processor.h"
+#include "broker/processors/pull_processor.h"
+#include "broker/processors/query_processor.h"
+#include "broker/processors/resource_resolver.h"
+#include "broker/processors/send_processor.h"
 #include "broker/pull_hold_service.h"
 #include "broker/topic_manager.h"
 #include "filter/filter_cache.h"
@@ -56,7 +63,13 @@ class BrokerController {
   std::unique_ptr<Housekeeping> housekeeping_;
   filter::FilterCache filters_;
   BrokerCounters counters_;
-  std::unique_ptr<BrokerContext> context_;
+  std::unique_ptr<ResourceResolver> resolver_;
+  std::unique_ptr<SendProcessor> send_processor_;
+  std::unique_ptr<PullProcessor> pull_processor_;
+  std::unique_ptr<ClientProcessor> client_processor_;
+  std::unique_ptr<OffsetProcessor> offset_processor_;
+  std::unique_ptr<QueryProcessor> query_processor_;
+  std::unique_ptr<AdminProcessor> admin_processor_;
   bool started_ = false;
 };
 

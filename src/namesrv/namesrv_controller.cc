@@ -93,7 +93,7 @@ NamesrvController::NamesrvController(NamesrvOptions options)
   server_ = std::make_unique<net::Server>(
       net::ServerOptions{options_.listen, options_.io_threads, net::kDefaultMaxFrameSize, options_.server_limits},
       &dispatcher_);
-  server_->SetConnectionClosedListener([this](const std::shared_ptr<net::Connection>& conn) {
+  server_->AddConnectionClosedListener([this](const std::shared_ptr<net::Connection>& conn) {
     for (const auto& addr : registry_.ConnectionClosed(conn->id())) {
       Log()->info("broker {} dropped: its connection closed", addr);
     }

@@ -10,8 +10,10 @@ namespace vela::net {
 struct RequestContext::ReplyState {
   std::atomic<bool> replied{false};
   std::weak_ptr<Connection> connection;
+  ReplySink sink;  // set only for contexts without a connection (tests)
 
   explicit ReplyState(const std::shared_ptr<Connection>& c) : connection(c) {}
+  explicit ReplyState(ReplySink s) : sink(std::move(s)) {}
   ReplyState(const ReplyState&) = delete;
   ReplyState& operator=(const ReplyState&) = delete;
   ~ReplyState() {
@@ -29,12 +31,20 @@ RequestContext::RequestContext(const std::shared_ptr<Connection>& connection, co
       peer_(connection->peer()),
       state_(std::make_shared<ReplyState>(connection)) {}
 
+RequestContext::RequestContext(ReplySink sink, const v1::Header& request, std::string peer)
+    : request_id_(request.request_id()),
+      connection_id_(0),
+      code_(request.code()),
+      oneway_((request.flags() & kFlagOneway) != 0),
+      peer_(std::move(peer)),
+      state_(std::make_shared<ReplyState>(std::move(sink))) {}
+
 void RequestContext::Reply(const Status& status, v1::Header response, OutBody body) const {
   if (state_->replied.exchange(true)) return;
   auto conn = connection_.lock();
-  if (!conn) return;
+  if (!conn && !state_->sink) return;
   if (oneway_) {
-    conn->FinishRequest();
+    if (conn) conn->FinishRequest();
     return;
   }
   response.set_request_id(request_id_);
@@ -42,6 +52,10 @@ void RequestContext::Reply(const Status& status, v1::Header response, OutBody bo
   response.set_flags(kFlagResponse);
   response.set_version(kProtocolVersion);
   ToWireStatus(status, response.mutable_status());
+  if (!conn) {
+    state_->sink(status, std::move(response), std::move(body));
+    return;
+  }
   conn->SendFrame(std::move(response), std::move(body));  // counted as unsent before the request ends
   conn->FinishRequest();
 }

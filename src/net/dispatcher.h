@@ -17,9 +17,16 @@ namespace vela::net {
 // the "replied" flag. The request stays in flight on its connection (Connection::FinishRequest)
 // until the first Reply, or until the last copy is dropped without one (oneway requests, a
 // processor that gives up).
+//
+// Test seam: a context built with a ReplySink has no connection; its first Reply hands the
+// response (header filled as for the wire) to the sink on the replying thread instead.
 class RequestContext {
  public:
+  using ReplySink = std::function<void(Status status, v1::Header response, OutBody body)>;
+
   RequestContext(const std::shared_ptr<Connection>& connection, const v1::Header& request);
+  // For unit tests of processors: no socket; `request` gives the id, code and flags.
+  RequestContext(ReplySink sink, const v1::Header& request, std::string peer = "127.0.0.1:1");
 
   // Sends the response: `response` carries the typed payload (its id, code, flags and status
   // are filled here). Only the first call sends; oneway requests send nothing.

@@ -145,7 +145,9 @@ void Server::DoAccept() {
         std::lock_guard lock(mu_);
         connections_.erase(id);
       }
-      if (auto c = weak.lock(); c && on_closed_) on_closed_(c);
+      if (auto c = weak.lock()) {
+        for (const auto& listener : on_closed_) listener(c);
+      }
     });
     conn->Start();
     DoAccept();

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <asio.hpp>
 
@@ -64,10 +65,10 @@ class Server {
   uint16_t port() const { return port_; }
   // Stops accepting, closes every connection, joins the io threads. Idempotent.
   void Stop();
-  // Called on a connection's io thread when it closes (for liveness tracking). Set before Start.
-  void SetConnectionClosedListener(std::function<void(const std::shared_ptr<Connection>&)> listener) {
-    on_closed_ = std::move(listener);
-  }
+  using ConnectionClosedListener = std::function<void(const std::shared_ptr<Connection>&)>;
+  // Adds a listener called on a connection's io thread when it closes (liveness tracking, client
+  // registries); every listener is called, in the order added. REQUIRES: before Start.
+  void AddConnectionClosedListener(ConnectionClosedListener listener) { on_closed_.push_back(std::move(listener)); }
   size_t connection_count() const;
   // Accepts that failed, and connections closed at once for a limit (for tests and stats).
   uint64_t accept_failures() const { return accept_failures_.load(); }
@@ -91,7 +92,7 @@ class Server {
   std::thread accept_thread_;
   std::string bound_;
   uint16_t port_ = 0;
-  std::function<void(const std::shared_ptr<Connection>&)> on_closed_;
+  std::vector<ConnectionClosedListener> on_closed_;  // fixed once started
   mutable std::mutex mu_;
   std::unordered_map<uint64_t, std::weak_ptr<Connection>> connections_;  // GUARDED_BY(mu_)
   bool stopped_ = false;

@@ -46,12 +46,14 @@ Result<v1::ClusterInfoResponse> AdminContext::ClusterInfo(bool include_topics) {
 }
 
 Status AdminContext::ForEachPage(const std::string& addr, v1::RequestCode code,
-                                 const std::function<Status(const std::string& body)>& on_page) {
+                                 const std::function<Status(const std::string& body)>& on_page,
+                                 bool include_system) {
   std::string after;
   while (true) {
     v1::Header request;
     request.set_code(code);
     request.mutable_list_request()->set_start_after(after);
+    if (include_system) request.mutable_list_request()->set_include_system(true);
     VELA_ASSIGN_OR_RETURN(auto response, Invoke(addr, std::move(request)));
     VELA_RETURN_IF_ERROR(on_page(response.body).WithContext(addr));
     const auto& page = response.header.list_page();

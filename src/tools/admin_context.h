@@ -56,8 +56,9 @@ class AdminContext {
   Result<v1::ClusterInfoResponse> ClusterInfo(bool include_topics = false);
   // Every entry of a paged list request (LIST_TOPICS, LIST_GROUPS) from one broker: asks page
   // after page, handing each response body to on_page. Fails with the first failed page.
+  // `include_system`: LIST_TOPICS also lists the broker's system topics.
   Status ForEachPage(const std::string& addr, v1::RequestCode code,
-                     const std::function<Status(const std::string& body)>& on_page);
+                     const std::function<Status(const std::string& body)>& on_page, bool include_system = false);
   // The master address of every broker, sorted, optionally only of `cluster`.
   Result<std::vector<std::string>> BrokerAddrs(const std::string& cluster = "");
   // Where an administrative change goes: the one broker named, else every broker of the cluster

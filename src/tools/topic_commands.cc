@@ -70,7 +70,7 @@ int TopicCreate(AdminContext& ctx, const CreateArgs& args) {
   return code;
 }
 
-int TopicList(AdminContext& ctx) {
+int TopicList(AdminContext& ctx, bool include_system) {
   auto addrs = ctx.BrokerAddrs();
   if (!addrs.ok()) return Fail(addrs.status());
   struct Row {
@@ -95,7 +95,7 @@ int TopicList(AdminContext& ctx) {
         row.brokers.push_back(addr);
       }
       return vela::Status::OK();
-    });
+    }, include_system);
     if (!s.ok()) code = Fail(s);
   }
   if (ctx.json) {
@@ -235,8 +235,12 @@ void AddTopicCommands(CLI::App& app, AdminContext& ctx) {
   create->add_option("--cluster", create_args->cluster, "only the brokers of this cluster")->excludes(broker_opt);
   create->callback([&ctx, create_args] { ctx.action = [&ctx, create_args] { return TopicCreate(ctx, *create_args); }; });
 
-  auto* list = topic->add_subcommand("list", "list the topics of every broker");
-  list->callback([&ctx] { ctx.action = [&ctx] { return TopicList(ctx); }; });
+  auto include_system = std::make_shared<bool>(false);
+  auto* list = topic->add_subcommand("list", "list the topics of every broker (system topics only with --system)");
+  list->add_flag("--system", *include_system, "also list the brokers' reserved system topics");
+  list->callback([&ctx, include_system] {
+    ctx.action = [&ctx, include_system] { return TopicList(ctx, *include_system); };
+  });
 
   auto name = std::make_shared<std::string>();
   auto* route = topic->add_subcommand("route", "a topic's route as the name servers see it");

@@ -1,15 +1,24 @@
+#include "broker/processors/pull_processor.h"
+
 #include <fmt/format.h>
 
 #include "broker/logger.h"
-#include "broker/processors/processors.h"
 #include "broker/subscription_filter.h"
 #include "common/clock.h"
 
 namespace vela::broker {
-namespace {
 
-void ReplyPull(BrokerContext& ctx, const net::RequestContext& rc, v1::PullOutcome outcome, const store::GetResult& r,
-               int64_t next_offset, net::OutBody body = {}, uint32_t count = 0) {
+PullProcessor::PullProcessor(const BrokerOptions& options, ResourceResolver& resolver, store::MessageStore& store,
+                             PullHoldService& holds, filter::FilterCache& filters, BrokerCounters& counters)
+    : options_(options), resolver_(resolver), store_(store), holds_(holds), filters_(filters), counters_(counters) {}
+
+void PullProcessor::Register(net::Dispatcher& dispatcher) {
+  dispatcher.RegisterProcessor(v1::PULL_MESSAGE,
+                               [this](net::RequestContext rc, net::Frame frame) { HandlePull(rc, std::move(frame)); });
+}
+
+void PullProcessor::ReplyPull(const net::RequestContext& rc, v1::PullOutcome outcome, const store::GetResult& r,
+                              int64_t next_offset, net::OutBody body, uint32_t count) {
   v1::Header resp;
   auto* pr = resp.mutable_pull_response();
   pr->set_outcome(outcome);
@@ -19,48 +28,46 @@ void ReplyPull(BrokerContext& ctx, const net::RequestContext& rc, v1::PullOutcom
   pr->set_message_count(count);
   if (!r.corrupt_offsets.empty()) {
     pr->mutable_corrupt_offsets()->Add(r.corrupt_offsets.begin(), r.corrupt_offsets.end());
-    ctx.counters.corrupt_records_reported.fetch_add(static_cast<int64_t>(r.corrupt_offsets.size()),
-                                                    std::memory_order_relaxed);
+    counters_.corrupt_records_reported.fetch_add(static_cast<int64_t>(r.corrupt_offsets.size()),
+                                                 std::memory_order_relaxed);
   }
   if (count) {
-    ctx.counters.messages_out.fetch_add(count, std::memory_order_relaxed);
-    ctx.counters.bytes_out.fetch_add(static_cast<int64_t>(body.size()), std::memory_order_relaxed);
+    counters_.messages_out.fetch_add(count, std::memory_order_relaxed);
+    counters_.bytes_out.fetch_add(static_cast<int64_t>(body.size()), std::memory_order_relaxed);
   }
   rc.Reply(Status::OK(), std::move(resp), std::move(body));
 }
 
-// Runs one pull attempt. When nothing is there and holding is allowed, parks the pull; `final`
-// attempts (deadline reached) always answer.
-void ExecutePull(BrokerContext& ctx, net::RequestContext rc, v1::PullRequest req, bool final, int64_t deadline_ms) {
-  auto filter = SubscriptionFilter::Create(req.filter_type(), req.expression(), ctx.options.enable_property_filter,
-                                           ctx.filters, &ctx.counters.filter_conversion_failures);
+void PullProcessor::ExecutePull(net::RequestContext rc, v1::PullRequest req, bool final, int64_t deadline_ms) {
+  auto filter = SubscriptionFilter::Create(req.filter_type(), req.expression(), options_.enable_property_filter,
+                                           filters_, &counters_.filter_conversion_failures);
   if (!filter.ok()) {
     rc.ReplyError(filter.status());
     return;
   }
-  int32_t max_messages = req.max_messages() > 0 ? std::min(req.max_messages(), ctx.options.max_pull_messages)
-                                                 : ctx.options.max_pull_messages;
-  int64_t max_bytes = req.max_bytes() > 0 ? std::min<int64_t>(req.max_bytes(), ctx.options.max_pull_bytes)
-                                          : ctx.options.max_pull_bytes;
-  store::GetResult r = ctx.store.GetMessages(req.topic(), static_cast<uint32_t>(req.queue_id()), req.queue_offset(),
-                                             max_messages, max_bytes, filter->get());
+  int32_t max_messages = req.max_messages() > 0 ? std::min(req.max_messages(), options_.max_pull_messages)
+                                                 : options_.max_pull_messages;
+  int64_t max_bytes = req.max_bytes() > 0 ? std::min<int64_t>(req.max_bytes(), options_.max_pull_bytes)
+                                          : options_.max_pull_bytes;
+  store::GetResult r = store_.GetMessages(req.topic(), static_cast<uint32_t>(req.queue_id()), req.queue_offset(),
+                                          max_messages, max_bytes, filter->get());
   switch (r.outcome) {
     case store::GetOutcome::kFound: {
       net::OutBody body;
       body.views = std::move(r.records);
       body.keepalive = std::move(r.pins);
       auto count = static_cast<uint32_t>(body.views.size());
-      ReplyPull(ctx, rc, v1::PULL_FOUND, r, r.next_begin_offset, std::move(body), count);
+      ReplyPull(rc, v1::PULL_FOUND, r, r.next_begin_offset, std::move(body), count);
       return;
     }
     case store::GetOutcome::kNoMatchedMessage:
-      ReplyPull(ctx, rc, v1::PULL_NO_MATCHED_MESSAGE, r, r.next_begin_offset);
+      ReplyPull(rc, v1::PULL_NO_MATCHED_MESSAGE, r, r.next_begin_offset);
       return;
     case store::GetOutcome::kOffsetTooSmall:
-      ReplyPull(ctx, rc, v1::PULL_OFFSET_ILLEGAL, r, r.min_offset);
+      ReplyPull(rc, v1::PULL_OFFSET_ILLEGAL, r, r.min_offset);
       return;
     case store::GetOutcome::kOffsetOverflowBadly:
-      ReplyPull(ctx, rc, v1::PULL_OFFSET_ILLEGAL, r, r.max_offset);
+      ReplyPull(rc, v1::PULL_OFFSET_ILLEGAL, r, r.max_offset);
       return;
     case store::GetOutcome::kNoMessageInQueue:
     case store::GetOutcome::kOffsetOverflowOne:
@@ -68,55 +75,52 @@ void ExecutePull(BrokerContext& ctx, net::RequestContext rc, v1::PullRequest req
       break;
   }
   if (final || req.suspend_timeout_ms() <= 0) {
-    ReplyPull(ctx, rc, v1::PULL_NO_NEW_MESSAGE, r, req.queue_offset());
+    ReplyPull(rc, v1::PULL_NO_NEW_MESSAGE, r, req.queue_offset());
     return;
   }
   const std::string topic = req.topic();
   const auto queue_id = static_cast<uint32_t>(req.queue_id());
   const int64_t offset = req.queue_offset();
-  ctx.holds.Hold(HeldPull{rc, std::move(req), deadline_ms});
+  holds_.Hold(HeldPull{rc, std::move(req), deadline_ms});
   // A record dispatched between the read above and Hold() would not wake us: look again.
-  if (ctx.store.MaxQueueOffset(topic, queue_id) > offset) ctx.holds.Wake(topic, queue_id);
+  if (store_.MaxQueueOffset(topic, queue_id) > offset) holds_.Wake(topic, queue_id);
 }
 
-}  // namespace
+void PullProcessor::HandlePull(net::RequestContext rc, net::Frame frame) {
+  counters_.pull_requests.fetch_add(1, std::memory_order_relaxed);
+  if (!frame.header.has_pull_request()) {
+    rc.ReplyError(Status::InvalidArgument("PULL_MESSAGE needs pull_request"));
+    return;
+  }
+  v1::PullRequest* req = frame.header.mutable_pull_request();
+  auto topic = resolver_.ResolveTopic(req->topic(), /*for_write=*/false);
+  if (!topic.ok()) {
+    rc.ReplyError(topic.status());
+    return;
+  }
+  if (req->queue_id() < 0 || req->queue_id() >= topic->read_queues) {
+    rc.ReplyError(Status::InvalidArgument(fmt::format("queue {} does not exist: topic {} has {} read queues",
+                                                      req->queue_id(), req->topic(), topic->read_queues)));
+    return;
+  }
+  if (!req->group().empty()) {
+    auto group = resolver_.ResolveGroup(req->group(), rc.peer());
+    if (!group.ok()) {
+      rc.ReplyError(group.status());
+      return;
+    }
+    if (req->commit_offset() > 0) {
+      Status s = store_.meta().CommitOffset(req->group(), req->topic(), static_cast<uint32_t>(req->queue_id()),
+                                            req->commit_offset());
+      if (!s.ok()) BrokerLogger()->warn("offset commit for {} failed: {}", req->group(), s.ToString());
+    }
+  }
+  int64_t hold_ms = std::min(req->suspend_timeout_ms(), options_.long_polling_max_ms);
+  ExecutePull(rc, std::move(*req), false, NowEpochMs() + hold_ms);
+}
 
-PullHoldService::Retry RegisterPullProcessor(BrokerContext& ctx, net::Dispatcher& dispatcher) {
-  dispatcher.RegisterProcessor(v1::PULL_MESSAGE, [&ctx](net::RequestContext rc, net::Frame frame) {
-    ctx.counters.pull_requests.fetch_add(1, std::memory_order_relaxed);
-    if (!frame.header.has_pull_request()) {
-      rc.ReplyError(Status::InvalidArgument("PULL_MESSAGE needs pull_request"));
-      return;
-    }
-    v1::PullRequest* req = frame.header.mutable_pull_request();
-    auto topic = ResolveTopic(ctx, req->topic(), /*for_write=*/false);
-    if (!topic.ok()) {
-      rc.ReplyError(topic.status());
-      return;
-    }
-    if (req->queue_id() < 0 || req->queue_id() >= topic->read_queues) {
-      rc.ReplyError(Status::InvalidArgument(fmt::format("queue {} does not exist: topic {} has {} read queues",
-                                                        req->queue_id(), req->topic(), topic->read_queues)));
-      return;
-    }
-    if (!req->group().empty()) {
-      auto group = ResolveGroup(ctx, req->group(), rc.peer());
-      if (!group.ok()) {
-        rc.ReplyError(group.status());
-        return;
-      }
-      if (req->commit_offset() > 0) {
-        Status s = ctx.store.meta().CommitOffset(req->group(), req->topic(), static_cast<uint32_t>(req->queue_id()),
-                                                 req->commit_offset());
-        if (!s.ok()) BrokerLogger()->warn("offset commit for {} failed: {}", req->group(), s.ToString());
-      }
-    }
-    int64_t hold_ms = std::min(req->suspend_timeout_ms(), ctx.options.long_polling_max_ms);
-    ExecutePull(ctx, rc, std::move(*req), false, NowEpochMs() + hold_ms);
-  });
-  return [&ctx](HeldPull pull, bool final) {
-    ExecutePull(ctx, pull.context, std::move(pull.request), final, pull.deadline_ms);
-  };
+void PullProcessor::RetryHeld(HeldPull pull, bool final) {
+  ExecutePull(pull.context, std::move(pull.request), final, pull.deadline_ms);
 }
 
 }  // namespace vela::broker
