@@ -30,8 +30,10 @@ struct Admission {
 class AdmissionStage {
  public:
   virtual ~AdmissionStage() = default;
-  // `record` is decoded and validated (CRC, properties block, message id); `queue_id` is the
-  // queue the broker chose or the producer named; `now_ms` the broker's clock for this request.
+  // `record` is decoded and validated (properties block, message id); its CRC is checked after
+  // the stage, and only when it rewrote the record (a damaged record then refuses the send, so a
+  // rewrite never launders damage); `queue_id` is the queue the broker chose or the producer
+  // named; `now_ms` the broker's clock for this request.
   virtual Status Admit(const RecordView& record, uint32_t queue_id, int64_t now_ms, Admission* admission) = 0;
 };
 

@@ -72,7 +72,11 @@ Status BrokerController::Start() {
   holds_ = std::make_unique<PullHoldService>(
       [this](HeldPull pull, bool final) { pull_processor_->RetryHeld(std::move(pull), final); });
   resolver_ = std::make_unique<ResourceResolver>(options_, broker_addr_, *topics_, *registrar_);
-  send_processor_ = std::make_unique<SendProcessor>(options_, broker_addr_, *resolver_, *store_, counters_);
+  timers_ = std::make_unique<timer::TimerService>(*store_, *topics_, options_.timer, options_.broker_name);
+  timer_admission_ = std::make_unique<timer::TimerAdmission>(*timers_);
+  timer_processor_ = std::make_unique<timer::TimerProcessor>(*timers_);
+  send_processor_ = std::make_unique<SendProcessor>(options_, broker_addr_, *resolver_, *store_, counters_,
+                                                    std::vector<AdmissionStage*>{timer_admission_.get()});
   pull_processor_ = std::make_unique<PullProcessor>(options_, *resolver_, *store_, *holds_, filters_, counters_);
   client_processor_ = std::make_unique<ClientProcessor>(options_, *resolver_, *clients_, filters_);
   offset_processor_ = std::make_unique<OffsetProcessor>(*resolver_, *store_);
@@ -85,11 +89,13 @@ Status BrokerController::Start() {
   offset_processor_->Register(dispatcher_);
   query_processor_->Register(dispatcher_);
   admin_processor_->Register(dispatcher_);
+  timer_processor_->Register(dispatcher_);
   store_->AddDispatchListener(holds_.get());
   server_->AddConnectionClosedListener(
       [this](const std::shared_ptr<net::Connection>& conn) { clients_->ConnectionClosed(conn->id()); });
 
   holds_->Start();
+  VELA_RETURN_IF_ERROR(timers_->Start());
   housekeeping_ = std::make_unique<Housekeeping>(*clients_);
   housekeeping_->Start();
   VELA_RETURN_IF_ERROR(server_->Start());
@@ -113,6 +119,7 @@ void BrokerController::Stop() {
     holds_->ReleaseAll();
   }
   if (admin_pool_) admin_pool_->join();
+  if (timers_) timers_->Stop();  // before the store: it may be waiting on an append
   if (store_) {
     store_->Shutdown();
     BrokerLogger()->info("broker {} stopped: store flushed and checkpointed", options_.broker_name);

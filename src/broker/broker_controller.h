@@ -17,6 +17,9 @@
 #include "broker/processors/resource_resolver.h"
 #include "broker/processors/send_processor.h"
 #include "broker/pull_hold_service.h"
+#include "broker/timer/timer_admission.h"
+#include "broker/timer/timer_processor.h"
+#include "broker/timer/timer_service.h"
 #include "broker/topic_manager.h"
 #include "filter/filter_cache.h"
 #include "net/dispatcher.h"
@@ -70,6 +73,9 @@ class BrokerController {
   std::unique_ptr<OffsetProcessor> offset_processor_;
   std::unique_ptr<QueryProcessor> query_processor_;
   std::unique_ptr<AdminProcessor> admin_processor_;
+  std::unique_ptr<timer::TimerService> timers_;
+  std::unique_ptr<timer::TimerAdmission> timer_admission_;
+  std::unique_ptr<timer::TimerProcessor> timer_processor_;
   bool started_ = false;
 };
 

@@ -207,7 +207,8 @@ TEST_F(TimerTest, KilledThreeTimesWithTimersPendingDeliversEachOnceNeverEarly) {
 // Segments of 4 MiB, retention of one minute: the timers' first segment is deleted while they
 // are pending (they were rolled forward), and they are still delivered.
 TEST_F(TimerTest, TimersOutliveTheRetentionOfTheirSegment) {
-  const std::string ns = Start({"mappedFileSizeCommitLog=4m", "fileReservedTimeMinutes=1", "timerRollAfterSec=5"});
+  const std::string ns = Start({"mappedFileSizeCommitLog=4m", "maxMessageSize=256k", "fileReservedTimeMinutes=1",
+                               "timerRollAfterSec=5"});
   ASSERT_FALSE(ns.empty());
   auto producer = Produce(ns);
   std::vector<client::Message> timers;

@@ -87,12 +87,13 @@ Status SendProcessor::Admit(const std::vector<std::string_view>& records, uint32
   if (stages_.empty()) return Status::OK();
   const int64_t now_ms = NowEpochMs();
   for (size_t i = 0; i < records.size(); ++i) {
-    // Stages see records whose CRC holds (AdmissionStage's contract), so that a record damaged on
-    // its way is never re-encoded into a valid one. Without stages, Append checks each CRC once.
+    // The CRC is checked once per record: by Append for the records left as they came, here for
+    // the ones a stage rewrote (before the rewrite is used), so that a record damaged on its way is
+    // never re-encoded into a valid one.
     RecordView view;
     std::string reason;
-    if (DecodeRecord(records[i], /*verify_crc=*/true, &view, &reason) != DecodeOutcome::kRecord) {
-      return Status::InvalidArgument(fmt::format("message {} of the request is corrupt: {}", i, reason));
+    if (DecodeRecord(records[i], /*verify_crc=*/false, &view, &reason) != DecodeOutcome::kRecord) {
+      return Status::InvalidArgument(fmt::format("message {} of the request is malformed: {}", i, reason));
     }
     Admission admission;
     for (AdmissionStage* stage : stages_) {
@@ -102,6 +103,9 @@ Status SendProcessor::Admit(const std::vector<std::string_view>& records, uint32
       if (Acted(admission)) break;  // the first stage that acts decides for the record
     }
     if (!Acted(admission)) continue;
+    if (DecodeRecord(records[i], /*verify_crc=*/true, &view, &reason) != DecodeOutcome::kRecord) {
+      return Status::InvalidArgument(fmt::format("message {} of the request is corrupt: {}", i, reason));
+    }
     if (admissions->empty()) admissions->resize(records.size());
     (*admissions)[i] = std::move(admission);
   }

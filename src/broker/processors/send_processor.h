@@ -18,8 +18,8 @@ namespace vela::broker {
 // validate (topic, queue, each record's framing, properties, message id and topic) -> admit (the
 // admission stages, in order; a stage may rewrite a record into one for another topic and queue)
 // -> append (one MessageStore::Append for the whole request) -> complete (the reply, when the store
-// says the records are durable). With stages installed, each record's CRC is checked before they
-// see it. Records no stage rewrites are appended from the request's own bytes: no copy or
+// says the records are durable). Each record's CRC is checked once: by Append, or here for a
+// record a stage rewrote, before the rewrite is used. Records no stage rewrites are appended from the request's own bytes: no copy or
 // allocation per record. The reply carries one compact receipt when the producer
 // asked for it and no stage acted on any record; otherwise a full receipt per record, with where it
 // landed and the stage's extras (due time, recall handle). Runs on io threads; thread-safe.
