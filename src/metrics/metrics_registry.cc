@@ -112,8 +112,8 @@ Handle Family<Handle>::Lookup(const std::string_view* values, size_t count) {
       prometheus::Labels labels;
       for (const auto& label : s.label_names) labels.emplace(label, kOverflowLabelValue);
       s.overflow = s.AddSeries(labels);
-      MetricsLogger()->warn("metric {} reached its limit of {} label sets: further ones are counted as \"{}\"",
-                            s.name, s.max_series, kOverflowLabelValue);
+      MetricsLogger()->warn("metric {} reached its limit of {} label sets: further ones are counted as \"{}\"", s.name,
+                            s.max_series, kOverflowLabelValue);
     }
     return Handle(s.overflow);
   }
@@ -149,24 +149,6 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
-namespace {
-
-// Registers family `name` in `registry` and builds its state.
-template <typename Handle, typename Builder>
-std::unique_ptr<internal::FamilyState<typename Handle::Impl>> MakeState(Builder builder, prometheus::Registry& registry, const std::string& name,
-                                           const std::string& help, std::vector<std::string> label_names,
-                                           std::vector<double> buckets, size_t max_series) {
-  auto state = std::make_unique<internal::FamilyState<typename Handle::Impl>>();
-  state->family = &builder.Name(name).Help(help).Register(registry);
-  state->name = name;
-  state->label_names = std::move(label_names);
-  state->buckets = std::move(buckets);
-  state->max_series = max_series;
-  return state;
-}
-
-}  // namespace
-
 MetricsRegistry::MetricsRegistry(size_t max_series_per_family)
     : max_series_per_family_(max_series_per_family), registry_(std::make_unique<prometheus::Registry>()) {
   VELA_CHECK(max_series_per_family >= 1, "a metric family needs room for at least one label set");
@@ -195,47 +177,45 @@ void* MetricsRegistry::FindLocked(const std::string& name, Kind kind, const std:
   return r.family;
 }
 
-CounterFamily& MetricsRegistry::Counters(const std::string& name, const std::string& help,
-                                         std::vector<std::string> label_names) {
+template <typename Handle, typename Builder>
+Family<Handle>& MetricsRegistry::Register(Kind kind, Builder builder,
+                                          std::vector<std::unique_ptr<Family<Handle>>>& families,
+                                          const std::string& name, const std::string& help,
+                                          std::vector<std::string> label_names, std::vector<double> buckets) {
   CheckNames(name, label_names);
   std::lock_guard lock(mu_);
-  if (void* f = FindLocked(name, Kind::kCounter, label_names, {})) return *static_cast<CounterFamily*>(f);
-  auto labels = label_names;
-  counters_.push_back(std::unique_ptr<CounterFamily>(new CounterFamily(MakeState<Counter>(
-      prometheus::BuildCounter(), *registry_, name, help, std::move(label_names), {}, max_series_per_family_))));
-  registered_.emplace(name, Registered{Kind::kCounter, std::move(labels), {}, counters_.back().get()});
-  return *counters_.back();
+  if (void* f = FindLocked(name, kind, label_names, buckets)) return *static_cast<Family<Handle>*>(f);
+  auto state = std::make_unique<internal::FamilyState<typename Handle::Impl>>();
+  state->family = &builder.Name(name).Help(help).Register(*registry_);
+  state->name = name;
+  state->label_names = label_names;
+  state->buckets = buckets;
+  state->max_series = max_series_per_family_;
+  families.push_back(std::unique_ptr<Family<Handle>>(new Family<Handle>(std::move(state))));
+  registered_.emplace(name, Registered{kind, std::move(label_names), std::move(buckets), families.back().get()});
+  return *families.back();
+}
+
+CounterFamily& MetricsRegistry::Counters(const std::string& name, const std::string& help,
+                                         std::vector<std::string> label_names) {
+  return Register<Counter>(Kind::kCounter, prometheus::BuildCounter(), counters_, name, help, std::move(label_names),
+                           {});
 }
 
 GaugeFamily& MetricsRegistry::Gauges(const std::string& name, const std::string& help,
                                      std::vector<std::string> label_names) {
-  CheckNames(name, label_names);
-  std::lock_guard lock(mu_);
-  if (void* f = FindLocked(name, Kind::kGauge, label_names, {})) return *static_cast<GaugeFamily*>(f);
-  auto labels = label_names;
-  gauges_.push_back(std::unique_ptr<GaugeFamily>(new GaugeFamily(MakeState<Gauge>(
-      prometheus::BuildGauge(), *registry_, name, help, std::move(label_names), {}, max_series_per_family_))));
-  registered_.emplace(name, Registered{Kind::kGauge, std::move(labels), {}, gauges_.back().get()});
-  return *gauges_.back();
+  return Register<Gauge>(Kind::kGauge, prometheus::BuildGauge(), gauges_, name, help, std::move(label_names), {});
 }
 
 HistogramFamily& MetricsRegistry::Histograms(const std::string& name, const std::string& help,
                                              std::vector<std::string> label_names, std::vector<double> buckets) {
-  CheckNames(name, label_names);
   VELA_CHECK(!buckets.empty(), "histogram {} needs at least one bucket", name);
   for (size_t i = 0; i < buckets.size(); ++i) {
     VELA_CHECK(std::isfinite(buckets[i]) && (i == 0 || buckets[i - 1] < buckets[i]),
                "histogram {}: bucket bounds must be finite and strictly increasing", name);
   }
-  std::lock_guard lock(mu_);
-  if (void* f = FindLocked(name, Kind::kHistogram, label_names, buckets)) return *static_cast<HistogramFamily*>(f);
-  Registered r{Kind::kHistogram, label_names, buckets, nullptr};
-  histograms_.push_back(std::unique_ptr<HistogramFamily>(new HistogramFamily(
-      MakeState<Histogram>(prometheus::BuildHistogram(), *registry_, name, help, std::move(label_names),
-                           std::move(buckets), max_series_per_family_))));
-  r.family = histograms_.back().get();
-  registered_.emplace(name, std::move(r));
-  return *histograms_.back();
+  return Register<Histogram>(Kind::kHistogram, prometheus::BuildHistogram(), histograms_, name, help,
+                             std::move(label_names), std::move(buckets));
 }
 
 Counter MetricsRegistry::SingleCounter(const std::string& name, const std::string& help) {
@@ -272,8 +252,8 @@ std::vector<MetricSample> MetricsRegistry::Snapshot() const {
           for (const auto& bucket : m.histogram.bucket) {
             auto with_le = labels;
             with_le.emplace_back("le", FormatBound(bucket.upper_bound));
-            samples.push_back({family.name + "_bucket", std::move(with_le),
-                               static_cast<double>(bucket.cumulative_count)});
+            samples.push_back(
+                {family.name + "_bucket", std::move(with_le), static_cast<double>(bucket.cumulative_count)});
           }
           samples.push_back({family.name + "_sum", labels, m.histogram.sample_sum});
           samples.push_back({family.name + "_count", labels, static_cast<double>(m.histogram.sample_count)});

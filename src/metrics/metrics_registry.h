@@ -146,8 +146,8 @@ class MetricsRegistry {
   CounterFamily& Counters(const std::string& name, const std::string& help, std::vector<std::string> label_names);
   GaugeFamily& Gauges(const std::string& name, const std::string& help, std::vector<std::string> label_names);
   // `buckets`: upper bounds, strictly increasing, finite (the +Inf bucket is implicit).
-  HistogramFamily& Histograms(const std::string& name, const std::string& help,
-                              std::vector<std::string> label_names, std::vector<double> buckets);
+  HistogramFamily& Histograms(const std::string& name, const std::string& help, std::vector<std::string> label_names,
+                              std::vector<double> buckets);
 
   // The one series of a family without labels.
   Counter SingleCounter(const std::string& name, const std::string& help);
@@ -177,6 +177,11 @@ class MetricsRegistry {
   void* FindLocked(const std::string& name, Kind kind, const std::vector<std::string>& label_names,
                    const std::vector<double>& buckets) const;
   void CheckNames(const std::string& name, const std::vector<std::string>& label_names) const;
+  // Returns family `name` of `kind`, registering it (in `families`) on first use.
+  template <typename Handle, typename Builder>
+  Family<Handle>& Register(Kind kind, Builder builder, std::vector<std::unique_ptr<Family<Handle>>>& families,
+                           const std::string& name, const std::string& help, std::vector<std::string> label_names,
+                           std::vector<double> buckets);
 
   const size_t max_series_per_family_;
   std::unique_ptr<prometheus::Registry> registry_;

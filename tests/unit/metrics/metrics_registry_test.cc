@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "common/logging.h"
+#include "expect_text.h"
 
 namespace vela::metrics {
 namespace {
@@ -106,8 +107,7 @@ TEST(MetricsRegistryTest, FamilyOverItsLimitCountsIntoTheOtherSeries) {
   EXPECT_EQ(family.refused_lookups(), 2u);
 
   auto samples = registry.Snapshot();
-  const MetricSample* other =
-      FindSample(samples, "vela_test_capped_total", {{"group", "_other"}, {"topic", "_other"}});
+  const MetricSample* other = FindSample(samples, "vela_test_capped_total", {{"group", "_other"}, {"topic", "_other"}});
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(other->value, 15);
   const MetricSample* t0 = FindSample(samples, "vela_test_capped_total", {{"group", "g"}, {"topic", "t0"}});
@@ -157,21 +157,19 @@ TEST(MetricsRegistryTest, TextOutputIsPrometheusFormat) {
   registry.Counters("vela_test_odd_total", "Odd", {"topic"}).WithLabels({"a\"b\\c"}).Increment();
 
   const std::string text = registry.SerializeText();
-  for (const char* expected : {
-           "# HELP vela_test_out_total Messages out\n",
-           "# TYPE vela_test_out_total counter\n",
-           "vela_test_out_total{topic=\"orders\"} 7\n",
-           "# TYPE vela_test_pending gauge\n",
-           "vela_test_pending 3\n",
-           "# TYPE vela_test_wait_seconds histogram\n",
-           "vela_test_wait_seconds_count{code=\"PULL\"} 1\n",
-           "vela_test_wait_seconds_sum{code=\"PULL\"} 0.25\n",
-           "vela_test_wait_seconds_bucket{code=\"PULL\",le=\"0.5\"} 1\n",
-           "vela_test_wait_seconds_bucket{code=\"PULL\",le=\"+Inf\"} 1\n",
-           "vela_test_odd_total{topic=\"a\\\"b\\\\c\"} 1\n",
-       }) {
-    EXPECT_NE(text.find(expected), std::string::npos) << "missing: " << expected << "\nin:\n" << text;
-  }
+  ExpectTextContains(text, {
+                               "# HELP vela_test_out_total Messages out\n",
+                               "# TYPE vela_test_out_total counter\n",
+                               "vela_test_out_total{topic=\"orders\"} 7\n",
+                               "# TYPE vela_test_pending gauge\n",
+                               "vela_test_pending 3\n",
+                               "# TYPE vela_test_wait_seconds histogram\n",
+                               "vela_test_wait_seconds_count{code=\"PULL\"} 1\n",
+                               "vela_test_wait_seconds_sum{code=\"PULL\"} 0.25\n",
+                               "vela_test_wait_seconds_bucket{code=\"PULL\",le=\"0.5\"} 1\n",
+                               "vela_test_wait_seconds_bucket{code=\"PULL\",le=\"+Inf\"} 1\n",
+                               "vela_test_odd_total{topic=\"a\\\"b\\\\c\"} 1\n",
+                           });
 }
 
 TEST(MetricsRegistryTest, ConcurrentIncrementsAllCount) {
