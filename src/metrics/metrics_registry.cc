@@ -149,6 +149,30 @@ template class Family<Counter>;
 template class Family<Gauge>;
 template class Family<Histogram>;
 
+std::string MetricSample::SeriesName() const {
+  std::string out = name;
+  if (labels.empty()) return out;
+  out += '{';
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i > 0) out += ',';
+    out += labels[i].first;
+    out += "=\"";
+    for (char c : labels[i].second) {
+      if (c == '\\' || c == '"') {
+        out += '\\';
+        out += c;
+      } else if (c == '\n') {
+        out += "\\n";
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
 MetricsRegistry::MetricsRegistry(size_t max_series_per_family)
     : max_series_per_family_(max_series_per_family), registry_(std::make_unique<prometheus::Registry>()) {
   VELA_CHECK(max_series_per_family >= 1, "a metric family needs room for at least one label set");

@@ -124,6 +124,10 @@ struct MetricSample {
   std::string name;
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by label name, `le` last
   double value = 0;
+
+  // The series as Prometheus spells it: `name{label="value",...}` (just `name` without labels),
+  // label values escaped as in the text format. A key for `vela-admin broker status`.
+  std::string SeriesName() const;
 };
 
 // MetricsRegistry owns every metric of one process (one prometheus::Registry). Families are

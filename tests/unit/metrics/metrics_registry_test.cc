@@ -172,6 +172,23 @@ TEST(MetricsRegistryTest, TextOutputIsPrometheusFormat) {
                            });
 }
 
+TEST(MetricsRegistryTest, SeriesNameSpellsTheSeriesAsPrometheusDoes) {
+  MetricsRegistry registry;
+  registry.SingleCounter("vela_test_plain_total", "p").Increment();
+  registry.Counters("vela_test_named_total", "n", {"topic", "group"}).WithLabels({"a\"b\\c\nd", "g"}).Increment();
+  registry.SingleHistogram("vela_test_h_seconds", "h", {0.5}).Observe(1);
+  std::vector<std::string> names;
+  for (const auto& s : registry.Snapshot()) names.push_back(s.SeriesName());
+  EXPECT_EQ(names, (std::vector<std::string>{
+                       "vela_test_h_seconds_bucket{le=\"0.5\"}",
+                       "vela_test_h_seconds_bucket{le=\"+Inf\"}",
+                       "vela_test_h_seconds_sum",
+                       "vela_test_h_seconds_count",
+                       "vela_test_named_total{group=\"g\",topic=\"a\\\"b\\\\c\\nd\"}",
+                       "vela_test_plain_total",
+                   }));
+}
+
 TEST(MetricsRegistryTest, ConcurrentIncrementsAllCount) {
   MetricsRegistry registry;
   CounterFamily& family = registry.Counters("vela_test_concurrent_total", "c", {"topic"});
