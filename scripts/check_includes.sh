@@ -5,14 +5,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 declare -A allowed=(
   [common]="common"
+  [metrics]="common metrics"
   [filter]="common filter"
   [store]="common store"
   [net]="common net vela"
-  [broker]="common net store filter broker vela"
+  [broker]="common net store filter metrics broker vela"
   [namesrv]="common net namesrv vela"
   [client]="common net filter client vela"
   [tools]="common net filter client tools vela"
-  [bin]="common bin broker namesrv net store filter"
+  [bin]="common bin broker namesrv net store filter metrics"
 )
 status=0
 for module in "${!allowed[@]}"; do

@@ -4,11 +4,6 @@
 
 namespace vela::broker {
 
-namespace {
-// Woken pulls answered on the waking thread itself; further ones go to their connections.
-constexpr size_t kInlineRetries = 2;
-}  // namespace
-
 PullHoldService::PullHoldService(Retry retry) : ServiceThread("pull-hold"), retry_(std::move(retry)) {}
 
 PullHoldService::~PullHoldService() { Stop(); }
@@ -39,17 +34,11 @@ void PullHoldService::OnDispatch(const store::DispatchedRecord& record) {
 }
 
 void PullHoldService::Dispatch(std::vector<HeldPull> pulls, bool final) {
-  size_t inline_left = kInlineRetries;
   for (auto& p : pulls) {
     auto connection = p.context.connection();
     if (connection == nullptr) continue;  // the consumer left: nobody to answer
-    if (inline_left > 0) {
-      --inline_left;
-      retry_(std::move(p), final);
-      continue;
-    }
-    // Many pulls waiting on one queue (many groups): the rest run on their consumers' own io
-    // threads, so one send does not pay for every group's read.
+    // The read and the answer run on the consumer's own io thread, never on the caller's: the
+    // caller is the appending thread (a producer's io thread) or this service's deadline thread.
     asio::post(connection->executor(), [this, p = std::move(p), final]() mutable { retry_(std::move(p), final); });
   }
 }

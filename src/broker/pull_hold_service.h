@@ -24,24 +24,25 @@ struct HeldPull {
 };
 
 // PullHoldService parks pulls that found nothing (RocketMQ's PullRequestHoldService). The store
-// tells it of each new record on the appending thread, which then retries the held pulls of that
-// queue itself (the first two; more go to their consumers' own io threads) and writes their
-// answers straight to the consumers' sockets: a message reaches a waiting consumer with no thread
-// hand-off in the broker and no polling delay. A pull whose deadline passes is retried one last
-// time (on this service's thread) and answered "no new message". Pulls of a consumer that
+// tells it of each new record on the appending thread; OnDispatch there only takes the pulls held
+// on that queue and posts each to its own consumer connection's io thread, where the pull is
+// re-run and answered: no pull is ever read or answered on the appending thread, so a send never
+// pays for a consumer's read. A pull whose deadline passes is posted the same way for one last
+// retry (from this service's thread) and answered "no new message". Pulls of a consumer that
 // disconnected are dropped. Thread-safe.
 class PullHoldService : public ServiceThread, public store::DispatchListener {
  public:
-  // retry(pull, final) re-runs the pull; `final` is true at the deadline.
+  // retry(pull, final) re-runs the pull; `final` is true at the deadline. It runs on the pull's
+  // connection's io thread (on the caller's thread only in ReleaseAll).
   using Retry = std::function<void(HeldPull pull, bool final)>;
   explicit PullHoldService(Retry retry);
   ~PullHoldService() override;
 
   void Hold(HeldPull pull);
-  // Retries every pull held on (topic, queue) now.
+  // Retries every pull held on (topic, queue) now, each on its connection's io thread.
   void Wake(std::string_view topic, uint32_t queue_id);
   void OnDispatch(const store::DispatchedRecord& record) override;
-  // Answers every held pull (at shutdown).
+  // Answers every held pull on the calling thread (at shutdown, once the io threads stopped).
   void ReleaseAll();
   int64_t held_count() const { return held_.load(std::memory_order_relaxed); }
 
@@ -58,6 +59,7 @@ class PullHoldService : public ServiceThread, public store::DispatchListener {
       return c < 0 || (c == 0 && a.second < b.second);
     }
   };
+  // Posts each pull's retry to its connection's io thread.
   void Dispatch(std::vector<HeldPull> pulls, bool final);
 
   Retry retry_;

@@ -1,0 +1,43 @@
+#include "metrics/broker_metrics.h"
+
+namespace vela::metrics {
+
+namespace {
+// rocketmq_rpc_latency, milliseconds: from a fast in-memory answer to a long-polling pull.
+const std::vector<double> kRpcLatencyBucketsMs = {0.1, 0.25, 0.5, 1,    2.5,  5,    10,    25,   50,
+                                                  100, 250,  500, 1000, 2500, 5000, 10000, 30000};
+// vela_timer_lateness_seconds: the aim is a p99 of 10 ms, so the buckets are fine around it.
+const std::vector<double> kTimerLatenessBucketsS = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
+                                                    0.5,   1,     2.5,   5,    10,   30,   60};
+}  // namespace
+
+BrokerMetrics::BrokerMetrics(MetricsRegistry& registry)
+    : messages_in(
+          registry.Counters("rocketmq_messages_in_total", "Messages stored by the broker", {"topic", "message_type"})),
+      throughput_in(registry.Counters("rocketmq_throughput_in_total", "Bytes of the messages stored by the broker",
+                                      {"topic", "message_type"})),
+      messages_out(
+          registry.Counters("rocketmq_messages_out_total", "Messages sent to consumers", {"topic", "consumer_group"})),
+      throughput_out(registry.Counters("rocketmq_throughput_out_total", "Bytes of the messages sent to consumers",
+                                       {"topic", "consumer_group"})),
+      rpc_latency(registry.Histograms("rocketmq_rpc_latency", "Request handling time in milliseconds",
+                                      {"request_code", "response_code"}, kRpcLatencyBucketsMs)),
+      send_requests(registry.SingleCounter("vela_send_requests_total", "Send requests received")),
+      send_errors(registry.SingleCounter("vela_send_errors_total", "Send requests answered with an error")),
+      pull_requests(registry.SingleCounter("vela_pull_requests_total", "Pull requests received")),
+      filter_conversion_failures(
+          registry.SingleCounter("vela_filter_conversion_failures_total",
+                                 "Subscriptions whose filter could not be turned into a store filter")),
+      bad_requests(registry.SingleCounter("vela_bad_requests_total", "Requests refused as malformed")),
+      corrupt_records_reported(
+          registry.SingleCounter("vela_corrupt_records_reported_total", "Damaged records that pulls passed over")),
+      timer_pending(
+          registry.Gauges("vela_timer_pending", "Timer messages stored and not yet due nor recalled", {"topic"})),
+      timer_delivered(
+          registry.SingleCounter("vela_timer_delivered_total", "Timer messages delivered into their real topic")),
+      timer_recalled(registry.SingleCounter("vela_timer_recalled_total", "Timer messages recalled before delivery")),
+      timer_lateness(registry.SingleHistogram("vela_timer_lateness_seconds",
+                                              "Delivery time of a timer message minus its due time, in seconds",
+                                              kTimerLatenessBucketsS)) {}
+
+}  // namespace vela::metrics
