@@ -72,7 +72,8 @@ Status BrokerController::Start() {
   holds_ = std::make_unique<PullHoldService>(
       [this](HeldPull pull, bool final) { pull_processor_->RetryHeld(std::move(pull), final); });
   resolver_ = std::make_unique<ResourceResolver>(options_, broker_addr_, *topics_, *registrar_);
-  timers_ = std::make_unique<timer::TimerService>(*store_, *topics_, options_.timer, options_.broker_name);
+  timers_ = std::make_unique<timer::TimerService>(*store_, *topics_, options_.timer, options_.broker_name,
+                                                 &counters_.metrics);
   timer_admission_ = std::make_unique<timer::TimerAdmission>(*timers_);
   timer_processor_ = std::make_unique<timer::TimerProcessor>(*timers_);
   send_processor_ = std::make_unique<SendProcessor>(options_, broker_addr_, *resolver_, *store_, counters_,

@@ -35,6 +35,10 @@ struct BrokerMetrics {
   HistogramFamily& rpc_latency;
 
   // Figures RocketMQ has no metric for.
+  Counter messages_in_all;             // vela_messages_in_total: messages stored, every topic
+  Counter bytes_in_all;                // vela_bytes_in_total: bytes of send request bodies stored
+  Counter messages_out_all;            // vela_messages_out_total: messages sent to consumers
+  Counter bytes_out_all;               // vela_bytes_out_total
   Counter send_requests;               // vela_send_requests_total
   Counter send_errors;                 // vela_send_errors_total: sends answered with an error
   Counter pull_requests;               // vela_pull_requests_total

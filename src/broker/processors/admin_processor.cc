@@ -1,6 +1,7 @@
 #include "broker/processors/admin_processor.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -296,7 +297,11 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   v1::Header resp;
   auto& v = *resp.mutable_broker_status_response()->mutable_values();
   auto stats = store_.stats();
-  const auto& c = counters_;
+  // The request figures come from the metrics registry, where every series also appears under
+  // its Prometheus name (e.g. vela_timer_pending{topic="orders"}).
+  std::map<std::string, double> series;
+  for (const metrics::MetricSample& sample : counters_.Snapshot()) series[sample.SeriesName()] = sample.value;
+  auto figure = [&](const char* name) { return fmt::format("{:.0f}", series[name]); };
   v["version"] = "0.1.0";
   v["brokerName"] = options_.broker_name;
   v["brokerClusterName"] = options_.cluster_name;
@@ -307,14 +312,14 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   v["topics"] = std::to_string(topics_.ListTopics().size());
   v["clients"] = std::to_string(clients_.client_count());
   v["heldPulls"] = std::to_string(holds_.held_count());
-  v["sendRequests"] = std::to_string(c.send_requests.load());
-  v["messagesIn"] = std::to_string(c.messages_in.load());
-  v["bytesIn"] = std::to_string(c.bytes_in.load());
-  v["sendErrors"] = std::to_string(c.send_errors.load());
-  v["pullRequests"] = std::to_string(c.pull_requests.load());
-  v["messagesOut"] = std::to_string(c.messages_out.load());
-  v["bytesOut"] = std::to_string(c.bytes_out.load());
-  v["filterConversionFailures"] = std::to_string(c.filter_conversion_failures.load());
+  v["sendRequests"] = figure("vela_send_requests_total");
+  v["messagesIn"] = figure("vela_messages_in_total");
+  v["bytesIn"] = figure("vela_bytes_in_total");
+  v["sendErrors"] = figure("vela_send_errors_total");
+  v["pullRequests"] = figure("vela_pull_requests_total");
+  v["messagesOut"] = figure("vela_messages_out_total");
+  v["bytesOut"] = figure("vela_bytes_out_total");
+  v["filterConversionFailures"] = figure("vela_filter_conversion_failures_total");
   v["commitLogMinOffset"] = std::to_string(stats.min_physical_offset);
   v["commitLogMaxOffset"] = std::to_string(stats.max_physical_offset);
   v["commitLogFlushedOffset"] = std::to_string(stats.flushed_offset);
@@ -324,9 +329,10 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   v["recoveredTruncatedBytes"] = std::to_string(stats.recovered_truncated_bytes);
   v["recoveredDamagedRanges"] = std::to_string(stats.recovered_damaged_ranges);
   v["corruptRecords"] = std::to_string(stats.corrupt_records);
-  v["corruptRecordsReported"] = std::to_string(c.corrupt_records_reported.load());
+  v["corruptRecordsReported"] = figure("vela_corrupt_records_reported_total");
   v["dispatchHealthy"] = stats.dispatch_healthy ? "true" : "false";
   v["diskWritable"] = stats.disk_writable ? "true" : "false";
+  for (const auto& [name, value] : series) v[name] = fmt::format("{}", value);
   rc.Reply(Status::OK(), std::move(resp));
 }
 

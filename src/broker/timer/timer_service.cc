@@ -77,9 +77,9 @@ bool ParseDueEntry(std::string_view key, std::string_view value, int64_t* due, i
 }  // namespace
 
 TimerService::TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options,
-                           std::string broker_name)
+                           std::string broker_name, metrics::BrokerMetrics* metrics)
     : store_(store), meta_(store.meta()), topics_(topics), options_(std::move(options)),
-      broker_name_(std::move(broker_name)), reader_(store, kTimerTopic, 0, [this] { Wake(); }) {}
+      broker_name_(std::move(broker_name)), metrics_(metrics), reader_(store, kTimerTopic, 0, [this] { Wake(); }) {}
 
 TimerService::~TimerService() { Stop(); }
 
@@ -146,6 +146,7 @@ Status TimerService::LoadState() {
   meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
     const int64_t n = v.size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v.data())) : 0;
     if (n > 0) pending_by_topic_[std::string(k.substr(kPendingPrefix.size()))] = n;
+    if (n > 0 && metrics_ != nullptr) metrics_->timer_pending.WithLabels({k.substr(kPendingPrefix.size())}).Set(static_cast<double>(n));
     pending_ += n;
     return true;
   });
@@ -257,6 +258,7 @@ void TimerService::AddPending(const std::string& topic, int64_t delta, store::Me
   n = std::max<int64_t>(0, n + delta);
   pending_ = std::max<int64_t>(0, pending_ + delta);
   batch->puts.emplace_back(std::string(kPendingPrefix) + topic, Fixed64(n));
+  if (metrics_ != nullptr) metrics_->timer_pending.WithLabels({topic}).Set(static_cast<double>(n));
   if (n == 0) pending_by_topic_.erase(topic);
 }
 
@@ -273,6 +275,8 @@ void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::Me
   std::lock_guard lock(stats_mu_);
   int64_t* total = counter_key == kDeliveredKey ? &delivered_ : counter_key == kRecalledKey ? &recalled_ : &dropped_;
   *total += static_cast<int64_t>(entries.size());
+  if (metrics_ != nullptr && counter_key == kDeliveredKey) metrics_->timer_delivered.Increment(static_cast<double>(entries.size()));
+  if (metrics_ != nullptr && counter_key == kRecalledKey) metrics_->timer_recalled.Increment(static_cast<double>(entries.size()));
   batch->puts.emplace_back(std::string(counter_key), Fixed64(*total));
 }
 
@@ -374,7 +378,11 @@ bool TimerService::DeliverDue() {
     const int64_t delivered_at_us = NowEpochMs() * 1000;
     {
       std::lock_guard lock(stats_mu_);
-      for (const DueEntry& e : delivering) lateness_us_.Record(std::max<int64_t>(0, delivered_at_us - e.due_ms * 1000));
+      for (const DueEntry& e : delivering) {
+        const int64_t late_us = std::max<int64_t>(0, delivered_at_us - e.due_ms * 1000);
+        lateness_us_.Record(late_us);
+        if (metrics_ != nullptr) metrics_->timer_lateness.Observe(static_cast<double>(late_us) / 1e6);
+      }
     }
     RemoveEntries(delivering, &done, kDeliveredKey);
     done.deletes.push_back(std::string(kInFlightKey));

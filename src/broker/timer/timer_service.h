@@ -17,6 +17,7 @@
 #include "broker/topic_manager.h"
 #include "common/histogram.h"
 #include "common/recall_handle.h"
+#include "metrics/broker_metrics.h"
 #include "store/message_store.h"
 #include "store/meta_store.h"
 #include "vela/v1/vela.pb.h"
@@ -62,7 +63,9 @@ struct TimerStats {
 // thread-safe.
 class TimerService final {
  public:
-  TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options, std::string broker_name);
+  // `metrics`, when given, is fed the pending count per topic, deliveries, recalls and lateness.
+  TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options, std::string broker_name,
+               metrics::BrokerMetrics* metrics = nullptr);
   ~TimerService();
   TimerService(const TimerService&) = delete;
   TimerService& operator=(const TimerService&) = delete;
@@ -132,6 +135,7 @@ class TimerService final {
   TopicManager& topics_;
   const TimerOptions options_;
   const std::string broker_name_;
+  metrics::BrokerMetrics* const metrics_;
   SystemQueueReader reader_;  // the timer queue, from ingest_offset_
 
   std::thread thread_;
