@@ -46,8 +46,9 @@ nlohmann::json RunConsume(const RunOptions& options);
 nlohmann::json RunE2e(const RunOptions& options);
 // timer: `count` timer messages due uniformly over `spread_s` seconds, sent with window 256, all
 // sent before the first is due; lateness = receive time - due time (epoch clock, one process).
-// Reports the send rate, the lateness percentiles and, with broker_pid, the broker's resident
-// memory per pending timer at the peak (after the last send, before the first due).
+// Reports the send rate, the lateness percentiles and, with broker_pid, the broker's anonymous
+// resident memory (not the mapped log) per pending timer at the peak (after the last send,
+// before the first due).
 nlohmann::json RunTimer(const RunOptions& options);
 
 }  // namespace vela::bench

@@ -39,7 +39,7 @@ TEST(MessageCodecTest, RoundTripsThroughTheRecordFormat) {
   EXPECT_EQ(a.properties.at("env"), "gray");
   EXPECT_EQ(a.properties.at("region"), "eu");
   EXPECT_EQ(a.properties.at("SHARDING_KEY"), "user-1");
-  EXPECT_EQ(a.properties.at("DELAY_MS"), "5000");
+  EXPECT_EQ(a.properties.at("TIMER_DELAY_MS"), "5000");  // RocketMQ's name on the wire
   EXPECT_EQ(a.properties.count("TAGS"), 0u);
   EXPECT_EQ(a.born_timestamp_ms, 1234);
   EXPECT_EQ(a.born_host, "10.0.0.1:0");
@@ -99,6 +99,29 @@ TEST(StatusConvertTest, MapsCodesAndFilterPositions) {
   EXPECT_EQ(s.ToString(), "InvalidArgument: unexpected ')' at position 7");
   EXPECT_TRUE(ToPublic(vela::Status::OK()).ok());
   EXPECT_EQ(ToPublic(vela::Status::Unavailable("x")).code(), StatusCode::kUnavailable);
+}
+
+// Timer fields travel as RocketMQ's properties; at most one of them per message.
+TEST(MessageCodecTest, TimerFieldsAreRocketMqPropertiesAndAtMostOne) {
+  Message m("Orders", "b");
+  m.delay_level = 3;
+  EXPECT_TRUE(ValidateMessage(m, 1024).ok());
+  std::string_view level;
+  ASSERT_TRUE(FindProperty(EncodeMessageProperties(m), "DELAY", &level));
+  EXPECT_EQ(level, "3");
+  m.delay_level = 0;
+  m.deliver_at_ms = 1'700'000'000'000;
+  std::string_view at;
+  ASSERT_TRUE(FindProperty(EncodeMessageProperties(m), "TIMER_DELIVER_MS", &at));
+  EXPECT_EQ(at, "1700000000000");
+  m.delay_ms = 10;
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m.deliver_at_ms = 0;
+  m.delay_level = 1;
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  m.delay_ms = 0;
+  m.delay_level = -1;
+  EXPECT_FALSE(ValidateMessage(m, 1024).ok());
 }
 
 }  // namespace
