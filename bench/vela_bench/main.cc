@@ -135,7 +135,9 @@ int Main(int argc, char** argv) {
   timer->add_option("--group", options.client.group, "consumer group")->required();
   timer->add_option("--count", options.count, "timer messages")->required();
   timer->add_option("--spread", options.spread_s, "seconds over which they fall due")->required();
-  timer->add_option("--lead", options.lead_s, "seconds from the start to the first due time (default: from the count)");
+  timer->add_option("--lead", options.lead_s,
+                    "seconds from the start to the first due time (default: from the count); 600 or more: "
+                    "only store the timers and measure memory, without waiting for them");
   timer->add_option("--broker-pid", options.broker_pid, "measure this broker's resident memory per pending timer");
 
   for (auto* sub : {produce, e2e}) {
