@@ -10,6 +10,13 @@ namespace vela::bench {
 
 client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const ClientSettings& settings,
                                                                       AckHandler on_ack) {
+  auto producer = BuildBenchSdkProducer(settings);
+  if (!producer.ok()) return producer.status();
+  return std::unique_ptr<BenchProducer>(
+      new BenchProducer(settings.topic, std::move(producer).value(), std::move(on_ack)));
+}
+
+client::StatusOr<std::unique_ptr<client::Producer>> BuildBenchSdkProducer(const ClientSettings& settings) {
   client::ProducerBuilder builder;
   client::ClientConfig config;
   config.callback_threads = settings.callback_threads;
@@ -18,10 +25,7 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
   // The topic is declared so that its route and broker connection are ready before the first send
   // (peerbench's clients are connected before their clocks start, too).
   builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms).SetTopics({settings.topic});
-  auto producer = builder.Build();
-  if (!producer.ok()) return producer.status();
-  return std::unique_ptr<BenchProducer>(
-      new BenchProducer(settings.topic, std::move(producer).value(), std::move(on_ack)));
+  return builder.Build();
 }
 
 BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack)

@@ -104,6 +104,10 @@ class BenchConsumer {
   std::unique_ptr<client::PushConsumer> consumer_;
 };
 
+// The SDK producer every workload uses: `settings`' name servers, send timeout and callback
+// threads, the topic's route and connection ready before the first send.
+client::StatusOr<std::unique_ptr<client::Producer>> BuildBenchSdkProducer(const ClientSettings& settings);
+
 // Asks the broker at `broker_addr` for BROKER_STATUS and returns its flushDiskType
 // ("ASYNC_FLUSH" / "SYNC_FLUSH"), or "unknown (<reason>)".
 std::string QueryFlushDiskType(const std::string& broker_addr);

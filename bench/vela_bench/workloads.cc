@@ -502,7 +502,7 @@ nlohmann::json RunTimer(const RunOptions& options) {
   client::StatusOr<std::unique_ptr<BenchConsumer>> consumer = std::unique_ptr<BenchConsumer>();
   if (await_delivery) consumer = BenchConsumer::Create(options.client, handler);
   if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
-  auto producer = client::ProducerBuilder().SetNamesrvAddr(options.client.namesrv).SetGroup("vela-bench").Build();
+  auto producer = BuildBenchSdkProducer(options.client);
   if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const int64_t rss_before = options.broker_pid > 0 ? ResidentBytes(options.broker_pid) : 0;
@@ -519,8 +519,10 @@ nlohmann::json RunTimer(const RunOptions& options) {
   const int64_t t0 = NowMonotonicNs();
   for (int64_t i = 0; i < total; ++i) {
     {
+      // At 256 unacknowledged, wait until a quarter of them came back (one wake-up per 64 acks,
+      // not one per message).
       std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return inflight < 256; });
+      if (inflight >= 256) cv.wait(lock, [&] { return inflight <= 192; });
       ++inflight;
     }
     client::Message m(options.client.topic, "");
@@ -537,7 +539,7 @@ nlohmann::json RunTimer(const RunOptions& options) {
         ++failed;
         if (first_error.empty()) first_error = st.ToString();
       }
-      cv.notify_one();
+      if (inflight == 192 || inflight == 0) cv.notify_one();
     });
   }
   {

@@ -199,8 +199,7 @@ bool TimerService::Ingest() {
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
   auto flush = [&] {
-    if (batch.empty()) return;
-    if (Status st = meta_.WriteState(batch); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
+    if (Status st = Write(&batch); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
     batch = {};
     batch.sync = false;
   };
@@ -218,7 +217,7 @@ bool TimerService::Ingest() {
         batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
                                 fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
         batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
-        AddPending(parsed->real_topic, 1, &batch);
+        AddPending(parsed->real_topic, 1);
         scan_from_ms_ = std::min(scan_from_ms_, parsed->due_ms);
         ++indexed;
         break;
@@ -252,14 +251,28 @@ bool TimerService::Ingest() {
   return true;
 }
 
-void TimerService::AddPending(const std::string& topic, int64_t delta, store::MetaStore::StateBatch* batch) {
+void TimerService::AddPending(const std::string& topic, int64_t delta) {
   std::lock_guard lock(stats_mu_);
   int64_t& n = pending_by_topic_[topic];
   n = std::max<int64_t>(0, n + delta);
   pending_ = std::max<int64_t>(0, pending_ + delta);
-  batch->puts.emplace_back(std::string(kPendingPrefix) + topic, Fixed64(n));
-  if (metrics_ != nullptr) metrics_->timer_pending.WithLabels({topic}).Set(static_cast<double>(n));
-  if (n == 0) pending_by_topic_.erase(topic);
+  changed_topics_.insert(topic);
+}
+
+Status TimerService::Write(store::MetaStore::StateBatch* batch) {
+  {
+    std::lock_guard lock(stats_mu_);
+    for (const std::string& topic : changed_topics_) {
+      auto it = pending_by_topic_.find(topic);
+      const int64_t n = it == pending_by_topic_.end() ? 0 : it->second;
+      batch->puts.emplace_back(std::string(kPendingPrefix) + topic, Fixed64(n));
+      if (metrics_ != nullptr) metrics_->timer_pending.WithLabels({topic}).Set(static_cast<double>(n));
+      if (n == 0 && it != pending_by_topic_.end()) pending_by_topic_.erase(it);
+    }
+    changed_topics_.clear();
+  }
+  if (batch->empty()) return Status::OK();
+  return meta_.WriteState(*batch);
 }
 
 void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::MetaStore::StateBatch* batch,
@@ -270,7 +283,7 @@ void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::Me
     // failure and the offset was written again): that timer's by-offset key stays.
     const auto by_offset = counter_key == kDroppedKey ? meta_.GetState(OffsetKey(e.offset)) : std::nullopt;
     if (!by_offset || ReadFixed64(by_offset) == e.due_ms) batch->deletes.push_back(OffsetKey(e.offset));
-    AddPending(e.topic, -1, batch);
+    AddPending(e.topic, -1);
   }
   std::lock_guard lock(stats_mu_);
   int64_t* total = counter_key == kDeliveredKey ? &delivered_ : counter_key == kRecalledKey ? &recalled_ : &dropped_;
@@ -360,10 +373,15 @@ bool TimerService::DeliverDue() {
   done.sync = false;
   if (!dropped.empty()) RemoveEntries(dropped, &done, kDroppedKey);
   if (!delivering.empty()) {
-    // The marker goes first and synced: a crash after the append finds the re-put records from it.
+    // The marker goes first: a crash after the append finds the re-put records from it. It is
+    // synced when the re-puts will be (SYNC_FLUSH), so a power failure cannot keep them and lose
+    // it; under ASYNC_FLUSH the WAL in the page cache survives a process crash, as the log does.
     std::string marker = Fixed64(store_.stats().max_physical_offset);
     for (const DueEntry& e : delivering) coding::AppendFixed64(&marker, static_cast<uint64_t>(e.offset));
-    if (Status st = meta_.PutState(kInFlightKey, marker); !st.ok()) {
+    store::MetaStore::StateBatch in_flight;
+    in_flight.puts.emplace_back(std::string(kInFlightKey), std::move(marker));
+    in_flight.sync = store_.options().flush_disk_type == store::FlushDiskType::kSync;
+    if (Status st = meta_.WriteState(in_flight); !st.ok()) {
       BrokerLogger()->error("timer: cannot record the deliveries in flight: {}", st.ToString());
       return false;
     }
@@ -387,7 +405,7 @@ bool TimerService::DeliverDue() {
     RemoveEntries(delivering, &done, kDeliveredKey);
     done.deletes.push_back(std::string(kInFlightKey));
   }
-  if (Status st = meta_.WriteState(done); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
+  if (Status st = Write(&done); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
   // The head of the index is now tombstones: the next scan starts at the last entry taken.
   scan_from_ms_ = std::min(skipped_from, due.back().due_ms);
   return true;
@@ -439,7 +457,7 @@ Status TimerService::ResolveInFlight() {
   batch.deletes.push_back(std::string(kInFlightKey));
   BrokerLogger()->info("timer: {} of {} deliveries in flight at the last stop had reached the log", published.size(),
                        in_flight.size());
-  return meta_.WriteState(batch);
+  return Write(&batch);
 }
 
 void TimerService::Recall(std::string topic, RecallHandle handle, RecallCallback done) {

@@ -50,7 +50,7 @@ struct TimerStats {
 // - Never early: a message is appended to its real topic no sooner than its due millisecond.
 // - Exactly once across crashes: the index and the saved offset move together in one RocksDB
 //   batch, so a crash re-reads exactly the records not yet indexed; before a delivery is appended
-//   a synced marker names it with the log's end, and a restart (or a failed append) looks in the
+//   a marker (synced under SYNC_FLUSH) names it with the log's end, and a restart (or a failed append) looks in the
 //   log after that end for the re-put records, so what was published is not published again.
 // - Overdue timers go out at once after a restart, in due order.
 // - A recalled timer is never delivered: recalls run on the service's thread, between deliveries,
@@ -127,7 +127,10 @@ class TimerService final {
   // saved under counter_key (delivered, recalled or dropped).
   void RemoveEntries(const std::vector<DueEntry>& entries, store::MetaStore::StateBatch* batch,
                      std::string_view counter_key);
-  void AddPending(const std::string& topic, int64_t delta, store::MetaStore::StateBatch* batch);
+  // Changes a topic's pending count in memory; Write saves the changed counts with its batch.
+  void AddPending(const std::string& topic, int64_t delta);
+  // Writes `batch` plus the pending counts changed since the last write, and updates the gauges.
+  Status Write(store::MetaStore::StateBatch* batch);
   Result<store::AppendResult> AppendAndWait(std::vector<std::string> records);
 
   store::MessageStore& store_;
@@ -158,6 +161,7 @@ class TimerService final {
   // Figures (stats() from any thread).
   mutable std::mutex stats_mu_;
   std::map<std::string, int64_t> pending_by_topic_;  // GUARDED_BY(stats_mu_)
+  std::set<std::string> changed_topics_;             // GUARDED_BY(stats_mu_): counts not yet written
   int64_t pending_ = 0, delivered_ = 0, recalled_ = 0, dropped_ = 0;  // GUARDED_BY(stats_mu_)
   LatencyHistogram lateness_us_;  // GUARDED_BY(stats_mu_)
   std::atomic<int64_t> next_due_ms_{0};
