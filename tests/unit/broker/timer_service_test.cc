@@ -85,7 +85,8 @@ class TimerServiceTest : public ::testing::Test {
     f.queue_id = queue;
     f.msg_id = id;
     f.properties = encoded;
-    f.body = "body of " + id;
+    const std::string body = "body of " + id;
+    f.body = body;
     std::string raw;
     EncodeRecord(f, &raw);
     RecordView view;

@@ -107,12 +107,14 @@ TEST(MessageCodecTest, TimerFieldsAreRocketMqPropertiesAndAtMostOne) {
   m.delay_level = 3;
   EXPECT_TRUE(ValidateMessage(m, 1024).ok());
   std::string_view level;
-  ASSERT_TRUE(FindProperty(EncodeMessageProperties(m), "DELAY", &level));
+  const std::string with_level = EncodeMessageProperties(m);
+  ASSERT_TRUE(FindProperty(with_level, "DELAY", &level));
   EXPECT_EQ(level, "3");
   m.delay_level = 0;
   m.deliver_at_ms = 1'700'000'000'000;
   std::string_view at;
-  ASSERT_TRUE(FindProperty(EncodeMessageProperties(m), "TIMER_DELIVER_MS", &at));
+  const std::string with_time = EncodeMessageProperties(m);
+  ASSERT_TRUE(FindProperty(with_time, "TIMER_DELIVER_MS", &at));
   EXPECT_EQ(at, "1700000000000");
   m.delay_ms = 10;
   EXPECT_FALSE(ValidateMessage(m, 1024).ok());
