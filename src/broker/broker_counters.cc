@@ -26,4 +26,37 @@ std::vector<metrics::MetricSample> BrokerCounters::Snapshot() {
   return registry.Snapshot();
 }
 
+BrokerCounters::MessagesAndBytes& BrokerCounters::SeriesOf(bool in, std::string_view first, std::string_view second) {
+  std::string key;
+  key.reserve(first.size() + second.size() + 2);
+  key.push_back(in ? 'i' : 'o');
+  key.append(first);
+  key.push_back('\0');
+  key.append(second);
+  auto it = series_.find(key);
+  if (it == series_.end()) {
+    metrics::CounterFamily& messages = in ? metrics.messages_in : metrics.messages_out;
+    metrics::CounterFamily& bytes = in ? metrics.throughput_in : metrics.throughput_out;
+    it = series_.emplace(std::move(key), MessagesAndBytes{messages.WithLabels({first, second}),
+                                                          bytes.WithLabels({first, second})})
+             .first;
+  }
+  return it->second;
+}
+
+void BrokerCounters::CountIn(std::string_view topic, std::string_view message_type, int64_t messages,
+                             int64_t bytes) {
+  std::lock_guard lock(series_mu_);
+  MessagesAndBytes& s = SeriesOf(/*in=*/true, topic, message_type);
+  s.messages.Increment(static_cast<double>(messages));
+  s.bytes.Increment(static_cast<double>(bytes));
+}
+
+void BrokerCounters::CountOut(std::string_view topic, std::string_view group, int64_t messages, int64_t bytes) {
+  std::lock_guard lock(series_mu_);
+  MessagesAndBytes& s = SeriesOf(/*in=*/false, topic, group);
+  s.messages.Increment(static_cast<double>(messages));
+  s.bytes.Increment(static_cast<double>(bytes));
+}
+
 }  // namespace vela::broker

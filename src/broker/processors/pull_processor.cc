@@ -57,6 +57,7 @@ void PullProcessor::ExecutePull(net::RequestContext rc, v1::PullRequest req, boo
       body.views = std::move(r.records);
       body.keepalive = std::move(r.pins);
       auto count = static_cast<uint32_t>(body.views.size());
+      counters_.CountOut(req.topic(), req.group(), count, static_cast<int64_t>(body.size()));
       ReplyPull(rc, v1::PULL_FOUND, r, r.next_begin_offset, std::move(body), count);
       return;
     }

@@ -1,5 +1,7 @@
 #include "broker/processors/send_processor.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "broker/logger.h"
@@ -164,7 +166,7 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
   // append, then complete
   const int64_t bytes = static_cast<int64_t>(frame.body.size());
   const int64_t count = static_cast<int64_t>(append.records.size());
-  store_.Append(std::move(append), [this, rc, bytes, count, compact, body = std::move(body),
+  store_.Append(std::move(append), [this, rc, bytes, count, compact, topic = req.topic(), body = std::move(body),
                                     starts = std::move(starts), extras = std::move(extras)](
                                        Result<store::AppendResult> result) {
     if (!result.ok()) {
@@ -175,6 +177,16 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
     }
     counters_.messages_in.fetch_add(count, std::memory_order_relaxed);
     counters_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
+    // Timer messages count as RocketMQ's "delay" type; bytes are shared out by message count.
+    const auto delayed = static_cast<int64_t>(
+        std::count_if(extras.begin(), extras.end(), [](const ReceiptExtras& e) { return e.deliver_at_ms > 0; }));
+    if (delayed > 0) {
+      counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeDelay, delayed, bytes * delayed / count);
+    }
+    if (count > delayed) {
+      counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeNormal, count - delayed,
+                        bytes - bytes * delayed / count);
+    }
     v1::Header resp;
     auto* sr = resp.mutable_send_response();
     sr->set_broker_addr(broker_addr_);

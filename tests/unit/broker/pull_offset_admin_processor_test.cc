@@ -56,6 +56,7 @@ TEST_F(PullProcessorTest, FoundThenNoNewMessage) {
   ASSERT_EQ(DecodeRecord(found.body, true, &view), DecodeOutcome::kRecord);
   EXPECT_EQ(view.body, "first");
   EXPECT_EQ(counters_.messages_out.load(), 2);
+  EXPECT_EQ(counters_.registry.Total("rocketmq_messages_out_total"), 2);
 
   Answer none = Pull(PullHeader("orders", 1, 2));
   ASSERT_OK(*none.status);

@@ -92,6 +92,14 @@ TEST_F(SendProcessorTest, GoodSendIsStoredWithCompactOrFullReceipts) {
   store_->WaitForDispatch();
   EXPECT_EQ(store_->MaxQueueOffset("orders", 2), 4);
   EXPECT_EQ(counters_.messages_in.load(), 4);
+  // RocketMQ's per-topic series, and the total as broker status shows it.
+  EXPECT_EQ(counters_.registry.Total("rocketmq_messages_in_total"), 4);
+  bool found = false;
+  for (const auto& s : counters_.Snapshot()) {
+    if (s.SeriesName() == R"(rocketmq_messages_in_total{message_type="normal",topic="orders"})") found = s.value == 4;
+  }
+  EXPECT_TRUE(found);
+  EXPECT_EQ(counters_.registry.Total("vela_messages_in_total"), 4);
 }
 
 TEST_F(SendProcessorTest, ReservedUnknownTopicBadQueueAndMalformedRecordAreRefused) {
