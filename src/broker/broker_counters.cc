@@ -27,8 +27,9 @@ std::vector<metrics::MetricSample> BrokerCounters::Snapshot() {
 }
 
 BrokerCounters::MessagesAndBytes& BrokerCounters::SeriesOf(bool in, std::string_view first, std::string_view second) {
-  std::string key;
-  key.reserve(first.size() + second.size() + 2);
+  // One key buffer per thread: no allocation per request once it has grown.
+  thread_local std::string key;
+  key.clear();
   key.push_back(in ? 'i' : 'o');
   key.append(first);
   key.push_back('\0');
@@ -37,7 +38,7 @@ BrokerCounters::MessagesAndBytes& BrokerCounters::SeriesOf(bool in, std::string_
   if (it == series_.end()) {
     metrics::CounterFamily& messages = in ? metrics.messages_in : metrics.messages_out;
     metrics::CounterFamily& bytes = in ? metrics.throughput_in : metrics.throughput_out;
-    it = series_.emplace(std::move(key), MessagesAndBytes{messages.WithLabels({first, second}),
+    it = series_.emplace(key, MessagesAndBytes{messages.WithLabels({first, second}),
                                                           bytes.WithLabels({first, second})})
              .first;
   }

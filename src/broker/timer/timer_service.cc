@@ -145,8 +145,10 @@ Status TimerService::LoadState() {
   std::lock_guard lock(stats_mu_);
   meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
     const int64_t n = v.size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v.data())) : 0;
-    if (n > 0) pending_by_topic_[std::string(k.substr(kPendingPrefix.size()))] = n;
-    if (n > 0 && metrics_ != nullptr) metrics_->timer_pending.WithLabels({k.substr(kPendingPrefix.size())}).Set(static_cast<double>(n));
+    if (n <= 0) return true;
+    const std::string_view topic = k.substr(kPendingPrefix.size());
+    pending_by_topic_[std::string(topic)] = n;
+    if (metrics_ != nullptr) metrics_->timer_pending.WithLabels({topic}).Set(static_cast<double>(n));
     pending_ += n;
     return true;
   });
@@ -446,9 +448,9 @@ Status TimerService::ResolveInFlight() {
     DueEntry e;
     e.due_ms = static_cast<int64_t>(coding::GetFixed64(due->data()));
     e.offset = offset;
-    auto value = meta_.GetState(DueKey(e.due_ms, offset));
+    const std::string key = DueKey(e.due_ms, offset);
+    auto value = meta_.GetState(key);
     if (!value) continue;
-    std::string key = DueKey(e.due_ms, offset);
     if (!ParseDueEntry(key, *value, &e.due_ms, &e.offset, &e.msg_id, &e.topic)) continue;
     delivered.push_back(std::move(e));
   }
@@ -524,7 +526,9 @@ void TimerService::RecallOne(PendingRecall& r) {
 void TimerService::RollOld() {
   const int64_t cutoff = NowEpochMs() - options_.roll_after_ms;
   std::vector<std::string> rolled;
+  size_t examined = 0;  // bounded: entries whose record is gone (dropped when due) are passed over
   meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view v) {
+    if (++examined > kDeliverBatch) return false;
     if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
     const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
     auto raw = store_.ReadRecordAt(offset);
