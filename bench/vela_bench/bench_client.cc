@@ -33,8 +33,9 @@ BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer
 
 BenchProducer::~BenchProducer() { Shutdown(); }
 
-void BenchProducer::Publish(std::string body, uint64_t token) {
+void BenchProducer::Publish(std::string body, uint64_t token, int64_t deliver_at_ms) {
   client::Message message(topic_, std::move(body));
+  message.deliver_at_ms = deliver_at_ms;
   producer_->SendAsync(std::move(message),
                        [this, token](const client::Status& status, const client::SendReceipt& receipt) {
                          Complete(token, status, receipt);

@@ -50,8 +50,8 @@ class BenchProducer {
 
   // Sends `len` bytes asynchronously; the token comes back from PollAcks once acknowledged.
   void Publish(const char* data, size_t len, uint64_t token) { Publish(std::string(data, len), token); }
-  // The same with a body the message takes over.
-  void Publish(std::string body, uint64_t token);
+  // The same with a body the message takes over; a timer message when deliver_at_ms > 0.
+  void Publish(std::string body, uint64_t token, int64_t deliver_at_ms = 0);
   // Diagnostic variant: sends with the blocking Producer::Send on the calling thread and queues the
   // token before returning (no SDK callback-thread hop). Only meaningful with window 1.
   void PublishSync(const char* data, size_t len, uint64_t token);

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -104,8 +105,10 @@ ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count,
 // thread) records its latency and publishes the next message at once, so no driver thread is
 // woken per acknowledgement. peerbench's Redis driver gets the same from its single thread; the
 // window (at most `window` unacknowledged), the timestamps (send: before Publish; ack: when the
-// driver sees it) and the cap are those of ProduceLoop.
-ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base) {
+// driver sees it) and the cap are those of ProduceLoop. With `due_ms_of`, message i is a timer
+// message due at due_ms_of(i), and its body carries that due time instead of the send time.
+ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t count, double cap_s, uint64_t seq_base,
+                               const std::function<int64_t(int64_t)>& due_ms_of = nullptr) {
   struct State {
     std::mutex mu;
     std::condition_variable done_cv;
@@ -124,7 +127,7 @@ ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t co
   st.r.first_send_ns = t0;
   st.r.last_ack_ns = t0;
   // Publishes until the window is full, the count is reached or the cap passes.
-  auto refill = [&st, window, count, deadline, seq_base] {
+  auto refill = [&st, window, count, deadline, seq_base, &due_ms_of] {
     for (;;) {
       int64_t token;
       const int64_t ts = NowMonotonicNs();
@@ -145,8 +148,9 @@ ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t co
       std::string body = st.body;
       const uint64_t seq = seq_base + static_cast<uint64_t>(token);
       std::memcpy(body.data(), &seq, sizeof seq);
-      std::memcpy(body.data() + 8, &ts, sizeof ts);
-      st.producer->Publish(std::move(body), static_cast<uint64_t>(token));
+      const int64_t due_ms = due_ms_of ? due_ms_of(token) : 0;
+      std::memcpy(body.data() + 8, due_ms_of ? &due_ms : &ts, sizeof ts);
+      st.producer->Publish(std::move(body), static_cast<uint64_t>(token), due_ms);
     }
   };
   auto on_ack = [&st, &refill, count](uint64_t token, bool ok) {
@@ -502,8 +506,6 @@ nlohmann::json RunTimer(const RunOptions& options) {
   client::StatusOr<std::unique_ptr<BenchConsumer>> consumer = std::unique_ptr<BenchConsumer>();
   if (await_delivery) consumer = BenchConsumer::Create(options.client, handler);
   if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
-  auto producer = BuildBenchSdkProducer(options.client);
-  if (!producer.ok()) throw std::runtime_error("producer: " + producer.status().ToString());
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const int64_t rss_before = options.broker_pid > 0 ? ResidentBytes(options.broker_pid) : 0;
 
@@ -511,42 +513,14 @@ nlohmann::json RunTimer(const RunOptions& options) {
   const double lead_s = options.lead_s > 0 ? options.lead_s : 5.0 + 20.0 * static_cast<double>(total) / 1e6;
   const int64_t first_due_ms = NowEpochUs() / 1000 + static_cast<int64_t>(lead_s * 1000);
   const double step_ms = options.spread_s * 1000.0 / static_cast<double>(total);
-  Payload payload(options.size);
-  std::mutex mu;
-  std::condition_variable cv;
-  int64_t inflight = 0, acked = 0, failed = 0;
-  std::string first_error, broker_addr;
-  const int64_t t0 = NowMonotonicNs();
-  for (int64_t i = 0; i < total; ++i) {
-    {
-      // At 256 unacknowledged, wait until a quarter of them came back (one wake-up per 64 acks,
-      // not one per message).
-      std::unique_lock lock(mu);
-      if (inflight >= 256) cv.wait(lock, [&] { return inflight <= 192; });
-      ++inflight;
-    }
-    client::Message m(options.client.topic, "");
-    const int64_t due = first_due_ms + static_cast<int64_t>(static_cast<double>(i) * step_ms);
-    m.body.assign(payload.Stamp(static_cast<uint64_t>(i), due), payload.size());
-    m.deliver_at_ms = due;
-    (*producer)->SendAsync(std::move(m), [&](const client::Status& st, const client::SendReceipt& r) {
-      std::lock_guard lock(mu);
-      --inflight;
-      if (st.ok()) {
-        ++acked;
-        if (broker_addr.empty()) broker_addr = r.broker_addr;
-      } else {
-        ++failed;
-        if (first_error.empty()) first_error = st.ToString();
-      }
-      if (inflight == 192 || inflight == 0) cv.notify_one();
-    });
-  }
-  {
-    std::unique_lock lock(mu);
-    cv.wait_for(lock, std::chrono::seconds(60), [&] { return inflight == 0; });
-  }
-  const double send_seconds = static_cast<double>(NowMonotonicNs() - t0) / 1e9;
+  // The sends go through the same window-256 loop as W1's plain sends, so the two rates compare.
+  ProduceOutcome sent = ProduceFromAcks(options, 256, total, 3600, 0, [&](int64_t i) {
+    return first_due_ms + static_cast<int64_t>(static_cast<double>(i) * step_ms);
+  });
+  const int64_t acked = sent.acked, failed = sent.failed;
+  const std::string& first_error = sent.first_error;
+  const std::string& broker_addr = sent.broker_addr;
+  const double send_seconds = static_cast<double>(sent.last_ack_ns - sent.first_send_ns) / 1e9;
   const bool sent_in_time = NowEpochUs() / 1000 < first_due_ms;
   if (options.broker_pid > 0) std::this_thread::sleep_for(std::chrono::seconds(5));  // the broker indexes the tail
   const int64_t rss_peak = options.broker_pid > 0 ? ResidentBytes(options.broker_pid) : 0;
@@ -555,7 +529,6 @@ nlohmann::json RunTimer(const RunOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (*consumer) (*consumer)->Shutdown();
-  (*producer)->Shutdown();
 
   int64_t distinct = 0;
   for (const auto& s : seen) distinct += s.load(std::memory_order_relaxed);

@@ -156,6 +156,7 @@ v1::Header ProducerImpl::MakeHeader(const SendJob& job, int32_t queue_id) const 
 
 Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<const SendJob*>& jobs,
                                                              const std::string& addr,
+                                                             const std::string& broker_name,
                                                              Result<net::Frame> response) const {
   if (!response.ok()) return response.status();
   const auto& sr = response->header.send_response();
@@ -169,6 +170,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
   // The compact form is what MakeHeader asks for: queue offsets are consecutive, ids are ours.
   const bool compact = sr.has_compact_receipt();
   const auto& c = sr.compact_receipt();
+  const bool timers = compact && c.deliver_at_ms_size() == acknowledged;
   std::vector<SendReceipt> receipts;
   receipts.reserve(count);
   int i = 0;
@@ -180,6 +182,10 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
         receipt.offset_id = MakeOffsetId(c.store_host(), c.physical_offsets(i));
         receipt.queue_id = c.queue_id();
         receipt.queue_offset = c.first_queue_offset() + i;
+        if (timers) {
+          receipt.deliver_at_ms = c.deliver_at_ms(i);
+          receipt.recall_handle = EncodeRecallHandle(broker_name, receipt.deliver_at_ms, msg_id);
+        }
       } else {
         const auto& r = sr.receipts(i);
         receipt.msg_id = r.msg_id();
@@ -208,7 +214,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
       if (!IsRetryable(target.status())) return target.status();
       continue;
     }
-    auto result = ParseResponse({job.get()}, target->addr,
+    auto result = ParseResponse({job.get()}, target->addr, target->broker_name,
                                 instance_->rpc().InvokeSync(
                                     target->addr, MakeHeader(*job, target->queue_id),
                                     net::OutBody(EncodeFor(*job, target->queue_id, instance_->born_host())),
@@ -344,7 +350,7 @@ void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, 
   std::vector<const SendJob*> parts;
   parts.reserve(jobs.size());
   for (const auto& job : jobs) parts.push_back(job.get());
-  auto receipts = ParseResponse(parts, addr, std::move(response));
+  auto receipts = ParseResponse(parts, addr, broker_name, std::move(response));
   size_t next_receipt = 0;
   for (auto& job : jobs) {
     if (receipts.ok()) {

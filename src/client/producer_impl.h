@@ -100,8 +100,9 @@ class ProducerImpl {
   Result<Target> PickAnyBroker(SendJob& job);
   v1::Header MakeHeader(const SendJob& job, int32_t queue_id) const;
   // The receipts of one response, in order, for the messages of `jobs` (one request).
+  // `broker_name` names the broker in the recall handles of timer messages.
   Result<std::vector<SendReceipt>> ParseResponse(const std::vector<const SendJob*>& jobs, const std::string& addr,
-                                                 Result<net::Frame> response) const;
+                                                 const std::string& broker_name, Result<net::Frame> response) const;
   void AttemptAsync(std::shared_ptr<SendJob> job, bool may_block);
   void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);
   v1::Header MakeHeartbeat() const;

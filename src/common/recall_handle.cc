@@ -1,6 +1,7 @@
 #include "common/recall_handle.h"
 
 #include <array>
+#include <charconv>
 
 #include <fmt/format.h>
 
@@ -48,10 +49,19 @@ bool FromBase64Url(std::string_view in, std::string* out) {
 }  // namespace
 
 // Layout before encoding: "r1" NUL broker NUL due_ms(decimal) NUL msg_id.
-std::string EncodeRecallHandle(const RecallHandle& handle) {
-  std::string raw = fmt::format("{}{}{}{}{}{}{}", kVersion, '\0', handle.broker_name, '\0', handle.due_ms, '\0',
-                                handle.msg_id);
+std::string EncodeRecallHandle(std::string_view broker_name, int64_t due_ms, std::string_view msg_id) {
+  // Built without formatting: one handle per timer message sent.
+  char due[24];
+  const auto due_size = static_cast<size_t>(std::to_chars(due, due + sizeof due, due_ms).ptr - due);
+  std::string raw;
+  raw.reserve(kVersion.size() + broker_name.size() + due_size + msg_id.size() + 3);
+  raw.append(kVersion).append(1, '\0').append(broker_name).append(1, '\0').append(due, due_size);
+  raw.append(1, '\0').append(msg_id);
   return Base64Url(raw);
+}
+
+std::string EncodeRecallHandle(const RecallHandle& handle) {
+  return EncodeRecallHandle(handle.broker_name, handle.due_ms, handle.msg_id);
 }
 
 Result<RecallHandle> DecodeRecallHandle(std::string_view text) {

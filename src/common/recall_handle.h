@@ -18,6 +18,7 @@ struct RecallHandle {
   std::string msg_id;
 };
 std::string EncodeRecallHandle(const RecallHandle& handle);
+std::string EncodeRecallHandle(std::string_view broker_name, int64_t due_ms, std::string_view msg_id);
 // InvalidArgument ("recall handle ... is not one this broker issued") for anything else.
 Result<RecallHandle> DecodeRecallHandle(std::string_view text);
 

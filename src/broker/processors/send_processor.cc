@@ -143,8 +143,12 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
   std::vector<Admission> admissions;
   if (Status admitted = Admit(append.records, queue_id, &admissions); !admitted.ok()) return fail(admitted);
   // Records a stage acted on may sit in other queues than the rest (and carry extras): then each
-  // record gets its full receipt, whatever the producer asked.
-  const bool compact = req.compact_receipts() && admissions.empty();
+  // record gets its full receipt, whatever the producer asked; but a request of timer messages
+  // only (all in the timer queue) keeps the compact form, with each one's due time.
+  const bool all_timers = !admissions.empty() && std::all_of(admissions.begin(), admissions.end(), [](const Admission& a) {
+    return a.deliver_at_ms > 0;
+  });
+  const bool compact = req.compact_receipts() && (admissions.empty() || all_timers);
   // Full receipts repeat each message's id: they are read from the request's records, so the
   // body travels with the callback, with where each record starts in it.
   std::string body;
@@ -199,6 +203,10 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       c->set_store_host(options_.store.store_host);
       c->mutable_physical_offsets()->Reserve(static_cast<int>(result->records.size()));
       for (const auto& r : result->records) c->add_physical_offsets(r.physical_offset);
+      if (!extras.empty()) {
+        c->mutable_deliver_at_ms()->Reserve(static_cast<int>(extras.size()));
+        for (const ReceiptExtras& e : extras) c->add_deliver_at_ms(e.deliver_at_ms);
+      }
       rc.Reply(Status::OK(), std::move(resp));
       return;
     }

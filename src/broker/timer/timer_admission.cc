@@ -11,7 +11,7 @@ Status TimerAdmission::Admit(const RecordView& record, uint32_t queue_id, int64_
   VELA_RETURN_IF_ERROR(timers_.EnsureTimerTopic());
   admission->rewritten = EncodeTimerRecord(record, queue_id, *due);
   admission->deliver_at_ms = *due;
-  admission->recall_handle = EncodeRecallHandle({timers_.broker_name(), *due, std::string(record.msg_id)});
+  admission->recall_handle = EncodeRecallHandle(timers_.broker_name(), *due, record.msg_id);
   return Status::OK();
 }
 

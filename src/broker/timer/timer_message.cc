@@ -1,6 +1,8 @@
 #include "broker/timer/timer_message.h"
 
 #include <charconv>
+#include <initializer_list>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -20,29 +22,38 @@ bool IsBrokerTimerProperty(std::string_view key) {
   return key == prop::kRealTopic || key == prop::kRealQueueId || key == kPropDueMs || key == kPropRolledFrom;
 }
 
-// The record's properties with `skip` removed and `extra` appended.
-std::string RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
-                              const Properties& extra) {
-  std::string out;
-  out.reserve(properties.size() + 64);
+using PropertyRef = std::pair<std::string_view, std::string_view>;
+
+// A number's decimal digits in a caller's buffer (no allocation: this runs once per timer send).
+struct Decimal {
+  explicit Decimal(int64_t v) : size(static_cast<size_t>(std::to_chars(digits, digits + sizeof digits, v).ptr - digits)) {}
+  std::string_view view() const { return {digits, size}; }
+  char digits[24];
+  size_t size;
+};
+
+// The record's properties with `skip` removed and `extra` appended, written into `out` (a
+// per-thread buffer the caller reuses).
+std::string_view RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
+                                   std::initializer_list<PropertyRef> extra, std::string& out) {
+  out.clear();
   ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
     if (skip != nullptr && skip(k)) return true;
-    out.append(k);
-    out.push_back(record::kPropNameSep);
-    out.append(v);
-    out.push_back(record::kPropPairSep);
+    out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
     return true;
   });
-  out += EncodeProperties(extra);
+  for (const auto& [k, v] : extra) out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
   return out;
 }
 
-std::string Encode(RecordFields fields) {
+std::string Encode(const RecordFields& fields) {
   std::string out;
   out.reserve(EncodedRecordSize(fields));
   EncodeRecord(fields, &out);
   return out;
 }
+
+thread_local std::string properties_buffer;
 
 }  // namespace
 
@@ -137,12 +148,11 @@ std::string EncodeTimerRecord(const RecordView& original, uint32_t real_queue, i
   RecordFields f = original.ToFields();
   f.topic = kTimerTopic;
   f.queue_id = 0;
-  const std::string props = RewriteProperties(
+  const Decimal queue(real_queue), due(due_ms);
+  f.properties = RewriteProperties(
       original.properties, &IsBrokerTimerProperty,
-      {{std::string(prop::kRealTopic), std::string(original.topic)},
-       {std::string(prop::kRealQueueId), std::to_string(real_queue)},
-       {std::string(kPropDueMs), std::to_string(due_ms)}});
-  f.properties = props;
+      {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue.view()}, {kPropDueMs, due.view()}},
+      properties_buffer);
   return Encode(f);
 }
 
@@ -162,10 +172,10 @@ std::string EncodeRecallRecord(std::string_view real_topic, std::string_view msg
 
 std::string EncodeRolledRecord(const RecordView& timer_record, int64_t rolled_from) {
   RecordFields f = timer_record.ToFields();
-  const std::string props = RewriteProperties(
+  const Decimal from(rolled_from);
+  f.properties = RewriteProperties(
       timer_record.properties, [](std::string_view k) { return k == kPropRolledFrom; },
-      {{std::string(kPropRolledFrom), std::to_string(rolled_from)}});
-  f.properties = props;
+      {{kPropRolledFrom, from.view()}}, properties_buffer);
   return Encode(f);
 }
 
@@ -202,10 +212,9 @@ std::string EncodeDeliveredRecord(const RecordView& timer_record, const TimerRec
   RecordFields f = timer_record.ToFields();
   f.topic = parsed.real_topic;
   f.queue_id = queue_id;
-  const std::string props =
-      RewriteProperties(timer_record.properties, &IsBrokerTimerProperty,
-                        {{std::string(kPropOriginOffset), std::to_string(timer_record.physical_offset)}});
-  f.properties = props;
+  const Decimal origin(timer_record.physical_offset);
+  f.properties = RewriteProperties(timer_record.properties, &IsBrokerTimerProperty,
+                                   {{kPropOriginOffset, origin.view()}}, properties_buffer);
   return Encode(f);
 }
 

@@ -20,7 +20,7 @@ constexpr std::string_view kOffsetPrefix = "timer/o/";    // + be64 offset -> be
 constexpr std::string_view kRecalledPrefix = "timer/r/";  // + be64 due + msg_id -> ""
 constexpr std::string_view kPendingPrefix = "timer/pending/";  // + topic -> fixed64 count
 constexpr std::string_view kIngestKey = "timer/ingest";        // fixed64 next queue offset
-constexpr std::string_view kInFlightKey = "timer/inflight";    // fixed64 log end, then fixed64 offsets
+constexpr std::string_view kInFlightKey = "timer/inflight";    // fixed64 log end
 constexpr std::string_view kDeliveredKey = "timer/stat/delivered";
 constexpr std::string_view kRecalledKey = "timer/stat/recalled";
 constexpr std::string_view kDroppedKey = "timer/stat/dropped";
@@ -152,6 +152,12 @@ Status TimerService::LoadState() {
     pending_ += n;
     return true;
   });
+  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view) {
+    if (k.size() == kOffsetPrefix.size() + 8) {
+      offset_floor_.store(static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size())));
+    }
+    return false;
+  });
   delivered_ = ReadFixed64(meta_.GetState(kDeliveredKey));
   recalled_ = ReadFixed64(meta_.GetState(kRecalledKey));
   dropped_ = ReadFixed64(meta_.GetState(kDroppedKey));
@@ -167,12 +173,18 @@ void TimerService::Run() {
       if (stop_) return;
       signalled_ = false;
     }
-    // Everything sent before a recall is indexed before the recall is looked at, and recalls
-    // are answered before the deliveries of this round.
-    while (Ingest()) {
-    }
+    // One batch of indexing per round, between deliveries: timers already indexed and due do not
+    // wait while a burst of later ones is indexed. At start the whole backlog is indexed first,
+    // so that overdue timers go out in due order.
+    bool more = Ingest();
+    while (more && !caught_up_once_) more = Ingest();
+    caught_up_once_ = true;
+    ingest_behind_ = more;
+    // Recalls are answered before the deliveries of this round (one whose timer may not be
+    // indexed yet waits until indexing has caught up).
     ProcessRecalls();
-    const bool delivered = DeliverDue();
+    int64_t next_due = 0;
+    const bool delivered = DeliverDue(&next_due);
     const int64_t now = NowEpochMs();
     if (now - last_roll_ms_ >= 1000) {
       last_roll_ms_ = now;
@@ -182,9 +194,10 @@ void TimerService::Run() {
       last_marker_cleanup_ms_ = now;
       ForgetOldRecallMarkers();
     }
-    if (delivered) continue;  // more may be due already
-    const int64_t next_due = NextDueMs();
+    if (delivered || more) continue;  // more may be due already, or waiting to be indexed
     next_due_ms_.store(next_due, std::memory_order_relaxed);
+    // Idle: nothing is in flight, so the marker goes (a restart then scans nothing for it).
+    if (marker_end_ >= 0 && now - last_delivery_ms_ >= 1000) ClearInFlightMarker();
     std::unique_lock lock(mu_);
     if (stop_ || signalled_ || !recalls_.empty()) continue;
     // At least 1 ms: an entry due already but not deliverable (its recall is being stored) waits.
@@ -219,6 +232,7 @@ bool TimerService::Ingest() {
         batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
                                 fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
         batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
+        LowerOffsetFloor(view.physical_offset);
         AddPending(parsed->real_topic, 1);
         scan_from_ms_ = std::min(scan_from_ms_, parsed->due_ms);
         ++indexed;
@@ -230,6 +244,7 @@ bool TimerService::Ingest() {
         batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
                                 fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
         batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
+        LowerOffsetFloor(view.physical_offset);
         batch.deletes.push_back(DueKey(parsed->due_ms, parsed->rolled_from));
         batch.deletes.push_back(OffsetKey(parsed->rolled_from));
         break;
@@ -310,18 +325,6 @@ bool TimerService::FindEntry(int64_t due_ms, std::string_view msg_id, std::strin
   return found;
 }
 
-int64_t TimerService::NextDueMs() {
-  int64_t next = 0;
-  meta_.ScanStateFrom(kDuePrefix, DuePrefixOf(scan_from_ms_), [&](std::string_view k, std::string_view) {
-    if (k.size() == kDuePrefix.size() + 16) {
-      next = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kDuePrefix.size()));
-      scan_from_ms_ = next;
-    }
-    return false;
-  });
-  return next;
-}
-
 Result<store::AppendResult> TimerService::AppendAndWait(std::vector<std::string> records) {
   store::AppendRequest request;
   request.records.reserve(records.size());
@@ -329,14 +332,18 @@ Result<store::AppendResult> TimerService::AppendAndWait(std::vector<std::string>
   return store_.AppendAndWait(std::move(request));
 }
 
-bool TimerService::DeliverDue() {
+bool TimerService::DeliverDue(int64_t* next_due_ms) {
   const int64_t now = NowEpochMs();
   std::vector<DueEntry> due;
   int64_t skipped_from = INT64_MAX;  // the earliest entry left for later (a recall in progress)
+  int64_t first_future = 0;          // the first entry due after now (0: none seen)
   meta_.ScanStateFrom(kDuePrefix, DuePrefixOf(scan_from_ms_), [&](std::string_view k, std::string_view v) {
     DueEntry e;
     if (!ParseDueEntry(k, v, &e.due_ms, &e.offset, &e.msg_id, &e.topic)) return true;
-    if (e.due_ms > now) return false;
+    if (e.due_ms > now) {
+      first_future = e.due_ms;
+      return false;
+    }
     if (recalling_.count(RecallingKey(e.due_ms, e.msg_id)) != 0) {
       skipped_from = std::min(skipped_from, e.due_ms);
       return true;
@@ -345,8 +352,10 @@ bool TimerService::DeliverDue() {
     due.push_back(std::move(e));
     return due.size() < kDeliverBatch;
   });
+  *next_due_ms = skipped_from != INT64_MAX ? skipped_from : first_future;
   if (due.empty()) {
-    scan_from_ms_ = std::min(skipped_from, now + 1);
+    // Nothing before the next entry but tombstones and entries being recalled.
+    scan_from_ms_ = std::min(skipped_from, first_future > 0 ? first_future : now + 1);
     return false;
   }
   // Build the messages; entries whose record is gone or whose topic was deleted are dropped.
@@ -375,17 +384,13 @@ bool TimerService::DeliverDue() {
   done.sync = false;
   if (!dropped.empty()) RemoveEntries(dropped, &done, kDroppedKey);
   if (!delivering.empty()) {
-    // The marker goes first: a crash after the append finds the re-put records from it. It is
-    // synced when the re-puts will be (SYNC_FLUSH), so a power failure cannot keep them and lose
-    // it; under ASYNC_FLUSH the WAL in the page cache survives a process crash, as the log does.
-    std::string marker = Fixed64(store_.stats().max_physical_offset);
-    for (const DueEntry& e : delivering) coding::AppendFixed64(&marker, static_cast<uint64_t>(e.offset));
-    store::MetaStore::StateBatch in_flight;
-    in_flight.puts.emplace_back(std::string(kInFlightKey), std::move(marker));
-    in_flight.sync = store_.options().flush_disk_type == store::FlushDiskType::kSync;
-    if (Status st = meta_.WriteState(in_flight); !st.ok()) {
-      BrokerLogger()->error("timer: cannot record the deliveries in flight: {}", st.ToString());
-      return false;
+    // The marker is in place before the append: a crash after it finds the re-put records from
+    // the log end the marker names.
+    if (marker_end_ < 0) {
+      if (Status st = WriteInFlightMarker(); !st.ok()) {
+        BrokerLogger()->error("timer: cannot record the deliveries in flight: {}", st.ToString());
+        return false;
+      }
     }
     auto appended = AppendAndWait(std::move(records));
     if (!appended.ok()) {
@@ -395,7 +400,8 @@ bool TimerService::DeliverDue() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       return true;
     }
-    const int64_t delivered_at_us = NowEpochMs() * 1000;
+    last_delivery_ms_ = NowEpochMs();
+    const int64_t delivered_at_us = last_delivery_ms_ * 1000;
     {
       std::lock_guard lock(stats_mu_);
       for (const DueEntry& e : delivering) {
@@ -405,24 +411,58 @@ bool TimerService::DeliverDue() {
       }
     }
     RemoveEntries(delivering, &done, kDeliveredKey);
-    done.deletes.push_back(std::string(kInFlightKey));
+    // The entries go with the marker moved past their re-puts, in one batch. Not synced: if it
+    // is lost, the older marker still covers these re-puts and the ones that follow.
+    const int64_t end = store_.stats().max_physical_offset;
+    done.puts.emplace_back(std::string(kInFlightKey), Fixed64(end));
+    marker_end_ = end;
   }
-  if (Status st = Write(&done); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
+  if (Status st = Write(&done); !st.ok()) {
+    BrokerLogger()->error("timer: index write: {}", st.ToString());
+    // The saved marker still covers the re-puts: find them again from it.
+    if (!delivering.empty()) {
+      if (Status resolved = ResolveInFlight(); !resolved.ok()) BrokerLogger()->error("timer: {}", resolved.ToString());
+    }
+  }
   // The head of the index is now tombstones: the next scan starts at the last entry taken.
   scan_from_ms_ = std::min(skipped_from, due.back().due_ms);
   return true;
 }
 
+Status TimerService::WriteInFlightMarker() {
+  const int64_t end = store_.stats().max_physical_offset;
+  store::MetaStore::StateBatch batch;
+  batch.puts.emplace_back(std::string(kInFlightKey), Fixed64(end));
+  // Synced when the re-puts will be (SYNC_FLUSH), so that a power failure cannot keep them and
+  // lose it; under ASYNC_FLUSH the WAL in the page cache survives a process crash, as the log does.
+  batch.sync = store_.options().flush_disk_type == store::FlushDiskType::kSync;
+  VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
+  marker_end_ = end;
+  return Status::OK();
+}
+
+void TimerService::ClearInFlightMarker() {
+  if (Status st = meta_.DeleteState(kInFlightKey); !st.ok()) {
+    BrokerLogger()->warn("timer: cannot clear the in-flight marker: {}", st.ToString());
+    return;
+  }
+  marker_end_ = -1;
+}
+
 Status TimerService::ResolveInFlight() {
   auto marker = meta_.GetState(kInFlightKey);
-  if (!marker) return Status::OK();
+  if (!marker) {
+    marker_end_ = -1;
+    return Status::OK();
+  }
   if (marker->size() < 8 || marker->size() % 8 != 0) {
-    (void)meta_.DeleteState(kInFlightKey);
+    if (meta_.DeleteState(kInFlightKey).ok()) marker_end_ = -1;
     return Status::Corruption("timer: malformed in-flight marker dropped");
   }
-  std::set<int64_t> in_flight;
-  for (size_t i = 8; i < marker->size(); i += 8) in_flight.insert(static_cast<int64_t>(coding::GetFixed64(marker->data() + i)));
-  // Every record appended since the marker was written: re-puts name their timer record.
+  // Until it is resolved, the saved marker stays the one deliveries are covered by.
+  marker_end_ = static_cast<int64_t>(coding::GetFixed64(marker->data()));
+  // Every record appended since the log end the marker names: a re-put names its timer record,
+  // and a timer record whose index entry is still there was delivered but not yet removed.
   std::set<int64_t> published;
   const int64_t segment = store_.options().commitlog_segment_size;
   const int64_t end = store_.stats().max_physical_offset;
@@ -437,7 +477,7 @@ Status TimerService::ResolveInFlight() {
     if (view.topic != kTimerTopic && FindProperty(view.properties, kPropOriginOffset, &origin)) {
       int64_t o = 0;
       auto [p, ec] = std::from_chars(origin.data(), origin.data() + origin.size(), o);
-      if (ec == std::errc() && in_flight.count(o) != 0) published.insert(o);
+      if (ec == std::errc()) published.insert(o);
     }
     pos += static_cast<int64_t>(view.raw.size());
   }
@@ -457,9 +497,10 @@ Status TimerService::ResolveInFlight() {
   store::MetaStore::StateBatch batch;
   if (!delivered.empty()) RemoveEntries(delivered, &batch, kDeliveredKey);
   batch.deletes.push_back(std::string(kInFlightKey));
-  BrokerLogger()->info("timer: {} of {} deliveries in flight at the last stop had reached the log", published.size(),
-                       in_flight.size());
-  return Write(&batch);
+  BrokerLogger()->info("timer: {} deliveries in flight at the last stop had reached the log", delivered.size());
+  VELA_RETURN_IF_ERROR(Write(&batch));
+  marker_end_ = -1;
+  return Status::OK();
 }
 
 void TimerService::Recall(std::string topic, RecallHandle handle, RecallCallback done) {
@@ -480,26 +521,33 @@ void TimerService::ProcessRecalls() {
     std::lock_guard lock(mu_);
     batch.swap(recalls_);
   }
-  for (auto& r : batch) RecallOne(r);
+  std::deque<PendingRecall> deferred;
+  for (auto& r : batch) {
+    if (!RecallOne(r)) deferred.push_back(std::move(r));
+  }
+  if (deferred.empty()) return;
+  std::lock_guard lock(mu_);
+  for (auto it = deferred.rbegin(); it != deferred.rend(); ++it) recalls_.push_front(std::move(*it));
 }
 
-void TimerService::RecallOne(PendingRecall& r) {
+bool TimerService::RecallOne(PendingRecall& r) {
   v1::RecallResponse response;
   response.set_msg_id(r.handle.msg_id);
   response.set_deliver_at_ms(r.handle.due_ms);
   if (r.handle.broker_name != broker_name_) {
     r.done(Status::InvalidArgument(fmt::format("recall handle names broker {}, this is broker {}",
                                                r.handle.broker_name, broker_name_)));
-    return;
+    return true;
   }
   const std::string recalling = RecallingKey(r.handle.due_ms, r.handle.msg_id);
   DueEntry entry;
   if (recalling_.count(recalling) != 0 || meta_.GetState(RecalledKey(r.handle.due_ms, r.handle.msg_id))) {
     response.set_outcome(v1::RECALL_ALREADY_RECALLED);
     r.done(std::move(response));
-    return;
+    return true;
   }
   if (!FindEntry(r.handle.due_ms, r.handle.msg_id, r.topic, &entry)) {
+    if (ingest_behind_) return false;  // it may be among the records not indexed yet
     if (r.handle.due_ms <= NowEpochMs()) {
       response.set_outcome(v1::RECALL_ALREADY_DELIVERED);
       r.done(std::move(response));
@@ -507,7 +555,7 @@ void TimerService::RecallOne(PendingRecall& r) {
       r.done(Status::NotFound(fmt::format("no pending timer message {} for topic {} due at {} on broker {}",
                                           r.handle.msg_id, r.topic, r.handle.due_ms, broker_name_)));
     }
-    return;
+    return true;
   }
   // Not delivered from here on: deliveries skip it until the recall record is indexed (or the
   // append failed and the recall is forgotten).
@@ -517,20 +565,26 @@ void TimerService::RecallOne(PendingRecall& r) {
   if (!appended.ok()) {
     recalling_.erase(recalling);
     r.done(appended.status().WithContext("the recall could not be stored"));
-    return;
+    return true;
   }
   response.set_outcome(v1::RECALL_DONE);
   r.done(std::move(response));
+  return true;
 }
 
 void TimerService::RollOld() {
   const int64_t cutoff = NowEpochMs() - options_.roll_after_ms;
   std::vector<std::string> rolled;
   size_t examined = 0;  // bounded: entries whose record is gone (dropped when due) are passed over
-  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view v) {
+  int64_t lowest = INT64_MAX;
+  // From the floor: the keys below it are deleted ones, which the iterator would otherwise walk
+  // over once a second (a million tombstones after a million deliveries).
+  const int64_t floor = offset_floor_.load(std::memory_order_relaxed);
+  meta_.ScanStateFrom(kOffsetPrefix, OffsetKey(floor == INT64_MAX ? 0 : floor), [&](std::string_view k, std::string_view v) {
     if (++examined > kDeliverBatch) return false;
     if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
     const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
+    lowest = std::min(lowest, offset);
     auto raw = store_.ReadRecordAt(offset);
     RecordView view;
     if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) return true;
@@ -538,6 +592,9 @@ void TimerService::RollOld() {
     rolled.push_back(EncodeRolledRecord(view, offset));
     return rolled.size() < kDeliverBatch;
   });
+  // The lowest key at or above the floor (none: nothing is pending). Ingest, which lowers the
+  // floor, runs on this thread too.
+  offset_floor_.store(lowest, std::memory_order_relaxed);
   if (rolled.empty()) return;
   auto appended = AppendAndWait(std::move(rolled));
   if (!appended.ok()) {
@@ -560,15 +617,12 @@ void TimerService::ForgetOldRecallMarkers() {
   if (!batch.empty()) (void)meta_.WriteState(batch);
 }
 
-int64_t TimerService::RetentionFloor() const {
-  int64_t floor = INT64_MAX;
-  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view) {
-    if (k.size() == kOffsetPrefix.size() + 8) {
-      floor = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
-    }
-    return false;
-  });
-  return floor;
+int64_t TimerService::RetentionFloor() const { return offset_floor_.load(std::memory_order_relaxed); }
+
+void TimerService::LowerOffsetFloor(int64_t offset) {
+  int64_t floor = offset_floor_.load(std::memory_order_relaxed);
+  while (offset < floor && !offset_floor_.compare_exchange_weak(floor, offset, std::memory_order_relaxed)) {
+  }
 }
 
 TimerStats TimerService::stats() const {

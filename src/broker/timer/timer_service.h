@@ -49,13 +49,17 @@ struct TimerStats {
 // Guarantees:
 // - Never early: a message is appended to its real topic no sooner than its due millisecond.
 // - Exactly once across crashes: the index and the saved offset move together in one RocksDB
-//   batch, so a crash re-reads exactly the records not yet indexed; before a delivery is appended
-//   a marker (synced under SYNC_FLUSH) names it with the log's end, and a restart (or a failed append) looks in the
-//   log after that end for the re-put records, so what was published is not published again.
-// - Overdue timers go out at once after a restart, in due order.
-// - A recalled timer is never delivered: recalls run on the service's thread, between deliveries,
-//   after everything sent before them was indexed; the recall record is in the log before the
-//   recall is confirmed.
+//   batch, so a crash re-reads exactly the records not yet indexed. Before deliveries are
+//   appended, a saved marker names a log end they all lie after (written synced under SYNC_FLUSH
+//   when none is saved; moved past each round's re-puts in the batch that removes their entries;
+//   cleared after a second without deliveries). A restart (or a failed append) looks in the log
+//   after that end for re-put records whose entries are still indexed, and removes them, so what
+//   was published is not published again.
+// - Overdue timers go out at once after a restart, in due order (the backlog is indexed before
+//   the first delivery; afterwards indexing and delivery take turns, a batch each).
+// - A recalled timer is never delivered: recalls run on the service's thread, between deliveries
+//   (one whose timer is not found waits until everything sent before it was indexed); the recall
+//   record is in the log before the recall is confirmed.
 // - Pending timers survive retention: a timer stored longer ago than roll_after_ms is copied
 //   further on in the log (rolled), and retention keeps any segment holding a pending timer.
 //
@@ -111,16 +115,21 @@ class TimerService final {
   Status LoadState();
   // Reads new timer-topic records into the index; true when it read any.
   bool Ingest();
-  // Delivers what is due now; true when it delivered or dropped any.
-  bool DeliverDue();
+  // Delivers what is due now; true when it delivered or dropped any. Sets `next_due_ms` to when
+  // the next entry is due (0: none seen).
+  bool DeliverDue(int64_t* next_due_ms);
+  // Saves the in-flight marker: deliveries may be appended after the log's current end.
+  Status WriteInFlightMarker();
+  void ClearInFlightMarker();
   void ProcessRecalls();
-  void RecallOne(PendingRecall& r);
+  // Answers one recall; false when it must wait until indexing has caught up.
+  bool RecallOne(PendingRecall& r);
   void RollOld();
   void ForgetOldRecallMarkers();
+  void LowerOffsetFloor(int64_t offset);
   // After a restart or a failed append: finds, from the in-flight marker, which deliveries reached
   // the log, and removes their entries.
   Status ResolveInFlight();
-  int64_t NextDueMs();
   // Finds the pending entry of (due, msg_id) on `topic`; false when none.
   bool FindEntry(int64_t due_ms, std::string_view msg_id, std::string_view topic, DueEntry* entry);
   // Deletes the entries' keys in `batch`, lowers the pending counts and adds them to the total
@@ -156,6 +165,10 @@ class TimerService final {
   int64_t started_ms_ = 0;
   int64_t last_roll_ms_ = 0;
   int64_t last_marker_cleanup_ms_ = 0;
+  int64_t last_delivery_ms_ = 0;
+  int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
+  bool caught_up_once_ = false;  // the backlog found at start has been indexed
+  bool ingest_behind_ = false;   // the last round left records of the timer queue unindexed
   std::set<std::string> recalling_;  // "due/msg_id" of recalls whose record is not indexed yet
 
   // Figures (stats() from any thread).
@@ -165,6 +178,10 @@ class TimerService final {
   int64_t pending_ = 0, delivered_ = 0, recalled_ = 0, dropped_ = 0;  // GUARDED_BY(stats_mu_)
   LatencyHistogram lateness_us_;  // GUARDED_BY(stats_mu_)
   std::atomic<int64_t> next_due_ms_{0};
+  // A lower bound of the commit-log offsets of pending timers (INT64_MAX: none): the retention
+  // floor, and where the roll-forward scan starts. Lowered by ingest, raised by the roll scan;
+  // both on the service thread, read from the retention thread.
+  std::atomic<int64_t> offset_floor_{INT64_MAX};
 };
 
 }  // namespace vela::broker::timer

@@ -179,6 +179,20 @@ TEST_F(SendProcessorTest, AdmissionRewriteGoesToItsTopicWithFullReceiptsAndExtra
   Answer plain_only = Send(p, SendHeader("orders", 1, 1, true), MakeRecord("orders", 1, "plain again"));
   ASSERT_OK(*plain_only.status);
   EXPECT_TRUE(plain_only.header.send_response().has_compact_receipt());
+
+  // A request of timer messages only keeps the compact form, with each one's due time (the
+  // client makes the recall handles).
+  Answer timers_only = Send(p, SendHeader("orders", 1, 2, true),
+                            MakeRecord("orders", 1, "timer:x") + MakeRecord("orders", 1, "timer:y"));
+  ASSERT_OK(*timers_only.status);
+  const auto& tc = timers_only.header.send_response();
+  ASSERT_TRUE(tc.has_compact_receipt());
+  ASSERT_EQ(tc.compact_receipt().deliver_at_ms_size(), 2);
+  EXPECT_GT(tc.compact_receipt().deliver_at_ms(0), 0);
+  EXPECT_GT(tc.compact_receipt().deliver_at_ms(1), 0);
+  EXPECT_EQ(tc.compact_receipt().queue_id(), 0);
+  EXPECT_EQ(tc.compact_receipt().first_queue_offset(), 1);
+  EXPECT_EQ(tc.compact_receipt().physical_offsets_size(), 2);
 }
 
 TEST_F(SendProcessorTest, StageErrorRefusesTheWholeRequestAndCorruptRecordsAreNotRewritten) {
