@@ -86,7 +86,7 @@ TimerService::~TimerService() { Stop(); }
 Status TimerService::Start() {
   VELA_RETURN_IF_ERROR(LoadState());
   reader_.Start();
-  store_.AddRetentionFloor([this] { return RetentionFloor(); });
+  store_.AddRetentionFloor([this] { return store::PhysicalOffset(RetentionFloor()); });
   started_ms_ = NowEpochMs();
   thread_ = std::thread([this] { Run(); });
   return Status::OK();
@@ -134,7 +134,7 @@ Status TimerService::EnsureTimerTopic() {
 
 Status TimerService::LoadState() {
   ingest_offset_ = ReadFixed64(meta_.GetState(kIngestKey));
-  const int64_t max_offset = reader_.MaxOffset();
+  const int64_t max_offset = reader_.MaxOffset().value();
   if (ingest_offset_ > max_offset) {
     // The log lost its tail in a crash (ASYNC_FLUSH): entries for the lost records are found
     // missing at delivery and dropped; the records written from now on are indexed.
@@ -196,7 +196,9 @@ void TimerService::Run() {
 
 bool TimerService::Ingest() {
   const int64_t from = ingest_offset_;
-  store::GetResult got = reader_.Read(&ingest_offset_, kIngestBatch);
+  store::QueueOffset next(ingest_offset_);
+  store::GetResult got = reader_.Read(&next, kIngestBatch);
+  ingest_offset_ = next.value();
   if (ingest_offset_ == from) return false;
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
@@ -353,7 +355,7 @@ bool TimerService::DeliverDue() {
   std::vector<std::string> records;
   std::vector<DueEntry> delivering, dropped;
   for (DueEntry& e : due) {
-    auto raw = store_.ReadRecordAt(e.offset);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(e.offset));
     RecordView view;
     Result<TimerRecord> parsed = Status::NotFound("no record");
     if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.topic == kTimerTopic &&
@@ -378,7 +380,7 @@ bool TimerService::DeliverDue() {
     // The marker goes first: a crash after the append finds the re-put records from it. It is
     // synced when the re-puts will be (SYNC_FLUSH), so a power failure cannot keep them and lose
     // it; under ASYNC_FLUSH the WAL in the page cache survives a process crash, as the log does.
-    std::string marker = Fixed64(store_.stats().max_physical_offset);
+    std::string marker = Fixed64(store_.stats().max_physical_offset.value());
     for (const DueEntry& e : delivering) coding::AppendFixed64(&marker, static_cast<uint64_t>(e.offset));
     store::MetaStore::StateBatch in_flight;
     in_flight.puts.emplace_back(std::string(kInFlightKey), std::move(marker));
@@ -425,9 +427,9 @@ Status TimerService::ResolveInFlight() {
   // Every record appended since the marker was written: re-puts name their timer record.
   std::set<int64_t> published;
   const int64_t segment = store_.options().commitlog_segment_size;
-  const int64_t end = store_.stats().max_physical_offset;
+  const int64_t end = store_.stats().max_physical_offset.value();
   for (int64_t pos = static_cast<int64_t>(coding::GetFixed64(marker->data())); pos < end;) {
-    auto raw = store_.ReadRecordAt(pos);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(pos));
     RecordView view;
     if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) {
       pos = (pos / segment + 1) * segment;  // the filler at a segment's end, or damage: go on at the next
@@ -531,7 +533,7 @@ void TimerService::RollOld() {
     if (++examined > kDeliverBatch) return false;
     if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
     const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
-    auto raw = store_.ReadRecordAt(offset);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(offset));
     RecordView view;
     if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) return true;
     if (view.store_timestamp_ms > cutoff) return false;  // offsets grow with store time: the rest are younger
