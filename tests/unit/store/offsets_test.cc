@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "store/message_store.h"
+
 namespace vela::store {
 namespace {
 
@@ -40,6 +42,19 @@ concept Addable = requires(A a, B b) { a + b; };
 static_assert(Addable<QueueOffset, int64_t>);
 static_assert(!Addable<QueueOffset, PhysicalOffset>);
 static_assert(!Addable<QueueOffset, QueueOffset>);
+
+// The store's API takes each kind only where it belongs.
+static_assert(std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), MessageStore&, PhysicalOffset>);
+static_assert(!std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), MessageStore&, QueueOffset>);
+static_assert(!std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), MessageStore&, int64_t>);
+static_assert(std::is_invocable_v<decltype(&MessageStore::GetMessages), MessageStore&, std::string_view, uint32_t,
+                                  QueueOffset, int32_t, int64_t, const MessageFilter*>);
+static_assert(!std::is_invocable_v<decltype(&MessageStore::GetMessages), MessageStore&, std::string_view, uint32_t,
+                                   PhysicalOffset, int32_t, int64_t, const MessageFilter*>);
+static_assert(std::is_same_v<decltype(GetResult::next_begin_offset), QueueOffset>);
+static_assert(std::is_same_v<decltype(AppendedRecord::queue_offset), QueueOffset>);
+static_assert(std::is_same_v<decltype(AppendedRecord::physical_offset), PhysicalOffset>);
+static_assert(std::is_same_v<decltype(DispatchedRecord::physical_offset), PhysicalOffset>);
 
 TEST(OffsetsTest, ArithmeticMovesByCountsAndGivesCountsBack) {
   QueueOffset q(10);
