@@ -133,11 +133,12 @@ void BM_QueueRead_Sequential(benchmark::State& state) {
     (void)h.store->AppendAndWait(std::move(req));
   }
   h.store->WaitForDispatch();
-  int64_t offset = 0, n = 0;
+  QueueOffset offset;
+  int64_t n = 0;
   for (auto _ : state) {
     auto r = h.store->GetMessages("BenchTopic", 0, offset, 32, 1 << 20, nullptr);
     if (r.outcome != GetOutcome::kFound) {
-      offset = 0;
+      offset = QueueOffset(0);
       continue;
     }
     benchmark::DoNotOptimize(r.records.data());
@@ -191,7 +192,7 @@ void BM_FilteredPull_Skip99Of1M(benchmark::State& state) {
   TagOnlyFilter filter("Gray");
   int64_t matched = 0;
   for (auto _ : state) {
-    int64_t offset = 0;
+    QueueOffset offset;
     matched = 0;
     for (;;) {
       auto r = h.store->GetMessages("BenchTopic", 0, offset, 32, 1 << 20, &filter);
@@ -224,14 +225,16 @@ void BM_Recovery_Scan(benchmark::State& state) {
       (void)store->AppendAndWait(std::move(req));
     }
     store->WaitForDispatch();
-    log_bytes = store->stats().max_physical_offset;
+    log_bytes = store->stats().max_physical_offset.value();
   }
   for (auto _ : state) {
     // The commit-log scan alone: map every segment, verify every record's CRC, find the end.
     CommitLog log(*DefaultFileSystem(), o.root_dir + "/commitlog", o.commitlog_segment_size, 0, 0);
     Status st = log.Load();
-    auto report = log.Recover(0);
-    if (!st.ok() || !report.ok() || report->end_offset != log_bytes) state.SkipWithError("recovery failed");
+    auto report = log.Recover(PhysicalOffset(0));
+    if (!st.ok() || !report.ok() || report->end_offset != PhysicalOffset(log_bytes)) {
+      state.SkipWithError("recovery failed");
+    }
   }
   state.SetBytesProcessed(log_bytes * state.iterations());
   std::filesystem::remove_all(o.root_dir);

@@ -20,12 +20,12 @@ int Verify(const std::string& dir, bool json) {
     j["storeDir"] = dir;
     j["clean"] = r.clean();
     j["segmentSize"] = r.segment_size;
-    j["commitLogMinOffset"] = r.log_min;
-    j["commitLogEndOffset"] = r.log_end;
+    j["commitLogMinOffset"] = r.log_min.value();
+    j["commitLogEndOffset"] = r.log_end.value();
     j["records"] = r.records;
     j["damagedRanges"] = nlohmann::json::array();
     for (const auto& d : r.damaged) {
-      j["damagedRanges"].push_back({{"begin", d.begin}, {"end", d.end}, {"reason", d.reason}});
+      j["damagedRanges"].push_back({{"begin", d.begin.value()}, {"end", d.end.value()}, {"reason", d.reason}});
     }
     j["tornTail"] = r.tail_reason;
     j["queues"] = r.queues;
@@ -35,7 +35,7 @@ int Verify(const std::string& dir, bool json) {
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::printf("store %s: commit log [%lld, %lld), %lld intact records, %zu damaged range(s)%s\n", dir.c_str(),
-                static_cast<long long>(r.log_min), static_cast<long long>(r.log_end),
+                static_cast<long long>(r.log_min.value()), static_cast<long long>(r.log_end.value()),
                 static_cast<long long>(r.records), r.damaged.size(), r.tail_reason.empty() ? "" : ", a torn tail");
     std::printf("consume queues: %lld, entries %lld, bad entries %lld\n", static_cast<long long>(r.queues),
                 static_cast<long long>(r.queue_entries), static_cast<long long>(r.bad_queue_entries));

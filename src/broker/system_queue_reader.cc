@@ -12,7 +12,7 @@ void SystemQueueReader::OnDispatch(const store::DispatchedRecord& record) {
   if (record.queue_id == queue_id_ && record.topic == topic_) wake_();
 }
 
-store::GetResult SystemQueueReader::Read(int64_t* offset, int32_t max_count) {
+store::GetResult SystemQueueReader::Read(store::QueueOffset* offset, int32_t max_count) {
   store::GetResult got = store_.GetMessages(topic_, queue_id_, *offset, max_count, 8 << 20, nullptr);
   if (got.outcome == store::GetOutcome::kOffsetTooSmall) {
     BrokerLogger()->error("{} queue {}: offsets {} to {} were deleted by retention before they were read", topic_,

@@ -26,9 +26,9 @@ class SystemQueueReader final : public store::DispatchListener {
   // Up to max_count records from *offset, whose views stay valid while the result's pins are
   // held; *offset moves past them (and past a range retention deleted, which is logged as an
   // error: those records were never seen). Returns an empty result when nothing is new.
-  store::GetResult Read(int64_t* offset, int32_t max_count);
+  store::GetResult Read(store::QueueOffset* offset, int32_t max_count);
   // The queue's next offset to be written (clamps a saved offset after a crash lost the tail).
-  int64_t MaxOffset() const { return store_.MaxQueueOffset(topic_, queue_id_); }
+  store::QueueOffset MaxOffset() const { return store_.MaxQueueOffset(topic_, queue_id_); }
 
  private:
   store::MessageStore& store_;

@@ -16,8 +16,8 @@ std::string Checkpoint::Encode() const {
   std::string out;
   coding::AppendFixed32(&out, kMagic);
   coding::AppendFixed32(&out, kVersion);
-  coding::AppendFixed64(&out, static_cast<uint64_t>(flushed_offset));
-  coding::AppendFixed64(&out, static_cast<uint64_t>(dispatched_offset));
+  coding::AppendFixed64(&out, static_cast<uint64_t>(flushed_offset.value()));
+  coding::AppendFixed64(&out, static_cast<uint64_t>(dispatched_offset.value()));
   coding::AppendFixed32(&out, crc32c::Value(out.data(), out.size()));
   coding::AppendFixed32(&out, 0);
   return out;
@@ -33,8 +33,8 @@ std::optional<Checkpoint> Checkpoint::Read(FileSystem& fs, const std::string& pa
     return std::nullopt;
   }
   Checkpoint c;
-  c.flushed_offset = static_cast<int64_t>(coding::GetFixed64(d.data() + 8));
-  c.dispatched_offset = static_cast<int64_t>(coding::GetFixed64(d.data() + 16));
+  c.flushed_offset = PhysicalOffset(static_cast<int64_t>(coding::GetFixed64(d.data() + 8)));
+  c.dispatched_offset = PhysicalOffset(static_cast<int64_t>(coding::GetFixed64(d.data() + 16)));
   return c;
 }
 

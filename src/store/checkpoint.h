@@ -8,6 +8,7 @@
 #include "common/result.h"
 #include "common/service_thread.h"
 #include "store/file_system.h"
+#include "store/offsets.h"
 
 namespace vela::store {
 
@@ -15,8 +16,8 @@ namespace vela::store {
 // u32 magic "VCKP" (0x504B4356), u32 version (1), i64 flushed commit-log offset, i64 dispatched
 // offset, u32 CRC-32C of bytes [0, 24), u32 zero. Written with write-temp + fsync + rename.
 struct Checkpoint {
-  int64_t flushed_offset = 0;
-  int64_t dispatched_offset = 0;
+  PhysicalOffset flushed_offset;
+  PhysicalOffset dispatched_offset;
 
   std::string Encode() const;
   // nullopt if missing or damaged (recovery then scans from the start).

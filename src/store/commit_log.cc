@@ -71,7 +71,8 @@ Status CommitLog::Load() {
   return Status::OK();
 }
 
-void CommitLog::SetRecoveredEnd(int64_t end) {
+void CommitLog::SetRecoveredEnd(PhysicalOffset recovered_end) {
+  int64_t end = recovered_end.value();
   std::lock_guard lock(segments_mu_);
   if (!segments_.empty()) end = std::clamp(end, segments_.front()->base(), segments_.back()->end());
   // Segments past the end are spares the allocator prepared and never used.
@@ -83,7 +84,9 @@ void CommitLog::SetRecoveredEnd(int64_t end) {
   flushed_offset_.store(end);
 }
 
-int64_t CommitLog::FindIntactRecordAfter(int64_t after, int64_t limit) const {
+PhysicalOffset CommitLog::FindIntactRecordAfter(PhysicalOffset after_offset, PhysicalOffset limit_offset) const {
+  const int64_t after = after_offset.value();
+  const int64_t limit = limit_offset.value();
   char magic[4];
   coding::PutFixed32(magic, record::kRecordMagic);
   for (const auto& seg : Segments()) {
@@ -99,15 +102,17 @@ int64_t CommitLog::FindIntactRecordAfter(int64_t after, int64_t limit) const {
       RecordView view;
       if (DecodeRecord(seg->View(candidate, stop - candidate), /*verify_crc=*/true, &view) == DecodeOutcome::kRecord &&
           view.physical_offset == seg->base() + candidate) {
-        return seg->base() + candidate;
+        return PhysicalOffset(seg->base() + candidate);
       }
       rel = candidate + 1;
     }
   }
-  return -1;
+  return PhysicalOffset(-1);
 }
 
-CommitLog::RecoveryReport CommitLog::Scan(int64_t scan_from, int64_t durable_end) const {
+CommitLog::RecoveryReport CommitLog::Scan(PhysicalOffset scan_from_offset, PhysicalOffset durable_end_offset) const {
+  const int64_t scan_from = scan_from_offset.value();
+  const int64_t durable_end = durable_end_offset.value();
   auto segs = Segments();
   RecoveryReport report;
   if (segs.empty()) return report;
@@ -121,7 +126,8 @@ CommitLog::RecoveryReport CommitLog::Scan(int64_t scan_from, int64_t durable_end
   // A record at `pos` does not verify: skip to the next intact record, or end the log here.
   auto damaged = [&](std::string why) {
     // Past the durable end the crash itself tore the log: what follows was never synced.
-    const int64_t next = pos < durable_end ? FindIntactRecordAfter(pos, log_limit) : -1;
+    const int64_t next =
+        pos < durable_end ? FindIntactRecordAfter(PhysicalOffset(pos), PhysicalOffset(log_limit)).value() : -1;
     if (next < 0) {
       end = pos;
       report.reason = std::move(why);
@@ -130,7 +136,7 @@ CommitLog::RecoveryReport CommitLog::Scan(int64_t scan_from, int64_t durable_end
     Log().error("commit log: bytes [{}, {}) hold no intact record ({}); intact records follow and are kept, the "
                 "damaged range is skipped by readers",
                 pos, next, why);
-    report.damaged.push_back(DamagedRange{pos, next, std::move(why)});
+    report.damaged.push_back(DamagedRange{PhysicalOffset(pos), PhysicalOffset(next), std::move(why)});
     pos = next;
   };
   while (end < 0) {
@@ -183,11 +189,11 @@ CommitLog::RecoveryReport CommitLog::Scan(int64_t scan_from, int64_t durable_end
         break;
     }
   }
-  report.end_offset = end;
+  report.end_offset = PhysicalOffset(end);
   return report;
 }
 
-Result<CommitLog::RecoveryReport> CommitLog::Recover(int64_t scan_from, int64_t durable_end) {
+Result<CommitLog::RecoveryReport> CommitLog::Recover(PhysicalOffset scan_from, PhysicalOffset durable_end) {
   RecoveryReport report = Scan(scan_from, durable_end);
   auto segs = Segments();
   if (segs.empty()) {
@@ -195,7 +201,7 @@ Result<CommitLog::RecoveryReport> CommitLog::Recover(int64_t scan_from, int64_t 
     flushed_offset_.store(0);
     return report;
   }
-  const int64_t end = report.end_offset;
+  const int64_t end = report.end_offset.value();
   // Cut: zero the rest of the segment holding `end`, delete every later segment.
   size_t keep = segs.size();
   for (size_t i = 0; i < segs.size(); ++i) {
@@ -251,12 +257,13 @@ Status CommitLog::Start() {
 
 void CommitLog::Stop() { allocator_.Stop(); }
 
-int64_t CommitLog::min_offset() const {
+PhysicalOffset CommitLog::min_offset() const {
   std::lock_guard lock(segments_mu_);
-  return segments_.empty() ? write_offset_.load(std::memory_order_acquire) : segments_.front()->base();
+  return PhysicalOffset(segments_.empty() ? write_offset_.load(std::memory_order_acquire) : segments_.front()->base());
 }
 
-std::shared_ptr<MappedSegment> CommitLog::SegmentFor(int64_t offset) const {
+std::shared_ptr<MappedSegment> CommitLog::SegmentFor(PhysicalOffset physical_offset) const {
+  const int64_t offset = physical_offset.value();
   std::lock_guard lock(segments_mu_);
   if (segments_.empty() || offset < segments_.front()->base()) return nullptr;
   const auto i = static_cast<size_t>((offset - segments_.front()->base()) / segment_size_);
@@ -280,15 +287,15 @@ Status CommitLog::DeleteOldestSegment() {
   return victim->MarkDeleted(fs_);
 }
 
-void CommitLog::SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next) {
+void CommitLog::SetNextQueueOffset(std::string_view topic, uint32_t queue_id, QueueOffset next) {
   std::lock_guard lock(append_mu_);
-  next_queue_offset_[QueueKey(topic, queue_id)] = next;
+  next_queue_offset_[QueueKey(topic, queue_id)] = next.value();
 }
 
-void CommitLog::RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next) {
+void CommitLog::RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, QueueOffset next) {
   std::lock_guard lock(append_mu_);
   int64_t& current = next_queue_offset_[QueueKey(topic, queue_id)];
-  current = std::max(current, next);
+  current = std::max(current, next.value());
 }
 
 void CommitLog::EraseTopic(std::string_view topic) {
@@ -399,8 +406,8 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     StampRecord(dst, r.queue_id, queue_offset, pos, now_ms, store_host_);
     AppendedRecord& rec = out->records.emplace_back();
     rec.queue_id = r.queue_id;
-    rec.queue_offset = queue_offset;
-    rec.physical_offset = pos;
+    rec.queue_offset = QueueOffset(queue_offset);
+    rec.physical_offset = PhysicalOffset(pos);
     rec.size = static_cast<uint32_t>(size);
     rec.store_timestamp_ms = now_ms;
     pos += size;
@@ -416,23 +423,23 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
   write_offset_.store(pos, std::memory_order_seq_cst);
   appended_records_.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);
   appended_bytes_.fetch_add(total, std::memory_order_relaxed);
-  out->end_offset = pos;
+  out->end_offset = PhysicalOffset(pos);
   return Status::OK();
 }
 
-Result<int64_t> CommitLog::Flush() {
+Result<PhysicalOffset> CommitLog::Flush() {
   const int64_t from = flushed_offset_.load(std::memory_order_relaxed);
-  const int64_t to = write_offset();
-  if (to <= from) return from;
+  const int64_t to = write_offset().value();
+  if (to <= from) return PhysicalOffset(from);
   for (const auto& seg : Segments()) {
     if (seg->end() <= from || seg->base() >= to) continue;
     const int64_t a = std::max(from, seg->base()) - seg->base();
     const int64_t b = std::min(to, seg->end()) - seg->base();
     VELA_RETURN_IF_ERROR(seg->Sync(a, b));
   }
-  VELA_CHECK(to <= write_offset(), "flushed {} past written {}", to, write_offset());
+  VELA_CHECK(to <= write_offset().value(), "flushed {} past written {}", to, write_offset());
   flushed_offset_.store(to, std::memory_order_release);
-  return to;
+  return PhysicalOffset(to);
 }
 
 }  // namespace vela::store

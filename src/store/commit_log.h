@@ -14,6 +14,7 @@
 #include "store/file_system.h"
 #include "store/mapped_segment.h"
 #include "store/message_store.h"
+#include "store/offsets.h"
 #include "store/segment_allocator.h"
 
 namespace vela::store {
@@ -57,12 +58,12 @@ class CommitLog {
   // A stretch of the log that holds no intact record but is followed by intact ones: damage in
   // the middle (a flipped byte, a zeroed page), kept as it is and skipped by readers.
   struct DamagedRange {
-    int64_t begin = 0;
-    int64_t end = 0;     // the intact record that follows starts here
+    PhysicalOffset begin;
+    PhysicalOffset end;  // the intact record that follows starts here
     std::string reason;  // why the record at `begin` does not verify
   };
   struct RecoveryReport {
-    int64_t end_offset = 0;
+    PhysicalOffset end_offset;
     int64_t dropped_bytes = 0;     // non-zero bytes cut at and after end_offset
     int64_t deleted_segments = 0;  // whole segments removed past the end
     std::string reason;            // why the scan stopped ("" at a clean end of data)
@@ -70,20 +71,20 @@ class CommitLog {
     int64_t records = 0;                // intact records scanned
   };
   // The scan of Recover without the cut: what it would find from `scan_from`, changing nothing.
-  RecoveryReport Scan(int64_t scan_from, int64_t durable_end = INT64_MAX) const;
+  RecoveryReport Scan(PhysicalOffset scan_from, PhysicalOffset durable_end = PhysicalOffset(INT64_MAX)) const;
   // Scans from the start of the segment containing `scan_from` (or the first segment), verifying
   // every CRC. A record that does not verify below `durable_end` (what the last checkpoint knew
-  // to be synced; INT64_MAX when unknown) is damage in the middle when an intact record follows it
+  // to be synced; PhysicalOffset(INT64_MAX) when unknown) is damage in the middle when an intact record follows it
   // somewhere in the log: nothing is cut, the range is reported and logged, and the scan goes on
   // after it. Otherwise, and always at or past `durable_end`, it is a torn tail: the log is cut
   // there (the rest of that segment zeroed, later segments deleted, the drop logged). Intact
   // records below the durable end are never zeroed. Sets the write and flushed offsets.
-  Result<RecoveryReport> Recover(int64_t scan_from, int64_t durable_end = INT64_MAX);
+  Result<RecoveryReport> Recover(PhysicalOffset scan_from, PhysicalOffset durable_end = PhysicalOffset(INT64_MAX));
   // The first offset in (after, limit) where an intact record starts: its CRC verifies and it
-  // names its own physical offset. -1 when there is none. Reads the mapped segments only.
-  int64_t FindIntactRecordAfter(int64_t after, int64_t limit) const;
+  // names its own physical offset. PhysicalOffset(-1) when there is none. Reads the mapped segments only.
+  PhysicalOffset FindIntactRecordAfter(PhysicalOffset after, PhysicalOffset limit) const;
   // Trusts `end` (clean shutdown) as the write and flushed offset.
-  void SetRecoveredEnd(int64_t end);
+  void SetRecoveredEnd(PhysicalOffset end);
   // Creates the first segment if there is none and starts the allocator.
   Status Start();
   void Stop();
@@ -96,15 +97,15 @@ class CommitLog {
 
   // Syncs [flushed, write) and advances flushed. Called by one thread at a time (flush service,
   // or shutdown). May block on the disk. Returns the new flushed offset.
-  Result<int64_t> Flush();
+  Result<PhysicalOffset> Flush();
 
-  int64_t write_offset() const { return write_offset_.load(std::memory_order_acquire); }
-  int64_t flushed_offset() const { return flushed_offset_.load(std::memory_order_acquire); }
-  int64_t min_offset() const;
+  PhysicalOffset write_offset() const { return PhysicalOffset(write_offset_.load(std::memory_order_acquire)); }
+  PhysicalOffset flushed_offset() const { return PhysicalOffset(flushed_offset_.load(std::memory_order_acquire)); }
+  PhysicalOffset min_offset() const;
   int64_t segment_size() const { return segment_size_; }
 
   // The segment containing `offset`, or null (below min, or not created).
-  std::shared_ptr<MappedSegment> SegmentFor(int64_t offset) const;
+  std::shared_ptr<MappedSegment> SegmentFor(PhysicalOffset offset) const;
   // A snapshot of the segment list, oldest first.
   std::vector<std::shared_ptr<MappedSegment>> Segments() const;
   // Removes the oldest segment from the list and unlinks it (readers holding it keep it mapped).
@@ -112,9 +113,9 @@ class CommitLog {
   Status DeleteOldestSegment();
 
   // Queue offset bookkeeping (under the append lock).
-  void SetNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next);
+  void SetNextQueueOffset(std::string_view topic, uint32_t queue_id, QueueOffset next);
   // Moves the next queue offset up to `next` (never down).
-  void RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, int64_t next);
+  void RaiseNextQueueOffset(std::string_view topic, uint32_t queue_id, QueueOffset next);
   void EraseTopic(std::string_view topic);
 
   int64_t appended_records() const { return appended_records_.load(std::memory_order_relaxed); }

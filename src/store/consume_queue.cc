@@ -14,13 +14,13 @@ ConsumeQueue::ConsumeQueue(FileSystem& fs, std::string dir, int64_t segment_size
 
 QueueEntry ConsumeQueue::Decode(const char* p) {
   QueueEntry e;
-  e.physical_offset = static_cast<int64_t>(coding::GetFixed64(p));
+  e.physical_offset = PhysicalOffset(static_cast<int64_t>(coding::GetFixed64(p)));
   e.size = static_cast<int32_t>(coding::GetFixed32(p + 8));
   e.tag_hash = static_cast<int64_t>(coding::GetFixed64(p + 12));
   return e;
 }
 
-Status ConsumeQueue::Load(int64_t log_end) {
+Status ConsumeQueue::Load(PhysicalOffset log_end) {
   VELA_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
   VELA_ASSIGN_OR_RETURN(auto names, fs_.ListDir(dir_));
   std::vector<int64_t> bases;
@@ -97,7 +97,8 @@ std::shared_ptr<MappedSegment> ConsumeQueue::SegmentForLocked(int64_t byte_offse
   return i < segments_.size() ? segments_[i] : nullptr;
 }
 
-Status ConsumeQueue::Put(int64_t queue_offset, const QueueEntry& entry) {
+Status ConsumeQueue::Put(QueueOffset offset, const QueueEntry& entry) {
+  const int64_t queue_offset = offset.value();
   const int64_t byte = queue_offset * kQueueEntrySize;
   std::shared_ptr<MappedSegment> seg;
   {
@@ -121,7 +122,7 @@ Status ConsumeQueue::Put(int64_t queue_offset, const QueueEntry& entry) {
     segments_.push_back(seg);
   }
   char* p = seg->data() + (byte - seg->base());
-  coding::PutFixed64(p, static_cast<uint64_t>(entry.physical_offset));
+  coding::PutFixed64(p, static_cast<uint64_t>(entry.physical_offset.value()));
   coding::PutFixed32(p + 8, static_cast<uint32_t>(entry.size));
   coding::PutFixed64(p + 12, static_cast<uint64_t>(entry.tag_hash));
   if (queue_offset + 1 > max_offset_.load(std::memory_order_relaxed)) {
@@ -131,8 +132,8 @@ Status ConsumeQueue::Put(int64_t queue_offset, const QueueEntry& entry) {
   return Status::OK();
 }
 
-bool ConsumeQueue::Get(int64_t queue_offset, QueueEntry* entry, std::shared_ptr<MappedSegment>* pin) const {
-  const int64_t byte = queue_offset * kQueueEntrySize;
+bool ConsumeQueue::Get(QueueOffset queue_offset, QueueEntry* entry, std::shared_ptr<MappedSegment>* pin) const {
+  const int64_t byte = queue_offset.value() * kQueueEntrySize;
   std::shared_ptr<MappedSegment> seg;
   {
     std::lock_guard lock(mu_);
@@ -145,7 +146,7 @@ bool ConsumeQueue::Get(int64_t queue_offset, QueueEntry* entry, std::shared_ptr<
 }
 
 Status ConsumeQueue::Sync() {
-  const int64_t to_entry = max_offset();
+  const int64_t to_entry = max_offset().value();
   if (to_entry <= synced_to_) return Status::OK();
   std::vector<std::shared_ptr<MappedSegment>> segs;
   {
@@ -162,7 +163,7 @@ Status ConsumeQueue::Sync() {
   return Status::OK();
 }
 
-Status ConsumeQueue::DeleteBelow(int64_t min_physical) {
+Status ConsumeQueue::DeleteBelow(PhysicalOffset min_physical) {
   std::lock_guard lock(mu_);
   while (segments_.size() > 1) {
     const auto& seg = segments_.front();

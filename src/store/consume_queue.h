@@ -10,12 +10,13 @@
 #include "common/result.h"
 #include "store/file_system.h"
 #include "store/mapped_segment.h"
+#include "store/offsets.h"
 
 namespace vela::store {
 
 // One consume-queue entry: where a record of the queue sits in the commit log.
 struct QueueEntry {
-  int64_t physical_offset = 0;
+  PhysicalOffset physical_offset;
   int32_t size = 0;  // 0 means "no entry here"
   int64_t tag_hash = 0;
 };
@@ -38,21 +39,21 @@ class ConsumeQueue {
 
   // Maps the existing files and finds the min/max offsets. Entries pointing at or past
   // `log_end` are removed (zeroed), so the queue only names records the log holds.
-  Status Load(int64_t log_end);
+  Status Load(PhysicalOffset log_end);
   // Writes entry `queue_offset`; creates segments as needed. Writer only.
-  Status Put(int64_t queue_offset, const QueueEntry& entry);
+  Status Put(QueueOffset queue_offset, const QueueEntry& entry);
   // Reads entry `queue_offset` (size 0 if absent). Sets *pin to its segment.
-  bool Get(int64_t queue_offset, QueueEntry* entry, std::shared_ptr<MappedSegment>* pin = nullptr) const;
+  bool Get(QueueOffset queue_offset, QueueEntry* entry, std::shared_ptr<MappedSegment>* pin = nullptr) const;
 
-  int64_t min_offset() const { return min_offset_.load(std::memory_order_acquire); }
-  int64_t max_offset() const { return max_offset_.load(std::memory_order_acquire); }  // next to write
+  QueueOffset min_offset() const { return QueueOffset(min_offset_.load(std::memory_order_acquire)); }
+  QueueOffset max_offset() const { return QueueOffset(max_offset_.load(std::memory_order_acquire)); }  // next to write
 
   // Syncs entries written since the last call (from the queue's min after Load). Called by one
   // thread at a time; may run concurrently with Put. May block on the disk.
   Status Sync();
   // Deletes whole segments whose entries all point below `min_physical` (never the last one), and
   // moves min_offset to the first entry at or above it.
-  Status DeleteBelow(int64_t min_physical);
+  Status DeleteBelow(PhysicalOffset min_physical);
   // Unmaps and deletes the whole queue directory.
   Status Destroy();
 
@@ -66,7 +67,7 @@ class ConsumeQueue {
   int64_t segment_size_;  // a multiple of kQueueEntrySize; set before Load, or by Load from existing files
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<MappedSegment>> segments_;  // GUARDED_BY(mu_), ascending base
-  std::atomic<int64_t> min_offset_{0};
+  std::atomic<int64_t> min_offset_{0};  // queue offsets
   std::atomic<int64_t> max_offset_{0};
   int64_t synced_to_ = 0;  // only Sync() callers: entries below are durable
 };

@@ -4,7 +4,7 @@
 
 namespace vela::store {
 
-Status ConsumeQueueTable::LoadAll(int64_t log_end) {
+Status ConsumeQueueTable::LoadAll(PhysicalOffset log_end) {
   VELA_RETURN_IF_ERROR(fs_.CreateDirs(dir_));
   VELA_ASSIGN_OR_RETURN(auto topics, fs_.ListDir(dir_));
   std::lock_guard lock(mu_);
@@ -72,7 +72,7 @@ Status ConsumeQueueTable::SyncAll() {
   return Status::OK();
 }
 
-Status ConsumeQueueTable::DeleteBelow(int64_t min_physical) {
+Status ConsumeQueueTable::DeleteBelow(PhysicalOffset min_physical) {
   for (const auto& n : All()) VELA_RETURN_IF_ERROR(n.queue->DeleteBelow(min_physical));
   return Status::OK();
 }

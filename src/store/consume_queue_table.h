@@ -20,7 +20,7 @@ class ConsumeQueueTable {
       : fs_(fs), dir_(std::move(dir)), segment_size_(segment_size) {}
 
   // Loads every queue directory; entries at or past `log_end` are removed.
-  Status LoadAll(int64_t log_end);
+  Status LoadAll(PhysicalOffset log_end);
   std::shared_ptr<ConsumeQueue> Find(std::string_view topic, uint32_t queue_id) const;
   std::shared_ptr<ConsumeQueue> FindOrCreate(std::string_view topic, uint32_t queue_id);
   // Every queue with its topic and id.
@@ -32,7 +32,7 @@ class ConsumeQueueTable {
   std::vector<Named> All() const;
   Status DeleteTopic(std::string_view topic);
   Status SyncAll();
-  Status DeleteBelow(int64_t min_physical);
+  Status DeleteBelow(PhysicalOffset min_physical);
 
  private:
   FileSystem& fs_;

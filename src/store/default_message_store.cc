@@ -97,28 +97,28 @@ Status DefaultMessageStore::OpenSteps() {
   VELA_RETURN_IF_ERROR(log_->Load());
   const int64_t t0 = NowMonotonicUs();
   if (crashed || !ckpt) {
-    const int64_t scan_from = ckpt ? std::min(ckpt->flushed_offset, ckpt->dispatched_offset) : 0;
+    const PhysicalOffset scan_from = ckpt ? std::min(ckpt->flushed_offset, ckpt->dispatched_offset) : PhysicalOffset(0);
     Log().info("store {}: {}; scanning the commit log from offset {}", root_,
                crashed ? "abort marker present (unclean shutdown)" : "no checkpoint", scan_from);
-    VELA_ASSIGN_OR_RETURN(recovery_, log_->Recover(scan_from, ckpt ? ckpt->flushed_offset : INT64_MAX));
+    VELA_ASSIGN_OR_RETURN(recovery_, log_->Recover(scan_from, ckpt ? ckpt->flushed_offset : PhysicalOffset(INT64_MAX)));
   } else {
     log_->SetRecoveredEnd(ckpt->flushed_offset);
     recovery_.end_offset = log_->write_offset();
   }
-  const int64_t log_end = log_->write_offset();
+  const PhysicalOffset log_end = log_->write_offset();
 
   const std::string cq_dir = root_ + "/consumequeue";
   const bool rebuild = !fs_->Exists(cq_dir);
   queues_ = std::make_unique<ConsumeQueueTable>(*fs_, cq_dir, options_.consume_queue_segment_size);
   VELA_RETURN_IF_ERROR(queues_->LoadAll(log_end));
 
-  std::optional<int64_t> relink_from;
-  if (crashed) relink_from = ckpt ? ckpt->dispatched_offset : 0;
+  std::optional<PhysicalOffset> relink_from;
+  if (crashed) relink_from = ckpt ? ckpt->dispatched_offset : PhysicalOffset(0);
   VELA_ASSIGN_OR_RETURN(ids_, MessageIdIndex::Open(*fs_, root_ + "/index",
                                                    {options_.max_hash_slot_num, options_.max_index_num}, relink_from));
 
   dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *ids_, *meta_);
-  int64_t dispatch_from = (rebuild || !ckpt) ? log_->min_offset() : ckpt->dispatched_offset;
+  PhysicalOffset dispatch_from = (rebuild || !ckpt) ? log_->min_offset() : ckpt->dispatched_offset;
   dispatch_from = std::clamp(dispatch_from, log_->min_offset(), log_end);
   if (rebuild && log_end > log_->min_offset()) Log().warn("store {}: consumequeue/ is missing; rebuilding it from the commit log", root_);
   if (ids_->empty() && dispatch_from > log_->min_offset()) {
@@ -159,7 +159,7 @@ void DefaultMessageStore::RaiseQueueCountersToCommittedOffsets() {
     for (const auto& [where, committed] : meta_->GroupOffsets(group.name)) {
       const auto& [topic, queue_id] = where;
       auto cq = queues_->Find(topic, queue_id);
-      const int64_t end = cq ? cq->max_offset() : 0;
+      const QueueOffset end = cq ? cq->max_offset() : QueueOffset(0);
       if (committed <= end) continue;
       Log().warn("store {}: group {} committed offset {} of queue {}/{}, past its recovered end {} (records lost in "
                  "the crash); new messages start at {} so that the group skips none",
@@ -229,7 +229,9 @@ void DefaultMessageStore::WaitForDispatch() {
 }
 
 void DefaultMessageStore::AddDispatchListener(DispatchListener* listener) { dispatcher_->AddListener(listener); }
-void DefaultMessageStore::AddRetentionFloor(std::function<int64_t()> floor) { retention_->AddFloor(std::move(floor)); }
+void DefaultMessageStore::AddRetentionFloor(std::function<PhysicalOffset()> floor) {
+  retention_->AddFloor(std::move(floor));
+}
 
 void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) {
   if (closed_.load(std::memory_order_relaxed)) {
@@ -307,7 +309,7 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
   }
 }
 
-GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queue_id, int64_t queue_offset,
+GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset,
                                            int32_t max_count, int64_t max_bytes, const MessageFilter* filter) {
   GetResult r;
   auto cq = queues_->Find(topic, queue_id);
@@ -318,12 +320,12 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
                     : GetOutcome::kNoMatchedQueue;
     return r;
   }
-  const int64_t log_min = log_->min_offset();
+  const PhysicalOffset log_min = log_->min_offset();
   r.min_offset = cq->min_offset();
   r.max_offset = cq->max_offset();
-  if (r.max_offset == 0 || r.min_offset == r.max_offset) {
+  if (r.max_offset == QueueOffset(0) || r.min_offset == r.max_offset) {
     if (queue_offset == r.max_offset) {
-      r.outcome = r.max_offset == 0 ? GetOutcome::kNoMessageInQueue : GetOutcome::kOffsetOverflowOne;
+      r.outcome = r.max_offset == QueueOffset(0) ? GetOutcome::kNoMessageInQueue : GetOutcome::kOffsetOverflowOne;
       r.next_begin_offset = r.max_offset;
       return r;
     }
@@ -345,10 +347,10 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
   }
   max_count = std::max(1, max_count);
   const int64_t scan_limit = std::max<int64_t>(kMinScanEntries, 4LL * max_count);
-  const int64_t written = log_->write_offset();
+  const PhysicalOffset written = log_->write_offset();
   auto pins = std::make_shared<SegmentPins>();
   std::shared_ptr<MappedSegment> seg;
-  int64_t off = queue_offset;
+  QueueOffset off = queue_offset;
   for (int64_t scanned = 0; off < r.max_offset && scanned < scan_limit; ++scanned) {
     QueueEntry e;
     if (!cq->Get(off, &e)) {
@@ -367,7 +369,7 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
       continue;
     }
     if (!r.records.empty() && r.total_bytes + e.size > max_bytes) break;
-    if (!seg || e.physical_offset < seg->base() || e.physical_offset >= seg->end()) {
+    if (!seg || e.physical_offset.value() < seg->base() || e.physical_offset.value() >= seg->end()) {
       seg = log_->SegmentFor(e.physical_offset);
       if (!seg) {
         ++off;
@@ -378,11 +380,11 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
     // and the consumer moves past it.
     RecordView view;
     std::string why;
-    const bool fits = e.physical_offset + e.size <= seg->end();
+    const bool fits = (e.physical_offset + e.size).value() <= seg->end();
     if (!fits ||
-        DecodeRecord(seg->View(e.physical_offset - seg->base(), e.size), /*verify_crc=*/true, &view, &why) !=
+        DecodeRecord(seg->View(e.physical_offset.value() - seg->base(), e.size), /*verify_crc=*/true, &view, &why) !=
             DecodeOutcome::kRecord ||
-        view.physical_offset != e.physical_offset || static_cast<int64_t>(view.raw.size()) != e.size) {
+        view.physical_offset != e.physical_offset.value() || static_cast<int64_t>(view.raw.size()) != e.size) {
       if (why.empty()) why = fits ? "the record does not match its queue entry" : "the entry runs past its segment";
       ReportCorrupt(topic, queue_id, off, e.physical_offset, why);
       r.corrupt_offsets.push_back(off);
@@ -407,8 +409,8 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
   return r;
 }
 
-void DefaultMessageStore::ReportCorrupt(std::string_view topic, uint32_t queue_id, int64_t queue_offset,
-                                        int64_t physical_offset, const std::string& why) {
+void DefaultMessageStore::ReportCorrupt(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset,
+                                        PhysicalOffset physical_offset, const std::string& why) {
   {
     std::lock_guard lock(corrupt_mu_);
     if (!reported_corrupt_.insert(physical_offset).second) return;
@@ -419,15 +421,15 @@ void DefaultMessageStore::ReportCorrupt(std::string_view topic, uint32_t queue_i
               root_, physical_offset, topic, queue_id, queue_offset, why);
 }
 
-Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
-  const int64_t written = log_->write_offset();
+Result<std::string> DefaultMessageStore::ReadRecordAt(PhysicalOffset physical_offset) {
+  const PhysicalOffset written = log_->write_offset();
   auto seg = physical_offset < written ? log_->SegmentFor(physical_offset) : nullptr;
   if (!seg) return Status::NotFound(fmt::format("no record at commit-log offset {}", physical_offset));
-  const int64_t rel = physical_offset - seg->base();
-  const int64_t avail = std::min(seg->size(), written - seg->base()) - rel;
+  const int64_t rel = physical_offset.value() - seg->base();
+  const int64_t avail = std::min(seg->size(), written.value() - seg->base()) - rel;
   RecordView view;
   if (avail < 8 || DecodeRecord(seg->View(rel, avail), /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
-      view.physical_offset != physical_offset) {
+      view.physical_offset != physical_offset.value()) {
     return Status::NotFound(fmt::format("no record starts at commit-log offset {}", physical_offset));
   }
   return std::string(view.raw);
@@ -436,7 +438,7 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(int64_t physical_offset) {
 Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_id) {
   // Ids are indexed when their records are queued, before the append is acknowledged.
   std::optional<std::string> found;
-  ids_->Find(msg_id, [&](int64_t physical_offset) {
+  ids_->Find(msg_id, [&](PhysicalOffset physical_offset) {
     auto raw = ReadRecordAt(physical_offset);
     RecordView view;
     if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.msg_id == msg_id) {
@@ -452,7 +454,7 @@ std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic,
                                                          int max_results) {
   std::vector<std::string> out;
   (void)dispatcher_->WaitForIndex(kIndexLookupWait);
-  for (int64_t off : meta_->LookupKey(topic, key, max_results)) {
+  for (PhysicalOffset off : meta_->LookupKey(topic, key, max_results)) {
     auto raw = ReadRecordAt(off);
     if (!raw.ok()) continue;
     RecordView view;
@@ -466,45 +468,46 @@ std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic,
   return out;
 }
 
-int64_t DefaultMessageStore::MinQueueOffset(std::string_view topic, uint32_t queue_id) {
+QueueOffset DefaultMessageStore::MinQueueOffset(std::string_view topic, uint32_t queue_id) {
   auto cq = queues_->Find(topic, queue_id);
-  return cq ? cq->min_offset() : 0;
+  return cq ? cq->min_offset() : QueueOffset(0);
 }
 
-int64_t DefaultMessageStore::MaxQueueOffset(std::string_view topic, uint32_t queue_id) {
+QueueOffset DefaultMessageStore::MaxQueueOffset(std::string_view topic, uint32_t queue_id) {
   auto cq = queues_->Find(topic, queue_id);
-  return cq ? cq->max_offset() : 0;
+  return cq ? cq->max_offset() : QueueOffset(0);
 }
 
-int64_t DefaultMessageStore::StoreTimestampAt(int64_t physical_offset) {
+int64_t DefaultMessageStore::StoreTimestampAt(PhysicalOffset physical_offset) {
   auto seg = log_->SegmentFor(physical_offset);
-  if (!seg || physical_offset + static_cast<int64_t>(record::kOffStoreTs) + 8 > seg->end()) return INT64_MIN;
-  return static_cast<int64_t>(
-      coding::GetFixed64(seg->data() + (physical_offset - seg->base()) + record::kOffStoreTs));
+  const int64_t at = physical_offset.value();
+  if (!seg || at + static_cast<int64_t>(record::kOffStoreTs) + 8 > seg->end()) return INT64_MIN;
+  return static_cast<int64_t>(coding::GetFixed64(seg->data() + (at - seg->base()) + record::kOffStoreTs));
 }
 
-int64_t DefaultMessageStore::QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id,
-                                                     int64_t timestamp_ms) {
+QueueOffset DefaultMessageStore::QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id,
+                                                         int64_t timestamp_ms) {
   auto cq = queues_->Find(topic, queue_id);
-  if (!cq) return 0;
-  int64_t lo = cq->min_offset(), hi = cq->max_offset();  // first offset in [lo, hi) with ts >= timestamp
+  if (!cq) return QueueOffset(0);
+  // First offset in [lo, hi) with ts >= timestamp.
+  int64_t lo = cq->min_offset().value(), hi = cq->max_offset().value();
   while (lo < hi) {
     const int64_t mid = lo + (hi - lo) / 2;
     QueueEntry e;
-    const int64_t ts = cq->Get(mid, &e) ? StoreTimestampAt(e.physical_offset) : INT64_MIN;
+    const int64_t ts = cq->Get(QueueOffset(mid), &e) ? StoreTimestampAt(e.physical_offset) : INT64_MIN;
     if (ts >= timestamp_ms) {
       hi = mid;
     } else {
       lo = mid + 1;
     }
   }
-  return lo;
+  return QueueOffset(lo);
 }
 
 int64_t DefaultMessageStore::LastStoreTimestamp(std::string_view topic, uint32_t queue_id) {
   auto cq = queues_->Find(topic, queue_id);
   QueueEntry e;
-  if (!cq || cq->max_offset() == 0 || !cq->Get(cq->max_offset() - 1, &e)) return 0;
+  if (!cq || cq->max_offset() == QueueOffset(0) || !cq->Get(cq->max_offset() - 1, &e)) return 0;
   const int64_t ts = StoreTimestampAt(e.physical_offset);
   return ts == INT64_MIN ? 0 : ts;
 }

@@ -33,18 +33,18 @@ class DefaultMessageStore final : public MessageStore {
 
   void Shutdown() override;
   void Append(AppendRequest request, AppendCallback on_done) override;
-  GetResult GetMessages(std::string_view topic, uint32_t queue_id, int64_t queue_offset, int32_t max_count,
+  GetResult GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset, int32_t max_count,
                         int64_t max_bytes, const MessageFilter* filter) override;
-  Result<std::string> ReadRecordAt(int64_t physical_offset) override;
+  Result<std::string> ReadRecordAt(PhysicalOffset physical_offset) override;
   Result<std::string> LookupByMessageId(std::string_view msg_id) override;
   std::vector<std::string> QueryByKey(std::string_view topic, std::string_view key, int max_results) override;
-  int64_t MinQueueOffset(std::string_view topic, uint32_t queue_id) override;
-  int64_t MaxQueueOffset(std::string_view topic, uint32_t queue_id) override;
-  int64_t QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id, int64_t timestamp_ms) override;
+  QueueOffset MinQueueOffset(std::string_view topic, uint32_t queue_id) override;
+  QueueOffset MaxQueueOffset(std::string_view topic, uint32_t queue_id) override;
+  QueueOffset QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id, int64_t timestamp_ms) override;
   int64_t LastStoreTimestamp(std::string_view topic, uint32_t queue_id) override;
   void DeleteTopicQueues(std::string_view topic) override;
   void AddDispatchListener(DispatchListener* listener) override;
-  void AddRetentionFloor(std::function<int64_t()> floor) override;
+  void AddRetentionFloor(std::function<PhysicalOffset()> floor) override;
   MetaStore& meta() override { return *meta_; }
   StoreStats stats() const override;
   const StoreOptions& options() const override { return options_; }
@@ -68,10 +68,10 @@ class DefaultMessageStore final : public MessageStore {
   static void FitIndexFilesToSegments(StoreOptions& options);
   Status OpenSteps();
   void StopServices();
-  int64_t StoreTimestampAt(int64_t physical_offset);
+  int64_t StoreTimestampAt(PhysicalOffset physical_offset);
   // Counts and logs a damaged record a read found, once per record.
-  void ReportCorrupt(std::string_view topic, uint32_t queue_id, int64_t queue_offset, int64_t physical_offset,
-                     const std::string& why);
+  void ReportCorrupt(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset,
+                     PhysicalOffset physical_offset, const std::string& why);
   // After recovery: no queue hands out an offset that a consumer group already committed past
   // (a lost tail record must not make a group skip the next message).
   void RaiseQueueCountersToCommittedOffsets();
@@ -94,7 +94,7 @@ class DefaultMessageStore final : public MessageStore {
   std::atomic<bool> closed_{false};
   bool shut_down_ = false;  // GUARDED_BY(shutdown_mu_)
   std::mutex corrupt_mu_;
-  std::unordered_set<int64_t> reported_corrupt_;  // GUARDED_BY(corrupt_mu_): physical offsets
+  std::unordered_set<PhysicalOffset> reported_corrupt_;  // GUARDED_BY(corrupt_mu_): physical offsets
   std::atomic<int64_t> corrupt_records_{0};
 };
 

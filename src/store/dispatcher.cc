@@ -22,9 +22,9 @@ std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, bo
                                    OnDamaged&& on_damaged) {
   int64_t pos = from;
   while (pos < end) {
-    auto seg = log.SegmentFor(pos);
+    auto seg = log.SegmentFor(PhysicalOffset(pos));
     if (!seg) {
-      const int64_t min = log.min_offset();
+      const int64_t min = log.min_offset().value();
       if (pos < min) {
         pos = min;  // retention removed what we had not read (only when far behind)
         continue;
@@ -49,7 +49,7 @@ std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, bo
         why = fmt::format("record claims physical offset {}", view.physical_offset);
       }
       if (outcome == DecodeOutcome::kEndOfData) why = "zeros where a record should start";
-      const int64_t next = log.FindIntactRecordAfter(pos, end);
+      const int64_t next = log.FindIntactRecordAfter(PhysicalOffset(pos), PhysicalOffset(end)).value();
       on_damaged(pos, next < 0 ? end : next, why);
       pos = next < 0 ? end : next;
       continue;
@@ -71,9 +71,9 @@ Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex
 
 Dispatcher::~Dispatcher() { Stop(); }
 
-void Dispatcher::SetStart(int64_t offset) {
-  queued_.store(offset, std::memory_order_release);
-  indexed_.store(offset, std::memory_order_release);
+void Dispatcher::SetStart(PhysicalOffset offset) {
+  queued_.store(offset.value(), std::memory_order_release);
+  indexed_.store(offset.value(), std::memory_order_release);
 }
 
 Status Dispatcher::DispatchAvailable() {
@@ -83,7 +83,7 @@ Status Dispatcher::DispatchAvailable() {
   return st.ok() ? ist : st;
 }
 
-void Dispatcher::IndexId(std::string_view msg_id, int64_t physical_offset) {
+void Dispatcher::IndexId(std::string_view msg_id, PhysicalOffset physical_offset) {
   Status st = ids_.Insert(msg_id, physical_offset);
   if (st.ok()) {
     if (unindexed_ids_ > 0) {
@@ -97,11 +97,11 @@ void Dispatcher::IndexId(std::string_view msg_id, int64_t physical_offset) {
   if (unindexed_ids_++ == 0) Log().error("dispatcher: message id index: {}; records go on unindexed", st.ToString());
 }
 
-Status Dispatcher::IndexIds(int64_t from, int64_t to) {
+Status Dispatcher::IndexIds(PhysicalOffset from, PhysicalOffset to) {
   return WalkLog(
-             log_, from, to, /*verify_crc=*/true,
+             log_, from.value(), to.value(), /*verify_crc=*/true,
              [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
-               if (!view.msg_id.empty()) IndexId(view.msg_id, at);
+               if (!view.msg_id.empty()) IndexId(view.msg_id, PhysicalOffset(at));
                return true;
              },
              LogDamage)
@@ -114,7 +114,7 @@ void Dispatcher::PlaceDamagedRecord(int64_t at, int64_t next, const std::string&
   // When the header still reads (a flipped byte in the body or properties) and names the next
   // offset of its queue, the entry is written: the queue offset stays taken, and pulls report the
   // record as corrupt to the consumer instead of silently skipping a number.
-  auto seg = log_.SegmentFor(at);
+  auto seg = log_.SegmentFor(PhysicalOffset(at));
   if (!seg) return;
   const int64_t len = std::min(next, seg->end()) - at;
   RecordView view;
@@ -125,9 +125,10 @@ void Dispatcher::PlaceDamagedRecord(int64_t at, int64_t next, const std::string&
   }
   auto cq = view.queue_offset == 0 ? queues_.FindOrCreate(view.topic, view.queue_id)
                                    : queues_.Find(view.topic, view.queue_id);
-  if (!cq || cq->max_offset() != view.queue_offset) return;
+  if (!cq || cq->max_offset() != QueueOffset(view.queue_offset)) return;
   const auto size = static_cast<int32_t>(view.raw.size());
-  if (Status st = cq->Put(view.queue_offset, QueueEntry{at, size, TagHash(view.Tag())}); !st.ok()) {
+  if (Status st = cq->Put(QueueOffset(view.queue_offset), QueueEntry{PhysicalOffset(at), size, TagHash(view.Tag())});
+      !st.ok()) {
     Log().error("dispatcher: entry of the damaged record at {}: {}", at, st.ToString());
     return;
   }
@@ -149,7 +150,7 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
   Status status;
   {
     std::lock_guard lock(queue_mu_);
-    const int64_t end = log_.write_offset();
+    const int64_t end = log_.write_offset().value();
     int64_t from = queued_.load(std::memory_order_relaxed);
     if (from >= end) return Status::OK();
     std::shared_ptr<ConsumeQueue> cq;
@@ -163,16 +164,17 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
         cq_topic.assign(view.topic);
         cq_id = view.queue_id;
       }
-      if (view.queue_offset > cq->max_offset() && cq->max_offset() > 0) {
+      if (QueueOffset(view.queue_offset) > cq->max_offset() && cq->max_offset() > QueueOffset(0)) {
         Log().error("dispatcher: queue {}/{} has no intact record at offsets [{}, {}); pulls report them as missing",
                     view.topic, view.queue_id, cq->max_offset(), view.queue_offset);
       }
       const auto size = static_cast<uint32_t>(view.raw.size());
-      put_status = cq->Put(view.queue_offset, QueueEntry{at, static_cast<int32_t>(size), tag_hash});
+      put_status = cq->Put(QueueOffset(view.queue_offset),
+                           QueueEntry{PhysicalOffset(at), static_cast<int32_t>(size), tag_hash});
       if (!put_status.ok()) return false;
-      if (!view.msg_id.empty()) IndexId(view.msg_id, at);
+      if (!view.msg_id.empty()) IndexId(view.msg_id, PhysicalOffset(at));
       if (std::string_view keys; FindProperty(view.properties, prop::kKeys, &keys) && !keys.empty()) {
-        pending_keys_.push_back(KeyIndexEntry{view.topic, keys, at, size});
+        pending_keys_.push_back(KeyIndexEntry{view.topic, keys, PhysicalOffset(at), size});
         if (pending_key_pins_.empty() || pending_key_pins_.back() != seg) pending_key_pins_.push_back(seg);
       }
       if (!listeners_.empty()) {
@@ -200,8 +202,8 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
     DispatchedRecord d;
     d.topic = t.view.topic;
     d.queue_id = t.view.queue_id;
-    d.queue_offset = t.view.queue_offset;
-    d.physical_offset = t.physical_offset;
+    d.queue_offset = QueueOffset(t.view.queue_offset);
+    d.physical_offset = PhysicalOffset(t.physical_offset);
     d.size = static_cast<uint32_t>(t.view.raw.size());
     d.tag_hash = t.tag_hash;
     d.store_timestamp_ms = t.view.store_timestamp_ms;
@@ -235,7 +237,7 @@ Status Dispatcher::DispatchKeys() {
 }
 
 bool Dispatcher::WaitForIndex(std::chrono::milliseconds timeout) {
-  const int64_t target = log_.write_offset();
+  const PhysicalOffset target = log_.write_offset();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (indexed_offset() < target) {
     Wakeup();

@@ -39,14 +39,14 @@ class Dispatcher final : public ServiceThread {
 
   void AddListener(DispatchListener* listener) { listeners_.push_back(listener); }
   // REQUIRES: not running. The first offset to dispatch (a record boundary).
-  void SetStart(int64_t offset);
+  void SetStart(PhysicalOffset offset);
   // Dispatches every record below the log's write offset to the queues and the indexes.
   // Returns the first error. REQUIRES: the thread is not running.
   Status DispatchAvailable();
   // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index); like
   // the dispatch, an insert that fails is logged and its record left unindexed. Fails only on a
   // record that does not decode. REQUIRES: the thread is not running.
-  Status IndexIds(int64_t from, int64_t to);
+  Status IndexIds(PhysicalOffset from, PhysicalOffset to);
   // Writes the queue entries of every record below the log's write offset and tells the
   // listeners. Called after each append; a no-op (OK) while the thread owns a failed dispatch.
   Status DispatchQueues() { return DispatchQueuesUpTo(/*from_thread=*/false); }
@@ -54,9 +54,9 @@ class Dispatcher final : public ServiceThread {
   // Returns whether it was.
   bool WaitForIndex(std::chrono::milliseconds timeout);
 
-  int64_t queued_offset() const { return queued_.load(std::memory_order_acquire); }
-  int64_t indexed_offset() const { return indexed_.load(std::memory_order_acquire); }
-  int64_t dispatched_offset() const { return std::min(queued_offset(), indexed_offset()); }
+  PhysicalOffset queued_offset() const { return PhysicalOffset(queued_.load(std::memory_order_acquire)); }
+  PhysicalOffset indexed_offset() const { return PhysicalOffset(indexed_.load(std::memory_order_acquire)); }
+  PhysicalOffset dispatched_offset() const { return std::min(queued_offset(), indexed_offset()); }
   // False while queue entries cannot be written (a full disk, an I/O error): the thread retries.
   bool healthy() const { return !queue_failed_.load(std::memory_order_acquire); }
   // Damaged stretches of the log the walks skipped (since the store opened).
@@ -75,7 +75,7 @@ class Dispatcher final : public ServiceThread {
   Status DispatchKeys();
   // Adds one id to the index; a failure (a full disk) is logged and the record stays unindexed.
   // REQUIRES: queue_mu_ held, or the thread not running.
-  void IndexId(std::string_view msg_id, int64_t physical_offset);
+  void IndexId(std::string_view msg_id, PhysicalOffset physical_offset);
 
   CommitLog& log_;
   ConsumeQueueTable& queues_;

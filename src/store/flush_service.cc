@@ -53,7 +53,7 @@ void FlushService::CompleteWaiters(bool final_round) {
   Status error;
   {
     std::lock_guard lock(mu_);
-    const int64_t flushed = log_.flushed_offset();
+    const PhysicalOffset flushed = log_.flushed_offset();
     const int64_t now = NowMonotonicUs();
     error = last_error_;
     while (!waiters_.empty()) {

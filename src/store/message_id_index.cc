@@ -138,12 +138,14 @@ class MessageIdIndex::File {
   }
 
   // Calls fn for each entry of `hash`, newest first; false when fn asked to stop.
-  bool Find(uint32_t hash, const std::function<bool(int64_t)>& fn) const {
+  bool Find(uint32_t hash, const std::function<bool(PhysicalOffset)>& fn) const {
     const std::shared_ptr<uint32_t> slots = read_slots_.load(std::memory_order_acquire);
     uint32_t i = std::atomic_ref<uint32_t>(slots.get()[hash % slots_]).load(std::memory_order_acquire);
     while (i != 0 && i <= capacity_) {
       const char* e = EntryAt(i - 1);
-      if (coding::GetFixed32(e) == hash && !fn(static_cast<int64_t>(coding::GetFixed64(e + 8)))) return false;
+      if (coding::GetFixed32(e) == hash && !fn(PhysicalOffset(static_cast<int64_t>(coding::GetFixed64(e + 8))))) {
+        return false;
+      }
       const uint32_t prev = coding::GetFixed32(e + 4);
       if (prev >= i) break;  // only older entries are linked; anything else is damage
       i = prev;
@@ -215,7 +217,7 @@ MessageIdIndex::MessageIdIndex(FileSystem& fs, std::string dir, Geometry geometr
 MessageIdIndex::~MessageIdIndex() = default;
 
 Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std::string dir, Geometry geometry,
-                                                             std::optional<int64_t> relink_from) {
+                                                             std::optional<PhysicalOffset> relink_from) {
   // Slots a multiple of 4 keep the 16-byte entries aligned, so none straddles a page.
   geometry.slots = std::max<uint32_t>(4, geometry.slots / 4 * 4);
   geometry.entries = std::max<uint32_t>(1, geometry.entries);
@@ -258,7 +260,7 @@ Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std
     // Files written to since the checkpoint: the newest, and any whose successor starts at or
     // past it (it may have been sealed after the checkpoint read its offset).
     for (size_t i = 0; i < files.size(); ++i) {
-      if (i + 1 == files.size() || files[i + 1]->first_offset() >= *relink_from) files[i]->Relink();
+      if (i + 1 == files.size() || files[i + 1]->first_offset() >= relink_from->value()) files[i]->Relink();
     }
   }
   index->files_ = std::move(files);
@@ -289,20 +291,20 @@ Status MessageIdIndex::StartFile(int64_t first_offset) {
   return Status::OK();
 }
 
-Status MessageIdIndex::Insert(std::string_view msg_id, int64_t physical_offset) {
+Status MessageIdIndex::Insert(std::string_view msg_id, PhysicalOffset physical_offset) {
   if (!active_ || active_->full()) {
     const int64_t now = NowMonotonicUs();
     if (now < start_retry_at_us_) {
       return Status::Unavailable("message id index: creating a file failed less than a second ago");
     }
-    Status st = StartFile(physical_offset);
+    Status st = StartFile(physical_offset.value());
     if (!st.ok()) {
       start_retry_at_us_ = now + 1'000'000;
       return st;
     }
   }
   if (!active_->active()) active_->Activate();  // after Close
-  active_->Insert(HashId(msg_id), physical_offset);
+  active_->Insert(HashId(msg_id), physical_offset.value());
   return Status::OK();
 }
 
@@ -319,7 +321,7 @@ std::vector<std::shared_ptr<MessageIdIndex::File>> MessageIdIndex::Snapshot() co
   return files_;
 }
 
-void MessageIdIndex::Find(std::string_view msg_id, const std::function<bool(int64_t)>& fn) const {
+void MessageIdIndex::Find(std::string_view msg_id, const std::function<bool(PhysicalOffset)>& fn) const {
   const uint32_t hash = HashId(msg_id);
   const auto files = Snapshot();
   for (auto it = files.rbegin(); it != files.rend(); ++it) {
@@ -346,9 +348,9 @@ Status MessageIdIndex::Sync() {
   return Status::OK();
 }
 
-Status MessageIdIndex::DeleteBelow(int64_t min_physical) {
+Status MessageIdIndex::DeleteBelow(PhysicalOffset min_physical) {
   std::lock_guard lock(mu_);
-  while (files_.size() > 1 && files_[1]->first_offset() <= min_physical) {
+  while (files_.size() > 1 && files_[1]->first_offset() <= min_physical.value()) {
     VELA_RETURN_IF_ERROR(files_.front()->MarkDeleted(fs_));
     files_.erase(files_.begin());
   }

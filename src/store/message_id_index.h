@@ -13,6 +13,7 @@
 #include "common/result.h"
 #include "store/file_system.h"
 #include "store/mapped_segment.h"
+#include "store/offsets.h"
 
 namespace vela::store {
 
@@ -53,7 +54,7 @@ class MessageIdIndex {
   // crash `relink_from` is the checkpoint's dispatched offset (0 without one): the files written
   // at or after it get their chains rebuilt.
   static Result<std::unique_ptr<MessageIdIndex>> Open(FileSystem& fs, std::string dir, Geometry geometry,
-                                                      std::optional<int64_t> relink_from);
+                                                      std::optional<PhysicalOffset> relink_from);
   ~MessageIdIndex();
   MessageIdIndex(const MessageIdIndex&) = delete;
   MessageIdIndex& operator=(const MessageIdIndex&) = delete;
@@ -61,12 +62,12 @@ class MessageIdIndex {
   // Indexes `msg_id` at `physical_offset`. Starts a new file when the newest is full (fallocate:
   // may fail with ResourceExhausted/kNoSpace on a full disk; after such a failure, inserts fail
   // at once for a second before the next try). Writer only.
-  Status Insert(std::string_view msg_id, int64_t physical_offset);
+  Status Insert(std::string_view msg_id, PhysicalOffset physical_offset);
   // Asks the processor to bring the slot `msg_id` will use into the cache, so a later Insert does
   // not wait for memory (the slot array is too large to stay cached). A hint only; any thread.
   void Prefetch(std::string_view msg_id) const;
   // Calls fn(physical_offset) for each candidate of `msg_id`, newest first, until fn returns false.
-  void Find(std::string_view msg_id, const std::function<bool(int64_t)>& fn) const;
+  void Find(std::string_view msg_id, const std::function<bool(PhysicalOffset)>& fn) const;
   // True when no entry exists in any file (a new or dropped index).
   bool empty() const;
 
@@ -78,7 +79,7 @@ class MessageIdIndex {
   // then needs no relink at the next Open. The writer only; a later Insert is still allowed.
   void Close();
   // Deletes every file whose records all lie below `min_physical` (never the newest file).
-  Status DeleteBelow(int64_t min_physical);
+  Status DeleteBelow(PhysicalOffset min_physical);
 
  private:
   class File;

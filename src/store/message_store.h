@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/message_record.h"
 #include "common/result.h"
+#include "store/offsets.h"
 
 // The public surface of the store (DESIGN.md §6): what the broker calls. Everything else in
 // src/store is an implementation detail behind MessageStore.
@@ -66,15 +67,15 @@ struct AppendRequest {
 // Where one appended record landed.
 struct AppendedRecord {
   uint32_t queue_id = 0;
-  int64_t queue_offset = 0;
-  int64_t physical_offset = 0;
+  QueueOffset queue_offset;
+  PhysicalOffset physical_offset;
   uint32_t size = 0;
   int64_t store_timestamp_ms = 0;
 };
 // The outcome of one Append: every record's place, in request order.
 struct AppendResult {
   std::vector<AppendedRecord> records;
-  int64_t end_offset = 0;  // physical offset just past the last record
+  PhysicalOffset end_offset;  // just past the last record
 };
 // Called once per Append: at once under ASYNC_FLUSH (on the caller's thread), under SYNC_FLUSH on
 // the flush thread when the bytes are durable, or with DeadlineExceeded after syncFlushTimeout.
@@ -105,24 +106,24 @@ class MessageFilter {
 // What GetMessages found, with the pins that keep its views valid.
 struct GetResult {
   GetOutcome outcome = GetOutcome::kNoMatchedQueue;
-  int64_t next_begin_offset = 0;
-  int64_t min_offset = 0;
-  int64_t max_offset = 0;
+  QueueOffset next_begin_offset;
+  QueueOffset min_offset;
+  QueueOffset max_offset;
   // Whole stored records, viewing mapped segment memory: valid while `pins` are held.
   std::vector<std::string_view> records;
   std::shared_ptr<const void> pins;  // keeps the segments mapped (retention waits for it)
   int64_t total_bytes = 0;
   // Queue offsets in [queue_offset, next_begin_offset) whose record is damaged (its CRC fails, or
   // nothing intact is left of it): skipped, never served, reported so the consumer knows.
-  std::vector<int64_t> corrupt_offsets;
+  std::vector<QueueOffset> corrupt_offsets;
 };
 
 // A record whose queue entry was just written, handed to DispatchListeners.
 struct DispatchedRecord {
   std::string_view topic;
   uint32_t queue_id = 0;
-  int64_t queue_offset = 0;
-  int64_t physical_offset = 0;
+  QueueOffset queue_offset;
+  PhysicalOffset physical_offset;
   uint32_t size = 0;
   int64_t tag_hash = 0;
   int64_t store_timestamp_ms = 0;
@@ -142,10 +143,10 @@ class DispatchListener {
 
 // Figures for BROKER_STATUS and tests: offsets and counters at one moment.
 struct StoreStats {
-  int64_t min_physical_offset = 0;
-  int64_t max_physical_offset = 0;   // written
-  int64_t flushed_offset = 0;
-  int64_t dispatched_offset = 0;
+  PhysicalOffset min_physical_offset;
+  PhysicalOffset max_physical_offset;  // written
+  PhysicalOffset flushed_offset;
+  PhysicalOffset dispatched_offset;
   int64_t appended_records = 0;
   int64_t appended_bytes = 0;
   int64_t disk_full_rejections = 0;
@@ -180,19 +181,19 @@ class MessageStore {
   Result<AppendResult> AppendAndWait(AppendRequest request);
 
   // Reads up to max_count records (and about max_bytes) of (topic, queue) from queue_offset.
-  virtual GetResult GetMessages(std::string_view topic, uint32_t queue_id, int64_t queue_offset, int32_t max_count,
+  virtual GetResult GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset, int32_t max_count,
                                 int64_t max_bytes, const MessageFilter* filter) = 0;
   // A copy of the record at a physical offset (offset ids); NotFound if none starts there.
-  virtual Result<std::string> ReadRecordAt(int64_t physical_offset) = 0;
+  virtual Result<std::string> ReadRecordAt(PhysicalOffset physical_offset) = 0;
   // A copy of the record with this producer-assigned unique id (RocksDB index); NotFound if none.
   virtual Result<std::string> LookupByMessageId(std::string_view msg_id) = 0;
   // Copies of the newest records of `topic` carrying `key`, newest first.
   virtual std::vector<std::string> QueryByKey(std::string_view topic, std::string_view key, int max_results) = 0;
 
-  virtual int64_t MinQueueOffset(std::string_view topic, uint32_t queue_id) = 0;
-  virtual int64_t MaxQueueOffset(std::string_view topic, uint32_t queue_id) = 0;  // next offset to be written
+  virtual QueueOffset MinQueueOffset(std::string_view topic, uint32_t queue_id) = 0;
+  virtual QueueOffset MaxQueueOffset(std::string_view topic, uint32_t queue_id) = 0;  // next offset to be written
   // First queue offset whose record was stored at or after timestamp_ms (max offset if none).
-  virtual int64_t QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id, int64_t timestamp_ms) = 0;
+  virtual QueueOffset QueueOffsetForTimestamp(std::string_view topic, uint32_t queue_id, int64_t timestamp_ms) = 0;
   virtual int64_t LastStoreTimestamp(std::string_view topic, uint32_t queue_id) = 0;  // 0 if empty
   // Drops the topic's consume queues (records stay in the log until retention).
   virtual void DeleteTopicQueues(std::string_view topic) = 0;
@@ -202,8 +203,9 @@ class MessageStore {
   // A service that still needs old records (a pending timer) names the lowest commit-log offset
   // it needs; retention never deletes a segment holding that offset or anything after it.
   // `floor` is called from the retention thread, must be thread-safe and cheap, and returns
-  // INT64_MAX when it needs nothing. REQUIRES: before traffic starts; `floor` outlives the store.
-  virtual void AddRetentionFloor(std::function<int64_t()> floor) = 0;
+  // PhysicalOffset(INT64_MAX) when it needs nothing. REQUIRES: before traffic starts; `floor`
+  // outlives the store.
+  virtual void AddRetentionFloor(std::function<PhysicalOffset()> floor) = 0;
 
   virtual MetaStore& meta() = 0;
   virtual StoreStats stats() const = 0;

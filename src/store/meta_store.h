@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "store/offsets.h"
 
 namespace vela::store {
 
@@ -49,11 +50,12 @@ class MetaStore {
   virtual Status PutTopics(const std::vector<TopicConfig>& topics) = 0;
   virtual Status PutGroups(const std::vector<GroupConfig>& groups) = 0;
 
-  virtual Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, int64_t offset) = 0;
+  virtual Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id,
+                              QueueOffset offset) = 0;
   // The committed offset, or nullopt when the group never committed for this queue.
-  virtual std::optional<int64_t> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) = 0;
+  virtual std::optional<QueueOffset> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) = 0;
   // Every committed offset of a group: (topic, queue id) -> offset.
-  virtual std::map<std::pair<std::string, uint32_t>, int64_t> GroupOffsets(std::string_view group) = 0;
+  virtual std::map<std::pair<std::string, uint32_t>, QueueOffset> GroupOffsets(std::string_view group) = 0;
 
   // Generic state for broker services, in a column family of its own.
   virtual Status PutState(std::string_view key, std::string_view value) = 0;

@@ -14,7 +14,7 @@ constexpr auto kDiskCheckInterval = std::chrono::milliseconds(1000);
 
 RetentionService::RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log,
                                    ConsumeQueueTable& queues, MessageIdIndex& ids,
-                                   std::function<int64_t()> dispatched_offset)
+                                   std::function<PhysicalOffset()> dispatched_offset)
     : ServiceThread("vela-retention"),
       fs_(fs),
       options_(options),
@@ -54,13 +54,13 @@ Status RetentionService::WritableStatus() const {
   return Status::ResourceExhausted(full_reason_, SubCode::kNoSpace);
 }
 
-void RetentionService::AddFloor(std::function<int64_t()> floor) {
+void RetentionService::AddFloor(std::function<PhysicalOffset()> floor) {
   std::lock_guard lock(floors_mu_);
   floors_.push_back(std::move(floor));
 }
 
 int RetentionService::RunOnce() {
-  int64_t floor = INT64_MAX;
+  PhysicalOffset floor(INT64_MAX);
   {
     std::lock_guard lock(floors_mu_);
     for (const auto& f : floors_) floor = std::min(floor, f());
@@ -71,8 +71,8 @@ int RetentionService::RunOnce() {
     auto segs = log_.Segments();
     if (segs.size() <= 1) break;
     const auto& oldest = segs.front();
-    if (oldest->end() > dispatched_offset_()) break;
-    if (oldest->end() > floor) {
+    if (oldest->end() > dispatched_offset_().value()) break;
+    if (oldest->end() > floor.value()) {
       if (NowEpochMs() - last_floor_log_ms_ >= kPressureLogIntervalMs) {
         last_floor_log_ms_ = NowEpochMs();
         Log().info("retention: keeping commit-log segment {}: a broker service (pending timers) still needs offset {}",

@@ -32,13 +32,13 @@ namespace vela::store {
 class RetentionService final : public ServiceThread {
  public:
   RetentionService(FileSystem& fs, const StoreOptions& options, CommitLog& log, ConsumeQueueTable& queues,
-                   MessageIdIndex& ids, std::function<int64_t()> dispatched_offset);
+                   MessageIdIndex& ids, std::function<PhysicalOffset()> dispatched_offset);
   ~RetentionService() override;
 
   // One pass; returns the number of commit-log segments deleted.
   int RunOnce();
   // See MessageStore::AddRetentionFloor. REQUIRES: before traffic starts.
-  void AddFloor(std::function<int64_t()> floor);
+  void AddFloor(std::function<PhysicalOffset()> floor);
   // Measures the disk and updates WritableStatus (the thread does it every second).
   void CheckDisk();
   // OK while appends may go on; ResourceExhausted (SubCode::kNoSpace) while the disk is past
@@ -54,8 +54,8 @@ class RetentionService final : public ServiceThread {
   CommitLog& log_;
   ConsumeQueueTable& queues_;
   MessageIdIndex& ids_;
-  std::function<int64_t()> dispatched_offset_;
-  std::vector<std::function<int64_t()>> floors_;  // set before traffic; read by the retention thread
+  std::function<PhysicalOffset()> dispatched_offset_;
+  std::vector<std::function<PhysicalOffset()>> floors_;  // set before traffic; read by the retention thread
   std::mutex floors_mu_;
   std::atomic<bool> disk_full_{false};
   mutable std::mutex full_mu_;

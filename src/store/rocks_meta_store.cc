@@ -237,23 +237,23 @@ std::vector<GroupConfig> RocksMetaStore::ListGroups() {
 
 // offsets: key group 0x00 topic 0x00 u32 queue (big-endian); value i64 offset (little-endian).
 Status RocksMetaStore::CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id,
-                                    int64_t offset) {
+                                    QueueOffset offset) {
   std::string v;
-  coding::AppendFixed64(&v, static_cast<uint64_t>(offset));
+  coding::AppendFixed64(&v, static_cast<uint64_t>(offset.value()));
   rocksdb::WriteOptions wo;  // offsets are re-committed constantly; the WAL is synced by SyncIndex
   std::string k = OffsetKey(group, topic, queue_id);
   return FromRocks(db_->Put(wo, cfs_[kOffsets], k, v), "commit offset");
 }
 
-std::optional<int64_t> RocksMetaStore::QueryOffset(std::string_view group, std::string_view topic,
-                                                   uint32_t queue_id) {
+std::optional<QueueOffset> RocksMetaStore::QueryOffset(std::string_view group, std::string_view topic,
+                                                       uint32_t queue_id) {
   auto v = Get(kOffsets, OffsetKey(group, topic, queue_id));
   if (!v || v->size() != 8) return std::nullopt;
-  return static_cast<int64_t>(coding::GetFixed64(v->data()));
+  return QueueOffset(static_cast<int64_t>(coding::GetFixed64(v->data())));
 }
 
-std::map<std::pair<std::string, uint32_t>, int64_t> RocksMetaStore::GroupOffsets(std::string_view group) {
-  std::map<std::pair<std::string, uint32_t>, int64_t> out;
+std::map<std::pair<std::string, uint32_t>, QueueOffset> RocksMetaStore::GroupOffsets(std::string_view group) {
+  std::map<std::pair<std::string, uint32_t>, QueueOffset> out;
   std::string prefix(group);
   prefix.push_back('\0');
   Scan(kOffsets, prefix, [&](std::string_view k, std::string_view v) {
@@ -261,7 +261,7 @@ std::map<std::pair<std::string, uint32_t>, int64_t> RocksMetaStore::GroupOffsets
     auto sep = rest.find('\0');
     if (sep == std::string_view::npos || rest.size() != sep + 5 || v.size() != 8) return true;
     out[{std::string(rest.substr(0, sep)), coding::GetBigEndian32(rest.data() + sep + 1)}] =
-        static_cast<int64_t>(coding::GetFixed64(v.data()));
+        QueueOffset(static_cast<int64_t>(coding::GetFixed64(v.data())));
     return true;
   });
   return out;
@@ -305,7 +305,7 @@ Status RocksMetaStore::WriteKeyIndex(const std::vector<KeyIndexEntry>& entries) 
       if (key.empty()) continue;
       std::string k = KeyPrefix(e.topic, key);
       touched.insert(k);
-      AppendBigEndian64(&k, ~static_cast<uint64_t>(e.physical_offset));
+      AppendBigEndian64(&k, ~static_cast<uint64_t>(e.physical_offset.value()));
       std::string sv;
       coding::AppendFixed32(&sv, e.size);
       (void)batch.Put(cfs_[kKey], k, sv);
@@ -325,12 +325,13 @@ Status RocksMetaStore::WriteKeyIndex(const std::vector<KeyIndexEntry>& entries) 
   return Status::OK();
 }
 
-std::vector<int64_t> RocksMetaStore::LookupKey(std::string_view topic, std::string_view key, int max_results) {
-  std::vector<int64_t> out;
+std::vector<PhysicalOffset> RocksMetaStore::LookupKey(std::string_view topic, std::string_view key,
+                                                     int max_results) {
+  std::vector<PhysicalOffset> out;
   const std::string prefix = KeyPrefix(topic, key);
   Scan(kKey, prefix, [&](std::string_view k, std::string_view) {
     if (k.size() != prefix.size() + 8) return true;
-    out.push_back(static_cast<int64_t>(~GetBigEndian64(k.data() + prefix.size())));
+    out.push_back(PhysicalOffset(static_cast<int64_t>(~GetBigEndian64(k.data() + prefix.size()))));
     return static_cast<int>(out.size()) < max_results;
   });
   return out;

@@ -19,7 +19,7 @@ namespace vela::store {
 struct KeyIndexEntry {
   std::string_view topic;
   std::string_view keys;  // the space-separated KEYS property, may be empty
-  int64_t physical_offset = 0;
+  PhysicalOffset physical_offset;
   uint32_t size = 0;
 };
 
@@ -42,9 +42,9 @@ class RocksMetaStore final : public MetaStore {
   std::vector<GroupConfig> ListGroups() override;
   Status PutTopics(const std::vector<TopicConfig>& topics) override;
   Status PutGroups(const std::vector<GroupConfig>& groups) override;
-  Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, int64_t offset) override;
-  std::optional<int64_t> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) override;
-  std::map<std::pair<std::string, uint32_t>, int64_t> GroupOffsets(std::string_view group) override;
+  Status CommitOffset(std::string_view group, std::string_view topic, uint32_t queue_id, QueueOffset offset) override;
+  std::optional<QueueOffset> QueryOffset(std::string_view group, std::string_view topic, uint32_t queue_id) override;
+  std::map<std::pair<std::string, uint32_t>, QueueOffset> GroupOffsets(std::string_view group) override;
   Status PutState(std::string_view key, std::string_view value) override;
   std::optional<std::string> GetState(std::string_view key) override;
   Status DeleteState(std::string_view key) override;
@@ -57,7 +57,7 @@ class RocksMetaStore final : public MetaStore {
   // to the newest key_index_max_per_key entries. Idempotent.
   Status WriteKeyIndex(const std::vector<KeyIndexEntry>& entries);
   // Physical offsets of the newest records of (topic, key), newest first.
-  std::vector<int64_t> LookupKey(std::string_view topic, std::string_view key, int max_results);
+  std::vector<PhysicalOffset> LookupKey(std::string_view topic, std::string_view key, int max_results);
   // Makes index writes durable (syncs the WAL).
   Status SyncIndex();
 

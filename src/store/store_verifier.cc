@@ -35,8 +35,8 @@ Status VerifyQueue(FileSystem& fs, const CommitLog& log, const std::string& dir,
       if (size == 0) continue;
       const int64_t queue_offset = (base + static_cast<int64_t>(at)) / kQueueEntrySize;
       ++report.queue_entries;
-      if (physical < log.min_offset()) continue;  // retention removed its record: not damage
-      auto seg = log.SegmentFor(physical);
+      if (physical < log.min_offset().value()) continue;  // retention removed its record: not damage
+      auto seg = log.SegmentFor(PhysicalOffset(physical));
       RecordView view;
       std::string why = "no segment holds it";
       if (seg && physical + size <= seg->end() &&

@@ -6,14 +6,15 @@
 
 #include "common/result.h"
 #include "store/commit_log.h"
+#include "store/offsets.h"
 
 namespace vela::store {
 
 // What VerifyStore found in a store directory.
 struct StoreVerifyReport {
   int64_t segment_size = 0;
-  int64_t log_min = 0;         // first byte of the oldest segment
-  int64_t log_end = 0;         // where the intact data ends
+  PhysicalOffset log_min;      // first byte of the oldest segment
+  PhysicalOffset log_end;      // where the intact data ends
   int64_t records = 0;         // intact records in the log
   std::vector<CommitLog::DamagedRange> damaged;  // damage in the middle (intact records follow)
   std::string tail_reason;     // why the data ends where it does ("" at a clean end)

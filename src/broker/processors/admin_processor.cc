@@ -105,19 +105,19 @@ AdminProcessor::AdminProcessor(const BrokerOptions& options, const std::string& 
       start_time_ms_(start_time_ms) {}
 
 void AdminProcessor::AddProgress(const store::TopicConfig& topic,
-                                 const std::map<std::pair<std::string, uint32_t>, int64_t>& offsets,
+                                 const std::map<std::pair<std::string, uint32_t>, store::QueueOffset>& offsets,
                                  v1::GroupProgressResponse* out) {
   for (int32_t q = 0; q < topic.read_queues; ++q) {
     auto qid = static_cast<uint32_t>(q);
     auto* p = out->add_queues();
     p->set_topic(topic.name);
     p->set_queue_id(q);
-    int64_t max = store_.MaxQueueOffset(topic.name, qid);
-    p->set_broker_offset(max);
+    const store::QueueOffset max = store_.MaxQueueOffset(topic.name, qid);
+    p->set_broker_offset(max.value());
     auto it = offsets.find({topic.name, qid});
-    int64_t consumer = it == offsets.end() ? -1 : it->second;
+    int64_t consumer = it == offsets.end() ? -1 : it->second.value();
     p->set_consumer_offset(consumer);
-    int64_t from = consumer >= 0 ? consumer : store_.MinQueueOffset(topic.name, qid);
+    const store::QueueOffset from = consumer >= 0 ? it->second : store_.MinQueueOffset(topic.name, qid);
     p->set_lag(std::max<int64_t>(0, max - from));
   }
 }
@@ -208,8 +208,8 @@ void AdminProcessor::HandleTopicStatus(net::RequestContext rc, net::Frame frame)
     auto qid = static_cast<uint32_t>(q);
     auto* qs = st->add_queues();
     qs->set_queue_id(q);
-    qs->set_min_offset(store_.MinQueueOffset(name, qid));
-    qs->set_max_offset(store_.MaxQueueOffset(name, qid));
+    qs->set_min_offset(store_.MinQueueOffset(name, qid).value());
+    qs->set_max_offset(store_.MaxQueueOffset(name, qid).value());
     qs->set_last_store_timestamp_ms(store_.LastStoreTimestamp(name, qid));
   }
   rc.Reply(Status::OK(), std::move(resp));
@@ -276,18 +276,18 @@ void AdminProcessor::HandleResetOffset(net::RequestContext rc, net::Frame frame)
   auto* out = resp.mutable_reset_offset_response();
   for (int32_t q = 0; q < topic->read_queues; ++q) {
     auto qid = static_cast<uint32_t>(q);
-    int64_t target = req.to() == "earliest" ? store_.MinQueueOffset(req.topic(), qid)
-                     : req.to() == "latest"
-                         ? store_.MaxQueueOffset(req.topic(), qid)
-                         : store_.QueueOffsetForTimestamp(req.topic(), qid, req.timestamp_ms());
+    const store::QueueOffset target = req.to() == "earliest" ? store_.MinQueueOffset(req.topic(), qid)
+                                      : req.to() == "latest"
+                                          ? store_.MaxQueueOffset(req.topic(), qid)
+                                          : store_.QueueOffsetForTimestamp(req.topic(), qid, req.timestamp_ms());
     Status s = store_.meta().CommitOffset(req.group(), req.topic(), qid, target);
     if (!s.ok()) return rc.ReplyError(s);
     auto* p = out->add_queues();
     p->set_topic(req.topic());
     p->set_queue_id(q);
-    p->set_consumer_offset(target);
-    p->set_broker_offset(store_.MaxQueueOffset(req.topic(), qid));
-    p->set_lag(p->broker_offset() - target);
+    p->set_consumer_offset(target.value());
+    p->set_broker_offset(store_.MaxQueueOffset(req.topic(), qid).value());
+    p->set_lag(p->broker_offset() - target.value());
   }
   BrokerLogger()->info("offsets of group {} on topic {} reset by {}", req.group(), req.topic(), rc.peer());
   rc.Reply(Status::OK(), std::move(resp));
@@ -320,10 +320,10 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   v["messagesOut"] = figure("vela_messages_out_total");
   v["bytesOut"] = figure("vela_bytes_out_total");
   v["filterConversionFailures"] = figure("vela_filter_conversion_failures_total");
-  v["commitLogMinOffset"] = std::to_string(stats.min_physical_offset);
-  v["commitLogMaxOffset"] = std::to_string(stats.max_physical_offset);
-  v["commitLogFlushedOffset"] = std::to_string(stats.flushed_offset);
-  v["dispatchedOffset"] = std::to_string(stats.dispatched_offset);
+  v["commitLogMinOffset"] = std::to_string(stats.min_physical_offset.value());
+  v["commitLogMaxOffset"] = std::to_string(stats.max_physical_offset.value());
+  v["commitLogFlushedOffset"] = std::to_string(stats.flushed_offset.value());
+  v["dispatchedOffset"] = std::to_string(stats.dispatched_offset.value());
   v["commitLogSegments"] = std::to_string(stats.commitlog_segments);
   v["diskFullRejections"] = std::to_string(stats.disk_full_rejections);
   v["recoveredTruncatedBytes"] = std::to_string(stats.recovered_truncated_bytes);

@@ -48,7 +48,8 @@ class AdminProcessor {
 
  private:
   // Per-queue progress of a group on one topic.
-  void AddProgress(const store::TopicConfig& topic, const std::map<std::pair<std::string, uint32_t>, int64_t>& offsets,
+  void AddProgress(const store::TopicConfig& topic,
+                   const std::map<std::pair<std::string, uint32_t>, store::QueueOffset>& offsets,
                    v1::GroupProgressResponse* out);
 
   const BrokerOptions& options_;

@@ -18,7 +18,7 @@ void OffsetProcessor::HandleQueryOffset(net::RequestContext rc, net::Frame frame
   const auto& q = frame.header.query_offset_request();
   auto offset = store_.meta().QueryOffset(q.group(), q.topic(), static_cast<uint32_t>(q.queue_id()));
   v1::Header resp;
-  resp.mutable_query_offset_response()->set_offset(offset.value_or(-1));
+  resp.mutable_query_offset_response()->set_offset(offset ? offset->value() : -1);
   rc.Reply(Status::OK(), std::move(resp));
 }
 
@@ -33,7 +33,8 @@ void OffsetProcessor::HandleUpdateOffset(net::RequestContext rc, net::Frame fram
     rc.ReplyError(g.status());
     return;
   }
-  rc.Reply(store_.meta().CommitOffset(u.group(), u.topic(), static_cast<uint32_t>(u.queue_id()), u.offset()));
+  rc.Reply(store_.meta().CommitOffset(u.group(), u.topic(), static_cast<uint32_t>(u.queue_id()),
+                                      store::QueueOffset(u.offset())));
 }
 
 }  // namespace vela::broker

@@ -18,16 +18,17 @@ void PullProcessor::Register(net::Dispatcher& dispatcher) {
 }
 
 void PullProcessor::ReplyPull(const net::RequestContext& rc, v1::PullOutcome outcome, const store::GetResult& r,
-                              int64_t next_offset, net::OutBody body, uint32_t count) {
+                              store::QueueOffset next_offset, net::OutBody body, uint32_t count) {
   v1::Header resp;
   auto* pr = resp.mutable_pull_response();
   pr->set_outcome(outcome);
-  pr->set_next_offset(next_offset);
-  pr->set_min_offset(r.min_offset);
-  pr->set_max_offset(r.max_offset);
+  pr->set_next_offset(next_offset.value());
+  pr->set_min_offset(r.min_offset.value());
+  pr->set_max_offset(r.max_offset.value());
   pr->set_message_count(count);
   if (!r.corrupt_offsets.empty()) {
-    pr->mutable_corrupt_offsets()->Add(r.corrupt_offsets.begin(), r.corrupt_offsets.end());
+    pr->mutable_corrupt_offsets()->Reserve(static_cast<int>(r.corrupt_offsets.size()));
+    for (store::QueueOffset corrupt : r.corrupt_offsets) pr->add_corrupt_offsets(corrupt.value());
     counters_.corrupt_records_reported.fetch_add(static_cast<int64_t>(r.corrupt_offsets.size()),
                                                  std::memory_order_relaxed);
   }
@@ -49,8 +50,9 @@ void PullProcessor::ExecutePull(net::RequestContext rc, v1::PullRequest req, boo
                                                  : options_.max_pull_messages;
   int64_t max_bytes = req.max_bytes() > 0 ? std::min<int64_t>(req.max_bytes(), options_.max_pull_bytes)
                                           : options_.max_pull_bytes;
-  store::GetResult r = store_.GetMessages(req.topic(), static_cast<uint32_t>(req.queue_id()), req.queue_offset(),
-                                          max_messages, max_bytes, filter->get());
+  store::GetResult r = store_.GetMessages(req.topic(), static_cast<uint32_t>(req.queue_id()),
+                                          store::QueueOffset(req.queue_offset()), max_messages, max_bytes,
+                                          filter->get());
   switch (r.outcome) {
     case store::GetOutcome::kFound: {
       net::OutBody body;
@@ -76,12 +78,12 @@ void PullProcessor::ExecutePull(net::RequestContext rc, v1::PullRequest req, boo
       break;
   }
   if (final || req.suspend_timeout_ms() <= 0) {
-    ReplyPull(rc, v1::PULL_NO_NEW_MESSAGE, r, req.queue_offset());
+    ReplyPull(rc, v1::PULL_NO_NEW_MESSAGE, r, store::QueueOffset(req.queue_offset()));
     return;
   }
   const std::string topic = req.topic();
   const auto queue_id = static_cast<uint32_t>(req.queue_id());
-  const int64_t offset = req.queue_offset();
+  const store::QueueOffset offset(req.queue_offset());
   holds_.Hold(HeldPull{rc, std::move(req), deadline_ms});
   // A record dispatched between the read above and Hold() would not wake us: look again.
   if (store_.MaxQueueOffset(topic, queue_id) > offset) holds_.Wake(topic, queue_id);
@@ -112,7 +114,7 @@ void PullProcessor::HandlePull(net::RequestContext rc, net::Frame frame) {
     }
     if (req->commit_offset() > 0) {
       Status s = store_.meta().CommitOffset(req->group(), req->topic(), static_cast<uint32_t>(req->queue_id()),
-                                            req->commit_offset());
+                                            store::QueueOffset(req->commit_offset()));
       if (!s.ok()) BrokerLogger()->warn("offset commit for {} failed: {}", req->group(), s.ToString());
     }
   }

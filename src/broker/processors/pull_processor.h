@@ -31,7 +31,7 @@ class PullProcessor {
   // attempts (deadline reached) always answer.
   void ExecutePull(net::RequestContext rc, v1::PullRequest req, bool final, int64_t deadline_ms);
   void ReplyPull(const net::RequestContext& rc, v1::PullOutcome outcome, const store::GetResult& r,
-                 int64_t next_offset, net::OutBody body = {}, uint32_t count = 0);
+                 store::QueueOffset next_offset, net::OutBody body = {}, uint32_t count = 0);
 
   const BrokerOptions& options_;
   ResourceResolver& resolver_;

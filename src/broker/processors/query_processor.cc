@@ -31,7 +31,7 @@ void QueryProcessor::HandleViewMessage(net::RequestContext rc, net::Frame frame)
     // parse as an offset id must not read a record at some unrelated offset.
     auto offset_id = ParseOffsetId(id);
     if (offset_id.ok() && offset_id->broker_addr == UnpackHost(options_.store.store_host)) {
-      found = store_.ReadRecordAt(offset_id->physical_offset);
+      found = store_.ReadRecordAt(store::PhysicalOffset(offset_id->physical_offset));
     }
   }
   if (!found.ok()) {
@@ -54,10 +54,12 @@ void QueryProcessor::HandleGetQueueOffsets(net::RequestContext rc, net::Frame fr
   auto qid = static_cast<uint32_t>(q.queue_id());
   v1::Header resp;
   auto* r = resp.mutable_queue_offsets_response();
-  r->set_min_offset(store_.MinQueueOffset(q.topic(), qid));
-  r->set_max_offset(store_.MaxQueueOffset(q.topic(), qid));
+  r->set_min_offset(store_.MinQueueOffset(q.topic(), qid).value());
+  r->set_max_offset(store_.MaxQueueOffset(q.topic(), qid).value());
   r->set_last_store_timestamp_ms(store_.LastStoreTimestamp(q.topic(), qid));
-  if (q.timestamp_ms() > 0) r->set_offset_for_timestamp(store_.QueueOffsetForTimestamp(q.topic(), qid, q.timestamp_ms()));
+  if (q.timestamp_ms() > 0) {
+    r->set_offset_for_timestamp(store_.QueueOffsetForTimestamp(q.topic(), qid, q.timestamp_ms()).value());
+  }
   rc.Reply(Status::OK(), std::move(resp));
 }
 

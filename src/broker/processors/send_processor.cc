@@ -199,10 +199,10 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       // guarantee); the client knows their ids.
       auto* c = sr->mutable_compact_receipt();
       c->set_queue_id(static_cast<int32_t>(result->records.front().queue_id));
-      c->set_first_queue_offset(result->records.front().queue_offset);
+      c->set_first_queue_offset(result->records.front().queue_offset.value());
       c->set_store_host(options_.store.store_host);
       c->mutable_physical_offsets()->Reserve(static_cast<int>(result->records.size()));
-      for (const auto& r : result->records) c->add_physical_offsets(r.physical_offset);
+      for (const auto& r : result->records) c->add_physical_offsets(r.physical_offset.value());
       if (!extras.empty()) {
         c->mutable_deliver_at_ms()->Reserve(static_cast<int>(extras.size()));
         for (const ReceiptExtras& e : extras) c->add_deliver_at_ms(e.deliver_at_ms);
@@ -216,10 +216,10 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       (void)DecodeRecord(std::string_view(body).substr(starts[i]), /*verify_crc=*/false, &view);  // validated
       auto* receipt = sr->add_receipts();
       receipt->set_msg_id(std::string(view.msg_id));
-      receipt->set_offset_id(MakeOffsetId(options_.store.store_host, r.physical_offset));
+      receipt->set_offset_id(MakeOffsetId(options_.store.store_host, r.physical_offset.value()));
       receipt->set_queue_id(static_cast<int32_t>(r.queue_id));
-      receipt->set_queue_offset(r.queue_offset);
-      receipt->set_physical_offset(r.physical_offset);
+      receipt->set_queue_offset(r.queue_offset.value());
+      receipt->set_physical_offset(r.physical_offset.value());
       if (!extras.empty()) {
         receipt->set_deliver_at_ms(extras[i].deliver_at_ms);
         receipt->set_recall_handle(extras[i].recall_handle);

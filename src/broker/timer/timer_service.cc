@@ -86,7 +86,7 @@ TimerService::~TimerService() { Stop(); }
 Status TimerService::Start() {
   VELA_RETURN_IF_ERROR(LoadState());
   reader_.Start();
-  store_.AddRetentionFloor([this] { return RetentionFloor(); });
+  store_.AddRetentionFloor([this] { return store::PhysicalOffset(RetentionFloor()); });
   started_ms_ = NowEpochMs();
   thread_ = std::thread([this] { Run(); });
   return Status::OK();
@@ -134,7 +134,7 @@ Status TimerService::EnsureTimerTopic() {
 
 Status TimerService::LoadState() {
   ingest_offset_ = ReadFixed64(meta_.GetState(kIngestKey));
-  const int64_t max_offset = reader_.MaxOffset();
+  const int64_t max_offset = reader_.MaxOffset().value();
   if (ingest_offset_ > max_offset) {
     // The log lost its tail in a crash (ASYNC_FLUSH): entries for the lost records are found
     // missing at delivery and dropped; the records written from now on are indexed.
@@ -209,7 +209,9 @@ void TimerService::Run() {
 
 bool TimerService::Ingest() {
   const int64_t from = ingest_offset_;
-  store::GetResult got = reader_.Read(&ingest_offset_, kIngestBatch);
+  store::QueueOffset next(ingest_offset_);
+  store::GetResult got = reader_.Read(&next, kIngestBatch);
+  ingest_offset_ = next.value();
   if (ingest_offset_ == from) return false;
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
@@ -362,7 +364,7 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
   std::vector<std::string> records;
   std::vector<DueEntry> delivering, dropped;
   for (DueEntry& e : due) {
-    auto raw = store_.ReadRecordAt(e.offset);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(e.offset));
     RecordView view;
     Result<TimerRecord> parsed = Status::NotFound("no record");
     if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.topic == kTimerTopic &&
@@ -413,7 +415,7 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
     RemoveEntries(delivering, &done, kDeliveredKey);
     // The entries go with the marker moved past their re-puts, in one batch. Not synced: if it
     // is lost, the older marker still covers these re-puts and the ones that follow.
-    const int64_t end = store_.stats().max_physical_offset;
+    const int64_t end = store_.stats().max_physical_offset.value();
     done.puts.emplace_back(std::string(kInFlightKey), Fixed64(end));
     marker_end_ = end;
   }
@@ -430,7 +432,7 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
 }
 
 Status TimerService::WriteInFlightMarker() {
-  const int64_t end = store_.stats().max_physical_offset;
+  const int64_t end = store_.stats().max_physical_offset.value();
   store::MetaStore::StateBatch batch;
   batch.puts.emplace_back(std::string(kInFlightKey), Fixed64(end));
   // Synced when the re-puts will be (SYNC_FLUSH), so that a power failure cannot keep them and
@@ -465,9 +467,9 @@ Status TimerService::ResolveInFlight() {
   // and a timer record whose index entry is still there was delivered but not yet removed.
   std::set<int64_t> published;
   const int64_t segment = store_.options().commitlog_segment_size;
-  const int64_t end = store_.stats().max_physical_offset;
+  const int64_t end = store_.stats().max_physical_offset.value();
   for (int64_t pos = static_cast<int64_t>(coding::GetFixed64(marker->data())); pos < end;) {
-    auto raw = store_.ReadRecordAt(pos);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(pos));
     RecordView view;
     if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) {
       pos = (pos / segment + 1) * segment;  // the filler at a segment's end, or damage: go on at the next
@@ -585,7 +587,7 @@ void TimerService::RollOld() {
     if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
     const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
     lowest = std::min(lowest, offset);
-    auto raw = store_.ReadRecordAt(offset);
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(offset));
     RecordView view;
     if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) return true;
     if (view.store_timestamp_ms > cutoff) return false;  // offsets grow with store time: the rest are younger

@@ -90,7 +90,7 @@ TEST_F(SendProcessorTest, GoodSendIsStoredWithCompactOrFullReceipts) {
   EXPECT_EQ(r0.deliver_at_ms(), 0);
   EXPECT_TRUE(r0.recall_handle().empty());
   store_->WaitForDispatch();
-  EXPECT_EQ(store_->MaxQueueOffset("orders", 2), 4);
+  EXPECT_EQ(store_->MaxQueueOffset("orders", 2), store::QueueOffset(4));
   EXPECT_EQ(counters_.messages_in.load(), 4);
   // RocketMQ's per-topic series, and the total as broker status shows it.
   EXPECT_EQ(counters_.registry.Total("rocketmq_messages_in_total"), 4);
@@ -130,7 +130,7 @@ TEST_F(SendProcessorTest, ReservedUnknownTopicBadQueueAndMalformedRecordAreRefus
   EXPECT_EQ(other_topic.status->code(), StatusCode::kInvalidArgument);
 
   store_->WaitForDispatch();
-  EXPECT_EQ(store_->MaxQueueOffset("orders", 0), 0);
+  EXPECT_EQ(store_->MaxQueueOffset("orders", 0), store::QueueOffset(0));
   EXPECT_EQ(counters_.send_errors.load(), 5);
 }
 
@@ -166,9 +166,9 @@ TEST_F(SendProcessorTest, AdmissionRewriteGoesToItsTopicWithFullReceiptsAndExtra
   EXPECT_GT(sr.receipts(1).deliver_at_ms(), 0);
   EXPECT_EQ(sr.receipts(1).recall_handle(), "handle-" + std::string(timer_view.msg_id));
   store_->WaitForDispatch();
-  EXPECT_EQ(store_->MaxQueueOffset("orders", 1), 1);
-  EXPECT_EQ(store_->MaxQueueOffset("rmq_sys_wheel_timer", 0), 1);
-  auto stored = store_->ReadRecordAt(sr.receipts(1).physical_offset());
+  EXPECT_EQ(store_->MaxQueueOffset("orders", 1), store::QueueOffset(1));
+  EXPECT_EQ(store_->MaxQueueOffset("rmq_sys_wheel_timer", 0), store::QueueOffset(1));
+  auto stored = store_->ReadRecordAt(store::PhysicalOffset(sr.receipts(1).physical_offset()));
   ASSERT_TRUE(stored.ok()) << stored.status().ToString();
   RecordView stored_view;
   ASSERT_EQ(DecodeRecord(*stored, true, &stored_view), DecodeOutcome::kRecord);
@@ -203,7 +203,7 @@ TEST_F(SendProcessorTest, StageErrorRefusesTheWholeRequestAndCorruptRecordsAreNo
   Answer refused = Send(p, SendHeader("orders", 0, 2, true),
                         MakeRecord("orders", 0, "a") + MakeRecord("orders", 0, "timer:b"));
   EXPECT_EQ(refused.status->code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store_->MaxQueueOffset("orders", 0), 0);
+  EXPECT_EQ(store_->MaxQueueOffset("orders", 0), store::QueueOffset(0));
 
   stage.refuse = false;
   std::string damaged = MakeRecord("orders", 0, "timer:abc");
@@ -211,7 +211,7 @@ TEST_F(SendProcessorTest, StageErrorRefusesTheWholeRequestAndCorruptRecordsAreNo
   Answer corrupt = Send(p, SendHeader("orders", 0, 1, true), damaged);
   EXPECT_EQ(corrupt.status->code(), StatusCode::kInvalidArgument) << corrupt.status->ToString();
   store_->WaitForDispatch();
-  EXPECT_EQ(store_->MaxQueueOffset("rmq_sys_wheel_timer", 0), 0);
+  EXPECT_EQ(store_->MaxQueueOffset("rmq_sys_wheel_timer", 0), store::QueueOffset(0));
 }
 
 }  // namespace

@@ -140,7 +140,7 @@ class TimerServiceTest : public ::testing::Test {
   std::unique_ptr<TimerService> timers_;
   std::unique_ptr<TimerAdmission> admission_;
   std::map<std::string, int64_t> due_;
-  std::map<uint32_t, int64_t> consumed_;
+  std::map<uint32_t, store::QueueOffset> consumed_;
   std::vector<Delivered> all_;
 };
 
@@ -252,9 +252,9 @@ TEST_F(TimerServiceTest, ARestartDoesNotRepublishWhatReachedTheLog) {
     });
     ASSERT_GE(timer_offset, 0);
     std::string marker;  // the log end the deliveries lie after
-    coding::AppendFixed64(&marker, static_cast<uint64_t>(store.stats().max_physical_offset));
+    coding::AppendFixed64(&marker, static_cast<uint64_t>(store.stats().max_physical_offset.value()));
     ASSERT_TRUE(store.meta().PutState("timer/inflight", marker).ok());
-    auto raw = store.ReadRecordAt(timer_offset);
+    auto raw = store.ReadRecordAt(store::PhysicalOffset(timer_offset));
     ASSERT_TRUE(raw.ok());
     RecordView view;
     ASSERT_EQ(DecodeRecord(*raw, true, &view), DecodeOutcome::kRecord);
@@ -328,7 +328,7 @@ TEST(TimerPowerFailureTest, NoAcknowledgedTimerIsLost) {
   timer_options.roll_after_ms = 3600 * 1000;
   std::map<std::string, int64_t> acked;  // id -> due
   std::map<std::string, int> delivered;
-  auto drain = [&](store::MessageStore& store, std::map<uint32_t, int64_t>& offsets) {
+  auto drain = [&](store::MessageStore& store, std::map<uint32_t, store::QueueOffset>& offsets) {
     for (uint32_t q = 0; q < 2; ++q) {
       auto got = store.GetMessages("orders", q, offsets[q], 1000, 1 << 22, nullptr);
       for (std::string_view raw : got.records) {
@@ -394,7 +394,7 @@ TEST(TimerPowerFailureTest, NoAcknowledgedTimerIsLost) {
   TopicManager topics(store->meta());
   TimerService timers(*store, topics, timer_options, "broker-a");
   ASSERT_TRUE(timers.Start().ok());
-  std::map<uint32_t, int64_t> offsets;
+  std::map<uint32_t, store::QueueOffset> offsets;
   const auto deadline = std::chrono::steady_clock::now() + 20s;
   size_t found = 0;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -57,9 +57,13 @@ class MemoryMetaStore final : public store::MetaStore {
     for (auto& [n, g] : groups) out.push_back(g);
     return out;
   }
-  Status CommitOffset(std::string_view, std::string_view, uint32_t, int64_t) override { return Status::OK(); }
-  std::optional<int64_t> QueryOffset(std::string_view, std::string_view, uint32_t) override { return std::nullopt; }
-  std::map<std::pair<std::string, uint32_t>, int64_t> GroupOffsets(std::string_view) override { return {}; }
+  Status CommitOffset(std::string_view, std::string_view, uint32_t, store::QueueOffset) override {
+    return Status::OK();
+  }
+  std::optional<store::QueueOffset> QueryOffset(std::string_view, std::string_view, uint32_t) override {
+    return std::nullopt;
+  }
+  std::map<std::pair<std::string, uint32_t>, store::QueueOffset> GroupOffsets(std::string_view) override { return {}; }
   Status PutState(std::string_view, std::string_view) override { return Status::OK(); }
   std::optional<std::string> GetState(std::string_view) override { return std::nullopt; }
   Status DeleteState(std::string_view) override { return Status::OK(); }

@@ -30,10 +30,10 @@ TEST_F(CommitLogTest, RecordRoundTripsWithEveryField) {
   const std::string rec = MakeRecord("TopicA", 3, "hello body", "TagA", "k1 k2", "ID-0001");
   ASSERT_OK_AND_ASSIGN(AppendResult res, AppendOne(*store, rec));
   ASSERT_EQ(res.records.size(), 1u);
-  EXPECT_EQ(res.records[0].queue_offset, 0);
-  EXPECT_EQ(res.records[0].physical_offset, 0);
-  EXPECT_EQ(res.end_offset, static_cast<int64_t>(rec.size()));
-  ASSERT_OK_AND_ASSIGN(std::string stored, store->ReadRecordAt(0));
+  EXPECT_EQ(res.records[0].queue_offset, QueueOffset(0));
+  EXPECT_EQ(res.records[0].physical_offset, PhysicalOffset(0));
+  EXPECT_EQ(res.end_offset, PhysicalOffset(static_cast<int64_t>(rec.size())));
+  ASSERT_OK_AND_ASSIGN(std::string stored, store->ReadRecordAt(PhysicalOffset(0)));
   RecordView v;
   ASSERT_EQ(DecodeRecord(stored, true, &v), DecodeOutcome::kRecord);
   EXPECT_EQ(v.topic, "TopicA");
@@ -57,10 +57,10 @@ TEST_F(CommitLogTest, RecordRoundTripsWithEveryField) {
 
   // A second record of the same queue gets the next queue offset; another queue starts at 0.
   ASSERT_OK_AND_ASSIGN(AppendResult r2, AppendOne(*store, MakeRecord("TopicA", 3, "b")));
-  EXPECT_EQ(r2.records[0].queue_offset, 1);
+  EXPECT_EQ(r2.records[0].queue_offset, QueueOffset(1));
   EXPECT_EQ(r2.records[0].physical_offset, res.end_offset);
   ASSERT_OK_AND_ASSIGN(AppendResult r3, AppendOne(*store, MakeRecord("TopicA", 4, "c")));
-  EXPECT_EQ(r3.records[0].queue_offset, 0);
+  EXPECT_EQ(r3.records[0].queue_offset, QueueOffset(0));
 }
 
 TEST_F(CommitLogTest, BatchGetsConsecutiveQueueOffsets) {
@@ -71,7 +71,7 @@ TEST_F(CommitLogTest, BatchGetsConsecutiveQueueOffsets) {
   for (auto& r : recs) req.records.push_back(r);
   ASSERT_OK_AND_ASSIGN(AppendResult res, store->AppendAndWait(std::move(req)));
   ASSERT_EQ(res.records.size(), 32u);
-  for (int i = 0; i < 32; ++i) EXPECT_EQ(res.records[i].queue_offset, i / 2);
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(res.records[i].queue_offset, QueueOffset(i / 2));
 }
 
 TEST_F(CommitLogTest, RejectsMalformedAndOversizedRecords) {
@@ -87,7 +87,7 @@ TEST_F(CommitLogTest, RejectsMalformedAndOversizedRecords) {
   EXPECT_EQ(r3.status().subcode(), SubCode::kMessageTooLarge);
   auto r4 = AppendOne(*store, MakeRecord("bad topic!", 0, "x"));
   EXPECT_EQ(r4.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->stats().max_physical_offset, 0);
+  EXPECT_EQ(store->stats().max_physical_offset, PhysicalOffset(0));
 }
 
 // Appends records of `size` total bytes each.
@@ -103,22 +103,22 @@ TEST_F(CommitLogTest, RollsAtAnExactSegmentBoundaryAndWritesABlankFiller) {
     int64_t pos = 0;
     while (seg - pos > 300 * 1024) {
       ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, RecordOfSize(200 * 1024, 'a')));
-      pos = r.end_offset;
+      pos = r.end_offset.value();
     }
     // Exactly fills the first segment.
     ASSERT_OK_AND_ASSIGN(auto exact, AppendOne(*store, RecordOfSize(seg - pos, 'e')));
-    EXPECT_EQ(exact.end_offset, seg);
+    EXPECT_EQ(exact.end_offset, PhysicalOffset(seg));
     ASSERT_OK_AND_ASSIGN(auto next, AppendOne(*store, RecordOfSize(1000, 'n')));
-    EXPECT_EQ(next.records[0].physical_offset, seg);
+    EXPECT_EQ(next.records[0].physical_offset, PhysicalOffset(seg));
     // Leave 100 bytes in the second segment, then append a bigger record: filler + roll.
-    pos = next.end_offset;
+    pos = next.end_offset.value();
     while (2 * seg - pos > 300 * 1024) {
       ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, RecordOfSize(200 * 1024, 'b')));
-      pos = r.end_offset;
+      pos = r.end_offset.value();
     }
     ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, RecordOfSize(2 * seg - pos - 100, 'c')));
     ASSERT_OK_AND_ASSIGN(auto rolled, AppendOne(*store, RecordOfSize(500, 'd')));
-    EXPECT_EQ(rolled.records[0].physical_offset, 2 * seg);
+    EXPECT_EQ(rolled.records[0].physical_offset, PhysicalOffset(2 * seg));
     const auto seg2 = std::filesystem::path(dir_.str()) / "commitlog" / MappedSegment::FileName(seg);
     std::ifstream in(seg2, std::ios::binary);
     std::string data((std::istreambuf_iterator<char>(in)), {});
@@ -126,17 +126,17 @@ TEST_F(CommitLogTest, RollsAtAnExactSegmentBoundaryAndWritesABlankFiller) {
     EXPECT_EQ(coding::GetFixed32(data.data() + seg - 100), 100u);
     EXPECT_EQ(coding::GetFixed32(data.data() + seg - 96), record::kBlankMagic);
     // Leave 4 bytes (< 8): no filler, zeros, next segment.
-    pos = rolled.end_offset;
+    pos = rolled.end_offset.value();
     while (3 * seg - pos > 300 * 1024) {
       ASSERT_OK_AND_ASSIGN(auto rr, AppendOne(*store, RecordOfSize(200 * 1024, 'f')));
-      pos = rr.end_offset;
+      pos = rr.end_offset.value();
     }
     ASSERT_OK_AND_ASSIGN(auto r4, AppendOne(*store, RecordOfSize(3 * seg - pos - 4, 'g')));
     ASSERT_OK_AND_ASSIGN(auto r5, AppendOne(*store, RecordOfSize(700, 'h')));
-    EXPECT_EQ(r5.records[0].physical_offset, 3 * seg);
+    EXPECT_EQ(r5.records[0].physical_offset, PhysicalOffset(3 * seg));
     store->WaitForDispatch();
-    const int64_t max = store->MaxQueueOffset("T", 0);
-    auto got = store->GetMessages("T", 0, 0, 1000, 1LL << 40, nullptr);
+    const int64_t max = store->MaxQueueOffset("T", 0).value();
+    auto got = store->GetMessages("T", 0, QueueOffset(0), 1000, 1LL << 40, nullptr);
     EXPECT_EQ(static_cast<int64_t>(got.records.size()), max);
   }
   // Both a clean reopen and a crash-style scan read every record back.
@@ -145,16 +145,16 @@ TEST_F(CommitLogTest, RollsAtAnExactSegmentBoundaryAndWritesABlankFiller) {
     auto store = OpenStore(options_);
     ASSERT_NE(store, nullptr);
     EXPECT_EQ(store->recovery_report().dropped_bytes, 0);
-    auto got = store->GetMessages("T", 0, 0, 1000, 1LL << 40, nullptr);
+    auto got = store->GetMessages("T", 0, QueueOffset(0), 1000, 1LL << 40, nullptr);
     ASSERT_EQ(got.outcome, GetOutcome::kFound);
-    EXPECT_EQ(static_cast<int64_t>(got.records.size()), store->MaxQueueOffset("T", 0));
+    EXPECT_EQ(static_cast<int64_t>(got.records.size()), store->MaxQueueOffset("T", 0).value());
     for (size_t i = 0; i < got.records.size(); ++i) {
       RecordView v;
       ASSERT_EQ(DecodeRecord(got.records[i], true, &v), DecodeOutcome::kRecord);
       EXPECT_EQ(v.queue_offset, static_cast<int64_t>(i));
     }
     ASSERT_OK_AND_ASSIGN(auto after, AppendOne(*store, RecordOfSize(600, 'z')));
-    EXPECT_EQ(after.records[0].queue_offset, static_cast<int64_t>(got.records.size()));
+    EXPECT_EQ(after.records[0].queue_offset, QueueOffset(static_cast<int64_t>(got.records.size())));
   }
 }
 

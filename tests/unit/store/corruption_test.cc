@@ -35,8 +35,8 @@ struct Sent {
 // What consuming every queue from offset 0 gave.
 struct Consumed {
   std::set<std::string> ids;
-  std::map<std::pair<std::string, uint32_t>, std::set<int64_t>> corrupt;  // (topic, queue) -> offsets
-  std::map<std::pair<std::string, uint32_t>, int64_t> max_offsets;
+  std::map<std::pair<std::string, uint32_t>, std::set<QueueOffset>> corrupt;  // (topic, queue) -> offsets
+  std::map<std::pair<std::string, uint32_t>, QueueOffset> max_offsets;
 };
 
 class CorruptionTest : public ::testing::Test {
@@ -63,9 +63,9 @@ class CorruptionTest : public ::testing::Test {
     Consumed c;
     for (const auto& [topic, queues] : std::vector<std::pair<std::string, uint32_t>>{{"T", 2}, {"U", 1}}) {
       for (uint32_t q = 0; q < queues; ++q) {
-        const int64_t max = store.MaxQueueOffset(topic, q);
+        const QueueOffset max = store.MaxQueueOffset(topic, q);
         c.max_offsets[{topic, q}] = max;
-        int64_t offset = store.MinQueueOffset(topic, q);
+        QueueOffset offset = store.MinQueueOffset(topic, q);
         while (offset < max) {
           auto got = store.GetMessages(topic, q, offset, 64, 1 << 20, nullptr);
           EXPECT_GT(got.next_begin_offset, offset) << topic << "/" << q << " stuck at " << offset << " ("
@@ -76,7 +76,7 @@ class CorruptionTest : public ::testing::Test {
             EXPECT_EQ(DecodeRecord(raw, /*verify_crc=*/true, &v), DecodeOutcome::kRecord);
             c.ids.insert(std::string(v.msg_id));
           }
-          for (int64_t bad : got.corrupt_offsets) c.corrupt[{topic, q}].insert(bad);
+          for (QueueOffset bad : got.corrupt_offsets) c.corrupt[{topic, q}].insert(bad);
           offset = got.next_begin_offset;
         }
       }
@@ -106,7 +106,7 @@ class CorruptionTest : public ::testing::Test {
   // The record containing byte `offset`, or null.
   static const Sent* RecordAt(const std::vector<Sent>& sent, int64_t offset) {
     for (const auto& s : sent) {
-      if (offset >= s.at.physical_offset && offset < s.at.physical_offset + s.at.size) return &s;
+      if (offset >= s.at.physical_offset.value() && offset < (s.at.physical_offset + s.at.size).value()) return &s;
     }
     return nullptr;
   }
@@ -128,7 +128,7 @@ class CorruptionTest : public ::testing::Test {
     auto store = OpenStore(o);
     ASSERT_NE(store, nullptr) << label;
     // New messages after the restart: their offsets must be new ones.
-    std::map<std::pair<std::string, uint32_t>, int64_t> old_max;
+    std::map<std::pair<std::string, uint32_t>, QueueOffset> old_max;
     for (const auto& s : sent) {
       auto& m = old_max[{s.topic, s.at.queue_id}];
       m = std::max(m, s.at.queue_offset + 1);
@@ -215,7 +215,7 @@ TEST_F(CorruptionTest, DamagedHeaderLeavesAReportedHoleNotAReusedOffset) {
     if (s.topic == "T" && s.at.queue_id == 1) victim = &s;
   }
   ASSERT_NE(victim, nullptr);
-  FlipByte(dir_.str(), victim->at.physical_offset + 5, 0xff);
+  FlipByte(dir_.str(), victim->at.physical_offset.value() + 5, 0xff);
   MakeUnclean(dir_.str(), /*drop_queues=*/true);
   CheckDamagedStore(dir_.str(), sent, victim, "damaged header");
 }
@@ -229,7 +229,9 @@ TEST_F(CorruptionTest, TornTailDoesNotHandOutAnOffsetAGroupCommittedPast) {
     CommitEverything(*store);  // the group consumed the last record before the crash
   }
   const Sent& last = sent.back();  // T/0... or U/0: whichever was last
-  for (int64_t i = last.at.size / 2; i < last.at.size; ++i) FlipByte(dir_.str(), last.at.physical_offset + i, 0xff);
+  for (int64_t i = last.at.size / 2; i < last.at.size; ++i) {
+    FlipByte(dir_.str(), last.at.physical_offset.value() + i, 0xff);
+  }
   MakeUnclean(dir_.str());
   auto store = OpenStore(options_);
   ASSERT_NE(store, nullptr);
@@ -248,7 +250,7 @@ TEST_F(CorruptionTest, CampaignOfFiftyRandomByteFlips) {
     store->WaitForDispatch();
     CommitEverything(*store);
   }
-  const int64_t log_end = sent.back().at.physical_offset + sent.back().at.size;
+  const int64_t log_end = (sent.back().at.physical_offset + sent.back().at.size).value();
   std::mt19937_64 rng(20261201);
   for (int round = 0; round < 50; ++round) {
     const int64_t at = static_cast<int64_t>(rng() % static_cast<uint64_t>(log_end));

@@ -71,9 +71,9 @@ TEST_F(DiskFullTest, StoreSizeLimitRejectsAppendsKeepsReadsAndResumesAfterForcib
   EXPECT_GE(store->RunRetentionForTesting(), 1);
   ASSERT_OK(AppendOne(*store, MakeRecord("T", 0, std::string(8000, 'y'))).status());
   store->WaitForDispatch();
-  auto low = store->GetMessages("T", 0, 0, 10, 1 << 20, nullptr);
+  auto low = store->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr);
   EXPECT_EQ(low.outcome, GetOutcome::kOffsetTooSmall);
-  EXPECT_GT(low.next_begin_offset, 0);
+  EXPECT_GT(low.next_begin_offset, QueueOffset(0));
 }
 
 TEST_F(DiskFullTest, EnospcFromTheFileSystemIsReportedAndAppendsResume) {
@@ -121,9 +121,9 @@ TEST_F(DiskFullTest, UnindexableSendsAreRefusedUntilTheDispatcherCatchesUp) {
   fault->set_no_space(false);
   ASSERT_TRUE(AppendResumes(*store, MakeRecord("T", 0, "resumed")));
   store->WaitForDispatch();
-  auto q1 = store->GetMessages("T", 1, 0, 10, 1 << 20, nullptr);
+  auto q1 = store->GetMessages("T", 1, QueueOffset(0), 10, 1 << 20, nullptr);
   ASSERT_EQ(q1.outcome, GetOutcome::kFound);  // written before the failure: served now (at least once)
-  auto q0 = store->GetMessages("T", 0, 0, 10, 1 << 20, nullptr);
+  auto q0 = store->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr);
   EXPECT_EQ(q0.records.size(), 2u);  // "first" and "resumed"
 }
 
@@ -193,7 +193,7 @@ TEST_F(RetentionTest, DiskPressureDeletesYoungSegmentsOnlyWhenForcibleCleaningIs
       EXPECT_GE(deleted, 1);
     } else {
       EXPECT_EQ(deleted, 0);
-      EXPECT_EQ(store->MinQueueOffset("T", 0), 0);
+      EXPECT_EQ(store->MinQueueOffset("T", 0), QueueOffset(0));
     }
     fault->set_disk_usage(std::nullopt);
   }
@@ -208,7 +208,7 @@ TEST_F(RetentionTest, DeletesExpiredSegmentsAndReportsOffsetTooSmall) {
   const auto segs = store->stats().commitlog_segments;
   ASSERT_GE(segs, 4);
   // Hold a read of the oldest records across the deletion: the pin keeps them mapped.
-  auto held = store->GetMessages("T", 0, 0, 5, 1 << 20, nullptr);
+  auto held = store->GetMessages("T", 0, QueueOffset(0), 5, 1 << 20, nullptr);
   ASSERT_EQ(held.outcome, GetOutcome::kFound);
   // Age the two oldest segments by two hours.
   const auto dir = std::filesystem::path(dir_.str()) / "commitlog";
@@ -220,24 +220,24 @@ TEST_F(RetentionTest, DeletesExpiredSegmentsAndReportsOffsetTooSmall) {
     ASSERT_EQ(::utimes(path.c_str(), tv), 0);
   }
   EXPECT_EQ(store->RunRetentionForTesting(), 2);
-  EXPECT_EQ(store->stats().min_physical_offset, 2 * options_.commitlog_segment_size);
+  EXPECT_EQ(store->stats().min_physical_offset, PhysicalOffset(2 * options_.commitlog_segment_size));
   EXPECT_FALSE(std::filesystem::exists(dir / MappedSegment::FileName(0)));
   RecordView v;
   EXPECT_EQ(DecodeRecord(held.records[0], true, &v), DecodeOutcome::kRecord);  // still mapped
-  const int64_t min = store->MinQueueOffset("T", 0);
-  EXPECT_GT(min, 0);
-  auto low = store->GetMessages("T", 0, 0, 10, 1 << 20, nullptr);
+  const QueueOffset min = store->MinQueueOffset("T", 0);
+  EXPECT_GT(min, QueueOffset(0));
+  auto low = store->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr);
   EXPECT_EQ(low.outcome, GetOutcome::kOffsetTooSmall);
   EXPECT_EQ(low.next_begin_offset, min);
   auto ok = store->GetMessages("T", 0, min, 10, 1 << 20, nullptr);
   ASSERT_EQ(ok.outcome, GetOutcome::kFound);
   ASSERT_EQ(DecodeRecord(ok.records[0], true, &v), DecodeOutcome::kRecord);
-  EXPECT_EQ(v.queue_offset, min);
+  EXPECT_EQ(v.queue_offset, min.value());
   EXPECT_GE(v.physical_offset, 2 * options_.commitlog_segment_size);
   // After a restart the minimum stays.
   store.reset();
   store = OpenStore(options_);
-  EXPECT_EQ(store->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kOffsetTooSmall);
+  EXPECT_EQ(store->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr).outcome, GetOutcome::kOffsetTooSmall);
   EXPECT_EQ(store->MinQueueOffset("T", 0), min);
 }
 

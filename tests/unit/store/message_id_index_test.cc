@@ -15,11 +15,11 @@ namespace {
 
 // Ids and offsets of the kind the store inserts: distinct ids at increasing offsets.
 std::string IdOf(int i) { return "7F0000010000" + std::to_string(100000 + i) + "ABCDEF0123"; }
-int64_t OffsetOf(int i) { return 1000 + 128LL * i; }
+PhysicalOffset OffsetOf(int i) { return PhysicalOffset(1000 + 128LL * i); }
 
 class MessageIdIndexTest : public ::testing::Test {
  protected:
-  std::unique_ptr<MessageIdIndex> Open(std::optional<int64_t> relink_from = std::nullopt) {
+  std::unique_ptr<MessageIdIndex> Open(std::optional<PhysicalOffset> relink_from = std::nullopt) {
     auto r = MessageIdIndex::Open(fs_, dir(), geometry_, relink_from);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return r.ok() ? std::move(*r) : nullptr;
@@ -31,9 +31,9 @@ class MessageIdIndexTest : public ::testing::Test {
     std::sort(out.begin(), out.end());
     return out;
   }
-  static std::vector<int64_t> Candidates(const MessageIdIndex& index, std::string_view id) {
-    std::vector<int64_t> out;
-    index.Find(id, [&](int64_t off) {
+  static std::vector<PhysicalOffset> Candidates(const MessageIdIndex& index, std::string_view id) {
+    std::vector<PhysicalOffset> out;
+    index.Find(id, [&](PhysicalOffset off) {
       out.push_back(off);
       return true;
     });
@@ -61,11 +61,11 @@ TEST_F(MessageIdIndexTest, FindsEveryIdThroughLongChainsAndNothingElse) {
   ExpectFindsAll(*index, 0, 50);
   EXPECT_TRUE(Candidates(*index, "no-such-id").empty());
   // Newest first: an id inserted again (a producer's retry) answers with the later record first.
-  ASSERT_OK(index->Insert(IdOf(3), 999999));
-  EXPECT_EQ(Candidates(*index, IdOf(3)).front(), 999999);
+  ASSERT_OK(index->Insert(IdOf(3), PhysicalOffset(999999)));
+  EXPECT_EQ(Candidates(*index, IdOf(3)).front(), PhysicalOffset(999999));
   // The callback stops the walk.
   int calls = 0;
-  index->Find(IdOf(3), [&](int64_t) { return ++calls < 1; });
+  index->Find(IdOf(3), [&](PhysicalOffset) { return ++calls < 1; });
   EXPECT_EQ(calls, 1);
 }
 
@@ -77,7 +77,7 @@ TEST_F(MessageIdIndexTest, RollsFullFilesSurvivesReopenAndDeletesFilesBelowTheLo
     ASSERT_OK(index->Sync());
   }
   ASSERT_EQ(Files().size(), 4u);  // 64 entries a file
-  EXPECT_EQ(Files()[1].filename().string(), MappedSegment::FileName(OffsetOf(64)));
+  EXPECT_EQ(Files()[1].filename().string(), MappedSegment::FileName(OffsetOf(64).value()));
   auto index = Open();
   ExpectFindsAll(*index, 0, 200);
   ASSERT_OK(index->Insert(IdOf(200), OffsetOf(200)));  // appends to the newest file

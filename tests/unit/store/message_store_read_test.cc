@@ -35,19 +35,20 @@ class MessageStoreReadTest : public ::testing::Test {
 };
 
 TEST_F(MessageStoreReadTest, OutcomesForEmptyAndOutOfRangeOffsets) {
-  EXPECT_EQ(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMatchedQueue);
+  EXPECT_EQ(store_->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMatchedQueue);
   ASSERT_OK(store_->meta().PutTopic(TopicConfig{"T", 4, 4, 6, 0}));
-  EXPECT_EQ(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMessageInQueue);
+  EXPECT_EQ(store_->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr).outcome, GetOutcome::kNoMessageInQueue);
   for (int i = 0; i < 5; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, "m")).status());
   store_->WaitForDispatch();
-  auto r = store_->GetMessages("T", 0, 5, 10, 1 << 20, nullptr);
+  auto r = store_->GetMessages("T", 0, QueueOffset(5), 10, 1 << 20, nullptr);
   EXPECT_EQ(r.outcome, GetOutcome::kOffsetOverflowOne);
-  EXPECT_EQ(r.next_begin_offset, 5);
-  EXPECT_EQ(store_->GetMessages("T", 0, 9, 10, 1 << 20, nullptr).outcome, GetOutcome::kOffsetOverflowBadly);
-  auto found = store_->GetMessages("T", 0, 2, 10, 1 << 20, nullptr);
+  EXPECT_EQ(r.next_begin_offset, QueueOffset(5));
+  EXPECT_EQ(store_->GetMessages("T", 0, QueueOffset(9), 10, 1 << 20, nullptr).outcome,
+            GetOutcome::kOffsetOverflowBadly);
+  auto found = store_->GetMessages("T", 0, QueueOffset(2), 10, 1 << 20, nullptr);
   EXPECT_EQ(found.outcome, GetOutcome::kFound);
   EXPECT_EQ(found.records.size(), 3u);
-  EXPECT_EQ(found.next_begin_offset, 5);
+  EXPECT_EQ(found.next_begin_offset, QueueOffset(5));
   EXPECT_NE(found.pins, nullptr);
   EXPECT_EQ(GetOutcomeName(GetOutcome::kOffsetTooSmall), "OFFSET_TOO_SMALL");
 }
@@ -55,12 +56,12 @@ TEST_F(MessageStoreReadTest, OutcomesForEmptyAndOutOfRangeOffsets) {
 TEST_F(MessageStoreReadTest, RespectsMaxCountAndMaxBytesButReturnsAtLeastOne) {
   for (int i = 0; i < 10; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::string(1000, 'x'))).status());
   store_->WaitForDispatch();
-  auto r = store_->GetMessages("T", 0, 0, 3, 1 << 20, nullptr);
+  auto r = store_->GetMessages("T", 0, QueueOffset(0), 3, 1 << 20, nullptr);
   EXPECT_EQ(r.records.size(), 3u);
-  EXPECT_EQ(r.next_begin_offset, 3);
-  auto small = store_->GetMessages("T", 0, 0, 10, 10, nullptr);
+  EXPECT_EQ(r.next_begin_offset, QueueOffset(3));
+  auto small = store_->GetMessages("T", 0, QueueOffset(0), 10, 10, nullptr);
   EXPECT_EQ(small.records.size(), 1u);
-  auto bytes = store_->GetMessages("T", 0, 0, 10, 2500, nullptr);
+  auto bytes = store_->GetMessages("T", 0, QueueOffset(0), 10, 2500, nullptr);
   EXPECT_EQ(bytes.records.size(), 2u);
 }
 
@@ -70,7 +71,7 @@ TEST_F(MessageStoreReadTest, FiltersByTagHashThenRecord) {
   }
   store_->WaitForDispatch();
   TagFilter a("A");
-  auto r = store_->GetMessages("T", 0, 0, 100, 1 << 20, &a);
+  auto r = store_->GetMessages("T", 0, QueueOffset(0), 100, 1 << 20, &a);
   ASSERT_EQ(r.outcome, GetOutcome::kFound);
   ASSERT_EQ(r.records.size(), 10u);
   for (auto raw : r.records) {
@@ -79,9 +80,9 @@ TEST_F(MessageStoreReadTest, FiltersByTagHashThenRecord) {
     EXPECT_EQ(v.Tag(), "A");
   }
   TagFilter none("C");
-  auto n = store_->GetMessages("T", 0, 0, 100, 1 << 20, &none);
+  auto n = store_->GetMessages("T", 0, QueueOffset(0), 100, 1 << 20, &none);
   EXPECT_EQ(n.outcome, GetOutcome::kNoMatchedMessage);
-  EXPECT_EQ(n.next_begin_offset, 30);
+  EXPECT_EQ(n.next_begin_offset, QueueOffset(30));
 }
 
 TEST_F(MessageStoreReadTest, OffsetAndTimestampLookups) {
@@ -92,12 +93,12 @@ TEST_F(MessageStoreReadTest, OffsetAndTimestampLookups) {
     std::this_thread::sleep_for(std::chrono::milliseconds(3));
   }
   store_->WaitForDispatch();
-  EXPECT_EQ(store_->MinQueueOffset("T", 1), 0);
-  EXPECT_EQ(store_->MaxQueueOffset("T", 1), 6);
+  EXPECT_EQ(store_->MinQueueOffset("T", 1), QueueOffset(0));
+  EXPECT_EQ(store_->MaxQueueOffset("T", 1), QueueOffset(6));
   EXPECT_EQ(store_->LastStoreTimestamp("T", 1), times.back());
-  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times[3]), 3);
-  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, 0), 0);
-  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times.back() + 1000), 6);
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times[3]), QueueOffset(3));
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, 0), QueueOffset(0));
+  EXPECT_EQ(store_->QueueOffsetForTimestamp("T", 1, times.back() + 1000), QueueOffset(6));
   EXPECT_EQ(store_->LastStoreTimestamp("T", 7), 0);
 }
 
@@ -125,7 +126,7 @@ TEST_F(MessageStoreReadTest, RecordIsReadableAndFindableRightAfterItsAppend) {
   for (int i = 0; i < 20; ++i) {
     const std::string id = "ID-NOW-" + std::to_string(i);
     ASSERT_OK(AppendOne(*store_, MakeRecord("T", 3, std::to_string(i), "", "key-" + std::to_string(i), id)).status());
-    auto r = store_->GetMessages("T", 3, i, 1, 1 << 20, nullptr);
+    auto r = store_->GetMessages("T", 3, QueueOffset(i), 1, 1 << 20, nullptr);
     ASSERT_EQ(r.outcome, GetOutcome::kFound) << i;
     RecordView v;
     ASSERT_EQ(DecodeRecord(r.records.at(0), true, &v), DecodeOutcome::kRecord);
@@ -153,7 +154,7 @@ TEST_F(MessageStoreReadTest, KeyIndexIsBoundedPerKey) {
 TEST_F(MessageStoreReadTest, DispatchListenersSeeRecordsInOrder) {
   store_.reset();
   struct Listener : DispatchListener {
-    std::vector<int64_t> offsets;
+    std::vector<PhysicalOffset> offsets;
     std::mutex mu;
     void OnDispatch(const DispatchedRecord& r) override {
       std::lock_guard lock(mu);
@@ -164,7 +165,7 @@ TEST_F(MessageStoreReadTest, DispatchListenersSeeRecordsInOrder) {
   ASSERT_TRUE(opened.ok());
   auto store = std::move(*opened);
   store->AddDispatchListener(&listener);
-  std::vector<int64_t> expected;
+  std::vector<PhysicalOffset> expected;
   for (int i = 0; i < 50; ++i) {
     ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("T", i % 3, "m")));
     expected.push_back(r.records[0].physical_offset);
@@ -178,8 +179,8 @@ TEST_F(MessageStoreReadTest, DeleteTopicQueuesDropsTheQueues) {
   ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, "m")).status());
   store_->WaitForDispatch();
   store_->DeleteTopicQueues("T");
-  EXPECT_EQ(store_->MaxQueueOffset("T", 0), 0);
-  EXPECT_NE(store_->GetMessages("T", 0, 0, 10, 1 << 20, nullptr).outcome, GetOutcome::kFound);
+  EXPECT_EQ(store_->MaxQueueOffset("T", 0), QueueOffset(0));
+  EXPECT_NE(store_->GetMessages("T", 0, QueueOffset(0), 10, 1 << 20, nullptr).outcome, GetOutcome::kFound);
 }
 
 TEST_F(MessageStoreReadTest, MetaStoreKeepsTopicsGroupsOffsetsAndState) {
@@ -195,13 +196,13 @@ TEST_F(MessageStoreReadTest, MetaStoreKeepsTopicsGroupsOffsetsAndState) {
   EXPECT_TRUE(g->broadcast);
   EXPECT_EQ(g->max_retries, 5);
   EXPECT_FALSE(g->consume_enable);
-  ASSERT_OK(meta.CommitOffset("G", "T", 3, 42));
-  ASSERT_OK(meta.CommitOffset("G", "T", 1, 7));
-  EXPECT_EQ(meta.QueryOffset("G", "T", 3).value_or(-1), 42);
+  ASSERT_OK(meta.CommitOffset("G", "T", 3, QueueOffset(42)));
+  ASSERT_OK(meta.CommitOffset("G", "T", 1, QueueOffset(7)));
+  EXPECT_EQ(meta.QueryOffset("G", "T", 3).value_or(QueueOffset(-1)), QueueOffset(42));
   EXPECT_FALSE(meta.QueryOffset("G", "T", 2).has_value());
   auto all = meta.GroupOffsets("G");
   EXPECT_EQ(all.size(), 2u);
-  EXPECT_EQ((all[{"T", 1}]), 7);
+  EXPECT_EQ((all[{"T", 1}]), QueueOffset(7));
   ASSERT_OK(meta.PutState("tx/1", "a"));
   ASSERT_OK(meta.PutState("tx/2", "b"));
   ASSERT_OK(meta.PutState("ty/1", "c"));
@@ -217,7 +218,7 @@ TEST_F(MessageStoreReadTest, MetaStoreKeepsTopicsGroupsOffsetsAndState) {
   store_ = OpenStore(SmallOptions(dir_.str()));
   EXPECT_EQ(store_->meta().ListTopics().size(), 1u);
   EXPECT_EQ(store_->meta().ListGroups().size(), 1u);
-  EXPECT_EQ(store_->meta().QueryOffset("G", "T", 3).value_or(-1), 42);
+  EXPECT_EQ(store_->meta().QueryOffset("G", "T", 3).value_or(QueueOffset(-1)), QueueOffset(42));
   ASSERT_OK(store_->meta().DeleteTopic("T"));
   EXPECT_FALSE(store_->meta().GetTopic("T").has_value());
 }

@@ -39,11 +39,11 @@ TEST_P(PowerFailureTest, RecoveryYieldsAConsistentPrefixWithoutLosingDurableReco
       ASSERT_TRUE(raw.ok()) << "lost " << id << " at " << where.physical_offset << " in round " << round;
       RecordView v;
       ASSERT_EQ(DecodeRecord(*raw, true, &v), DecodeOutcome::kRecord);
-      EXPECT_EQ(v.physical_offset, where.physical_offset);
+      EXPECT_EQ(v.physical_offset, where.physical_offset.value());
     }
     // The queues hold exactly a prefix of each queue: offsets 0..max-1 all readable.
     for (uint32_t q = 0; q < 2; ++q) {
-      auto got = store->GetMessages("T", q, 0, 100000, 1LL << 40, nullptr);
+      auto got = store->GetMessages("T", q, QueueOffset(0), 100000, 1LL << 40, nullptr);
       for (size_t i = 0; i < got.records.size(); ++i) {
         RecordView v;
         ASSERT_EQ(DecodeRecord(got.records[i], true, &v), DecodeOutcome::kRecord);
@@ -71,7 +71,7 @@ TEST_P(PowerFailureTest, RecoveryYieldsAConsistentPrefixWithoutLosingDurableReco
     std::this_thread::sleep_for(std::chrono::milliseconds(150 + 50 * round));
     // No wait for the dispatcher here: with the writers still appending it may never catch up (a
     // test that hung under load); recovery re-dispatches whatever it had not.
-    const int64_t flushed_at_crash = store->stats().flushed_offset;
+    const PhysicalOffset flushed_at_crash = store->stats().flushed_offset;
     store->CrashForTesting();
     stop = true;
     for (auto& t : writers) t.join();

@@ -40,7 +40,7 @@ constexpr size_t kAckSize = 8 + 32;  // physical offset + 32-byte message id, on
     auto r = store.AppendAndWait(std::move(req));
     if (!r.ok()) _exit(4);
     char ack[kAckSize];
-    coding::PutFixed64(ack, static_cast<uint64_t>(r->records[0].physical_offset));
+    coding::PutFixed64(ack, static_cast<uint64_t>(r->records[0].physical_offset.value()));
     std::memcpy(ack + 8, id, 32);
     if (::write(fd, ack, kAckSize) != static_cast<ssize_t>(kAckSize)) _exit(5);
   }
@@ -85,19 +85,19 @@ TEST(ProcessCrashTest, KilledWriterNeverLosesAcknowledgedRecords) {
     // Reopen: every acknowledged record is present and intact; nothing past the end is served.
     auto store = OpenStore(options);
     ASSERT_NE(store, nullptr);
-    const int64_t end = store->stats().max_physical_offset;
+    const int64_t end = store->stats().max_physical_offset.value();
     for (const auto& [offset, id] : acked) {
-      auto raw = store->ReadRecordAt(offset);
+      auto raw = store->ReadRecordAt(PhysicalOffset(offset));
       ASSERT_TRUE(raw.ok()) << "round " << round << ": lost acknowledged record at " << offset;
       RecordView v;
       ASSERT_EQ(DecodeRecord(*raw, true, &v), DecodeOutcome::kRecord);
       ASSERT_EQ(v.msg_id, id);
       ASSERT_LT(offset, end);
     }
-    EXPECT_FALSE(store->ReadRecordAt(end).ok());
+    EXPECT_FALSE(store->ReadRecordAt(PhysicalOffset(end)).ok());
     int64_t queued = 0;
     for (uint32_t q = 0; q < 4; ++q) {
-      auto got = store->GetMessages("Crash", q, 0, 1000000, 1LL << 40, nullptr);
+      auto got = store->GetMessages("Crash", q, QueueOffset(0), 1000000, 1LL << 40, nullptr);
       for (auto raw : got.records) {
         RecordView v;
         ASSERT_EQ(DecodeRecord(raw, true, &v), DecodeOutcome::kRecord);

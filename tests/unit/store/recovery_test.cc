@@ -34,14 +34,14 @@ class RecoveryTest : public ::testing::Test {
   void ExpectQueuesConsistent(DefaultMessageStore& store, int64_t expected_total) {
     int64_t total = 0;
     for (uint32_t q = 0; q < 2; ++q) {
-      auto got = store.GetMessages("T", q, 0, 100000, 1LL << 40, nullptr);
+      auto got = store.GetMessages("T", q, QueueOffset(0), 100000, 1LL << 40, nullptr);
       for (size_t i = 0; i < got.records.size(); ++i) {
         RecordView v;
         ASSERT_EQ(DecodeRecord(got.records[i], true, &v), DecodeOutcome::kRecord);
         EXPECT_EQ(v.queue_id, q);
         EXPECT_EQ(v.queue_offset, static_cast<int64_t>(i));
       }
-      EXPECT_EQ(static_cast<int64_t>(got.records.size()), store.MaxQueueOffset("T", q));
+      EXPECT_EQ(static_cast<int64_t>(got.records.size()), store.MaxQueueOffset("T", q).value());
       total += static_cast<int64_t>(got.records.size());
     }
     EXPECT_EQ(total, expected_total);
@@ -93,9 +93,9 @@ TEST_F(RecoveryTest, RecoversAfterTornTailRecord) {
   }
   // Cut the last record in half: zero its second half.
   const auto& last = recs.back();
-  const int64_t base = last.physical_offset / options_.commitlog_segment_size * options_.commitlog_segment_size;
+  const int64_t base = last.physical_offset.value() / options_.commitlog_segment_size * options_.commitlog_segment_size;
   const std::string seg = SegmentPath(base);
-  for (int64_t i = last.size / 2; i < last.size; ++i) WriteByte(seg, last.physical_offset - base + i, 0);
+  for (int64_t i = last.size / 2; i < last.size; ++i) WriteByte(seg, last.physical_offset.value() - base + i, 0);
   auto store = OpenStore(options_);
   ASSERT_NE(store, nullptr);
   EXPECT_EQ(store->recovery_report().end_offset, last.physical_offset);
@@ -120,10 +120,11 @@ TEST_F(RecoveryTest, CrcMismatchInTheMiddleIsSkippedAndTheRecordsAfterItAreKept)
   MarkCrashed();
   // Flip one body byte of record 40 (in the last segment).
   const auto& bad = recs[40];
-  const int64_t base = bad.physical_offset / options_.commitlog_segment_size * options_.commitlog_segment_size;
+  const int64_t base = bad.physical_offset.value() / options_.commitlog_segment_size * options_.commitlog_segment_size;
   const std::string seg = SegmentPath(base);
-  ASSERT_EQ(base, recs.back().physical_offset / options_.commitlog_segment_size * options_.commitlog_segment_size);
-  WriteByte(seg, bad.physical_offset - base + bad.size - 3, 0x5a);
+  ASSERT_EQ(base,
+            recs.back().physical_offset.value() / options_.commitlog_segment_size * options_.commitlog_segment_size);
+  WriteByte(seg, bad.physical_offset.value() - base + bad.size - 3, 0x5a);
   {
     // The checkpoint lies past the damage: recovery scans from the checkpoint's segment start.
     auto store = OpenStore(options_);
@@ -137,12 +138,12 @@ TEST_F(RecoveryTest, CrcMismatchInTheMiddleIsSkippedAndTheRecordsAfterItAreKept)
     EXPECT_NE(report.damaged[0].reason.find("crc"), std::string::npos) << report.damaged[0].reason;
     for (int i = 0; i < 60; ++i) EXPECT_EQ(store->LookupByMessageId("ID-" + std::to_string(i)).ok(), i != 40) << i;
     // The damaged record's queue offset stays taken: reported by the pull, never served.
-    auto got = store->GetMessages("T", bad.queue_id, 0, 1000, 1LL << 40, nullptr);
+    auto got = store->GetMessages("T", bad.queue_id, QueueOffset(0), 1000, 1LL << 40, nullptr);
     EXPECT_EQ(got.records.size(), 29u);
-    EXPECT_EQ(got.corrupt_offsets, std::vector<int64_t>{bad.queue_offset});
-    EXPECT_EQ(got.next_begin_offset, 30);
+    EXPECT_EQ(got.corrupt_offsets, std::vector<QueueOffset>{bad.queue_offset});
+    EXPECT_EQ(got.next_begin_offset, QueueOffset(30));
     ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("T", bad.queue_id, "after")));
-    EXPECT_EQ(r.records[0].queue_offset, 30);
+    EXPECT_EQ(r.records[0].queue_offset, QueueOffset(30));
   }
 }
 
@@ -157,7 +158,7 @@ TEST_F(RecoveryTest, DeletedConsumeQueueDirectoryIsRebuilt) {
   ASSERT_NE(store, nullptr);
   ExpectQueuesConsistent(*store, 3000);
   ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("T", 0, "after")));
-  EXPECT_EQ(r.records[0].queue_offset, 1500);
+  EXPECT_EQ(r.records[0].queue_offset, QueueOffset(1500));
 }
 
 TEST_F(RecoveryTest, DeletedMessageIdIndexIsRebuilt) {
