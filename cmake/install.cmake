@@ -43,6 +43,11 @@ install(TARGETS vela_client_shared EXPORT VelaTargets COMPONENT sdk
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS vela_client_static EXPORT VelaStaticTargets COMPONENT sdk
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# `--strip` and CPack strip executables and shared libraries; the archive's debug sections too.
+install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+  execute_process(COMMAND ${CMAKE_STRIP} --strip-debug
+                  \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/$<TARGET_FILE_NAME:vela_client_static>\")
+endif()" COMPONENT sdk)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/vela DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         COMPONENT sdk FILES_MATCHING PATTERN "*.h")
 set(VELA_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/Vela)
@@ -87,6 +92,8 @@ set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+# Debug information would make the packages ten times larger (and slow to compress).
+set(CPACK_STRIP_FILES ON)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_HOMEPAGE "https://example.invalid/vela")
 set(CPACK_DEBIAN_BROKER_PACKAGE_NAME vela-broker)

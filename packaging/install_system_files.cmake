@@ -14,7 +14,9 @@ set(VELA_BIN ${CMAKE_INSTALL_PREFIX}/${VELA_BINDIR})
 set(VELA_CONF ${sysconfdir}/vela)
 set(VELA_STATE ${localstatedir}/lib/vela)
 set(VELA_LOGS ${localstatedir}/log/vela)
-set(staging ${VELA_STAGING})
+# One staging directory per destination, so that installs running at once do not mix their files.
+string(MD5 destination_hash "$ENV{DESTDIR}|${CMAKE_INSTALL_PREFIX}")
+set(staging ${VELA_STAGING}/${destination_hash})
 file(MAKE_DIRECTORY ${staging})
 
 # conf/ with the store and the log files placed for a service.

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -98,6 +99,7 @@ inline CommonSettings ReadCommonSettings(const Config& config, const std::string
   if (*max_files < 1 || *max_files > 1000) ExitBadUsage(program, "logMaxFiles must be between 1 and 1000");
   out.log.max_files = static_cast<int>(*max_files);
   out.strict_config = *strict;
+  if (Status s = ValidateLogSettings(out.log); !s.ok()) ExitBadUsage(program, s.ToString());
   return out;
 }
 
@@ -131,6 +133,8 @@ inline std::optional<int> FinishDaemonConfig(const Config& config, const DaemonF
     std::fprintf(stderr, "%s: %s\n", program.c_str(), s.ToString().c_str());
     return kExitBadUsage;
   }
+  // Warnings and errors are written at once; everything else reaches the file within a second.
+  spdlog::flush_every(std::chrono::seconds(1));
   if (!unknown.ok()) {
     std::fprintf(stderr, "warning: %s (ignored: strictConfig=false)\n", std::string(unknown.message()).c_str());
     spdlog::warn("{} (ignored: strictConfig=false)", unknown.message());

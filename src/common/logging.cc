@@ -75,7 +75,7 @@ bool ParseLevel(std::string_view text, spdlog::level::level_enum* out) {
 
 }  // namespace
 
-Status SetUpLogging(const LogSettings& settings) {
+Status ValidateLogSettings(const LogSettings& settings) {
   spdlog::level::level_enum level;
   if (!ParseLevel(settings.level, &level)) {
     return Status::InvalidArgument(fmt::format(
@@ -83,6 +83,13 @@ Status SetUpLogging(const LogSettings& settings) {
   }
   if (settings.max_file_bytes < 1) return Status::InvalidArgument("the log file size limit must be at least 1 byte");
   if (settings.max_files < 1) return Status::InvalidArgument("at least 1 rotated log file must be kept");
+  return Status::OK();
+}
+
+Status SetUpLogging(const LogSettings& settings) {
+  VELA_RETURN_IF_ERROR(ValidateLogSettings(settings));
+  spdlog::level::level_enum level = spdlog::level::info;
+  ParseLevel(settings.level, &level);
   std::unique_ptr<spdlog::sinks::sink> target;
   if (settings.file.empty()) {
     target = SwitchableSink::MakeStderr();

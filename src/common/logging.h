@@ -23,6 +23,9 @@ struct LogSettings {
   int max_files = 10;  // rotated files kept besides FILE
 };
 
+// InvalidArgument for an unknown level, or a size or count below 1; opens nothing.
+Status ValidateLogSettings(const LogSettings& settings);
+
 // Points the shared sink at `settings` and sets every logger's level. Fails (changing nothing) on
 // an unknown level, a size or count below 1, or a file that cannot be opened. Thread-safe.
 Status SetUpLogging(const LogSettings& settings);
