@@ -13,7 +13,12 @@ TMP=$(mktemp -d)
 PREFIX=$TMP/prefix
 PIDS=()
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -41,12 +46,15 @@ done
 [ "$(ls "$PREFIX/include")" = "vela" ] || fail "headers outside include/vela: $(ls "$PREFIX/include")"
 so=$(readlink -f "$PREFIX/lib/libvela-client.so")
 [ -f "$so" ] || fail "no libvela-client.so"
-readelf -d "$so" | grep -q "SONAME.*libvela-client.so.0" || fail "no SONAME libvela-client.so.0"
-readelf -d "$so" | grep NEEDED | grep -q vela && fail "libvela-client.so needs another Vela library"
+readelf -d "$so" >"$TMP/dynamic"
+grep -q "SONAME.*libvela-client.so.0" "$TMP/dynamic" || fail "no SONAME libvela-client.so.0"
+grep NEEDED "$TMP/dynamic" | grep -q vela && fail "libvela-client.so needs another Vela library"
 # The internal parts are inside: the record CRC (common), the frame codec (net), the wire messages (proto).
-for sym in 'vela::Crc32c' 'vela::net::' 'vela::v1::HeartbeatRequest'; do
-  nm -DC "$so" | grep -q "$sym" || fail "libvela-client.so lacks $sym"
-  nm -C "$PREFIX/lib/libvela-client.a" 2>/dev/null | grep -q " T .*$sym" || fail "libvela-client.a lacks $sym"
+nm -DC "$so" >"$TMP/so.syms"
+nm -C "$PREFIX/lib/libvela-client.a" >"$TMP/a.syms" 2>/dev/null
+for sym in 'vela::crc32c::' 'vela::net::Connection' 'vela::v1::HeartbeatRequest' 'vela::client::ProducerBuilder::Build'; do
+  grep -q " T $sym" "$TMP/so.syms" || fail "libvela-client.so lacks $sym"
+  grep -q " T $sym" "$TMP/a.syms" || fail "libvela-client.a lacks $sym"
 done
 grep -q "storePathRootDir = $PREFIX/var/lib/vela/store" "$PREFIX/etc/vela/broker.conf" || fail "store path not set"
 
@@ -54,12 +62,14 @@ echo "== examples/ built against the prefix with find_package(Vela)"
 cmake -S "$SRC/examples" -B "$TMP/examples" -DCMAKE_PREFIX_PATH="$PREFIX" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_CXX_COMPILER_LAUNCHER= >"$TMP/examples.log" 2>&1 || { cat "$TMP/examples.log"; fail "configure"; }
 cmake --build "$TMP/examples" -j2 >>"$TMP/examples.log" 2>&1 || { cat "$TMP/examples.log"; fail "build"; }
-ldd "$TMP/examples/example_producer" | grep -q "$PREFIX/lib/libvela-client.so" || fail "not linked to the prefix's SDK"
+ldd "$TMP/examples/example_producer" >"$TMP/ldd"
+grep -q "$PREFIX/lib/libvela-client.so" "$TMP/ldd" || fail "not linked to the prefix's SDK"
 cmake -S "$SRC/examples" -B "$TMP/examples-static" -DCMAKE_PREFIX_PATH="$PREFIX" -DVELA_EXAMPLES_STATIC=ON \
   -DCMAKE_BUILD_TYPE=Release >"$TMP/static.log" 2>&1 || { cat "$TMP/static.log"; fail "configure (static)"; }
 cmake --build "$TMP/examples-static" --target example_producer >>"$TMP/static.log" 2>&1 || \
   { cat "$TMP/static.log"; fail "build (static)"; }
-ldd "$TMP/examples-static/example_producer" | grep -q libvela-client && fail "static example needs the shared SDK"
+ldd "$TMP/examples-static/example_producer" >"$TMP/ldd"
+grep -q libvela-client "$TMP/ldd" && fail "static example needs the shared SDK"
 
 echo "== the producer example built with pkg-config only"
 export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
@@ -75,7 +85,7 @@ NAMESRV=$(sed -n 's/^listening on //p' "$TMP/ns.out")
 start_daemon vela-broker "$TMP/broker.out" --config "$PREFIX/etc/vela/broker.conf" --namesrv "$NAMESRV" \
   --listen 127.0.0.1:0 --set mappedFileSizeCommitLog=16m
 [ -d "$PREFIX/var/lib/vela/store/commitlog" ] || fail "the store is not where the installed conf says"
-[ -s "$PREFIX/var/log/vela/broker.log" ] || fail "the broker does not log where the installed conf says"
+[ -e "$PREFIX/var/log/vela/broker.log" ] || fail "the broker does not log where the installed conf says"
 ADMIN=$PREFIX/bin/vela-admin
 for _ in $(seq 1 100); do "$ADMIN" --namesrv "$NAMESRV" cluster list 2>/dev/null | grep -q broker-a && break; sleep 0.1; done
 "$ADMIN" --namesrv "$NAMESRV" topic create SdkTopic --queues 2 >/dev/null
