@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "broker/logger.h"
-#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/service_thread.h"
 
@@ -31,11 +30,7 @@ BrokerController::BrokerController(BrokerOptions options) : options_(std::move(o
   server_ = std::make_unique<net::Server>(
       net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size, options_.server_limits},
       &dispatcher_);
-  // Prometheus' build-info convention: one series whose labels name the build, value 1.
-  counters_.registry
-      .Gauges("vela_build_info", "The running Vela build: version and git commit", {"version", "commit"})
-      .WithLabels({BuildVersion(), BuildCommit()})
-      .Set(1);
+  RegisterBuildInfo(counters_.registry);
 }
 
 BrokerController::~BrokerController() { Stop(); }
