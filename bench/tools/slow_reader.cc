@@ -27,6 +27,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/coding.h"
+#include "common/command_line.h"
 #include "net/frame_codec.h"
 
 namespace vela::bench {
@@ -244,6 +245,7 @@ Counters RunConnection(const Options& o, int fd, Clock::time_point run_end, uint
 
 int Main(int argc, char** argv) {
   CLI::App app{"vela-slow-reader: pipelines pulls and reads the responses slowly (soak traffic)"};
+  AddVersionFlag(app, "vela-slow-reader");
   Options o;
   app.add_option("--broker", o.broker, "broker host:port")->required();
   app.add_option("--topic", o.topic, "topic to pull")->required();

@@ -21,6 +21,7 @@
 
 #include "bench/vela_bench/bench_client.h"
 #include "bench/vela_bench/workloads.h"
+#include "common/command_line.h"
 #include "common/logging.h"
 #include "vela_bench_commit.h"  // generated at build time: VELA_BENCH_BUILD_COMMIT
 
@@ -80,6 +81,7 @@ void PrintHuman(const nlohmann::json& j) {
 int Main(int argc, char** argv) {
   CLI::App app{"vela-bench: BENCH.md workloads against Vela"};
   app.fallthrough();  // global options also after the subcommand
+  AddVersionFlag(app, "vela-bench");
   app.require_subcommand(1);
   RunOptions options;
   bool json = false;
@@ -153,7 +155,7 @@ int Main(int argc, char** argv) {
         ->capture_default_str();
   }
 
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = ParseCommandLine(app, argc, argv)) return *code;
   InitLogging(log_level);
 
   // peerbench's safety bounds.

@@ -23,6 +23,14 @@ struct ClientConfig {
   size_t callback_threads = 2;
   // Part of the client id ("ip@pid@instance@n"); lets one process run distinct clients.
   std::string instance_name = "DEFAULT";
+  // The SDK's logging. It is process-wide: every client of the process logs through it, and the
+  // last client built with a log setting decides. log_level: trace, debug, info, warn, error,
+  // critical or off; empty leaves it as it is (info). log_file: empty logs to stderr; otherwise
+  // the file rotates at log_max_file_bytes, keeping log_max_files older files (FILE.1, FILE.2, ...).
+  std::string log_level;
+  std::string log_file;
+  int64_t log_max_file_bytes = 64 * 1024 * 1024;
+  int log_max_files = 5;
 };
 
 }  // namespace vela::client

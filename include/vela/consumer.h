@@ -138,6 +138,10 @@ class PushConsumerBuilder {
   PushConsumerBuilder& SetFailurePolicy(std::shared_ptr<FailurePolicy> policy);
   // Every tunable at once (the setters above edit the same struct).
   PushConsumerBuilder& SetOptions(PushConsumerOptions options);
+  // The SDK's log level and file (see ClientConfig::log_level, log_file; process-wide). Build
+  // fails with InvalidArgument on an unknown level or a file that cannot be opened.
+  PushConsumerBuilder& SetLogLevel(std::string level);
+  PushConsumerBuilder& SetLogFile(std::string path);
 
   // Validates (group, listener, at least one subscription, every expression) and starts.
   StatusOr<std::unique_ptr<PushConsumer>> Build();

@@ -86,6 +86,10 @@ class ProducerBuilder {
   // Topics this producer will send to: Build fetches their routes and connects to their brokers,
   // so the first send does not wait for either. Optional; other topics can still be sent to.
   ProducerBuilder& SetTopics(std::vector<std::string> topics);
+  // The SDK's log level and file (see ClientConfig::log_level, log_file; process-wide). Build
+  // fails with InvalidArgument on an unknown level or a file that cannot be opened.
+  ProducerBuilder& SetLogLevel(std::string level);
+  ProducerBuilder& SetLogFile(std::string path);
 
   // Validates the settings and starts the producer. Fails with InvalidArgument when no name
   // server address is given.

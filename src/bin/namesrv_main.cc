@@ -6,24 +6,22 @@
 #include "net/protobuf_log.h"
 
 int main(int argc, char** argv) {
+  const std::string program = "vela-namesrv";
   CLI::App app{"vela-namesrv: Vela's routing registry"};
   vela::bin::DaemonFlags flags;
-  vela::bin::AddDaemonFlags(app, flags, /*broker=*/false);
-  CLI11_PARSE(app, argc, argv);
+  vela::bin::AddDaemonFlags(app, flags, /*broker=*/false, program);
+  if (auto code = vela::ParseCommandLine(app, argc, argv)) return *code;
   vela::bin::BlockStopSignals();
-  vela::Config config = vela::bin::LoadDaemonConfig(flags);
-  if (!flags.listen.empty()) config.Set("listen", flags.listen);
-  vela::InitLogging(config.GetString("logLevel", flags.log_level), config.GetString("logFile", ""));
-  vela::net::RouteProtobufLogsToNetLogger();
+  vela::Config config = vela::bin::LoadDaemonConfig(flags, program);
+  vela::bin::CommonSettings common = vela::bin::ReadCommonSettings(config, program);
   auto options = vela::namesrv::NamesrvOptions::FromConfig(config);
   if (!options.ok()) {
-    std::fprintf(stderr, "error: %s\n", options.status().ToString().c_str());
-    return 2;
+    std::fprintf(stderr, "%s: %s\n", program.c_str(), options.status().ToString().c_str());
+    return vela::kExitBadUsage;
   }
-  if (vela::Status unknown = config.RefuseUnreadKeys("vela-namesrv"); !unknown.ok()) {
-    std::fprintf(stderr, "error: %s\n", unknown.ToString().c_str());
-    return 2;
-  }
+  if (auto code = vela::bin::FinishDaemonConfig(config, flags, common, program)) return *code;
+  vela::net::RouteProtobufLogsToNetLogger();
+  spdlog::info("{} {} starting", program, vela::BuildVersionString());
   vela::namesrv::NamesrvController controller(*options);
   vela::Status started = controller.Start();
   if (!started.ok()) {

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "common/command_line.h"
 #include "store/store_verifier.h"
 
 namespace {
@@ -49,6 +50,7 @@ int Verify(const std::string& dir, bool json) {
 
 int main(int argc, char** argv) {
   CLI::App app{"vela-store: offline tools for a Vela store directory"};
+  vela::AddVersionFlag(app, "vela-store");
   app.require_subcommand(1);
   std::string dir;
   bool json = false;
@@ -56,6 +58,6 @@ int main(int argc, char** argv) {
                                               "(read-only). Exit status 0: clean, 1: damage found, 2: unreadable");
   verify->add_option("--store-dir", dir, "the store directory (storePathRootDir)")->required();
   verify->add_flag("--json", json, "print the report as JSON");
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = vela::ParseCommandLine(app, argc, argv)) return *code;
   return Verify(dir, json);
 }

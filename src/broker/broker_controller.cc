@@ -30,6 +30,7 @@ BrokerController::BrokerController(BrokerOptions options) : options_(std::move(o
   server_ = std::make_unique<net::Server>(
       net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size, options_.server_limits},
       &dispatcher_);
+  RegisterBuildInfo(counters_.registry);
 }
 
 BrokerController::~BrokerController() { Stop(); }

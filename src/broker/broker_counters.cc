@@ -1,6 +1,14 @@
 #include "broker/broker_counters.h"
 
+#include "common/build_info.h"
+
 namespace vela::broker {
+
+void RegisterBuildInfo(metrics::MetricsRegistry& registry) {
+  registry.Gauges("vela_build_info", "The running Vela build: version and git commit", {"version", "commit"})
+      .WithLabels({BuildVersion(), BuildCommit()})
+      .Set(1);
+}
 
 std::vector<metrics::MetricSample> BrokerCounters::Snapshot() {
   metrics::BrokerMetrics& m = metrics;

@@ -16,6 +16,10 @@ namespace vela::broker {
 // thing an io thread can add to. Snapshot publishes what the atomics counted since the last call
 // into the registry's series, then reads the registry, so every reader (BROKER_STATUS, later
 // /metrics) sees one set of figures. Services feed `metrics` directly. Thread-safe.
+// Registers vela_build_info{version, commit} = 1 (Prometheus' build-info convention): which Vela
+// build the process runs.
+void RegisterBuildInfo(metrics::MetricsRegistry& registry);
+
 struct BrokerCounters {
   metrics::MetricsRegistry registry;
   metrics::BrokerMetrics metrics{registry};

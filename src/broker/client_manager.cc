@@ -9,7 +9,8 @@ void ClientManager::Heartbeat(const v1::HeartbeatRequest& request, const std::sh
   std::set<std::string> changed;
   {
     std::lock_guard lock(mu_);
-    Member m{connection, connection->id(), now_ms};
+    Member m{connection, connection->id(), now_ms,
+             request.client_version().empty() ? std::string("unknown") : request.client_version()};
     for (const auto& p : request.producers()) producers_[p.group()].members[request.client_id()] = m;
     for (const auto& c : request.consumers()) {
       Group& g = consumers_[c.group()];
@@ -124,6 +125,19 @@ size_t ClientManager::client_count() const {
     }
   }
   return ids.size();
+}
+
+std::map<std::string, size_t> ClientManager::ClientVersions() const {
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> version_by_id;
+  for (const auto* groups : {&consumers_, &producers_}) {
+    for (const auto& [g, group] : *groups) {
+      for (const auto& [id, m] : group.members) version_by_id[id] = m.client_version;
+    }
+  }
+  std::map<std::string, size_t> out;
+  for (const auto& [id, version] : version_by_id) ++out[version];
+  return out;
 }
 
 void ClientManager::NotifyChanged(const std::set<std::string>& groups) {

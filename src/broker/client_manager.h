@@ -36,12 +36,15 @@ class ClientManager {
   bool FindSubscription(const std::string& group, const std::string& topic, v1::Subscription* out) const;
   size_t consumer_group_count() const;
   size_t client_count() const;
+  // Live clients by the SDK version their heartbeats report ("unknown" for none).
+  std::map<std::string, size_t> ClientVersions() const;
 
  private:
   struct Member {
     std::weak_ptr<net::Connection> connection;
     uint64_t connection_id = 0;
     int64_t last_heartbeat_ms = 0;
+    std::string client_version;
   };
   struct Group {
     std::map<std::string, Member> members;  // by client id

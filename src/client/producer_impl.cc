@@ -7,7 +7,9 @@
 
 #include "client/logger.h"
 #include "client/message_codec.h"
+#include "client/client_logging.h"
 #include "client/status_convert.h"
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/message_record.h"
@@ -397,6 +399,7 @@ v1::Header ProducerImpl::MakeHeartbeat() const {
   header.set_code(v1::HEARTBEAT);
   auto* hb = header.mutable_heartbeat_request();
   hb->set_client_id(instance_->client_id());
+  hb->set_client_version(BuildVersionString());
   hb->add_producers()->set_group(settings_.group);
   return header;
 }
@@ -515,8 +518,18 @@ ProducerBuilder& ProducerBuilder::SetMaxMessageBytes(size_t bytes) {
   return *this;
 }
 
+ProducerBuilder& ProducerBuilder::SetLogLevel(std::string level) {
+  config_.log_level = std::move(level);
+  return *this;
+}
+ProducerBuilder& ProducerBuilder::SetLogFile(std::string path) {
+  config_.log_file = std::move(path);
+  return *this;
+}
+
 StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
   if (send_timeout_ms_ <= 0) return Status(StatusCode::kInvalidArgument, "send timeout must be positive");
+  if (auto logging = ApplyClientLogging(config_); !logging.ok()) return ToPublic(logging);
   ProducerSettings settings{config_, group_, send_timeout_ms_, max_retries_, max_message_bytes_, topics_};
   auto impl = std::make_unique<ProducerImpl>(std::move(settings));
   auto status = impl->Start();

@@ -1,5 +1,6 @@
 // The public PushConsumer and its builder (include/vela/consumer.h), over PushConsumerImpl.
 #include "client/push_consumer_impl.h"
+#include "client/client_logging.h"
 #include "client/status_convert.h"
 #include "common/validation.h"
 
@@ -81,8 +82,18 @@ PushConsumerBuilder& PushConsumerBuilder::SetOptions(PushConsumerOptions options
   return *this;
 }
 
+PushConsumerBuilder& PushConsumerBuilder::SetLogLevel(std::string level) {
+  config_.log_level = std::move(level);
+  return *this;
+}
+PushConsumerBuilder& PushConsumerBuilder::SetLogFile(std::string path) {
+  config_.log_file = std::move(path);
+  return *this;
+}
+
 StatusOr<std::unique_ptr<PushConsumer>> PushConsumerBuilder::Build() {
   if (options_.group.empty()) return Status(StatusCode::kInvalidArgument, "a consumer group is required");
+  if (auto logging = ApplyClientLogging(config_); !logging.ok()) return ToPublic(logging);
   auto group_ok = ValidateGroupName(options_.group);
   if (!group_ok.ok()) return ToPublic(group_ok);
   if (!listener_) return Status(StatusCode::kInvalidArgument, "a message listener is required");

@@ -10,6 +10,7 @@
 #include "client/message_codec.h"
 #include "client/queue_allocation.h"
 #include "client/status_convert.h"
+#include "common/build_info.h"
 #include "common/validation.h"
 #include "filter/sql92.h"
 #include "filter/tag_filter.h"
@@ -155,6 +156,7 @@ vela::Status PushConsumerImpl::SendHeartbeat(bool sync) {
   header.set_code(v1::HEARTBEAT);
   auto* hb = header.mutable_heartbeat_request();
   hb->set_client_id(instance_->client_id());
+  hb->set_client_version(BuildVersionString());
   auto* consumer = hb->add_consumers();
   consumer->set_group(options_.group);
   consumer->set_model(v1::CLUSTERING);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/command_line.h"
 #include "common/logging.h"
 #include "tools/admin_context.h"
 
@@ -13,6 +14,7 @@ int main(int argc, char** argv) {
   AdminContext ctx;
   CLI::App app{"vela-admin: administer a Vela cluster, send and consume messages"};
   app.fallthrough();  // inherited: global options are accepted after any subcommand
+  vela::AddVersionFlag(app, "vela-admin");
   app.add_option("--namesrv", ctx.namesrv, "name servers host:port[;host:port...] (default: $VELA_NAMESRV)");
   app.add_flag("--json", ctx.json, "print JSON instead of tables");
   app.add_option("--timeout", ctx.timeout_s, "request timeout in seconds (consume: idle time before stopping)")
@@ -29,6 +31,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);

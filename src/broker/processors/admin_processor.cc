@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "broker/logger.h"
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/validation.h"
 
@@ -302,7 +303,13 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   std::map<std::string, double> series;
   for (const metrics::MetricSample& sample : counters_.Snapshot()) series[sample.SeriesName()] = sample.value;
   auto figure = [&](const char* name) { return fmt::format("{:.0f}", series[name]); };
-  v["version"] = "0.1.0";
+  v["version"] = std::string(BuildVersion());
+  v["commit"] = std::string(BuildCommit());
+  std::string client_versions;
+  for (const auto& [version, count] : clients_.ClientVersions()) {
+    client_versions += fmt::format("{}{}: {}", client_versions.empty() ? "" : "; ", version, count);
+  }
+  v["clientVersions"] = client_versions;
   v["brokerName"] = options_.broker_name;
   v["brokerClusterName"] = options_.cluster_name;
   v["brokerId"] = std::to_string(options_.broker_id);

@@ -1,5 +1,9 @@
 #include "broker/processors/client_processor.h"
 
+#include <algorithm>
+
+#include <fmt/format.h>
+
 #include "broker/logger.h"
 #include "broker/subscription_filter.h"
 #include "common/clock.h"
@@ -25,6 +29,15 @@ void ClientProcessor::HandleHeartbeat(net::RequestContext rc, net::Frame frame) 
   const auto& hb = frame.header.heartbeat_request();
   if (hb.client_id().empty()) {
     rc.ReplyError(Status::InvalidArgument("heartbeat needs a client id"));
+    return;
+  }
+  // The SDK's version is listed by BROKER_STATUS: a short printable text, kept per client.
+  constexpr size_t kMaxClientVersionBytes = 128;
+  if (hb.client_version().size() > kMaxClientVersionBytes ||
+      !std::all_of(hb.client_version().begin(), hb.client_version().end(),
+                   [](char ch) { return ch >= 0x20 && ch < 0x7f; })) {
+    rc.ReplyError(Status::InvalidArgument(fmt::format(
+        "heartbeat client_version must be at most {} printable ASCII characters", kMaxClientVersionBytes)));
     return;
   }
   for (const auto& c : hb.consumers()) {
