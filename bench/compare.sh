@@ -106,14 +106,7 @@ export VELA_BENCH_COMMIT=$COMMIT
 cpu_s() { awk -v t="$TICKS" '{printf "%.3f", ($14+$15)/t}' "/proc/$1/stat"; }
 busy_s() { awk -v t="$TICKS" '/^cpu /{printf "%.3f", ($2+$3+$4+$7+$8)/t}' /proc/stat; }
 
-wait_listen() {  # logfile pid -> prints HOST:PORT
-  for _ in $(seq 1 100); do
-    if grep -q '^listening on ' "$1" 2>/dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
-    kill -0 "$2" 2>/dev/null || break
-    sleep 0.1
-  done
-  echo "daemon did not start; log $1:" >&2; tail -20 "$1" >&2; return 1
-}
+source "$HERE/lib.sh"  # wait_listen
 
 start_vela() {  # ASYNC_FLUSH|SYNC_FLUSH
   VELA_DIR=$(mktemp -d /tmp/vela-compare-store.XXXXXX)

@@ -14,7 +14,8 @@
 #      256, the same SDK producer), lateness at the consumer; then `vela-admin timer status --json`
 #      (lateness at the broker: store time of the delivered message minus its due time);
 #   4. prints the two send rates, their ratio, the lateness figures and the broker's CPU per message.
-# Raw JSON goes to $OUT (default /tmp/vela-timer-<stamp>). Every process started is stopped on exit.
+# Raw JSON goes to $OUT (default /tmp/vela-timer-<stamp>). Every process started is stopped on exit
+# and the store deleted (KEEP_STORE=1 keeps it).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -37,17 +38,15 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done; wait 2> /dev/null || true; }
+# The store (gigabytes) goes with the processes unless KEEP_STORE=1; the JSON stays in $OUT.
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  [ "${KEEP_STORE:-0}" = 1 ] || rm -rf "$OUT/store"
+}
 trap cleanup EXIT
 
-wait_listen() {  # logfile pid -> prints HOST:PORT
-  for _ in $(seq 1 100); do
-    if grep -q '^listening on ' "$1" 2> /dev/null; then sed -n 's/^listening on //p' "$1" | head -1; return 0; fi
-    kill -0 "$2" 2> /dev/null || break
-    sleep 0.1
-  done
-  echo "daemon did not start; log $1:" >&2; tail -20 "$1" >&2; return 1
-}
+source "$HERE/lib.sh"  # wait_listen
 cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 settle() {  # waits until the broker uses under 2 % of a core over 2 s (at most 60 s)
   for _ in $(seq 1 30); do
@@ -68,7 +67,7 @@ ADMIN=("$BIN/vela-admin" --namesrv "$NAMESRV")
 for t in Plain Timers; do
   for _ in $(seq 1 40); do "${ADMIN[@]}" topic create "$t" --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
 done
-echo "commit $(git -C "$ROOT" rev-parse --short HEAD), broker $BROKER pid $BROKER_PID, $FLUSH, out $OUT" >&2
+echo "$("$BIN/vela-broker" --version 2> /dev/null || echo "commit $(git -C "$ROOT" rev-parse --short HEAD)"), broker $BROKER pid $BROKER_PID, $FLUSH, out $OUT" >&2
 
 settle
 c0=$(cpu_ticks "$BROKER_PID")

@@ -21,9 +21,9 @@
 
 #include "bench/vela_bench/bench_client.h"
 #include "bench/vela_bench/workloads.h"
+#include "common/build_info.h"
 #include "common/command_line.h"
 #include "common/logging.h"
-#include "vela_bench_commit.h"  // generated at build time: VELA_BENCH_BUILD_COMMIT
 
 namespace vela::bench {
 namespace {
@@ -60,7 +60,7 @@ double ProcessCpuSeconds() {
 
 std::string Commit() {
   const char* env = std::getenv("VELA_BENCH_COMMIT");
-  return env && *env ? env : VELA_BENCH_BUILD_COMMIT;
+  return env && *env ? std::string(env) : std::string(BuildCommit());  // the commit the binary was built from
 }
 
 void PrintHuman(const nlohmann::json& j) {

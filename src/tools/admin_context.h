@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client/client_instance.h"
+#include "common/command_line.h"
 #include "common/result.h"
 #include "vela/message.h"
 
@@ -19,7 +20,7 @@ namespace vela::tools {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailed = 1;
-inline constexpr int kExitUsage = 2;
+inline constexpr int kExitUsage = vela::kExitBadUsage;  // bad usage (common/command_line.h)
 
 // AdminContext holds the global options and the connection machinery of one vela-admin run.
 // Used from the main thread only (thread-compatible); the consume command's listener reaches

@@ -26,18 +26,7 @@ int main(int argc, char** argv) {
   AddMessageCommands(app, ctx);
   AddFilterCommands(app, ctx);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    app.exit(e);
-    return kExitUsage;
-  }
+  if (auto exit_now = vela::ParseCommandLine(app, argc, argv)) return *exit_now;
   if (!ctx.action) {
     std::cerr << app.help() << std::endl;
     return kExitUsage;

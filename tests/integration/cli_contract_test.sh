@@ -8,35 +8,12 @@
 set -euo pipefail
 BIN=$1/bin
 TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+source "$(dirname "$0")/script_support.sh"
 # expect_exit CODE CMD...: runs CMD, stdout to $TMP/out, stderr to $TMP/err.
 expect_exit() {
   local want=$1; shift
   set +e; "$@" >"$TMP/out" 2>"$TMP/err"; local got=$?; set -e
   [ "$got" -eq "$want" ] || { cat "$TMP/out" "$TMP/err" >&2; fail "'$*' exited $got, want $want"; }
-}
-# start_daemon NAME OUT_FILE ARGS...: starts it in the background, waits for "listening on".
-start_daemon() {
-  local name=$1 out=$2; shift 2
-  "$BIN/$name" "$@" >"$out" 2>"$out.err" &
-  PIDS+=($!)
-  for _ in $(seq 1 300); do
-    grep -q "^listening on " "$out" 2>/dev/null && return 0
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$out.err" >&2; fail "$name exited at start"; }
-    sleep 0.1
-  done
-  fail "$name did not start"
 }
 stop_daemon() {  # pid
   kill -TERM "$1"

@@ -11,29 +11,8 @@ SRC=$1
 BUILD=$2
 TMP=$(mktemp -d)
 PREFIX=$TMP/prefix
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-start_daemon() {  # name out args...
-  local name=$1 out=$2; shift 2
-  "$PREFIX/bin/$name" "$@" >"$out" 2>"$out.err" &
-  PIDS+=($!)
-  for _ in $(seq 1 300); do
-    grep -q "^listening on " "$out" 2>/dev/null && return 0
-    kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$out.err" >&2; fail "$name exited at start"; }
-    sleep 0.1
-  done
-  fail "$name did not start"
-}
+BIN=$PREFIX/bin
+source "$(dirname "$0")/script_support.sh"
 
 echo "== cmake --install into $PREFIX"
 cmake --install "$BUILD" --prefix "$PREFIX" >"$TMP/install.log"
