@@ -39,6 +39,14 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
     if (Status id = ValidateMessageId(view.msg_id); !id.ok()) {
       return id.WithContext(fmt::format("message {} of the request", records->size()));
     }
+    // Not accepted as a plain message, which would publish at once what the producer meant to
+    // hold back until its commit.
+    std::string_view prepared;
+    if (FindProperty(view.properties, prop::kTransactionPrepared, &prepared) && prepared != "false") {
+      return Status::Unimplemented(fmt::format(
+          "message {} of the request is transactional ({}={}): transactional messages are not supported yet",
+          records->size(), prop::kTransactionPrepared, prepared.substr(0, std::min<size_t>(prepared.size(), 16))));
+    }
     char* raw = body.data() + pos;
     if (view.queue_id != queue_id) {
       RecordView checked;
