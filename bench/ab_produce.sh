@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# bench/ab_produce.sh — W1 window 256 on two brokers, alternating, with the same client: does a
+# change regress the plain send path?
+#
+#   bench/ab_produce.sh OLD_BIN_DIR NEW_BIN_DIR      # e.g. a worktree's build-bench/bin and ours
+#   PASSES=5 COUNT=500000 bench/ab_produce.sh A B
+#
+# Each pass starts a fresh name server and broker (ASYNC_FLUSH) from each directory in turn, waits
+# until the broker is settled (under 2 % of a core over 2 s), runs `vela-bench produce --window 256
+# --count $COUNT` with NEW_BIN_DIR's vela-bench, and prints msgs/s, p50/p99 ack latency and the
+# broker's CPU per message. Stores are deleted after each run.
+set -euo pipefail
+OLD=$1 NEW=$2
+PASSES=${PASSES:-3}
+COUNT=${COUNT:-300000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"  # wait_listen
+TICKS=$(getconf CLK_TCK)
+ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+run() {  # label bindir
+  local dir ns_pid broker_pid ns a b c0 c1 result
+  dir=$(mktemp -d /tmp/vela-ab.XXXXXX)
+  "$2/vela-namesrv" --listen 127.0.0.1:0 > "$dir/ns.out" 2>&1 & ns_pid=$!
+  ns=$(wait_listen "$dir/ns.out" $ns_pid)
+  "$2/vela-broker" --namesrv "$ns" --listen 127.0.0.1:0 --store-dir "$dir/store" --set logLevel=warn \
+    > "$dir/b.out" 2>&1 & broker_pid=$!
+  wait_listen "$dir/b.out" $broker_pid > /dev/null
+  for _ in $(seq 1 40); do "$NEW/vela-admin" --namesrv "$ns" topic create AB --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
+  for _ in $(seq 1 30); do
+    a=$(ticks $broker_pid); sleep 2; b=$(ticks $broker_pid)
+    [ $(((b - a) * 100 / (2 * TICKS))) -lt 2 ] && break
+  done
+  c0=$(ticks $broker_pid)
+  result=$("$NEW/vela-bench" --namesrv "$ns" --json produce --topic AB --window 256 --count "$COUNT" |
+    python3 -c "import json,sys; j=json.load(sys.stdin); print(j['msgs_per_s'], j['latency_us']['p50'], j['latency_us']['p99'])")
+  c1=$(ticks $broker_pid)
+  echo "$1 msgs/s p50_us p99_us: $result broker_cpu_us_per_msg: $(python3 -c "print(round(($c1-$c0)/$TICKS/$COUNT*1e6, 2))")"
+  kill $broker_pid $ns_pid; wait $broker_pid $ns_pid 2> /dev/null || true
+  rm -rf "$dir"
+}
+for _ in $(seq 1 "$PASSES"); do run old "$OLD"; run new "$NEW"; done
