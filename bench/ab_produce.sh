@@ -14,11 +14,10 @@ OLD=$1 NEW=$2
 PASSES=${PASSES:-3}
 COUNT=${COUNT:-300000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/lib.sh"  # wait_listen
+source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle
 TICKS=$(getconf CLK_TCK)
-ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 run() {  # label bindir
-  local dir ns_pid broker_pid ns a b c0 c1 result
+  local dir ns_pid broker_pid ns c0 c1 result
   dir=$(mktemp -d /tmp/vela-ab.XXXXXX)
   "$2/vela-namesrv" --listen 127.0.0.1:0 > "$dir/ns.out" 2>&1 & ns_pid=$!
   ns=$(wait_listen "$dir/ns.out" $ns_pid)
@@ -26,14 +25,11 @@ run() {  # label bindir
     > "$dir/b.out" 2>&1 & broker_pid=$!
   wait_listen "$dir/b.out" $broker_pid > /dev/null
   for _ in $(seq 1 40); do "$NEW/vela-admin" --namesrv "$ns" topic create AB --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
-  for _ in $(seq 1 30); do
-    a=$(ticks $broker_pid); sleep 2; b=$(ticks $broker_pid)
-    [ $(((b - a) * 100 / (2 * TICKS))) -lt 2 ] && break
-  done
-  c0=$(ticks $broker_pid)
+  settle $broker_pid
+  c0=$(cpu_ticks $broker_pid)
   result=$("$NEW/vela-bench" --namesrv "$ns" --json produce --topic AB --window 256 --count "$COUNT" |
     python3 -c "import json,sys; j=json.load(sys.stdin); print(j['msgs_per_s'], j['latency_us']['p50'], j['latency_us']['p99'])")
-  c1=$(ticks $broker_pid)
+  c1=$(cpu_ticks $broker_pid)
   echo "$1 msgs/s p50_us p99_us: $result broker_cpu_us_per_msg: $(python3 -c "print(round(($c1-$c0)/$TICKS/$COUNT*1e6, 2))")"
   kill $broker_pid $ns_pid; wait $broker_pid $ns_pid 2> /dev/null || true
   rm -rf "$dir"

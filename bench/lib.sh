@@ -8,3 +8,15 @@ wait_listen() {
   done
   echo "daemon did not start; log $1:" >&2; tail -20 "$1" >&2; return 1
 }
+# cpu_ticks PID: the process's user + system CPU so far, in clock ticks.
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+# settle PID: waits until the process uses under 2 % of a core over 2 s (at most 60 s).
+settle() {
+  local ticks a b
+  ticks=$(getconf CLK_TCK)
+  for _ in $(seq 1 30); do
+    a=$(cpu_ticks "$1"); sleep 2; b=$(cpu_ticks "$1")
+    [ $(((b - a) * 100 / (2 * ticks))) -lt 2 ] && return 0
+  done
+  echo "warning: process $1 did not settle" >&2
+}

@@ -46,15 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source "$HERE/lib.sh"  # wait_listen
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
-settle() {  # waits until the broker uses under 2 % of a core over 2 s (at most 60 s)
-  for _ in $(seq 1 30); do
-    local a b; a=$(cpu_ticks "$BROKER_PID"); sleep 2; b=$(cpu_ticks "$BROKER_PID")
-    [ $(((b - a) * 100 / (2 * TICKS))) -lt 2 ] && return 0
-  done
-  echo "warning: the broker did not settle" >&2
-}
+source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle
 
 STORE=$OUT/store
 "$BIN/vela-namesrv" --listen 127.0.0.1:0 > "$OUT/namesrv.out" 2> "$OUT/namesrv.err" &
@@ -69,12 +61,12 @@ for t in Plain Timers; do
 done
 echo "$("$BIN/vela-broker" --version 2> /dev/null || echo "commit $(git -C "$ROOT" rev-parse --short HEAD)"), broker $BROKER pid $BROKER_PID, $FLUSH, out $OUT" >&2
 
-settle
+settle "$BROKER_PID"
 c0=$(cpu_ticks "$BROKER_PID")
 "$BIN/vela-bench" --namesrv "$NAMESRV" --json produce --topic Plain --window 256 --count "$PLAIN_COUNT" --size "$SIZE" \
   > "$OUT/plain.json"
 c1=$(cpu_ticks "$BROKER_PID")
-settle
+settle "$BROKER_PID"
 LEAD=()
 [ "$MEMORY" = 1 ] && LEAD=(--lead 86400)
 c2=$(cpu_ticks "$BROKER_PID")
