@@ -114,6 +114,7 @@ class TransactionTest : public ::testing::Test {
   // Every record of a queue from offset 0.
   std::vector<Read> ReadQueue(std::string_view topic, uint32_t queue) {
     std::vector<Read> out;
+    store_->WaitForDispatch();
     store::QueueOffset from(0);
     for (;;) {
       auto got = store_->GetMessages(topic, queue, from, 256, 1 << 20, nullptr);
@@ -129,8 +130,7 @@ class TransactionTest : public ::testing::Test {
   }
   std::vector<Read> ReadOrders() {
     std::vector<Read> all;
-    // The dispatcher indexes asynchronously: wait for the log's records to be in the queues.
-    std::this_thread::sleep_for(50ms);
+    store_->WaitForDispatch();  // the dispatcher indexes asynchronously
     for (uint32_t q = 0; q < 4; ++q) {
       for (auto& r : ReadQueue("orders", q)) all.push_back(std::move(r));
     }
