@@ -180,6 +180,10 @@ void TransactionService::Run() {
     const bool more_ops = IngestOps();
     ProcessResolutions();
     const int64_t now = NowEpochMs();
+    if (now - last_prune_ms_ >= 60 * 1000) {
+      last_prune_ms_ = now;
+      ForgetResolvedBefore(store_.stats().min_physical_offset.value());
+    }
     if (more_half || more_ops) continue;
     // Idle: nothing is in flight, so the marker goes (a restart then scans nothing for it).
     if (marker_end_ >= 0 && now - last_commit_ms_ >= 1000) {
@@ -373,6 +377,12 @@ void TransactionService::ProcessResolutions() {
             "half message {} was already {}; this {} changes nothing", r.msg_id,
             committed ? "committed" : "rolled back", r.resolution == v1::TX_COMMIT ? "commit" : "rollback"));
       }
+      if (r.half_offset < store_.stats().min_physical_offset.value()) {
+        // Its resolution, if any, was forgotten with it: never resolve it (again) from a stale copy.
+        return Status::NotFound(fmt::format(
+            "half message {} at commit-log offset {} is older than this broker's log (deleted by retention)",
+            r.msg_id, r.half_offset));
+      }
       // Pending: in the index, or stored but not read from the half queue yet.
       const std::string pending_key = OffsetKey(kPendingPrefix, r.half_offset);
       const bool indexed = meta_.GetState(pending_key).has_value();
@@ -548,6 +558,31 @@ Status TransactionService::ResolveInFlight() {
                          ops.size());
   }
   return Status::OK();
+}
+
+int64_t TransactionService::ForgetResolvedBefore(int64_t log_start) {
+  const std::string end = OffsetKey(kResolvedPrefix, log_start);
+  int64_t forgotten = 0;
+  for (;;) {
+    store::MetaStore::StateBatch batch;
+    batch.sync = false;  // forgetting again after a lost batch is harmless
+    meta_.ScanState(kResolvedPrefix, [&](std::string_view k, std::string_view) {
+      if (k >= end) return false;
+      batch.deletes.emplace_back(k);
+      return batch.deletes.size() < 10000;
+    });
+    if (batch.empty()) break;
+    if (Status st = meta_.WriteState(batch); !st.ok()) {
+      BrokerLogger()->warn("transactions: cannot forget old resolutions: {}", st.ToString());
+      break;
+    }
+    forgotten += static_cast<int64_t>(batch.deletes.size());
+    if (batch.deletes.size() < 10000) break;
+  }
+  if (forgotten > 0) {
+    BrokerLogger()->info("transactions: forgot {} resolutions of half messages retention deleted", forgotten);
+  }
+  return forgotten;
 }
 
 Result<store::AppendResult> TransactionService::AppendAndWait(const std::vector<std::string>& records) {

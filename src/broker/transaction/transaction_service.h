@@ -74,7 +74,8 @@ struct EndTransactionRequest {
 // The marker moves past each round's appends in the round's state batch and is cleared after a
 // second without commits. A half message resolved before it was read from the half queue (the
 // dispatcher lags) is found by reading its record at the offset, and skipped when read later.
-// Pending half messages hold back retention (RetentionFloor).
+// Pending half messages hold back retention (RetentionFloor); resolutions of half records that
+// retention deleted are forgotten.
 //
 // One thread does everything; the public methods are thread-safe.
 class TransactionService final {
@@ -109,6 +110,10 @@ class TransactionService final {
   int64_t RetentionFloor() const { return offset_floor_.load(std::memory_order_relaxed); }
   // Creates the half and op topics if they do not exist yet; cheap once they do.
   Status EnsureTopics();
+  // Forgets the resolutions of half records below `log_start` (retention deleted them: an
+  // END_TRANSACTION naming one is answered NotFound from then on). Called by the service thread
+  // once a minute with the log's first offset; public for tests. Returns how many it forgot.
+  int64_t ForgetResolvedBefore(int64_t log_start);
 
  private:
   struct Pending {
@@ -160,6 +165,7 @@ class TransactionService final {
   int64_t op_ingest_ = 0;        // next queue offset of the op queue to read
   int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
   int64_t last_commit_ms_ = 0;
+  int64_t last_prune_ms_ = 0;
 
   std::atomic<int64_t> pending_{0};
   std::atomic<int64_t> committed_{0};

@@ -460,6 +460,17 @@ TEST_F(TransactionTest, AHalfMessageResolvedBeforeItWasIndexedStaysResolved) {
   EXPECT_EQ(End("pg", "A", offset, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ALREADY_ROLLED_BACK);
 }
 
+TEST_F(TransactionTest, ResolutionsOfHalfRecordsRetentionDeletedAreForgotten) {
+  const int64_t a = SendHalf("A");
+  const int64_t b = SendHalf("B");
+  ASSERT_EQ(End("pg", "A", a, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ROLLED_BACK);
+  ASSERT_EQ(End("pg", "B", b, v1::TX_COMMIT)->outcome(), v1::TX_END_COMMITTED);
+  EXPECT_EQ(service_->ForgetResolvedBefore(a), 0);
+  EXPECT_EQ(service_->ForgetResolvedBefore(b), 1);  // as if retention had deleted A's half record
+  EXPECT_EQ(End("pg", "B", b, v1::TX_COMMIT)->outcome(), v1::TX_END_ALREADY_COMMITTED);
+  EXPECT_EQ(service_->stats().pending, 0);
+}
+
 TEST_F(TransactionTest, ProcessorAnswersEndTransactionAndRefusesCheckAnswers) {
   const int64_t offset = SendHalf("A");
   auto call = [&](v1::Header h) {
