@@ -22,14 +22,17 @@ std::optional<int64_t> ParseWholeNumber(std::string_view text) {
 }
 
 bool IsBrokerHalfProperty(std::string_view key) { return key == prop::kRealTopic || key == prop::kRealQueueId; }
+// A published message is a plain one to its consumers: without TRAN_MSG, a consumer that forwards
+// it does not send a transactional message by accident.
+bool IsHalfOnlyProperty(std::string_view key) { return IsBrokerHalfProperty(key) || key == kPropPrepared; }
 
-// The properties block with the broker's half-record properties removed and `extra` appended.
-std::string RewriteProperties(std::string_view properties,
+// The properties block without the properties `skip` names, with `extra` appended.
+std::string RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
                               std::initializer_list<std::pair<std::string_view, std::string_view>> extra) {
   std::string out;
   out.reserve(properties.size() + 64);
   ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
-    if (IsBrokerHalfProperty(k)) return true;
+    if (skip(k)) return true;
     out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
     return true;
   });
@@ -110,7 +113,8 @@ std::string EncodeHalfRecord(const RecordView& original, uint32_t real_queue) {
   f.flags = record::kFlagTransactionPrepared;
   const std::string queue = std::to_string(real_queue);
   const std::string props =
-      RewriteProperties(original.properties, {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue}});
+      RewriteProperties(original.properties, &IsBrokerHalfProperty,
+                        {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue}});
   f.properties = props;
   return Encode(f);
 }
@@ -140,7 +144,7 @@ std::string EncodeCommittedRecord(const RecordView& half_record, const HalfRecor
   f.queue_id = queue_id;
   f.flags = record::kFlagTransactionCommit;
   const std::string origin = std::to_string(half_record.physical_offset);
-  const std::string props = RewriteProperties(half_record.properties, {{kPropOriginOffset, origin}});
+  const std::string props = RewriteProperties(half_record.properties, &IsHalfOnlyProperty, {{kPropOriginOffset, origin}});
   f.properties = props;
   return Encode(f);
 }

@@ -62,8 +62,8 @@ struct HalfRecord {
 Result<HalfRecord> ParseHalfRecord(const RecordView& record);
 
 // The message a commit publishes: the real topic and `queue_id`, the producer's properties
-// (without REAL_TOPIC and REAL_QID) plus ORIGIN_OFFSET naming the half record, the same id, body
-// and born fields, flagged as a committed transaction.
+// (without TRAN_MSG, REAL_TOPIC and REAL_QID; PGROUP stays) plus ORIGIN_OFFSET naming the half
+// record, the same id, body and born fields, flagged as a committed transaction.
 std::string EncodeCommittedRecord(const RecordView& half_record, const HalfRecord& parsed, uint32_t queue_id);
 
 enum class Resolution { kCommit, kRollback };

@@ -254,6 +254,9 @@ TEST_F(TransactionTest, CommitPublishesOnceWithTheSameIdAndWritesAnOpRecord) {
   EXPECT_TRUE(Has(got[0].properties, "KEYS", "k-A"));
   std::string_view ignored;
   EXPECT_FALSE(FindProperty(got[0].properties, "REAL_TOPIC", &ignored));
+  EXPECT_FALSE(FindProperty(got[0].properties, "REAL_QID", &ignored));
+  EXPECT_FALSE(FindProperty(got[0].properties, "TRAN_MSG", &ignored));  // a plain message to its consumers
+  EXPECT_TRUE(Has(got[0].properties, "PGROUP", "pg"));
   auto ops = ReadQueue(kOpTopic, 0);
   ASSERT_EQ(ops.size(), 1u);
   EXPECT_TRUE(Has(ops[0].properties, "TRAN_OP_RESOLUTION", "commit"));
