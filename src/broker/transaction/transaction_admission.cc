@@ -9,6 +9,7 @@ Status TransactionAdmission::Admit(const RecordView& record, uint32_t queue_id, 
   if (!transactional) return Status::OK();
   VELA_RETURN_IF_ERROR(transactions_.EnsureTopics());
   admission->rewritten = EncodeHalfRecord(record, queue_id);
+  admission->half_message = true;
   return Status::OK();
 }
 

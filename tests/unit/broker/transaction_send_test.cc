@@ -83,6 +83,13 @@ TEST_F(TransactionSendTest, HalfMessageIsInvisibleUntilCommitted) {
   EXPECT_EQ(sr.receipts(0).msg_id(), "T1");
   EXPECT_EQ(sr.receipts(0).queue_id(), 0);
   const int64_t half_offset = sr.receipts(0).physical_offset();
+  bool counted = false;  // RocketMQ's message type for the per-topic series
+  for (const auto& series : counters_.Snapshot()) {
+    if (series.SeriesName() == R"(rocketmq_messages_in_total{message_type="transaction",topic="orders"})") {
+      counted = series.value == 1;
+    }
+  }
+  EXPECT_TRUE(counted);
   store_->WaitForDispatch();
   for (uint32_t q = 0; q < 4; ++q) EXPECT_EQ(store_->MaxQueueOffset("orders", q), store::QueueOffset(0));
   EXPECT_EQ(store_->MaxQueueOffset(transaction::kHalfTopic, 0), store::QueueOffset(1));
