@@ -463,6 +463,55 @@ TEST_F(TransactionTest, AHalfMessageResolvedBeforeItWasIndexedStaysResolved) {
   EXPECT_EQ(End("pg", "A", offset, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ALREADY_ROLLED_BACK);
 }
 
+// Thousands of transactions, resolved in rounds of many requests at once (duplicates among
+// them), across a restart: each committed message is published exactly once, nothing rolled back
+// is, and the unresolved ones are still pending afterwards.
+TEST_F(TransactionTest, ManyTransactionsAcrossARestartResolveExactlyOnce) {
+  constexpr int kCount = 3000;
+  std::vector<int64_t> offsets(kCount);
+  for (int i = 0; i < kCount; ++i) offsets[i] = SendHalf(fmt::format("M{}", i), "pg", static_cast<uint32_t>(i % 4));
+  auto resolve_all = [&](int from, int step, v1::TransactionResolution resolution, int copies) {
+    std::vector<std::future<Result<v1::EndTransactionResponse>>> answers;
+    for (int i = from; i < kCount; i += step) {
+      for (int c = 0; c < copies; ++c) {
+        auto p = std::make_shared<std::promise<Result<v1::EndTransactionResponse>>>();
+        answers.push_back(p->get_future());
+        EndTransactionRequest r{"pg", fmt::format("M{}", i), offsets[i], resolution};
+        service_->EndTransaction(std::move(r), [p](Result<v1::EndTransactionResponse> a) { p->set_value(std::move(a)); });
+      }
+    }
+    int took_effect = 0;
+    for (auto& f : answers) {
+      auto a = f.get();
+      EXPECT_TRUE(a.ok()) << a.status().ToString();
+      if (a.ok() && (a->outcome() == v1::TX_END_COMMITTED || a->outcome() == v1::TX_END_ROLLED_BACK)) ++took_effect;
+    }
+    return took_effect;
+  };
+  EXPECT_EQ(resolve_all(0, 3, v1::TX_COMMIT, 2), kCount / 3);
+  EXPECT_EQ(resolve_all(1, 3, v1::TX_ROLLBACK, 1), kCount / 3);
+  WaitPending(kCount / 3);
+  Close();
+  Open();
+  EXPECT_EQ(service_->stats().pending, kCount / 3);
+  EXPECT_EQ(resolve_all(2, 3, v1::TX_COMMIT, 1), kCount / 3);
+  EXPECT_EQ(resolve_all(0, 3, v1::TX_COMMIT, 1), 0);  // already committed before the restart
+  WaitPending(0);
+  std::map<std::string, int> seen;
+  for (const Read& r : ReadOrders()) ++seen[r.msg_id];
+  EXPECT_EQ(seen.size(), static_cast<size_t>(2 * kCount / 3));
+  for (int i = 0; i < kCount; ++i) {
+    const auto it = seen.find(fmt::format("M{}", i));
+    if (i % 3 == 1) {
+      EXPECT_TRUE(it == seen.end()) << i;
+    } else {
+      ASSERT_TRUE(it != seen.end()) << i;
+      EXPECT_EQ(it->second, 1) << i;
+    }
+  }
+  EXPECT_EQ(ReadQueue(kOpTopic, 0).size(), static_cast<size_t>(kCount));
+}
+
 TEST_F(TransactionTest, ResolutionsOfHalfRecordsRetentionDeletedAreForgotten) {
   const int64_t a = SendHalf("A");
   const int64_t b = SendHalf("B");
