@@ -18,6 +18,8 @@ struct Admission {
   // Receipt extras for the producer (SendReceipt): a timer message's due time and recall handle.
   int64_t deliver_at_ms = 0;
   std::string recall_handle;
+  // Set by the transaction stage: the record is a half message (counted as a transactional send).
+  bool half_message = false;
 };
 
 // One stage of admission: looks at each validated record of a send before it is appended and may

@@ -77,8 +77,13 @@ Status BrokerController::Start() {
                                                  &counters_.metrics);
   timer_admission_ = std::make_unique<timer::TimerAdmission>(*timers_);
   timer_processor_ = std::make_unique<timer::TimerProcessor>(*timers_);
-  send_processor_ = std::make_unique<SendProcessor>(options_, broker_addr_, *resolver_, *store_, counters_,
-                                                    std::vector<AdmissionStage*>{timer_admission_.get()});
+  transactions_ = std::make_unique<transaction::TransactionService>(*store_, *topics_, options_.transaction);
+  transaction_admission_ = std::make_unique<transaction::TransactionAdmission>(*transactions_);
+  transaction_processor_ = std::make_unique<transaction::TransactionProcessor>(*transactions_);
+  // The transaction stage first: it refuses a transactional message that also asks for a timer.
+  send_processor_ = std::make_unique<SendProcessor>(
+      options_, broker_addr_, *resolver_, *store_, counters_,
+      std::vector<AdmissionStage*>{transaction_admission_.get(), timer_admission_.get()});
   pull_processor_ = std::make_unique<PullProcessor>(options_, *resolver_, *store_, *holds_, filters_, counters_);
   client_processor_ = std::make_unique<ClientProcessor>(options_, *resolver_, *clients_, filters_);
   offset_processor_ = std::make_unique<OffsetProcessor>(*resolver_, *store_);
@@ -92,12 +97,14 @@ Status BrokerController::Start() {
   query_processor_->Register(dispatcher_);
   admin_processor_->Register(dispatcher_);
   timer_processor_->Register(dispatcher_);
+  transaction_processor_->Register(dispatcher_);
   store_->AddDispatchListener(holds_.get());
   server_->AddConnectionClosedListener(
       [this](const std::shared_ptr<net::Connection>& conn) { clients_->ConnectionClosed(conn->id()); });
 
   holds_->Start();
   VELA_RETURN_IF_ERROR(timers_->Start());
+  VELA_RETURN_IF_ERROR(transactions_->Start());
   housekeeping_ = std::make_unique<Housekeeping>(*clients_);
   housekeeping_->Start();
   VELA_RETURN_IF_ERROR(server_->Start());
@@ -122,6 +129,7 @@ void BrokerController::Stop() {
   }
   if (admin_pool_) admin_pool_->join();
   if (timers_) timers_->Stop();  // before the store: it may be waiting on an append
+  if (transactions_) transactions_->Stop();
   if (store_) {
     store_->Shutdown();
     BrokerLogger()->info("broker {} stopped: store flushed and checkpointed", options_.broker_name);

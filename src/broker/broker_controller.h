@@ -21,6 +21,9 @@
 #include "broker/timer/timer_processor.h"
 #include "broker/timer/timer_service.h"
 #include "broker/topic_manager.h"
+#include "broker/transaction/transaction_admission.h"
+#include "broker/transaction/transaction_processor.h"
+#include "broker/transaction/transaction_service.h"
 #include "filter/filter_cache.h"
 #include "net/dispatcher.h"
 #include "net/server.h"
@@ -76,6 +79,9 @@ class BrokerController {
   std::unique_ptr<timer::TimerService> timers_;
   std::unique_ptr<timer::TimerAdmission> timer_admission_;
   std::unique_ptr<timer::TimerProcessor> timer_processor_;
+  std::unique_ptr<transaction::TransactionService> transactions_;
+  std::unique_ptr<transaction::TransactionAdmission> transaction_admission_;
+  std::unique_ptr<transaction::TransactionProcessor> transaction_processor_;
   bool started_ = false;
 };
 

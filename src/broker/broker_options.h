@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "broker/timer/timer_message.h"
+#include "broker/transaction/transaction_message.h"
 #include "common/config.h"
 #include "net/server.h"
 #include "store/message_store.h"
@@ -35,6 +36,7 @@ struct BrokerOptions {
   net::ServerLimits server_limits;                 // serverMaxConnections, serverChannelMaxIdleTimeSeconds, ...
   store::StoreOptions store;
   timer::TimerOptions timer;                       // messageDelayLevel, timerMaxDelaySec, timerRollAfterSec
+  transaction::TransactionOptions transaction;     // transactionTimeOut, transactionCheckInterval, ...
 
   static Result<BrokerOptions> FromConfig(const Config& config);
 };

@@ -39,14 +39,6 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
     if (Status id = ValidateMessageId(view.msg_id); !id.ok()) {
       return id.WithContext(fmt::format("message {} of the request", records->size()));
     }
-    // Not accepted as a plain message, which would publish at once what the producer meant to
-    // hold back until its commit.
-    std::string_view prepared;
-    if (FindProperty(view.properties, prop::kTransactionPrepared, &prepared) && prepared != "false") {
-      return Status::Unimplemented(fmt::format(
-          "message {} of the request is transactional ({}={}): transactional messages are not supported yet",
-          records->size(), prop::kTransactionPrepared, prepared.substr(0, std::min<size_t>(prepared.size(), 16))));
-    }
     char* raw = body.data() + pos;
     if (view.queue_id != queue_id) {
       RecordView checked;
@@ -74,6 +66,7 @@ bool Acted(const Admission& a) { return !a.rewritten.empty() || a.deliver_at_ms 
 struct ReceiptExtras {
   int64_t deliver_at_ms = 0;
   std::string recall_handle;
+  bool half_message = false;
 };
 
 }  // namespace
@@ -171,7 +164,8 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
     extras.resize(admissions.size());
     for (size_t i = 0; i < admissions.size(); ++i) {
       if (!admissions[i].rewritten.empty()) append.records[i] = admissions[i].rewritten;
-      extras[i] = ReceiptExtras{admissions[i].deliver_at_ms, std::move(admissions[i].recall_handle)};
+      extras[i] = ReceiptExtras{admissions[i].deliver_at_ms, std::move(admissions[i].recall_handle),
+                                admissions[i].half_message};
     }
   }
 
@@ -189,15 +183,21 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
     }
     counters_.messages_in.fetch_add(count, std::memory_order_relaxed);
     counters_.bytes_in.fetch_add(bytes, std::memory_order_relaxed);
-    // Timer messages count as RocketMQ's "delay" type; bytes are shared out by message count.
+    // Timer messages count as RocketMQ's "delay" type, half messages as "transaction"; bytes are
+    // shared out by message count.
     const auto delayed = static_cast<int64_t>(
         std::count_if(extras.begin(), extras.end(), [](const ReceiptExtras& e) { return e.deliver_at_ms > 0; }));
+    const auto halves = static_cast<int64_t>(
+        std::count_if(extras.begin(), extras.end(), [](const ReceiptExtras& e) { return e.half_message; }));
     if (delayed > 0) {
       counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeDelay, delayed, bytes * delayed / count);
     }
-    if (count > delayed) {
-      counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeNormal, count - delayed,
-                        bytes - bytes * delayed / count);
+    if (halves > 0) {
+      counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeTransaction, halves, bytes * halves / count);
+    }
+    if (count > delayed + halves) {
+      counters_.CountIn(topic, metrics::BrokerMetrics::kMessageTypeNormal, count - delayed - halves,
+                        bytes - bytes * delayed / count - bytes * halves / count);
     }
     v1::Header resp;
     auto* sr = resp.mutable_send_response();

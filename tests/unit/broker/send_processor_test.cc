@@ -129,23 +129,9 @@ TEST_F(SendProcessorTest, ReservedUnknownTopicBadQueueAndMalformedRecordAreRefus
   Answer other_topic = Send(p, SendHeader("orders", 0, 1, true), MakeRecord("payments", 0, "x"));
   EXPECT_EQ(other_topic.status->code(), StatusCode::kInvalidArgument);
 
-  // A transactional message is refused rather than published at once as a plain one.
-  const std::string props = EncodeProperties({{std::string(prop::kTransactionPrepared), "true"}});
-  const std::string id = NewMessageId();
-  RecordFields f;
-  f.topic = "orders";
-  f.msg_id = id;
-  f.properties = props;
-  f.body = "half";
-  std::string transactional;
-  EncodeRecord(f, &transactional);
-  Answer refused_txn = Send(p, SendHeader("orders", 0, 1, true), transactional);
-  EXPECT_EQ(refused_txn.status->code(), StatusCode::kUnimplemented) << refused_txn.status->ToString();
-  EXPECT_NE(refused_txn.status->message().find("TRAN_MSG=true"), std::string::npos) << refused_txn.status->ToString();
-
   store_->WaitForDispatch();
   EXPECT_EQ(store_->MaxQueueOffset("orders", 0), store::QueueOffset(0));
-  EXPECT_EQ(counters_.send_errors.load(), 6);
+  EXPECT_EQ(counters_.send_errors.load(), 5);
 }
 
 TEST_F(SendProcessorTest, AdmissionRewriteGoesToItsTopicWithFullReceiptsAndExtras) {

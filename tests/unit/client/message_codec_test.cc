@@ -88,6 +88,12 @@ TEST(MessageCodecTest, ValidationRefusesWhatTheBrokerWould) {
   m = Sample();
   m.deliver_at_ms = 99;
   EXPECT_FALSE(ValidateMessage(m, 1024).ok());
+  // Transactional sends are refused until the SDK can commit them.
+  m = Sample();
+  m.properties["TRAN_MSG"] = "true";
+  auto tx = ValidateMessage(m, 1024);
+  EXPECT_FALSE(tx.ok());
+  EXPECT_NE(tx.message().find("transactional"), std::string_view::npos);
 }
 
 TEST(StatusConvertTest, MapsCodesAndFilterPositions) {

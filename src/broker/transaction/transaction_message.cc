@@ -1,0 +1,186 @@
+#include "broker/transaction/transaction_message.h"
+
+#include <charconv>
+#include <initializer_list>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace vela::broker::transaction {
+namespace {
+
+constexpr std::string_view kCommitName = "commit";
+constexpr std::string_view kRollbackName = "rollback";
+
+// A whole non-negative decimal number, nothing else.
+std::optional<int64_t> ParseWholeNumber(std::string_view text) {
+  if (text.empty() || text.size() > 18 || text[0] == '+') return std::nullopt;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
+  return value;
+}
+
+bool IsBrokerHalfProperty(std::string_view key) { return key == prop::kRealTopic || key == prop::kRealQueueId; }
+// A published message is a plain one to its consumers: without TRAN_MSG, a consumer that forwards
+// it does not send a transactional message by accident.
+bool IsHalfOnlyProperty(std::string_view key) { return IsBrokerHalfProperty(key) || key == kPropPrepared; }
+
+// The properties block without the properties `skip` names, with `extra` appended.
+std::string RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
+                              std::initializer_list<std::pair<std::string_view, std::string_view>> extra) {
+  std::string out;
+  out.reserve(properties.size() + 64);
+  ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
+    if (skip(k)) return true;
+    out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
+    return true;
+  });
+  for (const auto& [k, v] : extra) out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
+  return out;
+}
+
+std::string Encode(const RecordFields& fields) {
+  std::string out;
+  out.reserve(EncodedRecordSize(fields));
+  EncodeRecord(fields, &out);
+  return out;
+}
+
+Result<int64_t> ReadSetting(const Config& config, std::string_view key, int64_t fallback, int64_t min, int64_t max) {
+  VELA_ASSIGN_OR_RETURN(int64_t v, config.GetInt(std::string(key), fallback));
+  if (v < min || v > max) return Status::InvalidArgument(fmt::format("{} = {} is out of range ({} to {})", key, v, min, max));
+  return v;
+}
+
+}  // namespace
+
+Result<TransactionOptions> TransactionOptions::FromConfig(const Config& config) {
+  TransactionOptions o;
+  VELA_ASSIGN_OR_RETURN(o.timeout_ms, ReadSetting(config, "transactionTimeOut", o.timeout_ms, 1, 365LL * 24 * 3600 * 1000));
+  const TransactionOptions defaults;
+  VELA_ASSIGN_OR_RETURN(o.check_interval_ms,
+                        ReadSetting(config, "transactionCheckInterval", defaults.check_interval_ms, 1, INT64_MAX));
+  VELA_ASSIGN_OR_RETURN(o.check_max, ReadSetting(config, "transactionCheckMax", defaults.check_max, 1, 1000000));
+  VELA_ASSIGN_OR_RETURN(o.max_messages,
+                        ReadSetting(config, "transactionMaxMessages", defaults.max_messages, 1, 1000000));
+  auto refuse = [](std::string_view key, int64_t v, int64_t d, std::string_view what) {
+    return Status::InvalidArgument(fmt::format(
+        "{} = {}: this broker does not implement {} yet, so only the default {} is accepted", key, v, what, d));
+  };
+  if (o.timeout_ms != defaults.timeout_ms) {
+    return refuse("transactionTimeOut", o.timeout_ms, defaults.timeout_ms, "transaction check-backs");
+  }
+  if (o.check_interval_ms != defaults.check_interval_ms) {
+    return refuse("transactionCheckInterval", o.check_interval_ms, defaults.check_interval_ms, "transaction check-backs");
+  }
+  if (o.check_max != defaults.check_max) {
+    return refuse("transactionCheckMax", o.check_max, defaults.check_max, "transaction check-backs");
+  }
+  if (o.max_messages != defaults.max_messages) {
+    return refuse("transactionMaxMessages", o.max_messages, defaults.max_messages, "multi-message transactions");
+  }
+  return o;
+}
+
+Result<bool> IsTransactional(std::string_view properties, std::string_view* group) {
+  std::string_view prepared;
+  if (!FindProperty(properties, kPropPrepared, &prepared) || prepared == "false") return false;
+  if (prepared != "true") {
+    return Status::InvalidArgument(fmt::format("property {} = '{}': only 'true' or 'false' is allowed", kPropPrepared,
+                                               prepared.substr(0, std::min<size_t>(prepared.size(), 64))));
+  }
+  for (std::string_view timer : {prop::kTimerDeliverMs, prop::kTimerDelayMs, prop::kTimerDelaySec, prop::kDelayLevel}) {
+    std::string_view ignored;
+    if (FindProperty(properties, timer, &ignored)) {
+      return Status::InvalidArgument(fmt::format(
+          "a transactional message ({}=true) cannot also be a timer message ({} is set): delay the commit instead",
+          kPropPrepared, timer));
+    }
+  }
+  if (!FindProperty(properties, kPropProducerGroup, group) || group->empty()) {
+    return Status::InvalidArgument(fmt::format(
+        "a transactional message ({}=true) must name its producer group in property {}", kPropPrepared,
+        kPropProducerGroup));
+  }
+  return true;
+}
+
+std::string EncodeHalfRecord(const RecordView& original, uint32_t real_queue) {
+  RecordFields f = original.ToFields();
+  f.topic = kHalfTopic;
+  f.queue_id = 0;
+  f.flags = record::kFlagTransactionPrepared;
+  const std::string queue = std::to_string(real_queue);
+  const std::string props =
+      RewriteProperties(original.properties, &IsBrokerHalfProperty,
+                        {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue}});
+  f.properties = props;
+  return Encode(f);
+}
+
+Result<HalfRecord> ParseHalfRecord(const RecordView& record) {
+  HalfRecord h;
+  std::string_view topic, queue, group;
+  const bool complete = FindProperty(record.properties, prop::kRealTopic, &topic) &&
+                        FindProperty(record.properties, prop::kRealQueueId, &queue) &&
+                        FindProperty(record.properties, kPropProducerGroup, &group);
+  auto queue_id = complete ? ParseWholeNumber(queue) : std::nullopt;
+  if (!queue_id || *queue_id > UINT32_MAX || topic.empty() || group.empty()) {
+    return Status::InvalidArgument(fmt::format("half record at offset {} lacks a valid {}, {} or {}",
+                                               record.physical_offset, prop::kRealTopic, prop::kRealQueueId,
+                                               kPropProducerGroup));
+  }
+  h.real_topic = std::string(topic);
+  h.real_queue = static_cast<uint32_t>(*queue_id);
+  h.producer_group = std::string(group);
+  h.msg_id = std::string(record.msg_id);
+  return h;
+}
+
+std::string EncodeCommittedRecord(const RecordView& half_record, const HalfRecord& parsed, uint32_t queue_id) {
+  RecordFields f = half_record.ToFields();
+  f.topic = parsed.real_topic;
+  f.queue_id = queue_id;
+  f.flags = record::kFlagTransactionCommit;
+  const std::string origin = std::to_string(half_record.physical_offset);
+  const std::string props = RewriteProperties(half_record.properties, &IsHalfOnlyProperty, {{kPropOriginOffset, origin}});
+  f.properties = props;
+  return Encode(f);
+}
+
+std::string_view ResolutionName(Resolution r) { return r == Resolution::kCommit ? kCommitName : kRollbackName; }
+
+std::string EncodeOpRecord(Resolution resolution, int64_t half_offset, std::string_view msg_id,
+                           std::string_view group, int64_t now_ms) {
+  const std::string props = EncodeProperties({{std::string(kPropResolution), std::string(ResolutionName(resolution))},
+                                              {std::string(kPropHalfOffset), std::to_string(half_offset)},
+                                              {std::string(kPropProducerGroup), std::string(group)}});
+  RecordFields f;
+  f.topic = kOpTopic;
+  f.msg_id = msg_id;
+  f.born_timestamp_ms = now_ms;
+  f.flags = resolution == Resolution::kCommit ? record::kFlagTransactionCommit : record::kFlagTransactionRollback;
+  f.properties = props;
+  return Encode(f);
+}
+
+Result<OpRecord> ParseOpRecord(const RecordView& record) {
+  OpRecord op;
+  std::string_view resolution, offset, group;
+  const bool complete = FindProperty(record.properties, kPropResolution, &resolution) &&
+                        FindProperty(record.properties, kPropHalfOffset, &offset) &&
+                        FindProperty(record.properties, kPropProducerGroup, &group);
+  auto half_offset = complete ? ParseWholeNumber(offset) : std::nullopt;
+  if (!half_offset || (resolution != kCommitName && resolution != kRollbackName)) {
+    return Status::InvalidArgument(fmt::format("op record at offset {} lacks a valid {} or {}", record.physical_offset,
+                                               kPropResolution, kPropHalfOffset));
+  }
+  op.resolution = resolution == kCommitName ? Resolution::kCommit : Resolution::kRollback;
+  op.half_offset = *half_offset;
+  op.msg_id = std::string(record.msg_id);
+  op.producer_group = std::string(group);
+  return op;
+}
+
+}  // namespace vela::broker::transaction
