@@ -30,11 +30,13 @@ Status ConsumeQueue::Load(PhysicalOffset log_end) {
   }
   std::sort(bases.begin(), bases.end());
   if (!bases.empty()) {
-    // Existing files keep the size they were made with (the setting may have changed since).
-    VELA_ASSIGN_OR_RETURN(auto first, MappedSegment::OpenExisting(fs_, dir_ + "/" + MappedSegment::FileName(bases[0]),
-                                                                  bases[0], MappedSegment::kCurrentSize));
-    if (first->size() > 0 && first->size() % kQueueEntrySize == 0 && first->size() != segment_size_) {
-      segment_size_ = first->size();
+    // Existing files keep the size they were made with (the setting may have changed since). An
+    // empty one (a crash between its creation and its allocation) says nothing: it gets the
+    // setting's size.
+    VELA_ASSIGN_OR_RETURN(const int64_t first_size,
+                          MappedSegment::SizeOf(fs_, dir_ + "/" + MappedSegment::FileName(bases[0])));
+    if (first_size > 0 && first_size % kQueueEntrySize == 0 && first_size != segment_size_) {
+      segment_size_ = first_size;
     }
   }
   std::erase_if(bases, [&](int64_t base) {

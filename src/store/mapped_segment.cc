@@ -79,8 +79,14 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::OpenExisting(FileSystem& f
   auto actual = (*file)->Size();
   if (!actual.ok()) return actual.status();
   if (size == kCurrentSize) size = *actual;
+  if (size == 0) return Status::FailedPrecondition(fmt::format("{} is empty: nothing to map", path));
   if (*actual < size) VELA_RETURN_IF_ERROR((*file)->Allocate(0, size));
   return Map(std::move(*file), base_offset, size);
+}
+
+Result<int64_t> MappedSegment::SizeOf(FileSystem& fs, const std::string& path) {
+  VELA_ASSIGN_OR_RETURN(auto file, fs.OpenFile(path, false));
+  return file->Size();
 }
 
 MappedSegment::~MappedSegment() { ::munmap(data_, static_cast<size_t>(size_)); }

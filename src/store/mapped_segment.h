@@ -30,10 +30,13 @@ class MappedSegment {
   static Result<std::shared_ptr<MappedSegment>> Create(FileSystem& fs, const std::string& path, int64_t base_offset,
                                                        int64_t size, bool prewrite = true);
   // Maps an existing file; its size must be `size` (a shorter file is extended with zeros), or,
-  // with kCurrentSize, whatever it is.
+  // with kCurrentSize, whatever it is (FailedPrecondition for an empty file, which cannot be
+  // mapped: a crash between its creation and its allocation leaves one; see SizeOf).
   static constexpr int64_t kCurrentSize = -1;
   static Result<std::shared_ptr<MappedSegment>> OpenExisting(FileSystem& fs, const std::string& path,
                                                              int64_t base_offset, int64_t size);
+  // The size of the file at `path` in bytes.
+  static Result<int64_t> SizeOf(FileSystem& fs, const std::string& path);
   ~MappedSegment();
   MappedSegment(const MappedSegment&) = delete;
   MappedSegment& operator=(const MappedSegment&) = delete;

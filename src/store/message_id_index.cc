@@ -234,6 +234,13 @@ Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std
   std::string damage;
   for (int64_t base : bases) {
     const std::string path = index->dir_ + "/" + MappedSegment::FileName(base);
+    VELA_ASSIGN_OR_RETURN(const int64_t bytes, MappedSegment::SizeOf(fs, path));
+    if (bytes == 0) {
+      // A crash between the file's creation and its allocation: it never held an entry.
+      Log().info("message id index: removing {}, which is empty", path);
+      VELA_RETURN_IF_ERROR(fs.Remove(path));
+      continue;
+    }
     VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::OpenExisting(fs, path, base, MappedSegment::kCurrentSize));
     const std::string why = File::Check(*seg);
     if (why == "blank") {

@@ -186,5 +186,27 @@ TEST_F(RecoveryTest, SpareSegmentsPastTheEndAreIgnored) {
   }
 }
 
+TEST_F(RecoveryTest, EmptyFilesLeftByACrashDuringTheirCreationAreSurvived) {
+  {
+    auto store = OpenStore(options_);
+    Fill(*store, 200);
+    store->WaitForDispatch();
+    store->CrashForTesting();
+  }
+  // kill -9 between creating a file and allocating it: an empty message-id index file past the
+  // last one, and an empty first file of a new consume queue.
+  std::ofstream(fs::path(dir_.str()) / "index" / MappedSegment::FileName(1LL << 40));
+  fs::create_directories(fs::path(dir_.str()) / "consumequeue" / "Fresh" / "0");
+  std::ofstream(fs::path(dir_.str()) / "consumequeue" / "Fresh" / "0" / MappedSegment::FileName(0));
+  MarkCrashed();
+  auto store = OpenStore(options_);
+  ASSERT_NE(store, nullptr);
+  ExpectQueuesConsistent(*store, 200);
+  EXPECT_TRUE(store->LookupByMessageId("ID-199").ok());
+  EXPECT_FALSE(fs::exists(fs::path(dir_.str()) / "index" / MappedSegment::FileName(1LL << 40)));
+  ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("Fresh", 0, "first")));
+  EXPECT_EQ(r.records[0].queue_offset, QueueOffset(0));
+}
+
 }  // namespace
 }  // namespace vela::store
