@@ -23,6 +23,10 @@ inline constexpr std::string_view kTimerDelaySec = "TIMER_DELAY_SEC";
 inline constexpr std::string_view kDelayLevel = "DELAY";  // 1..levels of messageDelayLevel
 inline constexpr std::string_view kTransactionPrepared = "TRAN_MSG";
 inline constexpr std::string_view kProducerGroup = "PGROUP";
+// Transactions: the transaction a half message belongs to (the unique id of its first message;
+// absent: the message's own id), and the seconds before its first check-back (RocketMQ's names).
+inline constexpr std::string_view kTransactionId = "__transactionId__";
+inline constexpr std::string_view kCheckImmunitySec = "CHECK_IMMUNITY_TIME_IN_SECONDS";
 inline constexpr std::string_view kRealTopic = "REAL_TOPIC";
 inline constexpr std::string_view kRealQueueId = "REAL_QID";
 inline constexpr std::string_view kRetryTopic = "RETRY_TOPIC";

@@ -25,8 +25,8 @@ void TransactionProcessor::EndTransaction(net::RequestContext rc, const net::Fra
   }
   EndTransactionRequest request;
   request.producer_group = req.producer_group();
-  request.msg_id = req.msg_id();
-  request.half_offset = req.half_physical_offset();
+  request.msg_id = req.transaction_id();
+  request.half_offset = req.half_physical_offsets_size() == 1 ? req.half_physical_offsets(0) : -1;
   request.resolution = req.resolution();
   transactions_.EndTransaction(std::move(request), [rc](Result<v1::EndTransactionResponse> result) {
     if (!result.ok()) {

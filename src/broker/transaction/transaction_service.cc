@@ -68,7 +68,8 @@ std::string ResolvedValue(Resolution r, std::string_view group, std::string_view
 v1::EndTransactionResponse Answer(v1::EndTransactionOutcome outcome, std::string_view msg_id) {
   v1::EndTransactionResponse r;
   r.set_outcome(outcome);
-  r.set_msg_id(std::string(msg_id));
+  r.set_transaction_id(std::string(msg_id));
+  r.set_message_count(1);
   return r;
 }
 

@@ -244,7 +244,7 @@ TEST_F(TransactionTest, CommitPublishesOnceWithTheSameIdAndWritesAnOpRecord) {
   auto r = End("pg", "A", offset, v1::TX_COMMIT);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->outcome(), v1::TX_END_COMMITTED);
-  EXPECT_EQ(r->msg_id(), "A");
+  EXPECT_EQ(r->transaction_id(), "A");
   auto got = ReadOrders();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].msg_id, "A");
@@ -542,8 +542,8 @@ TEST_F(TransactionTest, ProcessorAnswersEndTransactionAndRefusesCheckAnswers) {
   v1::Header h;
   auto* req = h.mutable_end_transaction_request();
   req->set_producer_group("pg");
-  req->set_msg_id("A");
-  req->set_half_physical_offset(offset);
+  req->set_transaction_id("A");
+  req->add_half_physical_offsets(offset);
   req->set_resolution(v1::TX_COMMIT);
   req->set_from_check(true);
   auto check = call(h);
@@ -553,7 +553,7 @@ TEST_F(TransactionTest, ProcessorAnswersEndTransactionAndRefusesCheckAnswers) {
   auto done = call(h);
   ASSERT_TRUE(done.first.ok()) << done.first.ToString();
   EXPECT_EQ(done.second.end_transaction_response().outcome(), v1::TX_END_COMMITTED);
-  EXPECT_EQ(done.second.end_transaction_response().msg_id(), "A");
+  EXPECT_EQ(done.second.end_transaction_response().transaction_id(), "A");
   auto dup = call(h);
   ASSERT_TRUE(dup.first.ok());
   EXPECT_EQ(dup.second.end_transaction_response().outcome(), v1::TX_END_ALREADY_COMMITTED);
