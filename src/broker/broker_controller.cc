@@ -104,6 +104,17 @@ Status BrokerController::Start() {
 
   holds_->Start();
   VELA_RETURN_IF_ERROR(timers_->Start());
+  // Check-backs go to a live producer of the transaction's group, any member (docs/transactions.md).
+  transactions_->SetCheckSender([this](const v1::CheckTransactionRequest& request, std::string body) {
+    auto connection = clients_->AnyProducerConnection(request.producer_group());
+    if (!connection) return false;
+    v1::Header h;
+    h.set_code(v1::CHECK_TRANSACTION_STATE);
+    h.set_flags(net::kFlagOneway);
+    *h.mutable_check_transaction_request() = request;
+    connection->SendFrame(std::move(h), net::OutBody(std::move(body)));
+    return true;
+  });
   VELA_RETURN_IF_ERROR(transactions_->Start());
   housekeeping_ = std::make_unique<Housekeeping>(*clients_);
   housekeeping_->Start();

@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view kCommitName = "commit";
 constexpr std::string_view kRollbackName = "rollback";
+constexpr std::string_view kDiscardName = "discard";
 
 // A whole non-negative decimal number, nothing else.
 std::optional<int64_t> ParseWholeNumber(std::string_view text) {
@@ -57,33 +58,17 @@ Result<int64_t> ReadSetting(const Config& config, std::string_view key, int64_t 
 
 Result<TransactionOptions> TransactionOptions::FromConfig(const Config& config) {
   TransactionOptions o;
-  VELA_ASSIGN_OR_RETURN(o.timeout_ms, ReadSetting(config, "transactionTimeOut", o.timeout_ms, 1, 365LL * 24 * 3600 * 1000));
-  const TransactionOptions defaults;
+  constexpr int64_t kYearMs = 365LL * 24 * 3600 * 1000;
+  VELA_ASSIGN_OR_RETURN(o.timeout_ms, ReadSetting(config, "transactionTimeOut", o.timeout_ms, 1, kYearMs));
   VELA_ASSIGN_OR_RETURN(o.check_interval_ms,
-                        ReadSetting(config, "transactionCheckInterval", defaults.check_interval_ms, 1, INT64_MAX));
-  VELA_ASSIGN_OR_RETURN(o.check_max, ReadSetting(config, "transactionCheckMax", defaults.check_max, 1, 1000000));
-  VELA_ASSIGN_OR_RETURN(o.max_messages,
-                        ReadSetting(config, "transactionMaxMessages", defaults.max_messages, 1, 1000000));
-  auto refuse = [](std::string_view key, int64_t v, int64_t d, std::string_view what) {
-    return Status::InvalidArgument(fmt::format(
-        "{} = {}: this broker does not implement {} yet, so only the default {} is accepted", key, v, what, d));
-  };
-  if (o.timeout_ms != defaults.timeout_ms) {
-    return refuse("transactionTimeOut", o.timeout_ms, defaults.timeout_ms, "transaction check-backs");
-  }
-  if (o.check_interval_ms != defaults.check_interval_ms) {
-    return refuse("transactionCheckInterval", o.check_interval_ms, defaults.check_interval_ms, "transaction check-backs");
-  }
-  if (o.check_max != defaults.check_max) {
-    return refuse("transactionCheckMax", o.check_max, defaults.check_max, "transaction check-backs");
-  }
-  if (o.max_messages != defaults.max_messages) {
-    return refuse("transactionMaxMessages", o.max_messages, defaults.max_messages, "multi-message transactions");
-  }
+                        ReadSetting(config, "transactionCheckInterval", o.check_interval_ms, 1, kYearMs));
+  VELA_ASSIGN_OR_RETURN(o.check_max, ReadSetting(config, "transactionCheckMax", o.check_max, 1, 1000000));
+  VELA_ASSIGN_OR_RETURN(o.max_messages, ReadSetting(config, "transactionMaxMessages", o.max_messages, 1, 1024));
   return o;
 }
 
-Result<bool> IsTransactional(std::string_view properties, std::string_view* group) {
+Result<bool> IsTransactional(const RecordView& record, std::string_view* group, std::string_view* transaction_id) {
+  const std::string_view properties = record.properties;
   std::string_view prepared;
   if (!FindProperty(properties, kPropPrepared, &prepared) || prepared == "false") return false;
   if (prepared != "true") {
@@ -102,6 +87,21 @@ Result<bool> IsTransactional(std::string_view properties, std::string_view* grou
     return Status::InvalidArgument(fmt::format(
         "a transactional message ({}=true) must name its producer group in property {}", kPropPrepared,
         kPropProducerGroup));
+  }
+  std::string_view immunity;
+  if (FindProperty(properties, prop::kCheckImmunitySec, &immunity)) {
+    auto seconds = ParseWholeNumber(immunity);
+    if (!seconds || *seconds > 365LL * 24 * 3600) {
+      return Status::InvalidArgument(fmt::format("property {} = '{}': a whole number of seconds up to a year is needed",
+                                                 prop::kCheckImmunitySec,
+                                                 immunity.substr(0, std::min<size_t>(immunity.size(), 64))));
+    }
+  }
+  if (!FindProperty(properties, prop::kTransactionId, transaction_id)) {
+    *transaction_id = record.msg_id;
+  } else if (transaction_id->empty()) {
+    return Status::InvalidArgument(fmt::format("property {} is empty: it names the transaction (the id of its first "
+                                               "message)", prop::kTransactionId));
   }
   return true;
 }
@@ -135,6 +135,12 @@ Result<HalfRecord> ParseHalfRecord(const RecordView& record) {
   h.real_queue = static_cast<uint32_t>(*queue_id);
   h.producer_group = std::string(group);
   h.msg_id = std::string(record.msg_id);
+  std::string_view txn, immunity;
+  h.transaction_id = FindProperty(record.properties, prop::kTransactionId, &txn) && !txn.empty() ? std::string(txn)
+                                                                                                 : h.msg_id;
+  if (FindProperty(record.properties, prop::kCheckImmunitySec, &immunity)) {
+    if (auto seconds = ParseWholeNumber(immunity); seconds && *seconds <= 365LL * 24 * 3600) h.immunity_ms = *seconds * 1000;
+  }
   return h;
 }
 
@@ -149,37 +155,68 @@ std::string EncodeCommittedRecord(const RecordView& half_record, const HalfRecor
   return Encode(f);
 }
 
-std::string_view ResolutionName(Resolution r) { return r == Resolution::kCommit ? kCommitName : kRollbackName; }
+std::string EncodeDiscardCopy(const RecordView& half_record) {
+  RecordFields f = half_record.ToFields();
+  f.topic = kDiscardTopic;
+  f.queue_id = 0;
+  return Encode(f);
+}
 
-std::string EncodeOpRecord(Resolution resolution, int64_t half_offset, std::string_view msg_id,
-                           std::string_view group, int64_t now_ms) {
-  const std::string props = EncodeProperties({{std::string(kPropResolution), std::string(ResolutionName(resolution))},
-                                              {std::string(kPropHalfOffset), std::to_string(half_offset)},
-                                              {std::string(kPropProducerGroup), std::string(group)}});
+std::string_view ResolutionName(Resolution r) {
+  switch (r) {
+    case Resolution::kCommit:
+      return kCommitName;
+    case Resolution::kRollback:
+      return kRollbackName;
+    case Resolution::kDiscard:
+      return kDiscardName;
+  }
+  return kRollbackName;
+}
+
+std::string EncodeOpRecord(const OpRecord& op, int64_t now_ms) {
+  Properties props = {{std::string(kPropResolution), std::string(ResolutionName(op.resolution))},
+                      {std::string(kPropHalfOffset), std::to_string(op.half_offset)},
+                      {std::string(kPropProducerGroup), op.producer_group},
+                      {std::string(prop::kTransactionId), op.transaction_id}};
+  if (op.resolution == Resolution::kDiscard) {
+    props.emplace_back(std::string(kPropDiscardOffset), std::to_string(op.discard_offset));
+  }
+  const std::string encoded = EncodeProperties(props);
   RecordFields f;
   f.topic = kOpTopic;
-  f.msg_id = msg_id;
+  f.msg_id = op.msg_id;
   f.born_timestamp_ms = now_ms;
-  f.flags = resolution == Resolution::kCommit ? record::kFlagTransactionCommit : record::kFlagTransactionRollback;
-  f.properties = props;
+  f.flags = op.resolution == Resolution::kCommit ? record::kFlagTransactionCommit : record::kFlagTransactionRollback;
+  f.properties = encoded;
   return Encode(f);
 }
 
 Result<OpRecord> ParseOpRecord(const RecordView& record) {
   OpRecord op;
-  std::string_view resolution, offset, group;
+  std::string_view resolution, offset, group, txn, discard;
   const bool complete = FindProperty(record.properties, kPropResolution, &resolution) &&
                         FindProperty(record.properties, kPropHalfOffset, &offset) &&
                         FindProperty(record.properties, kPropProducerGroup, &group);
   auto half_offset = complete ? ParseWholeNumber(offset) : std::nullopt;
-  if (!half_offset || (resolution != kCommitName && resolution != kRollbackName)) {
-    return Status::InvalidArgument(fmt::format("op record at offset {} lacks a valid {} or {}", record.physical_offset,
-                                               kPropResolution, kPropHalfOffset));
+  std::optional<int64_t> discard_offset;
+  if (resolution == kDiscardName && FindProperty(record.properties, kPropDiscardOffset, &discard)) {
+    discard_offset = ParseWholeNumber(discard);
   }
-  op.resolution = resolution == kCommitName ? Resolution::kCommit : Resolution::kRollback;
+  if (!half_offset || (resolution != kCommitName && resolution != kRollbackName && !discard_offset)) {
+    return Status::InvalidArgument(fmt::format("op record at offset {} lacks a valid {}, {} or {}",
+                                               record.physical_offset, kPropResolution, kPropHalfOffset,
+                                               kPropDiscardOffset));
+  }
+  op.resolution = resolution == kCommitName     ? Resolution::kCommit
+                  : resolution == kRollbackName ? Resolution::kRollback
+                                                : Resolution::kDiscard;
   op.half_offset = *half_offset;
   op.msg_id = std::string(record.msg_id);
   op.producer_group = std::string(group);
+  op.transaction_id =
+      FindProperty(record.properties, prop::kTransactionId, &txn) && !txn.empty() ? std::string(txn) : op.msg_id;
+  op.discard_offset = discard_offset.value_or(-1);
   return op;
 }
 

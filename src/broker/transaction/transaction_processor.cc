@@ -1,33 +1,41 @@
 #include "broker/transaction/transaction_processor.h"
 
 #include "broker/logger.h"
+#include "common/clock.h"
 
 namespace vela::broker::transaction {
+namespace {
+constexpr size_t kDefaultListEntries = 1000;
+constexpr size_t kMaxListEntries = 100000;
+}  // namespace
 
 void TransactionProcessor::Register(net::Dispatcher& dispatcher) {
   dispatcher.RegisterProcessor(v1::END_TRANSACTION, [this](net::RequestContext rc, net::Frame frame) {
     EndTransaction(std::move(rc), frame);
   });
+  dispatcher.RegisterProcessor(v1::TRANSACTION_LIST,
+                               [this](net::RequestContext rc, net::Frame frame) { List(std::move(rc), frame); });
+  dispatcher.RegisterProcessor(v1::TRANSACTION_STATUS,
+                               [this](net::RequestContext rc, net::Frame) { Status(std::move(rc)); });
 }
 
 void TransactionProcessor::EndTransaction(net::RequestContext rc, const net::Frame& frame) {
-  auto refuse = [&](const Status& s) {
-    BrokerLogger()->debug("END_TRANSACTION from {} refused: {}", rc.peer(), s.ToString());
-    rc.ReplyError(s);
-  };
   if (!frame.header.has_end_transaction_request()) {
-    return refuse(Status::InvalidArgument("END_TRANSACTION needs end_transaction_request"));
+    BrokerLogger()->debug("END_TRANSACTION from {} refused: no end_transaction_request", rc.peer());
+    return rc.ReplyError(vela::Status::InvalidArgument("END_TRANSACTION needs end_transaction_request"));
   }
   const v1::EndTransactionRequest& req = frame.header.end_transaction_request();
-  if (req.from_check()) {
-    return refuse(Status::InvalidArgument(
-        "END_TRANSACTION with from_check answers a CHECK_TRANSACTION_STATE, which this broker does not send yet"));
-  }
   EndTransactionRequest request;
   request.producer_group = req.producer_group();
-  request.msg_id = req.transaction_id();
-  request.half_offset = req.half_physical_offsets_size() == 1 ? req.half_physical_offsets(0) : -1;
+  request.transaction_id = req.transaction_id();
+  request.half_offsets.assign(req.half_physical_offsets().begin(), req.half_physical_offsets().end());
   request.resolution = req.resolution();
+  request.from_check = req.from_check();
+  request.by_operator = req.by_operator();
+  if (request.by_operator) {
+    BrokerLogger()->info("operator at {} resolves transaction {}: {}", rc.peer(), request.transaction_id,
+                         v1::TransactionResolution_Name(request.resolution));
+  }
   transactions_.EndTransaction(std::move(request), [rc](Result<v1::EndTransactionResponse> result) {
     if (!result.ok()) {
       BrokerLogger()->debug("END_TRANSACTION from {} refused: {}", rc.peer(), result.status().ToString());
@@ -35,8 +43,42 @@ void TransactionProcessor::EndTransaction(net::RequestContext rc, const net::Fra
     }
     v1::Header resp;
     *resp.mutable_end_transaction_response() = std::move(result).value();
-    rc.Reply(Status::OK(), std::move(resp));
+    rc.Reply(vela::Status::OK(), std::move(resp));
   });
+}
+
+void TransactionProcessor::List(net::RequestContext rc, const net::Frame& frame) {
+  const size_t asked = frame.header.has_list_request() ? frame.header.list_request().max_entries() : 0;
+  const size_t max = asked == 0 ? kDefaultListEntries : std::min(asked, kMaxListEntries);
+  bool truncated = false;
+  v1::Header resp;
+  auto* out = resp.mutable_transaction_list_response();
+  for (TransactionSummary& s : transactions_.List(max, &truncated)) {
+    auto* t = out->add_transactions();
+    t->set_transaction_id(std::move(s.transaction_id));
+    t->set_producer_group(std::move(s.producer_group));
+    for (auto& topic : s.topics) t->add_topics(std::move(topic));
+    t->set_message_count(s.message_count);
+    t->set_first_store_ms(s.first_store_ms);
+    t->set_check_times(s.check_times);
+    t->set_discarded(s.discarded);
+  }
+  out->set_truncated(truncated);
+  rc.Reply(vela::Status::OK(), std::move(resp));
+}
+
+void TransactionProcessor::Status(net::RequestContext rc) {
+  const TransactionStats s = transactions_.stats();
+  v1::Header resp;
+  auto* out = resp.mutable_transaction_status_response();
+  out->set_pending(s.pending);
+  out->set_oldest_pending_age_ms(s.oldest_pending_store_ms > 0 ? std::max<int64_t>(0, NowEpochMs() - s.oldest_pending_store_ms) : 0);
+  out->set_committed(s.committed);
+  out->set_rolled_back(s.rolled_back);
+  out->set_checks_sent(s.checks_sent);
+  out->set_discarded(s.discarded);
+  out->set_checks_without_producer(s.checks_without_producer);
+  rc.Reply(vela::Status::OK(), std::move(resp));
 }
 
 }  // namespace vela::broker::transaction

@@ -5,16 +5,18 @@
 
 namespace vela::broker::transaction {
 
-// END_TRANSACTION (docs/protocol.md): a producer commits or rolls back its half message. Checks the
-// request's shape and hands it to the TransactionService, which answers once the resolution is in
-// the log (or at once when it changes nothing). CHECK_TRANSACTION_STATE answers (from_check) are
-// refused: this broker sends no check-backs yet.
+// The transaction requests (docs/protocol.md): END_TRANSACTION (a producer's commit or rollback, a
+// check-back's answer, an operator's resolution), TRANSACTION_LIST and TRANSACTION_STATUS. Checks
+// each request's shape and hands it to the TransactionService, which answers END_TRANSACTION once
+// the resolution is in the log (or at once when it changes nothing).
 class TransactionProcessor {
  public:
   explicit TransactionProcessor(TransactionService& transactions) : transactions_(transactions) {}
   void Register(net::Dispatcher& dispatcher);
 
   void EndTransaction(net::RequestContext rc, const net::Frame& frame);
+  void List(net::RequestContext rc, const net::Frame& frame);
+  void Status(net::RequestContext rc);
 
  private:
   TransactionService& transactions_;

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -16,20 +14,28 @@ namespace vela::broker::transaction {
 namespace {
 
 // Keys of the store's state column family (docs/storage-format.md, "Transaction state").
-constexpr std::string_view kPendingPrefix = "txn/p/";   // + be64 half offset -> fixed64 store ms, group NUL id NUL topic
-constexpr std::string_view kResolvedPrefix = "txn/r/";  // + be64 half offset -> 'c'|'r', group NUL id
+// txn/p/<be64 half offset> -> fixed64 store ms, fixed64 discard copy + 1 (0: none),
+//                             group NUL msg id NUL real topic NUL transaction id NUL immunity ms
+constexpr std::string_view kPendingPrefix = "txn/p/";
+// txn/c/<transaction id> -> fixed64 next check ms, fixed32 checks sent, 1 byte discarded
+constexpr std::string_view kCheckPrefix = "txn/c/";
+// txn/r/<be64 half offset> -> 'c'|'r', group NUL transaction id
+constexpr std::string_view kResolvedPrefix = "txn/r/";
 constexpr std::string_view kHalfIngestKey = "txn/half_ingest";  // fixed64 next queue offset of the half queue
 constexpr std::string_view kOpIngestKey = "txn/op_ingest";      // fixed64 next queue offset of the op queue
 constexpr std::string_view kInFlightKey = "txn/inflight";       // fixed64 log end
 
 constexpr int32_t kIngestBatch = 1024;
 constexpr size_t kResolveBatch = 1024;
+// Checks sent in one round at most (the rest go in the next round, a second later).
+constexpr size_t kChecksPerRound = 20000;
 
 std::string OffsetKey(std::string_view prefix, int64_t offset) {
   std::string k(prefix);
   coding::AppendBigEndian64(&k, static_cast<uint64_t>(offset));
   return k;
 }
+std::string CheckKey(std::string_view id) { return std::string(kCheckPrefix).append(id); }
 std::string Fixed64(int64_t v) {
   std::string s;
   coding::AppendFixed64(&s, static_cast<uint64_t>(v));
@@ -38,38 +44,35 @@ std::string Fixed64(int64_t v) {
 int64_t ReadFixed64(const std::optional<std::string>& v) {
   return v && v->size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v->data())) : 0;
 }
-
-std::string PendingValue(int64_t store_ms, std::string_view group, std::string_view msg_id, std::string_view topic) {
-  std::string v = Fixed64(store_ms);
-  v.append(group).append(1, '\0').append(msg_id).append(1, '\0').append(topic);
-  return v;
-}
-bool ParsePending(std::string_view key, std::string_view value, PendingHalf* out) {
-  if (key.size() != kPendingPrefix.size() + 8 || value.size() < 8) return false;
-  out->half_offset = static_cast<int64_t>(coding::GetBigEndian64(key.data() + kPendingPrefix.size()));
-  out->store_ms = static_cast<int64_t>(coding::GetFixed64(value.data()));
-  value.remove_prefix(8);
-  const auto a = value.find('\0');
-  if (a == std::string_view::npos) return false;
-  const auto b = value.find('\0', a + 1);
-  if (b == std::string_view::npos) return false;
-  out->producer_group = std::string(value.substr(0, a));
-  out->msg_id = std::string(value.substr(a + 1, b - a - 1));
-  out->real_topic = std::string(value.substr(b + 1));
+// Splits `value` at NULs into exactly `n` fields.
+bool SplitFields(std::string_view value, size_t n, std::vector<std::string_view>* out) {
+  out->clear();
+  for (size_t i = 0; i + 1 < n; ++i) {
+    const auto nul = value.find('\0');
+    if (nul == std::string_view::npos) return false;
+    out->push_back(value.substr(0, nul));
+    value.remove_prefix(nul + 1);
+  }
+  out->push_back(value);
   return true;
 }
-
-std::string ResolvedValue(Resolution r, std::string_view group, std::string_view msg_id) {
-  std::string v(1, r == Resolution::kCommit ? 'c' : 'r');
-  v.append(group).append(1, '\0').append(msg_id);
+int64_t ParseDecimal(std::string_view text) {
+  int64_t v = 0;
+  std::from_chars(text.data(), text.data() + text.size(), v);
   return v;
 }
 
-v1::EndTransactionResponse Answer(v1::EndTransactionOutcome outcome, std::string_view msg_id) {
+std::string ResolvedValue(Resolution r, std::string_view group, std::string_view txn_id) {
+  std::string v(1, r == Resolution::kCommit ? 'c' : 'r');
+  v.append(group).append(1, '\0').append(txn_id);
+  return v;
+}
+
+v1::EndTransactionResponse Answer(v1::EndTransactionOutcome outcome, std::string_view txn_id, size_t count) {
   v1::EndTransactionResponse r;
   r.set_outcome(outcome);
-  r.set_transaction_id(std::string(msg_id));
-  r.set_message_count(1);
+  r.set_transaction_id(std::string(txn_id));
+  r.set_message_count(static_cast<int32_t>(count));
   return r;
 }
 
@@ -98,8 +101,15 @@ Status TransactionService::Start() {
   }
   VELA_RETURN_IF_ERROR(ResolveInFlight());
   RecomputeFloor();
-  BrokerLogger()->info("transactions: {} half messages pending, half queue at {}, op queue at {}",
-                       pending_.load(), half_ingest_, op_ingest_);
+  {
+    std::lock_guard lock(admit_mu_);
+    for (const auto& [id, txn] : txns_) {
+      if (!txn.discarded) admitted_[id] = static_cast<int64_t>(txn.halves.size());
+    }
+  }
+  BrokerLogger()->info("transactions: {} half messages pending, {} transactions discarded, half queue at {}, op "
+                       "queue at {}",
+                       pending_.load(), discarded_.load(), half_ingest_, op_ingest_);
   thread_ = std::thread([this] { Run(); });
   return Status::OK();
 }
@@ -128,21 +138,107 @@ void TransactionService::Wake() {
   wake_.notify_one();
 }
 
+void TransactionService::CheckNowForTesting() {
+  {
+    std::lock_guard lock(mu_);
+    check_now_ = true;
+  }
+  wake_.notify_one();
+}
+
 Status TransactionService::EnsureTopics() {
   if (topics_ready_.load(std::memory_order_acquire)) return Status::OK();
   std::lock_guard lock(topic_mu_);
   if (topics_ready_.load()) return Status::OK();
-  for (std::string_view name : {kHalfTopic, kOpTopic}) {
+  for (std::string_view name : {kHalfTopic, kOpTopic, kDiscardTopic}) {
     if (topics_.GetTopic(std::string(name))) continue;
     store::TopicConfig t;
     t.name = std::string(name);
     t.read_queues = t.write_queues = 1;
-    t.perm = 2;  // write only: no client may pull a half message or an op record
+    // Half messages and op records: write only (no client may pull them). Discarded transactions:
+    // readable, for operators.
+    t.perm = name == kDiscardTopic ? 6 : 2;
     VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
     BrokerLogger()->info("transaction topic {} created", name);
   }
   topics_ready_.store(true, std::memory_order_release);
   return Status::OK();
+}
+
+Status TransactionService::AdmitHalf(std::string_view transaction_id) {
+  std::lock_guard lock(admit_mu_);
+  auto [it, fresh] = admitted_.try_emplace(std::string(transaction_id), 0);
+  if (it->second >= options_.max_messages) {
+    return Status::InvalidArgument(fmt::format(
+        "transaction {} already has {} messages on this broker: transactionMaxMessages is {}", transaction_id,
+        it->second, options_.max_messages));
+  }
+  ++it->second;
+  (void)fresh;
+  return Status::OK();
+}
+
+std::string TransactionService::PendingValue(const Txn& txn, const Half& half) const {
+  std::string v = Fixed64(half.store_ms);
+  coding::AppendFixed64(&v, static_cast<uint64_t>(half.discard_copy + 1));
+  v.append(txn.group).append(1, '\0').append(half.msg_id).append(1, '\0').append(half.real_topic);
+  v.append(1, '\0').append(txn.id).append(1, '\0').append(std::to_string(txn.immunity_ms));
+  return v;
+}
+
+std::string TransactionService::CheckStateValue(const Txn& txn) const {
+  std::string v = Fixed64(txn.next_check_ms);
+  coding::AppendFixed32(&v, static_cast<uint32_t>(txn.checks));
+  v.push_back(txn.discarded ? 1 : 0);
+  return v;
+}
+
+void TransactionService::AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy) {
+  std::lock_guard lock(index_mu_);
+  auto [it, fresh] = txns_.try_emplace(half.transaction_id);
+  Txn& txn = it->second;
+  if (fresh) {
+    txn.id = half.transaction_id;
+    txn.group = half.producer_group;
+  }
+  txn.immunity_ms = std::max(txn.immunity_ms, half.immunity_ms);
+  Half& h = txn.halves[offset];
+  h.store_ms = store_ms;
+  h.msg_id = half.msg_id;
+  h.real_topic = half.real_topic;
+  h.discard_copy = discard_copy;
+  if (fresh) txn.next_check_ms = store_ms + std::max(options_.timeout_ms, txn.immunity_ms);
+  by_offset_[offset] = half.transaction_id;
+}
+
+void TransactionService::RemoveHalf(int64_t offset) {
+  std::lock_guard lock(index_mu_);
+  auto at = by_offset_.find(offset);
+  if (at == by_offset_.end()) return;
+  auto it = txns_.find(at->second);
+  by_offset_.erase(at);
+  if (it == txns_.end()) return;
+  if (!it->second.discarded) pending_.fetch_sub(1);
+  it->second.halves.erase(offset);
+  if (it->second.halves.empty()) {
+    if (it->second.discarded) discarded_.fetch_sub(1);
+    {
+      std::lock_guard admit(admit_mu_);
+      admitted_.erase(it->first);
+    }
+    txns_.erase(it);
+  }
+}
+
+void TransactionService::RemoveTxn(const std::string& id) {
+  std::vector<int64_t> offsets;
+  {
+    std::lock_guard lock(index_mu_);
+    auto it = txns_.find(id);
+    if (it == txns_.end()) return;
+    for (const auto& [offset, half] : it->second.halves) offsets.push_back(offset);
+  }
+  for (int64_t offset : offsets) RemoveHalf(offset);
 }
 
 Status TransactionService::LoadState() {
@@ -161,26 +257,60 @@ Status TransactionService::LoadState() {
                          op_ingest_);
     op_ingest_ = op_max;
   }
+  std::vector<std::string_view> fields;
   int64_t pending = 0;
-  meta_.ScanState(kPendingPrefix, [&](std::string_view, std::string_view) {
+  meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() != kPendingPrefix.size() + 8 || v.size() < 16 || !SplitFields(v.substr(16), 5, &fields)) {
+      BrokerLogger()->warn("transactions: ignoring a malformed pending entry");
+      return true;
+    }
+    const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kPendingPrefix.size()));
+    HalfRecord half;
+    half.producer_group = std::string(fields[0]);
+    half.msg_id = std::string(fields[1]);
+    half.real_topic = std::string(fields[2]);
+    half.transaction_id = std::string(fields[3]);
+    half.immunity_ms = ParseDecimal(fields[4]);
+    AddHalf(half, offset, static_cast<int64_t>(coding::GetFixed64(v.data())),
+            static_cast<int64_t>(coding::GetFixed64(v.data() + 8)) - 1);
     ++pending;
     return true;
   });
+  int64_t discarded = 0;
+  meta_.ScanState(kCheckPrefix, [&](std::string_view k, std::string_view v) {
+    auto it = txns_.find(std::string(k.substr(kCheckPrefix.size())));
+    if (it == txns_.end() || v.size() != 13) return true;
+    it->second.next_check_ms = static_cast<int64_t>(coding::GetFixed64(v.data()));
+    it->second.checks = static_cast<int32_t>(coding::GetFixed32(v.data() + 8));
+    it->second.discarded = v[12] != 0;
+    if (it->second.discarded) {
+      ++discarded;
+      pending -= static_cast<int64_t>(it->second.halves.size());
+    }
+    return true;
+  });
   pending_.store(pending);
+  discarded_.store(discarded);
   return Status::OK();
 }
 
 void TransactionService::Run() {
   for (;;) {
+    bool check_now = false;
     {
       std::lock_guard lock(mu_);
       if (stop_) return;
       signalled_ = false;
+      std::swap(check_now, check_now_);
     }
     const bool more_half = IngestHalf();
     const bool more_ops = IngestOps();
     ProcessResolutions();
     const int64_t now = NowEpochMs();
+    if (check_now || now - last_check_round_ms_ >= std::min<int64_t>(options_.check_interval_ms, 1000)) {
+      last_check_round_ms_ = now;
+      CheckRound(now);
+    }
     if (now - last_prune_ms_ >= 60 * 1000) {
       last_prune_ms_ = now;
       ForgetResolvedBefore(store_.stats().min_physical_offset.value());
@@ -195,9 +325,10 @@ void TransactionService::Run() {
       }
     }
     std::unique_lock lock(mu_);
-    if (stop_ || signalled_ || !requests_.empty()) continue;
-    wake_.wait_for(lock, std::chrono::milliseconds(marker_end_ >= 0 ? 200 : 1000),
-                   [&] { return stop_ || signalled_ || !requests_.empty(); });
+    if (stop_ || signalled_ || check_now_ || !requests_.empty()) continue;
+    const int64_t wait_ms = std::min<int64_t>(marker_end_ >= 0 ? 200 : 1000, options_.check_interval_ms);
+    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                   [&] { return stop_ || signalled_ || check_now_ || !requests_.empty(); });
   }
 }
 
@@ -209,7 +340,7 @@ std::optional<TransactionService::Resolved> TransactionService::GetResolved(int6
   std::string_view rest = std::string_view(*v).substr(1);
   const auto nul = rest.find('\0');
   r.producer_group = std::string(rest.substr(0, nul));
-  r.msg_id = nul == std::string_view::npos ? std::string() : std::string(rest.substr(nul + 1));
+  r.transaction_id = nul == std::string_view::npos ? std::string() : std::string(rest.substr(nul + 1));
   return r;
 }
 
@@ -221,7 +352,7 @@ bool TransactionService::IngestHalf() {
   half_ingest_ = next.value();
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is read again from the saved offset
-  int64_t added = 0;
+  std::vector<std::pair<int64_t, std::pair<HalfRecord, int64_t>>> added;
   for (std::string_view raw : got.records) {
     RecordView view;
     if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) continue;  // verified by the read
@@ -231,20 +362,22 @@ bool TransactionService::IngestHalf() {
       continue;
     }
     // Resolved before it was read here (the dispatcher lagged), or read again after a lost batch.
-    const std::string key = OffsetKey(kPendingPrefix, view.physical_offset);
-    if (GetResolved(view.physical_offset) || meta_.GetState(key)) continue;
-    batch.puts.emplace_back(key, PendingValue(view.store_timestamp_ms, half->producer_group, half->msg_id,
-                                              half->real_topic));
-    LowerFloor(view.physical_offset);
-    ++added;
+    if (by_offset_.count(view.physical_offset) != 0 || GetResolved(view.physical_offset)) continue;
+    added.push_back({view.physical_offset, {std::move(half).value(), view.store_timestamp_ms}});
+  }
+  for (auto& [offset, h] : added) {
+    AddHalf(h.first, offset, h.second, -1);
+    const Txn& txn = txns_.at(h.first.transaction_id);
+    batch.puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, txn.halves.at(offset)));
+    if (!txn.discarded) pending_.fetch_add(1);
   }
   batch.puts.emplace_back(std::string(kHalfIngestKey), Fixed64(half_ingest_));
   if (Status st = meta_.WriteState(batch); !st.ok()) {
     BrokerLogger()->error("transactions: pending index write: {}", st.ToString());
-    half_ingest_ = from;  // read again next round
-    return false;
+    // The memory index has them; the saved offset makes a restart read them again.
+    (void)from;
   }
-  pending_.fetch_add(added);
+  if (!added.empty()) RecomputeFloor();
   return true;
 }
 
@@ -252,12 +385,11 @@ bool TransactionService::IngestOps() {
   store::QueueOffset next(op_ingest_);
   store::GetResult got = op_reader_.Read(&next, kIngestBatch);
   if (next.value() == op_ingest_) return false;
-  const int64_t from = op_ingest_;
   op_ingest_ = next.value();
   store::MetaStore::StateBatch batch;
   batch.sync = false;
   std::set<int64_t> seen;  // resolved in this batch
-  int64_t removed = 0;
+  bool changed = false;
   for (std::string_view raw : got.records) {
     RecordView view;
     if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) continue;
@@ -266,41 +398,61 @@ bool TransactionService::IngestOps() {
       BrokerLogger()->warn("transactions: ignoring a record of the op queue: {}", op.status().ToString());
       continue;
     }
+    if (op->resolution == Resolution::kDiscard) {
+      // Applied already by the thread that wrote it, unless the state batch after it was lost.
+      auto at = by_offset_.find(op->half_offset);
+      if (at == by_offset_.end()) continue;
+      Txn& txn = txns_.at(at->second);
+      Half& half = txn.halves.at(op->half_offset);
+      if (half.discard_copy == op->discard_offset && txn.discarded) continue;
+      {
+        std::lock_guard lock(index_mu_);
+        half.discard_copy = op->discard_offset;
+        if (!txn.discarded) {
+          txn.discarded = true;
+          discarded_.fetch_add(1);
+          pending_.fetch_sub(static_cast<int64_t>(txn.halves.size()));
+        }
+      }
+      batch.puts.emplace_back(OffsetKey(kPendingPrefix, op->half_offset), PendingValue(txn, half));
+      batch.puts.emplace_back(CheckKey(txn.id), CheckStateValue(txn));
+      changed = true;
+      continue;
+    }
     if (seen.count(op->half_offset) != 0 || GetResolved(op->half_offset)) continue;  // applied already
     seen.insert(op->half_offset);
     batch.puts.emplace_back(OffsetKey(kResolvedPrefix, op->half_offset),
-                            ResolvedValue(op->resolution, op->producer_group, op->msg_id));
-    const std::string pending_key = OffsetKey(kPendingPrefix, op->half_offset);
-    if (meta_.GetState(pending_key)) {
-      batch.deletes.push_back(pending_key);
-      ++removed;
+                            ResolvedValue(op->resolution, op->producer_group, op->transaction_id));
+    if (auto at = by_offset_.find(op->half_offset); at != by_offset_.end()) {
+      const std::string id = at->second;
+      batch.deletes.push_back(OffsetKey(kPendingPrefix, op->half_offset));
+      RemoveHalf(op->half_offset);
+      if (txns_.count(id) == 0) batch.deletes.push_back(CheckKey(id));
+      changed = true;
     }
   }
   batch.puts.emplace_back(std::string(kOpIngestKey), Fixed64(op_ingest_));
   if (Status st = meta_.WriteState(batch); !st.ok()) {
     BrokerLogger()->error("transactions: resolution index write: {}", st.ToString());
-    op_ingest_ = from;  // read again next round
-    return false;
   }
-  if (removed > 0) {
-    pending_.fetch_sub(removed);
-    RecomputeFloor();
-  }
+  if (changed) RecomputeFloor();
   return true;
 }
 
-bool TransactionService::ReadHalf(int64_t offset, std::string* raw, HalfRecord* half) {
-  auto read = store_.ReadRecordAt(store::PhysicalOffset(offset));
+bool TransactionService::ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out) {
+  const int64_t at = offset < store_.stats().min_physical_offset.value() && discard_copy >= 0 ? discard_copy : offset;
+  auto read = store_.ReadRecordAt(store::PhysicalOffset(at));
   if (!read.ok()) return false;
   RecordView view;
-  if (DecodeRecord(*read, /*verify_crc=*/true, &view) != DecodeOutcome::kRecord || view.topic != kHalfTopic ||
-      view.physical_offset != offset) {
+  if (DecodeRecord(*read, /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
+      (view.topic != kHalfTopic && view.topic != kDiscardTopic) || view.physical_offset != at) {
     return false;
   }
   auto parsed = ParseHalfRecord(view);
   if (!parsed.ok()) return false;
-  *half = std::move(parsed).value();
-  *raw = std::move(read).value();
+  out->offset = offset;
+  out->half = std::move(parsed).value();
+  out->raw = std::move(read).value();
   return true;
 }
 
@@ -316,6 +468,160 @@ void TransactionService::EndTransaction(EndTransactionRequest request, EndCallba
   wake_.notify_one();
 }
 
+Status TransactionService::BuildResolution(Resolution resolution, const std::string& group, const std::string& txn_id,
+                                           const std::vector<HalfRead>& reads,
+                                           const std::set<int64_t>& already_published,
+                                           std::vector<std::string>* records, store::MetaStore::StateBatch* state) {
+  std::vector<std::string> published;
+  if (resolution == Resolution::kCommit) {
+    for (const HalfRead& r : reads) {
+      auto topic = topics_.GetTopic(r.half.real_topic);
+      if (!topic || topic->write_queues <= 0) {
+        return Status::FailedPrecondition(fmt::format(
+            "transaction {} cannot be committed: the topic {} of its message {} no longer exists; it stays pending",
+            txn_id, r.half.real_topic, r.half.msg_id));
+      }
+      if (already_published.count(r.offset) != 0) continue;
+      RecordView view;
+      (void)DecodeRecord(r.raw, /*verify_crc=*/false, &view);  // checked by ReadHalf
+      // A copy read from the discard topic publishes as the original would: ORIGIN_OFFSET names
+      // the half record.
+      view.physical_offset = r.offset;
+      published.push_back(
+          EncodeCommittedRecord(view, r.half, r.half.real_queue % static_cast<uint32_t>(topic->write_queues)));
+    }
+  }
+  for (auto& p : published) records->push_back(std::move(p));
+  const int64_t now = NowEpochMs();
+  for (const HalfRead& r : reads) {
+    OpRecord op;
+    op.resolution = resolution;
+    op.half_offset = r.offset;
+    op.msg_id = r.half.msg_id;
+    op.producer_group = group;
+    op.transaction_id = txn_id;
+    records->push_back(EncodeOpRecord(op, now));
+    state->puts.emplace_back(OffsetKey(kResolvedPrefix, r.offset), ResolvedValue(resolution, group, txn_id));
+    state->deletes.push_back(OffsetKey(kPendingPrefix, r.offset));
+  }
+  state->deletes.push_back(CheckKey(txn_id));
+  return Status::OK();
+}
+
+Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransactionRequest& r,
+                                                              std::map<std::string, Resolution>& decided,
+                                                              std::vector<std::string>& records,
+                                                              store::MetaStore::StateBatch& state,
+                                                              std::vector<std::string>& resolved_ids,
+                                                              int64_t* commits, int64_t* rollbacks,
+                                                              bool* needs_append) {
+  if (r.producer_group.empty() && !r.by_operator) {
+    return Status::InvalidArgument("END_TRANSACTION needs the producer group");
+  }
+  if (r.transaction_id.empty()) return Status::InvalidArgument("END_TRANSACTION needs the transaction id");
+  if (static_cast<int64_t>(r.half_offsets.size()) > options_.max_messages) {
+    return Status::InvalidArgument(fmt::format("END_TRANSACTION names {} half messages: transactionMaxMessages is {}",
+                                               r.half_offsets.size(), options_.max_messages));
+  }
+  if (r.resolution != v1::TX_COMMIT && r.resolution != v1::TX_ROLLBACK && r.resolution != v1::TX_UNKNOWN) {
+    return Status::InvalidArgument(fmt::format("unknown transaction resolution {}", static_cast<int>(r.resolution)));
+  }
+  const std::string& id = r.transaction_id;
+  auto wrong_group = [&](const std::string& owner) {
+    return Status::PermissionDenied(fmt::format(
+        "transaction {} belongs to producer group {}; END_TRANSACTION from group {} refused", id, owner,
+        r.producer_group));
+  };
+  auto answer_known = [&](Resolution known, size_t count) -> Result<v1::EndTransactionResponse> {
+    const bool committed = known == Resolution::kCommit;
+    if (r.resolution == v1::TX_UNKNOWN || (r.resolution == v1::TX_COMMIT) == committed) {
+      return Answer(committed ? v1::TX_END_ALREADY_COMMITTED : v1::TX_END_ALREADY_ROLLED_BACK, id, count);
+    }
+    return Status::FailedPrecondition(fmt::format("transaction {} was already {}; this {} changes nothing", id,
+                                                  committed ? "committed" : "rolled back",
+                                                  r.resolution == v1::TX_COMMIT ? "commit" : "rollback"));
+  };
+  if (auto it = decided.find(id); it != decided.end()) {
+    *needs_append = true;  // the answer rests on this round's append
+    return answer_known(it->second, r.half_offsets.size());
+  }
+  // The half messages: those the index holds, plus those the request names that the index has
+  // not read yet (the dispatcher lags behind the acknowledgement).
+  std::vector<HalfRead> reads;
+  std::string group;
+  const Txn* txn = nullptr;
+  if (auto it = txns_.find(id); it != txns_.end()) {
+    txn = &it->second;
+    group = txn->group;
+    for (const auto& [offset, half] : txn->halves) {
+      HalfRead read;
+      if (!ReadHalf(offset, half.discard_copy, &read)) {
+        return Status::FailedPrecondition(fmt::format(
+            "transaction {} is pending but its message at commit-log offset {} can no longer be read", id, offset));
+      }
+      reads.push_back(std::move(read));
+    }
+  }
+  std::optional<Resolved> earlier;
+  std::set<int64_t> named;
+  for (int64_t offset : r.half_offsets) {
+    if ((txn && txn->halves.count(offset) != 0) || !named.insert(offset).second) continue;
+    if (auto known = GetResolved(offset)) {
+      if (known->transaction_id != id) {
+        return Status::NotFound(fmt::format("no half message of transaction {} at commit-log offset {}", id, offset));
+      }
+      earlier = known;
+      continue;
+    }
+    if (offset < store_.stats().min_physical_offset.value()) {
+      // Its resolution, if any, was forgotten with it: never resolve it (again) from a stale copy.
+      return Status::NotFound(fmt::format(
+          "the half message of transaction {} at commit-log offset {} is older than this broker's log (deleted by "
+          "retention)", id, offset));
+    }
+    HalfRead read;
+    if (offset < 0 || !ReadHalf(offset, -1, &read) || read.half.transaction_id != id) {
+      return Status::NotFound(fmt::format("no half message of transaction {} at commit-log offset {} on this broker",
+                                          id, offset));
+    }
+    if (!group.empty() && read.half.producer_group != group) return wrong_group(group);
+    group = read.half.producer_group;
+    reads.push_back(std::move(read));
+  }
+  if (reads.empty()) {
+    if (earlier) {
+      if (!r.by_operator && earlier->producer_group != r.producer_group) return wrong_group(earlier->producer_group);
+      return answer_known(earlier->resolution, r.half_offsets.size());
+    }
+    return Status::NotFound(fmt::format(
+        "no pending transaction {} on this broker (unknown here, or resolved and its messages deleted by retention)",
+        id));
+  }
+  if (!r.by_operator && group != r.producer_group) return wrong_group(group);
+  if (earlier) {
+    // Some of its messages were resolved already: the rest follow that decision.
+    if (r.resolution != v1::TX_UNKNOWN && (r.resolution == v1::TX_COMMIT) != (earlier->resolution == Resolution::kCommit)) {
+      return answer_known(earlier->resolution, reads.size());
+    }
+  }
+  if (txn && txn->discarded && !r.by_operator) {
+    return Status::FailedPrecondition(fmt::format(
+        "transaction {} was discarded after {} check-backs without a decision; an operator resolves it "
+        "(vela-admin transaction resolve {} --commit|--rollback)",
+        id, txn->checks, id));
+  }
+  if (r.resolution == v1::TX_UNKNOWN && !earlier) return Answer(v1::TX_END_LEFT_PENDING, id, reads.size());
+  const Resolution resolution =
+      earlier ? earlier->resolution : (r.resolution == v1::TX_COMMIT ? Resolution::kCommit : Resolution::kRollback);
+  VELA_RETURN_IF_ERROR(BuildResolution(resolution, group, id, reads, {}, &records, &state));
+  decided[id] = resolution;
+  resolved_ids.push_back(id);
+  ++(resolution == Resolution::kCommit ? *commits : *rollbacks);
+  *needs_append = true;
+  if (earlier) return answer_known(earlier->resolution, reads.size());
+  return Answer(resolution == Resolution::kCommit ? v1::TX_END_COMMITTED : v1::TX_END_ROLLED_BACK, id, reads.size());
+}
+
 void TransactionService::ProcessResolutions() {
   std::deque<Pending> batch;
   {
@@ -326,113 +632,24 @@ void TransactionService::ProcessResolutions() {
     }
   }
   if (batch.empty()) return;
-  // What each request gets, and what the round writes.
   struct Work {
     Pending* pending = nullptr;
     Result<v1::EndTransactionResponse> answer = Status::Internal("not decided");
     bool needs_append = false;  // answered only once the round's records are in the log
   };
-  bool from_round = false;  // set by decide(): the answer rests on a resolution of this round
   std::vector<Work> work;
   work.reserve(batch.size());
-  std::map<int64_t, Resolved> decided;  // resolutions taken in this round, by half offset
+  std::map<std::string, Resolution> decided;  // this round's resolutions, by transaction id
   std::vector<std::string> records;
+  std::vector<std::string> resolved_ids;
   store::MetaStore::StateBatch state;
   state.sync = false;  // the op records are the durable resolution (crash window 3)
-  int64_t removed = 0, commits = 0, rollbacks = 0;
-  const int64_t now = NowEpochMs();
-
+  int64_t commits = 0, rollbacks = 0;
   for (Pending& p : batch) {
     Work w;
     w.pending = &p;
-    const EndTransactionRequest& r = p.request;
-    auto decide = [&]() -> Result<v1::EndTransactionResponse> {
-      if (r.producer_group.empty()) return Status::InvalidArgument("END_TRANSACTION needs the producer group");
-      if (r.msg_id.empty()) return Status::InvalidArgument("END_TRANSACTION needs the message id");
-      if (r.half_offset < 0) return Status::InvalidArgument("END_TRANSACTION needs the half message's commit-log offset");
-      if (r.resolution != v1::TX_COMMIT && r.resolution != v1::TX_ROLLBACK && r.resolution != v1::TX_UNKNOWN) {
-        return Status::InvalidArgument(fmt::format("unknown transaction resolution {}", static_cast<int>(r.resolution)));
-      }
-      std::optional<Resolved> known;
-      if (auto it = decided.find(r.half_offset); it != decided.end()) {
-        known = it->second;
-        from_round = true;
-      } else {
-        known = GetResolved(r.half_offset);
-      }
-      if (known) {
-        if (known->msg_id != r.msg_id) {
-          return Status::NotFound(fmt::format("no half message {} at commit-log offset {} on this broker", r.msg_id,
-                                              r.half_offset));
-        }
-        if (known->producer_group != r.producer_group) {
-          return Status::PermissionDenied(fmt::format(
-              "half message {} belongs to producer group {}; END_TRANSACTION from group {} refused", r.msg_id,
-              known->producer_group, r.producer_group));
-        }
-        const bool committed = known->resolution == Resolution::kCommit;
-        if (r.resolution == v1::TX_UNKNOWN || (r.resolution == v1::TX_COMMIT) == committed) {
-          return Answer(committed ? v1::TX_END_ALREADY_COMMITTED : v1::TX_END_ALREADY_ROLLED_BACK, r.msg_id);
-        }
-        return Status::FailedPrecondition(fmt::format(
-            "half message {} was already {}; this {} changes nothing", r.msg_id,
-            committed ? "committed" : "rolled back", r.resolution == v1::TX_COMMIT ? "commit" : "rollback"));
-      }
-      if (r.half_offset < store_.stats().min_physical_offset.value()) {
-        // Its resolution, if any, was forgotten with it: never resolve it (again) from a stale copy.
-        return Status::NotFound(fmt::format(
-            "half message {} at commit-log offset {} is older than this broker's log (deleted by retention)",
-            r.msg_id, r.half_offset));
-      }
-      // Pending: in the index, or stored but not read from the half queue yet.
-      const std::string pending_key = OffsetKey(kPendingPrefix, r.half_offset);
-      const bool indexed = meta_.GetState(pending_key).has_value();
-      std::string raw;
-      HalfRecord half;
-      if (!ReadHalf(r.half_offset, &raw, &half) || half.msg_id != r.msg_id) {
-        if (indexed && half.msg_id.empty()) {
-          return Status::FailedPrecondition(fmt::format(
-              "half message {} at commit-log offset {} is pending but its record can no longer be read", r.msg_id,
-              r.half_offset));
-        }
-        return Status::NotFound(fmt::format("no half message {} at commit-log offset {} on this broker", r.msg_id,
-                                            r.half_offset));
-      }
-      if (half.producer_group != r.producer_group) {
-        return Status::PermissionDenied(fmt::format(
-            "half message {} belongs to producer group {}; END_TRANSACTION from group {} refused", r.msg_id,
-            half.producer_group, r.producer_group));
-      }
-      if (r.resolution == v1::TX_UNKNOWN) return Answer(v1::TX_END_LEFT_PENDING, r.msg_id);
-      const Resolution resolution = r.resolution == v1::TX_COMMIT ? Resolution::kCommit : Resolution::kRollback;
-      if (resolution == Resolution::kCommit) {
-        auto topic = topics_.GetTopic(half.real_topic);
-        if (!topic || topic->write_queues <= 0) {
-          return Status::FailedPrecondition(fmt::format(
-              "half message {} cannot be committed: its topic {} no longer exists; it stays pending", r.msg_id,
-              half.real_topic));
-        }
-        RecordView view;
-        (void)DecodeRecord(raw, /*verify_crc=*/false, &view);  // checked by ReadHalf
-        records.push_back(
-            EncodeCommittedRecord(view, half, half.real_queue % static_cast<uint32_t>(topic->write_queues)));
-      }
-      records.push_back(EncodeOpRecord(resolution, r.half_offset, r.msg_id, r.producer_group, now));
-      Resolved res{resolution, r.producer_group, r.msg_id};
-      decided[r.half_offset] = res;
-      state.puts.emplace_back(OffsetKey(kResolvedPrefix, r.half_offset),
-                              ResolvedValue(resolution, r.producer_group, r.msg_id));
-      if (indexed) {
-        state.deletes.push_back(pending_key);
-        ++removed;
-      }
-      ++(resolution == Resolution::kCommit ? commits : rollbacks);
-      w.needs_append = true;
-      return Answer(resolution == Resolution::kCommit ? v1::TX_END_COMMITTED : v1::TX_END_ROLLED_BACK, r.msg_id);
-    };
-    from_round = false;
-    w.answer = decide();
-    w.needs_append = w.needs_append || from_round;
+    w.answer = Decide(p.request, decided, records, state, resolved_ids, &commits, &rollbacks, &w.needs_append);
+    if (!w.answer.ok()) w.needs_append = false;
     work.push_back(std::move(w));
   }
 
@@ -455,10 +672,10 @@ void TransactionService::ProcessResolutions() {
       } else if (commits > 0) {
         marker_end_ = store_.stats().max_physical_offset.value();
       }
-      pending_.fetch_sub(removed);
+      for (const std::string& id : resolved_ids) RemoveTxn(id);
       committed_.fetch_add(commits);
       rolled_back_.fetch_add(rollbacks);
-      if (removed > 0) RecomputeFloor();
+      RecomputeFloor();
     } else {
       BrokerLogger()->warn("transactions: storing {} resolutions failed: {}", commits + rollbacks, appended.ToString());
       // Part of the append may have reached the log: settle it from the marker.
@@ -471,9 +688,8 @@ void TransactionService::ProcessResolutions() {
       continue;
     }
     if (!w.answer.ok()) {
-      BrokerLogger()->debug("END_TRANSACTION for {} at {} from group {} refused: {}", w.pending->request.msg_id,
-                            w.pending->request.half_offset, w.pending->request.producer_group,
-                            w.answer.status().ToString());
+      BrokerLogger()->debug("END_TRANSACTION for {} from group {} refused: {}", w.pending->request.transaction_id,
+                            w.pending->request.producer_group, w.answer.status().ToString());
     }
     w.pending->done(std::move(w.answer));
   }
@@ -505,7 +721,7 @@ Status TransactionService::ResolveInFlight() {
   marker_end_ = from;
   // Every record appended since the marker: committed messages by the half record they name, and
   // op records by the half record they resolve.
-  std::map<int64_t, std::string> committed;  // half offset -> msg id
+  std::set<int64_t> published;
   std::set<int64_t> resolved;
   const int64_t segment = store_.options().commitlog_segment_size;
   const int64_t end = store_.stats().max_physical_offset.value();
@@ -518,47 +734,179 @@ Status TransactionService::ResolveInFlight() {
     }
     std::string_view origin;
     if (view.topic == kOpTopic) {
-      if (auto op = ParseOpRecord(view); op.ok()) resolved.insert(op->half_offset);
+      if (auto op = ParseOpRecord(view); op.ok() && op->resolution != Resolution::kDiscard) {
+        resolved.insert(op->half_offset);
+      }
     } else if (view.topic != kHalfTopic && (view.flags & record::kFlagTransactionCommit) != 0 &&
                FindProperty(view.properties, kPropOriginOffset, &origin)) {
       int64_t o = 0;
       auto [p, ec] = std::from_chars(origin.data(), origin.data() + origin.size(), o);
-      if (ec == std::errc() && p == origin.data() + origin.size()) committed[o] = std::string(view.msg_id);
+      if (ec == std::errc() && p == origin.data() + origin.size()) published.insert(o);
     }
     pos += static_cast<int64_t>(view.raw.size());
   }
-  // A commit whose op record is missing: write the op record now (the message is published).
-  std::vector<std::string> ops;
+  // A transaction with a published message whose op record is missing: publish the rest of it and
+  // write the op records now.
+  std::set<std::string> torn;
+  for (int64_t offset : published) {
+    if (resolved.count(offset) != 0) continue;
+    if (auto at = by_offset_.find(offset); at != by_offset_.end()) torn.insert(at->second);
+  }
+  std::vector<std::string> records;
   store::MetaStore::StateBatch batch;
-  int64_t removed = 0;
-  for (const auto& [offset, msg_id] : committed) {
-    if (resolved.count(offset) != 0 || GetResolved(offset)) continue;
-    std::string raw;
-    HalfRecord half;
-    if (!ReadHalf(offset, &raw, &half) || half.msg_id != msg_id) continue;  // not a half record of ours
-    ops.push_back(EncodeOpRecord(Resolution::kCommit, offset, msg_id, half.producer_group, NowEpochMs()));
-    batch.puts.emplace_back(OffsetKey(kResolvedPrefix, offset),
-                            ResolvedValue(Resolution::kCommit, half.producer_group, msg_id));
-    const std::string pending_key = OffsetKey(kPendingPrefix, offset);
-    if (meta_.GetState(pending_key)) {
-      batch.deletes.push_back(pending_key);
-      ++removed;
+  for (const std::string& id : torn) {
+    const Txn& txn = txns_.at(id);
+    std::vector<HalfRead> reads;
+    for (const auto& [offset, half] : txn.halves) {
+      HalfRead read;
+      if (ReadHalf(offset, half.discard_copy, &read)) reads.push_back(std::move(read));
+    }
+    if (Status st = BuildResolution(Resolution::kCommit, txn.group, id, reads, published, &records, &batch); !st.ok()) {
+      BrokerLogger()->error("transactions: cannot finish the commit in flight of {}: {}", id, st.ToString());
     }
   }
-  if (!ops.empty()) {
-    auto appended = AppendAndWait(ops);
-    if (!appended.ok()) return appended.status().WithContext("writing the op records of commits in flight");
+  if (!records.empty()) {
+    auto appended = AppendAndWait(records);
+    if (!appended.ok()) return appended.status().WithContext("finishing the commits in flight");
   }
   batch.deletes.push_back(std::string(kInFlightKey));
   VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
   marker_end_ = -1;
-  pending_.fetch_sub(removed);
-  if (!ops.empty()) {
-    BrokerLogger()->info("transactions: {} commits in flight at the last stop had published their message; their op "
-                         "records are written now",
-                         ops.size());
+  for (const std::string& id : torn) RemoveTxn(id);
+  committed_.fetch_add(static_cast<int64_t>(torn.size()));
+  if (!torn.empty()) {
+    BrokerLogger()->info("transactions: {} commits in flight at the last stop are finished now (every message "
+                         "published once, op records written)",
+                         torn.size());
   }
   return Status::OK();
+}
+
+void TransactionService::CheckRound(int64_t now_ms) {
+  std::vector<Txn*> due;
+  for (auto& [id, txn] : txns_) {
+    if (!txn.discarded && txn.next_check_ms <= now_ms) due.push_back(&txn);
+  }
+  if (due.empty()) return;
+  std::sort(due.begin(), due.end(), [](const Txn* a, const Txn* b) { return a->next_check_ms < b->next_check_ms; });
+  store::MetaStore::StateBatch state;
+  state.sync = false;  // a lost count only means a few more checks
+  size_t sent = 0;
+  std::set<std::string> without_producer;
+  for (Txn* txn : due) {
+    if (txn->checks >= options_.check_max) {
+      Discard(*txn, now_ms, &state);
+      continue;
+    }
+    if (sent >= kChecksPerRound) continue;  // next round
+    if (without_producer.count(txn->group) != 0) {
+      checks_without_producer_.fetch_add(1);
+      continue;
+    }
+    const auto& [first_offset, first] = *txn->halves.begin();
+    HalfRead read;
+    if (!ReadHalf(first_offset, first.discard_copy, &read)) {
+      BrokerLogger()->warn("transactions: cannot read the half message of {} at {} to check it", txn->id,
+                           first_offset);
+      continue;
+    }
+    v1::CheckTransactionRequest req;
+    req.set_producer_group(txn->group);
+    req.set_transaction_id(txn->id);
+    for (const auto& [offset, half] : txn->halves) req.add_half_physical_offsets(offset);
+    req.set_topic(first.real_topic);
+    req.set_check_times(txn->checks + 1);
+    if (!check_sender_ || !check_sender_(req, std::move(read.raw))) {
+      without_producer.insert(txn->group);
+      checks_without_producer_.fetch_add(1);
+      continue;
+    }
+    ++sent;
+    checks_sent_.fetch_add(1);
+    {
+      std::lock_guard lock(index_mu_);
+      ++txn->checks;
+      txn->next_check_ms = now_ms + options_.check_interval_ms;
+    }
+    state.puts.emplace_back(CheckKey(txn->id), CheckStateValue(*txn));
+  }
+  for (const std::string& group : without_producer) {
+    int64_t& logged = no_producer_logged_ms_[group];
+    if (now_ms - logged >= 60 * 1000) {
+      logged = now_ms;
+      BrokerLogger()->warn("transactions: check-backs of producer group {} are due but no producer of it is connected; "
+                           "its transactions stay pending until one connects",
+                           group);
+    }
+  }
+  if (!state.empty()) {
+    if (Status st = meta_.WriteState(state); !st.ok()) {
+      BrokerLogger()->warn("transactions: check state write: {}", st.ToString());
+    }
+  }
+  RecomputeFloor();
+}
+
+void TransactionService::Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state) {
+  // The copies first, then op records naming them: a crash between the two leaves the transaction
+  // pending with its checks used up, so it is discarded again (one more copy) after the restart.
+  std::vector<HalfRead> reads;
+  for (const auto& [offset, half] : txn.halves) {
+    HalfRead read;
+    if (ReadHalf(offset, half.discard_copy, &read)) reads.push_back(std::move(read));
+  }
+  if (Status st = EnsureTopics(); !st.ok()) {
+    BrokerLogger()->error("transactions: cannot discard {}: {}", txn.id, st.ToString());
+    return;
+  }
+  std::vector<std::string> copies;
+  for (const HalfRead& r : reads) {
+    RecordView view;
+    (void)DecodeRecord(r.raw, /*verify_crc=*/false, &view);
+    copies.push_back(EncodeDiscardCopy(view));
+  }
+  auto stored = AppendAndWait(copies);
+  if (!stored.ok()) {
+    BrokerLogger()->error("transactions: cannot discard {}: {}", txn.id, stored.status().ToString());
+    return;
+  }
+  std::vector<std::string> ops;
+  for (size_t i = 0; i < reads.size(); ++i) {
+    OpRecord op;
+    op.resolution = Resolution::kDiscard;
+    op.half_offset = reads[i].offset;
+    op.msg_id = reads[i].half.msg_id;
+    op.producer_group = txn.group;
+    op.transaction_id = txn.id;
+    op.discard_offset = stored->records[i].physical_offset.value();
+    ops.push_back(EncodeOpRecord(op, now_ms));
+  }
+  if (auto appended = AppendAndWait(ops); !appended.ok()) {
+    BrokerLogger()->error("transactions: cannot discard {}: {}", txn.id, appended.status().ToString());
+    return;
+  }
+  {
+    std::lock_guard lock(index_mu_);
+    for (size_t i = 0; i < reads.size(); ++i) {
+      txn.halves.at(reads[i].offset).discard_copy = stored->records[i].physical_offset.value();
+    }
+    txn.discarded = true;
+  }
+  pending_.fetch_sub(static_cast<int64_t>(txn.halves.size()));
+  discarded_.fetch_add(1);
+  {
+    std::lock_guard lock(admit_mu_);
+    admitted_.erase(txn.id);
+  }
+  for (const auto& [offset, half] : txn.halves) {
+    state->puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, half));
+  }
+  state->puts.emplace_back(CheckKey(txn.id), CheckStateValue(txn));
+  BrokerLogger()->warn("transactions: transaction {} of producer group {} ({} messages, first for topic {}) discarded "
+                       "after {} check-backs without a decision: copied to {}; resolve it with vela-admin transaction "
+                       "resolve {} --commit|--rollback",
+                       txn.id, txn.group, txn.halves.size(), txn.halves.begin()->second.real_topic, txn.checks,
+                       kDiscardTopic, txn.id);
 }
 
 int64_t TransactionService::ForgetResolvedBefore(int64_t log_start) {
@@ -593,38 +941,42 @@ Result<store::AppendResult> TransactionService::AppendAndWait(const std::vector<
   return store_.AppendAndWait(std::move(request));
 }
 
-void TransactionService::LowerFloor(int64_t offset) {
-  int64_t floor = offset_floor_.load(std::memory_order_relaxed);
-  while (offset < floor && !offset_floor_.compare_exchange_weak(floor, offset, std::memory_order_relaxed)) {
-  }
-}
-
 void TransactionService::RecomputeFloor() {
-  // From the current floor: the keys below it are deleted ones.
-  const int64_t floor = offset_floor_.load(std::memory_order_relaxed);
   int64_t lowest = INT64_MAX;
-  meta_.ScanStateFrom(kPendingPrefix, OffsetKey(kPendingPrefix, floor == INT64_MAX ? 0 : floor),
-                      [&](std::string_view k, std::string_view) {
-                        if (k.size() == kPendingPrefix.size() + 8) {
-                          lowest = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kPendingPrefix.size()));
-                        }
-                        return false;
-                      });
+  for (const auto& [offset, id] : by_offset_) {
+    auto it = txns_.find(id);
+    if (it != txns_.end() && !it->second.discarded) {
+      lowest = offset;
+      break;
+    }
+  }
   offset_floor_.store(lowest, std::memory_order_relaxed);
 }
 
-std::vector<PendingHalf> TransactionService::PendingOlderThanTimeout(int64_t now_ms, size_t max) const {
-  std::vector<PendingHalf> out;
-  const int64_t cutoff = now_ms - options_.timeout_ms;
-  const int64_t floor = offset_floor_.load(std::memory_order_relaxed);
-  meta_.ScanStateFrom(kPendingPrefix, OffsetKey(kPendingPrefix, floor == INT64_MAX ? 0 : floor),
-                      [&](std::string_view k, std::string_view v) {
-                        PendingHalf p;
-                        if (!ParsePending(k, v, &p)) return true;
-                        if (p.store_ms > cutoff) return false;  // offsets grow with store time: the rest are younger
-                        out.push_back(std::move(p));
-                        return out.size() < max;
-                      });
+std::vector<TransactionSummary> TransactionService::List(size_t max, bool* truncated) const {
+  std::vector<TransactionSummary> out;
+  *truncated = false;
+  std::lock_guard lock(index_mu_);
+  std::set<std::string> listed;
+  for (const auto& [offset, id] : by_offset_) {
+    if (!listed.insert(id).second) continue;
+    if (out.size() >= max) {
+      *truncated = true;
+      break;
+    }
+    const Txn& txn = txns_.at(id);
+    TransactionSummary s;
+    s.transaction_id = txn.id;
+    s.producer_group = txn.group;
+    std::set<std::string> topics;
+    for (const auto& [o, half] : txn.halves) topics.insert(half.real_topic);
+    s.topics.assign(topics.begin(), topics.end());
+    s.message_count = static_cast<int32_t>(txn.halves.size());
+    s.first_store_ms = txn.halves.begin()->second.store_ms;
+    s.check_times = txn.checks;
+    s.discarded = txn.discarded;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 
@@ -633,13 +985,17 @@ TransactionStats TransactionService::stats() const {
   s.pending = pending_.load();
   s.committed = committed_.load();
   s.rolled_back = rolled_back_.load();
+  s.checks_sent = checks_sent_.load();
+  s.checks_without_producer = checks_without_producer_.load();
+  s.discarded = discarded_.load();
   const int64_t floor = offset_floor_.load(std::memory_order_relaxed);
-  if (s.pending > 0 && floor != INT64_MAX) {
-    meta_.ScanStateFrom(kPendingPrefix, OffsetKey(kPendingPrefix, floor), [&](std::string_view k, std::string_view v) {
-      PendingHalf p;
-      if (ParsePending(k, v, &p)) s.oldest_pending_store_ms = p.store_ms;
-      return false;
-    });
+  if (floor != INT64_MAX) {
+    std::lock_guard lock(index_mu_);
+    if (auto at = by_offset_.find(floor); at != by_offset_.end()) {
+      if (auto it = txns_.find(at->second); it != txns_.end()) {
+        if (auto h = it->second.halves.find(floor); h != it->second.halves.end()) s.oldest_pending_store_ms = h->second.store_ms;
+      }
+    }
   }
   return s;
 }

@@ -5,9 +5,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "broker/system_queue_reader.h"
@@ -21,61 +25,73 @@ namespace vela::broker::transaction {
 
 // Figures for status and metrics.
 struct TransactionStats {
-  int64_t pending = 0;                  // half messages neither committed nor rolled back
+  int64_t pending = 0;                  // half messages neither committed, rolled back nor discarded
   int64_t oldest_pending_store_ms = 0;  // store time of the oldest pending one (0: none)
-  int64_t committed = 0;                // since the broker started
-  int64_t rolled_back = 0;              // since the broker started
+  int64_t committed = 0;                // transactions, since the broker started
+  int64_t rolled_back = 0;              // transactions, since the broker started
+  int64_t checks_sent = 0;              // CHECK_TRANSACTION_STATE sent, since the broker started
+  int64_t checks_without_producer = 0;  // due checks not sent: no producer of the group connected
+  int64_t discarded = 0;                // transactions discarded and not yet resolved by an operator
 };
 
-// A pending half message, as the check-back will see it.
-struct PendingHalf {
-  int64_t half_offset = 0;  // commit-log offset of the half record
-  int64_t store_ms = 0;
-  std::string msg_id;
+// A transaction as TRANSACTION_LIST shows it.
+struct TransactionSummary {
+  std::string transaction_id;
   std::string producer_group;
-  std::string real_topic;
+  std::vector<std::string> topics;
+  int32_t message_count = 0;
+  int64_t first_store_ms = 0;
+  int32_t check_times = 0;
+  bool discarded = false;
 };
 
 // One END_TRANSACTION, as the processor hands it over.
 struct EndTransactionRequest {
   std::string producer_group;
-  std::string msg_id;
-  int64_t half_offset = -1;
+  std::string transaction_id;
+  std::vector<int64_t> half_offsets;  // the receipts the producer holds (may be empty)
   v1::TransactionResolution resolution = v1::TX_UNKNOWN;
+  bool from_check = false;
+  bool by_operator = false;
 };
 
-// TransactionService resolves half messages (DESIGN.md §7.1, §7.2): a commit re-puts the message
-// into its real topic and queue, a rollback drops it, each durably and exactly once.
+// Sends one CHECK_TRANSACTION_STATE (body: the first half record) to a live producer of the
+// request's group; false when none is connected. Called on the service thread; must not block.
+using CheckSender = std::function<bool(const v1::CheckTransactionRequest& request, std::string body)>;
+
+// TransactionService resolves transactions (DESIGN.md §7.1, §7.2; docs/transactions.md): a commit
+// re-puts every half message of a transaction into its real topic and queue, a rollback drops
+// them, each durably and exactly once; a transaction left pending is checked back with a live
+// producer of its group, and discarded after transactionCheckMax checks without a decision.
 //
 // State is records plus saved offsets. A half message is a record of RMQ_SYS_TRANS_HALF_TOPIC
-// (put there by TransactionAdmission); a resolution is an op record of RMQ_SYS_TRANS_OP_HALF_TOPIC
-// naming the half record's commit-log offset. The service reads both queues as an internal
-// consumer, from offsets saved in the store's state column family, into
-//   txn/p/<offset>  pending half messages (ordered by offset, so by age), and
-//   txn/r/<offset>  resolved ones (which resolution, the group and id: idempotent answers),
-// each batch written together with the queue offset it reached. Every resolution runs on the
-// service's one thread, so two requests for one half message can never both take effect: the
-// first decides, every later one is answered from txn/r (already committed / already rolled back,
-// or FailedPrecondition when it asks for the other outcome).
+// (put there by TransactionAdmission); a resolution is one op record per half message in
+// RMQ_SYS_TRANS_OP_HALF_TOPIC naming the half record's commit-log offset. The service reads both
+// queues as an internal consumer, from offsets saved in the store's state column family, into
+//   txn/p/<offset>  pending (and discarded) half messages, by offset, so by age,
+//   txn/c/<id>      a transaction's check-back state (next check, checks sent, discarded),
+//   txn/r/<offset>  resolved half messages (which resolution, the group and transaction: idempotent
+//                   answers),
+// each batch written together with the queue offset it reached. Pending transactions are also
+// held in memory (by id and by half offset). Every resolution runs on the service's one thread,
+// so two requests for one transaction can never both take effect: the first decides, every later
+// one is answered from what it decided (already committed / already rolled back, or
+// FailedPrecondition when it asks for the other outcome).
 //
-// A commit appends, in ONE append, the committed message (same unique id, ORIGIN_OFFSET = the
-// half record's offset) followed by its op record; a rollback appends the op record only. Then
-// one state batch moves the half message from txn/p to txn/r. Crash windows (kill -9 anywhere):
-//  1. before the append: nothing is in the log; the message is still pending after a restart and
-//     a retried END_TRANSACTION (or later a check-back) commits it exactly once.
-//  2. the committed message reached the log but its op record did not (a torn append): before the
-//     append, a saved in-flight marker (txn/inflight, synced under SYNC_FLUSH) names a log end the
-//     append lies after. At start, after both queues are read, the log from the marker on is
-//     scanned: a committed message (ORIGIN_OFFSET naming a half record still unresolved) without
-//     its op record gets that op record written then, so it is neither published again nor left
-//     pending.
-//  3. both records reached the log, the state batch did not: reading the op queue from its saved
-//     offset resolves the half message (txn/p -> txn/r) again; nothing is re-put.
-// The marker moves past each round's appends in the round's state batch and is cleared after a
-// second without commits. A half message resolved before it was read from the half queue (the
-// dispatcher lags) is found by reading its record at the offset, and skipped when read later.
-// Pending half messages hold back retention (RetentionFloor); resolutions of half records that
-// retention deleted are forgotten.
+// A commit appends, in ONE append, the committed messages (same unique ids, ORIGIN_OFFSET = the
+// half record's offset) followed by their op records; a rollback appends the op records only.
+// Crash windows (kill -9 anywhere):
+//  1. before the append: nothing is in the log; the transaction is still pending after a restart.
+//  2. part of the append reached the log (a torn append): before it, a saved in-flight marker
+//     (txn/inflight, synced under SYNC_FLUSH) names a log end the append lies after. At start,
+//     after both queues are read, the log from the marker on is scanned: a transaction with a
+//     committed message but a missing op record gets its missing messages published and its op
+//     records written, so it is published whole, each message once.
+//  3. everything reached the log, the state batch did not: reading the op queue from its saved
+//     offset resolves the half messages again; nothing is re-put.
+// Pending half messages hold back retention (RetentionFloor), discarded ones do not (their copies
+// in TRANS_CHECK_MAX_TIME_TOPIC age out with the log); resolutions of half records that retention
+// deleted are forgotten.
 //
 // One thread does everything; the public methods are thread-safe.
 class TransactionService final {
@@ -85,6 +101,8 @@ class TransactionService final {
   TransactionService(const TransactionService&) = delete;
   TransactionService& operator=(const TransactionService&) = delete;
 
+  // How check-backs reach producers. REQUIRES: before Start (without one, no check is sent).
+  void SetCheckSender(CheckSender sender) { check_sender_ = std::move(sender); }
   // Registers with the store, reads both queues up to their ends, settles what a crash left in
   // flight (window 2 above), then starts the thread. REQUIRES: before traffic starts.
   Status Start();
@@ -92,39 +110,68 @@ class TransactionService final {
   // Idempotent.
   void Stop();
 
+  // Counts one more half message for `transaction_id` at admission: InvalidArgument past
+  // transactionMaxMessages. A send refused or failed after admission still counts (the limit errs
+  // strict). Thread-safe, cheap.
+  Status AdmitHalf(std::string_view transaction_id);
+
   using EndCallback = std::function<void(Result<v1::EndTransactionResponse>)>;
-  // Commits, rolls back (or, for TX_UNKNOWN, leaves pending) the half message at
-  // request.half_offset. `done` runs once, on the service thread, after the resolution is in the
-  // log: an outcome, or NotFound (no such half message), PermissionDenied (another producer
-  // group's), FailedPrecondition (already resolved the other way; the real topic is gone),
-  // InvalidArgument, Unavailable (stopping), or the store's error.
+  // Commits, rolls back (or, for TX_UNKNOWN, leaves pending) the transaction. `done` runs once, on
+  // the service thread, after the resolution is in the log: an outcome, or NotFound (no such
+  // transaction), PermissionDenied (another producer group's), FailedPrecondition (already resolved
+  // the other way; a real topic is gone; discarded), InvalidArgument, Unavailable (stopping), or the
+  // store's error.
   void EndTransaction(EndTransactionRequest request, EndCallback done);
 
-  // Up to `max` pending half messages stored at or before now_ms - transactionTimeOut, oldest
-  // first: what a check-back asks producers about.
-  std::vector<PendingHalf> PendingOlderThanTimeout(int64_t now_ms, size_t max) const;
+  // Pending and discarded transactions, oldest first, at most `max`; *truncated when there are more.
+  std::vector<TransactionSummary> List(size_t max, bool* truncated) const;
   TransactionStats stats() const;
   const TransactionOptions& options() const { return options_; }
 
   // The lowest commit-log offset a pending half message needs (INT64_MAX: none).
   int64_t RetentionFloor() const { return offset_floor_.load(std::memory_order_relaxed); }
-  // Creates the half and op topics if they do not exist yet; cheap once they do.
+  // Creates the half, op and discard topics if they do not exist yet; cheap once they do.
   Status EnsureTopics();
   // Forgets the resolutions of half records below `log_start` (retention deleted them: an
   // END_TRANSACTION naming one is answered NotFound from then on). Called by the service thread
   // once a minute with the log's first offset; public for tests. Returns how many it forgot.
   int64_t ForgetResolvedBefore(int64_t log_start);
+  // Runs one check-back round now (the service thread does it every min(interval, 1 s)); for tests.
+  void CheckNowForTesting();
 
  private:
   struct Pending {
     EndTransactionRequest request;
     EndCallback done;
   };
+  // A half message of a pending or discarded transaction.
+  struct Half {
+    int64_t store_ms = 0;
+    std::string msg_id;
+    std::string real_topic;
+    int64_t discard_copy = -1;  // offset of its copy in the discard topic (discarded only)
+  };
+  // A pending or discarded transaction.
+  struct Txn {
+    std::string id;
+    std::string group;
+    std::map<int64_t, Half> halves;  // by half offset
+    int64_t immunity_ms = 0;
+    int64_t next_check_ms = 0;
+    int32_t checks = 0;
+    bool discarded = false;
+  };
   // What is known of a resolved half message (txn/r).
   struct Resolved {
     Resolution resolution = Resolution::kRollback;
     std::string producer_group;
-    std::string msg_id;
+    std::string transaction_id;
+  };
+  // A half message a resolution reads: its record (the original, or its discard copy) and what it says.
+  struct HalfRead {
+    int64_t offset = 0;
+    std::string raw;
+    HalfRecord half;
   };
 
   void Run();
@@ -135,13 +182,29 @@ class TransactionService final {
   // Reads new op records into txn/r; true when it read any.
   bool IngestOps();
   void ProcessResolutions();
+  Result<v1::EndTransactionResponse> Decide(const EndTransactionRequest& r, std::map<std::string, Resolution>& decided,
+                                            std::vector<std::string>& records, store::MetaStore::StateBatch& state,
+                                            std::vector<std::string>& resolved_ids, int64_t* commits,
+                                            int64_t* rollbacks, bool* needs_append);
+  // Appends to `records` the committed copies of `reads` (real topics must exist) and, for all of
+  // them, op records; FailedPrecondition (nothing added) when a real topic is gone.
+  Status BuildResolution(Resolution resolution, const std::string& group, const std::string& txn_id,
+                         const std::vector<HalfRead>& reads, const std::set<int64_t>& already_published,
+                         std::vector<std::string>* records, store::MetaStore::StateBatch* state);
   Status ResolveInFlight();
   Status WriteInFlightMarker();
-  // The half record at `offset`, when there is one (CRC checked).
-  bool ReadHalf(int64_t offset, std::string* raw, HalfRecord* half);
+  void CheckRound(int64_t now_ms);
+  void Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state);
+  // The half record at `offset` (or, when retention took it, the discard copy named), CRC checked.
+  bool ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out);
   std::optional<Resolved> GetResolved(int64_t offset);
+  // In-memory index changes; REQUIRES: the service thread.
+  void AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy);
+  void RemoveTxn(const std::string& id);
+  void RemoveHalf(int64_t offset);
+  std::string PendingValue(const Txn& txn, const Half& half) const;
+  std::string CheckStateValue(const Txn& txn) const;
   void RecomputeFloor();
-  void LowerFloor(int64_t offset);
   Result<store::AppendResult> AppendAndWait(const std::vector<std::string>& records);
 
   store::MessageStore& store_;
@@ -150,15 +213,27 @@ class TransactionService final {
   const TransactionOptions options_;
   SystemQueueReader half_reader_;
   SystemQueueReader op_reader_;
+  CheckSender check_sender_;
 
   std::thread thread_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   bool stop_ = false;            // GUARDED_BY(mu_)
   bool signalled_ = false;       // GUARDED_BY(mu_)
+  bool check_now_ = false;       // GUARDED_BY(mu_)
   std::deque<Pending> requests_;  // GUARDED_BY(mu_)
   std::atomic<bool> topics_ready_{false};
   std::mutex topic_mu_;
+
+  // The pending and discarded transactions: written by the service thread under index_mu_, read
+  // by it freely and by List / stats under index_mu_.
+  mutable std::mutex index_mu_;
+  std::unordered_map<std::string, Txn> txns_;   // by transaction id
+  std::map<int64_t, std::string> by_offset_;    // half offset -> transaction id
+
+  // Half messages admitted per transaction (AdmitHalf), until it is resolved or discarded.
+  std::mutex admit_mu_;
+  std::unordered_map<std::string, int64_t> admitted_;  // GUARDED_BY(admit_mu_)
 
   // Service-thread state.
   int64_t half_ingest_ = 0;      // next queue offset of the half queue to read
@@ -166,10 +241,15 @@ class TransactionService final {
   int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
   int64_t last_commit_ms_ = 0;
   int64_t last_prune_ms_ = 0;
+  int64_t last_check_round_ms_ = 0;
+  std::map<std::string, int64_t> no_producer_logged_ms_;  // by group: when it was last logged
 
   std::atomic<int64_t> pending_{0};
+  std::atomic<int64_t> discarded_{0};
   std::atomic<int64_t> committed_{0};
   std::atomic<int64_t> rolled_back_{0};
+  std::atomic<int64_t> checks_sent_{0};
+  std::atomic<int64_t> checks_without_producer_{0};
   std::atomic<int64_t> offset_floor_{INT64_MAX};
 };
 

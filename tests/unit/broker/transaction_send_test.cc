@@ -102,8 +102,8 @@ TEST_F(TransactionSendTest, HalfMessageIsInvisibleUntilCommitted) {
   std::promise<Result<v1::EndTransactionResponse>> done;
   transaction::EndTransactionRequest end;
   end.producer_group = "pg";
-  end.msg_id = "T1";
-  end.half_offset = half_offset;
+  end.transaction_id = "T1";
+  end.half_offsets = {half_offset};
   end.resolution = v1::TX_COMMIT;
   transactions_->EndTransaction(end, [&done](Result<v1::EndTransactionResponse> r) { done.set_value(std::move(r)); });
   auto answer = done.get_future().get();
