@@ -46,6 +46,12 @@ class TransactionTest : public ::testing::Test {
       ASSERT_OK(topics_->UpsertTopic(orders));
     }
     service_ = std::make_unique<TransactionService>(*store_, *topics_, options_);
+    service_->SetCheckSender([this](const v1::CheckTransactionRequest& req, std::string body) {
+      std::lock_guard lock(checks_mu_);
+      if (!producer_connected_) return false;
+      checks_.push_back({req, std::move(body)});
+      return true;
+    });
     admission_ = std::make_unique<TransactionAdmission>(*service_);
     processor_ = std::make_unique<TransactionProcessor>(*service_);
     ASSERT_OK(service_->Start());
@@ -95,15 +101,33 @@ class TransactionTest : public ::testing::Test {
     return appended.ok() ? appended->records[0].physical_offset.value() : -1;
   }
 
+  // Sends message `id` of transaction `txn` (group pg).
+  int64_t SendMember(const std::string& txn, const std::string& id, uint32_t queue = 0,
+                     const Properties& extra = {}) {
+    Properties props = {{"TRAN_MSG", "true"}, {"PGROUP", "pg"}, {"__transactionId__", txn}};
+    props.insert(props.end(), extra.begin(), extra.end());
+    Admission a;
+    EXPECT_OK(Admit(Record(id, props, queue), queue, &a));
+    auto appended = store::testing::AppendOne(*store_, a.rewritten);
+    EXPECT_TRUE(appended.ok());
+    return appended.ok() ? appended->records[0].physical_offset.value() : -1;
+  }
+
   Result<v1::EndTransactionResponse> End(const std::string& group, const std::string& id, int64_t offset,
                                          v1::TransactionResolution resolution) {
+    return EndMany(group, id, {offset}, resolution);
+  }
+  Result<v1::EndTransactionResponse> EndMany(const std::string& group, const std::string& id,
+                                             std::vector<int64_t> offsets, v1::TransactionResolution resolution,
+                                             bool by_operator = false) {
     std::promise<Result<v1::EndTransactionResponse>> p;
     auto f = p.get_future();
     EndTransactionRequest r;
     r.producer_group = group;
     r.transaction_id = id;
-    r.half_offsets = {offset};
+    r.half_offsets = std::move(offsets);
     r.resolution = resolution;
+    r.by_operator = by_operator;
     service_->EndTransaction(std::move(r), [&p](Result<v1::EndTransactionResponse> result) {
       p.set_value(std::move(result));
     });
@@ -177,7 +201,23 @@ class TransactionTest : public ::testing::Test {
     return EncodeCommittedRecord(half_view, *half, half->real_queue);
   }
 
+  // Waits until at least n check-backs were sent; returns them.
+  std::vector<std::pair<v1::CheckTransactionRequest, std::string>> WaitChecks(size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+      {
+        std::lock_guard lock(checks_mu_);
+        if (checks_.size() >= n || std::chrono::steady_clock::now() > deadline) return checks_;
+      }
+      service_->CheckNowForTesting();
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+
   vela::testing::TempDir dir_;
+  std::mutex checks_mu_;
+  bool producer_connected_ = true;  // GUARDED_BY(checks_mu_)
+  std::vector<std::pair<v1::CheckTransactionRequest, std::string>> checks_;  // GUARDED_BY(checks_mu_)
   TransactionOptions options_;
   std::unique_ptr<store::DefaultMessageStore> store_;
   std::unique_ptr<TopicManager> topics_;
@@ -564,6 +604,203 @@ TEST_F(TransactionTest, ProcessorAnswersEndTransactionIncludingCheckAnswers) {
   req->set_producer_group("");
   EXPECT_EQ(call(h).first.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(CountOf("A"), 1u);
+}
+
+TEST_F(TransactionTest, AMultiMessageTransactionPublishesAllOrNothing) {
+  const int64_t a1 = SendMember("T1", "T1");
+  const int64_t a2 = SendMember("T1", "T1-b", 1);
+  const int64_t a3 = SendMember("T1", "T1-c", 2);
+  const int64_t b1 = SendMember("T2", "T2");
+  const int64_t b2 = SendMember("T2", "T2-b", 3);
+  WaitPending(5);
+  bool truncated = false;
+  auto listed = service_->List(10, &truncated);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].transaction_id, "T1");
+  EXPECT_EQ(listed[0].message_count, 3);
+  // The producer names the offsets it holds; the broker adds what it has (here: all of them).
+  auto committed = EndMany("pg", "T1", {a1, a3}, v1::TX_COMMIT);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  EXPECT_EQ(committed->outcome(), v1::TX_END_COMMITTED);
+  EXPECT_EQ(committed->message_count(), 3);
+  auto rolled = EndMany("pg", "T2", {b1, b2}, v1::TX_ROLLBACK);
+  ASSERT_TRUE(rolled.ok());
+  EXPECT_EQ(rolled->outcome(), v1::TX_END_ROLLED_BACK);
+  EXPECT_EQ(CountOf("T1"), 1u);
+  EXPECT_EQ(CountOf("T1-b"), 1u);
+  EXPECT_EQ(CountOf("T1-c"), 1u);
+  EXPECT_EQ(CountOf("T2"), 0u);
+  EXPECT_EQ(CountOf("T2-b"), 0u);
+  EXPECT_EQ(ReadQueue(kOpTopic, 0).size(), 5u);
+  EXPECT_EQ(EndMany("pg", "T1", {a2}, v1::TX_COMMIT)->outcome(), v1::TX_END_ALREADY_COMMITTED);
+  EXPECT_EQ(EndMany("pg", "T2", {b2}, v1::TX_COMMIT).status().code(), StatusCode::kFailedPrecondition);
+  // An offset of another transaction is not this one's.
+  EXPECT_EQ(EndMany("pg", "T3", {a1}, v1::TX_COMMIT).status().code(), StatusCode::kNotFound);
+  WaitPending(0);
+  EXPECT_EQ(service_->stats().committed, 1);
+  EXPECT_EQ(service_->stats().rolled_back, 1);
+}
+
+TEST_F(TransactionTest, ATransactionPastTransactionMaxMessagesIsRefusedAtSend) {
+  Close();
+  options_.max_messages = 3;
+  Open();
+  std::vector<int64_t> offsets;
+  for (int i = 0; i < 3; ++i) offsets.push_back(SendMember("T", fmt::format("T-{}", i)));
+  Admission a;
+  Status over = Admit(Record("T-3", {{"TRAN_MSG", "true"}, {"PGROUP", "pg"}, {"__transactionId__", "T"}}), 0, &a);
+  EXPECT_EQ(over.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(over.message().find("transactionMaxMessages is 3"), std::string_view::npos) << over.ToString();
+  // Other transactions are not affected; an END_TRANSACTION naming too many offsets is refused.
+  SendMember("U", "U");
+  auto too_many = EndMany("pg", "T", {offsets[0], offsets[1], offsets[2], offsets[2]}, v1::TX_COMMIT);
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(EndMany("pg", "T", offsets, v1::TX_COMMIT)->message_count(), 3);
+  // Resolved: its count is forgotten. After a restart the counts of pending ones hold.
+  Close();
+  Open();
+  SendMember("U", "U-1");
+  SendMember("U", "U-2");
+  EXPECT_EQ(Admit(Record("U-3", {{"TRAN_MSG", "true"}, {"PGROUP", "pg"}, {"__transactionId__", "U"}}), 0, &a).code(),
+            StatusCode::kInvalidArgument);
+  Admission bad;
+  EXPECT_EQ(Admit(Record("V", {{"TRAN_MSG", "true"}, {"PGROUP", "pg"}, {"CHECK_IMMUNITY_TIME_IN_SECONDS", "soon"}}),
+                  0, &bad)
+                .code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST_F(TransactionTest, CheckBacksAskALiveProducerAndItsAnswerResolves) {
+  Close();
+  options_.timeout_ms = 1;
+  options_.check_interval_ms = 50;
+  Open();
+  const int64_t a1 = SendMember("T", "T");
+  const int64_t a2 = SendMember("T", "T-b", 2);
+  const int64_t later = SendMember("L", "L", 0, {{"CHECK_IMMUNITY_TIME_IN_SECONDS", "3600"}});
+  auto checks = WaitChecks(1);
+  ASSERT_GE(checks.size(), 1u);
+  const auto& [req, body] = checks[0];
+  EXPECT_EQ(req.producer_group(), "pg");
+  EXPECT_EQ(req.transaction_id(), "T");
+  EXPECT_EQ(std::vector<int64_t>(req.half_physical_offsets().begin(), req.half_physical_offsets().end()),
+            (std::vector<int64_t>{a1, a2}));
+  EXPECT_EQ(req.topic(), "orders");
+  EXPECT_EQ(req.check_times(), 1);
+  RecordView first;
+  ASSERT_EQ(DecodeRecord(body, true, &first), DecodeOutcome::kRecord);
+  EXPECT_EQ(first.msg_id, "T");
+  EXPECT_TRUE(Has(first.properties, "REAL_TOPIC", "orders"));
+  // Checked again after the interval, never the one with immunity.
+  checks = WaitChecks(2);
+  ASSERT_GE(checks.size(), 2u);
+  EXPECT_EQ(checks[1].first.transaction_id(), "T");
+  EXPECT_EQ(checks[1].first.check_times(), 2);
+  EXPECT_GE(service_->stats().checks_sent, 2);
+  // The checker's answer.
+  EndTransactionRequest answer;
+  answer.producer_group = "pg";
+  answer.transaction_id = "T";
+  answer.half_offsets = {a1, a2};
+  answer.resolution = v1::TX_COMMIT;
+  answer.from_check = true;
+  std::promise<Result<v1::EndTransactionResponse>> p;
+  service_->EndTransaction(answer, [&p](Result<v1::EndTransactionResponse> r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->outcome(), v1::TX_END_COMMITTED);
+  EXPECT_EQ(CountOf("T"), 1u);
+  EXPECT_EQ(CountOf("T-b"), 1u);
+  {
+    std::lock_guard lock(checks_mu_);
+    for (const auto& c : checks_) EXPECT_NE(c.first.transaction_id(), "L");
+  }
+  EXPECT_EQ(End("pg", "L", later, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ROLLED_BACK);
+}
+
+TEST_F(TransactionTest, WithoutAProducerNothingIsCountedAndAfterCheckMaxItIsDiscardedForAnOperator) {
+  Close();
+  options_.timeout_ms = 1;
+  options_.check_interval_ms = 20;
+  options_.check_max = 2;
+  Open();
+  {
+    std::lock_guard lock(checks_mu_);
+    producer_connected_ = false;
+  }
+  const int64_t a1 = SendMember("T", "T");
+  const int64_t a2 = SendMember("T", "T-b", 3);
+  WaitPending(2);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (service_->stats().checks_without_producer < 5 && std::chrono::steady_clock::now() < deadline) {
+    service_->CheckNowForTesting();
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_GE(service_->stats().checks_without_producer, 5);
+  EXPECT_EQ(service_->stats().checks_sent, 0);
+  EXPECT_EQ(service_->stats().discarded, 0);  // no producer: never discarded for it
+  {
+    std::lock_guard lock(checks_mu_);
+    producer_connected_ = true;
+  }
+  // Two checks (the checker never answers), then the discard.
+  WaitChecks(2);
+  while (service_->stats().discarded < 1 && std::chrono::steady_clock::now() < deadline) {
+    service_->CheckNowForTesting();
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(service_->stats().discarded, 1);
+  EXPECT_EQ(service_->stats().pending, 0);
+  EXPECT_EQ(service_->RetentionFloor(), INT64_MAX);  // a discarded transaction holds nothing back
+  auto copies = ReadQueue(kDiscardTopic, 0);
+  ASSERT_EQ(copies.size(), 2u);
+  EXPECT_EQ(copies[0].msg_id, "T");
+  EXPECT_EQ(copies[1].msg_id, "T-b");
+  bool truncated = false;
+  auto listed = service_->List(10, &truncated);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed[0].discarded);
+  EXPECT_EQ(listed[0].check_times, 2);
+  // A producer can no longer resolve it; an operator can, once.
+  auto late = EndMany("pg", "T", {a1, a2}, v1::TX_COMMIT);
+  EXPECT_EQ(late.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(late.status().message().find("vela-admin transaction resolve"), std::string_view::npos);
+  // Still discarded after a restart.
+  Close();
+  Open();
+  EXPECT_EQ(service_->stats().discarded, 1);
+  auto by_hand = EndMany("", "T", {}, v1::TX_COMMIT, /*by_operator=*/true);
+  ASSERT_TRUE(by_hand.ok()) << by_hand.status().ToString();
+  EXPECT_EQ(by_hand->outcome(), v1::TX_END_COMMITTED);
+  EXPECT_EQ(by_hand->message_count(), 2);
+  EXPECT_EQ(CountOf("T"), 1u);
+  EXPECT_EQ(CountOf("T-b"), 1u);
+  EXPECT_EQ(service_->stats().discarded, 0);
+  EXPECT_EQ(EndMany("", "T", {}, v1::TX_COMMIT, true).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(EndMany("pg", "T", {a1}, v1::TX_COMMIT)->outcome(), v1::TX_END_ALREADY_COMMITTED);
+}
+
+// Crash window 2 for a transaction of three messages: one published message reached the log,
+// the other two and every op record did not.
+TEST_F(TransactionTest, ATornMultiMessageCommitIsFinishedWholeAtStart) {
+  const int64_t a1 = SendMember("T", "T");
+  SendMember("T", "T-b", 1);
+  SendMember("T", "T-c", 2);
+  WaitPending(3);
+  Offline(a1, [](store::MessageStore& s, const RecordView& half, std::string&) {
+    PutMarker(s);
+    ASSERT_TRUE(store::testing::AppendOne(s, Committed(half)).ok());
+  });
+  EXPECT_EQ(service_->stats().pending, 0);
+  EXPECT_EQ(CountOf("T"), 1u);
+  EXPECT_EQ(CountOf("T-b"), 1u);
+  EXPECT_EQ(CountOf("T-c"), 1u);
+  EXPECT_EQ(ReadQueue(kOpTopic, 0).size(), 3u);
+  EXPECT_EQ(EndMany("pg", "T", {a1}, v1::TX_ROLLBACK).status().code(), StatusCode::kFailedPrecondition);
+  Close();
+  Open();
+  EXPECT_EQ(CountOf("T-b"), 1u);
+  EXPECT_EQ(ReadQueue(kOpTopic, 0).size(), 3u);
 }
 
 TEST(TransactionOptionsTest, DefaultsSettingsAndRangesAreChecked) {
