@@ -77,7 +77,8 @@ Status BrokerController::Start() {
                                                  &counters_.metrics);
   timer_admission_ = std::make_unique<timer::TimerAdmission>(*timers_);
   timer_processor_ = std::make_unique<timer::TimerProcessor>(*timers_);
-  transactions_ = std::make_unique<transaction::TransactionService>(*store_, *topics_, options_.transaction);
+  transactions_ = std::make_unique<transaction::TransactionService>(*store_, *topics_, options_.transaction,
+                                                                  &counters_.metrics);
   transaction_admission_ = std::make_unique<transaction::TransactionAdmission>(*transactions_);
   transaction_processor_ = std::make_unique<transaction::TransactionProcessor>(*transactions_);
   // The transaction stage first: it refuses a transactional message that also asks for a timer.

@@ -42,6 +42,22 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry& registry)
       timer_recalled(registry.SingleCounter("vela_timer_recalled_total", "Timer messages recalled before delivery")),
       timer_lateness(registry.SingleHistogram("vela_timer_lateness_seconds",
                                               "Delivery time of a timer message minus its due time, in seconds",
-                                              kTimerLatenessBucketsS)) {}
+                                              kTimerLatenessBucketsS)),
+      transaction_pending(registry.Gauges("vela_transaction_pending",
+                                          "Half messages neither committed, rolled back nor discarded", {"topic"})),
+      transaction_oldest_pending_age(registry.SingleGauge("vela_transaction_oldest_pending_age_seconds",
+                                                          "Age of the oldest pending half message, in seconds")),
+      transaction_committed(registry.Counters("vela_transaction_committed_total",
+                                              "Transactional messages committed (published)", {"topic"})),
+      transaction_rolled_back(
+          registry.Counters("vela_transaction_rolled_back_total", "Transactional messages rolled back", {"topic"})),
+      transaction_discarded(registry.Counters("vela_transaction_discarded_total",
+                                              "Transactional messages discarded after transactionCheckMax check-backs",
+                                              {"topic"})),
+      transaction_checks(
+          registry.SingleCounter("vela_transaction_checks_total", "Transaction check-backs sent to producers")),
+      transaction_checks_without_producer(registry.SingleCounter(
+          "vela_transaction_checks_without_producer_total",
+          "Transaction check-backs due but not sent: no producer of the group connected")) {}
 
 }  // namespace vela::metrics

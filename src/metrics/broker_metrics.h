@@ -51,6 +51,15 @@ struct BrokerMetrics {
   Counter timer_delivered;     // vela_timer_delivered_total: timers re-put into their real topic
   Counter timer_recalled;      // vela_timer_recalled_total
   Histogram timer_lateness;    // vela_timer_lateness_seconds: delivery time minus due time
+
+  // Transactional messages, by the real topic of each half message.
+  GaugeFamily& transaction_pending;         // vela_transaction_pending{topic}: half messages pending
+  Gauge transaction_oldest_pending_age;     // vela_transaction_oldest_pending_age_seconds
+  CounterFamily& transaction_committed;     // vela_transaction_committed_total{topic}: messages published
+  CounterFamily& transaction_rolled_back;   // vela_transaction_rolled_back_total{topic}
+  CounterFamily& transaction_discarded;     // vela_transaction_discarded_total{topic}: after transactionCheckMax
+  Counter transaction_checks;               // vela_transaction_checks_total: CHECK_TRANSACTION_STATE sent
+  Counter transaction_checks_without_producer;  // vela_transaction_checks_without_producer_total
 };
 
 }  // namespace vela::metrics

@@ -78,11 +78,13 @@ v1::EndTransactionResponse Answer(v1::EndTransactionOutcome outcome, std::string
 
 }  // namespace
 
-TransactionService::TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options)
+TransactionService::TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options,
+                                       metrics::BrokerMetrics* metrics)
     : store_(store),
       meta_(store.meta()),
       topics_(topics),
       options_(options),
+      metrics_(metrics),
       half_reader_(store, kHalfTopic, 0, [this] { Wake(); }),
       op_reader_(store, kOpTopic, 0, [this] { Wake(); }) {}
 
@@ -502,6 +504,7 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
     op.transaction_id = txn_id;
     records->push_back(EncodeOpRecord(op, now));
     state->puts.emplace_back(OffsetKey(kResolvedPrefix, r.offset), ResolvedValue(resolution, group, txn_id));
+    uncounted_.emplace_back(r.half.real_topic, resolution);
     state->deletes.push_back(OffsetKey(kPendingPrefix, r.offset));
   }
   state->deletes.push_back(CheckKey(txn_id));
@@ -673,11 +676,13 @@ void TransactionService::ProcessResolutions() {
         marker_end_ = store_.stats().max_physical_offset.value();
       }
       for (const std::string& id : resolved_ids) RemoveTxn(id);
+      CountResolved();
       committed_.fetch_add(commits);
       rolled_back_.fetch_add(rollbacks);
       RecomputeFloor();
     } else {
       BrokerLogger()->warn("transactions: storing {} resolutions failed: {}", commits + rollbacks, appended.ToString());
+      uncounted_.clear();
       // Part of the append may have reached the log: settle it from the marker.
       if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("transactions: {}", st.ToString());
     }
@@ -767,12 +772,16 @@ Status TransactionService::ResolveInFlight() {
   }
   if (!records.empty()) {
     auto appended = AppendAndWait(records);
-    if (!appended.ok()) return appended.status().WithContext("finishing the commits in flight");
+    if (!appended.ok()) {
+      uncounted_.clear();
+      return appended.status().WithContext("finishing the commits in flight");
+    }
   }
   batch.deletes.push_back(std::string(kInFlightKey));
   VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
   marker_end_ = -1;
   for (const std::string& id : torn) RemoveTxn(id);
+  CountResolved();
   committed_.fetch_add(static_cast<int64_t>(torn.size()));
   if (!torn.empty()) {
     BrokerLogger()->info("transactions: {} commits in flight at the last stop are finished now (every message "
@@ -783,6 +792,7 @@ Status TransactionService::ResolveInFlight() {
 }
 
 void TransactionService::CheckRound(int64_t now_ms) {
+  PublishGauges(now_ms);
   std::vector<Txn*> due;
   for (auto& [id, txn] : txns_) {
     if (!txn.discarded && txn.next_check_ms <= now_ms) due.push_back(&txn);
@@ -801,6 +811,7 @@ void TransactionService::CheckRound(int64_t now_ms) {
     if (sent >= kChecksPerRound) continue;  // next round
     if (without_producer.count(txn->group) != 0) {
       checks_without_producer_.fetch_add(1);
+      if (metrics_ != nullptr) metrics_->transaction_checks_without_producer.Increment();
       continue;
     }
     const auto& [first_offset, first] = *txn->halves.begin();
@@ -819,10 +830,12 @@ void TransactionService::CheckRound(int64_t now_ms) {
     if (!check_sender_ || !check_sender_(req, std::move(read.raw))) {
       without_producer.insert(txn->group);
       checks_without_producer_.fetch_add(1);
+      if (metrics_ != nullptr) metrics_->transaction_checks_without_producer.Increment();
       continue;
     }
     ++sent;
     checks_sent_.fetch_add(1);
+    if (metrics_ != nullptr) metrics_->transaction_checks.Increment();
     {
       std::lock_guard lock(index_mu_);
       ++txn->checks;
@@ -894,6 +907,9 @@ void TransactionService::Discard(Txn& txn, int64_t now_ms, store::MetaStore::Sta
   }
   pending_.fetch_sub(static_cast<int64_t>(txn.halves.size()));
   discarded_.fetch_add(1);
+  if (metrics_ != nullptr) {
+    for (const auto& [offset, half] : txn.halves) metrics_->transaction_discarded.WithLabels({half.real_topic}).Increment();
+  }
   {
     std::lock_guard lock(admit_mu_);
     admitted_.erase(txn.id);
@@ -951,6 +967,39 @@ void TransactionService::RecomputeFloor() {
     }
   }
   offset_floor_.store(lowest, std::memory_order_relaxed);
+}
+
+void TransactionService::CountResolved() {
+  if (metrics_ != nullptr) {
+    for (const auto& [topic, resolution] : uncounted_) {
+      (resolution == Resolution::kCommit ? metrics_->transaction_committed : metrics_->transaction_rolled_back)
+          .WithLabels({topic})
+          .Increment();
+    }
+  }
+  uncounted_.clear();
+}
+
+void TransactionService::PublishGauges(int64_t now_ms) {
+  if (metrics_ == nullptr) return;
+  std::map<std::string, int64_t> pending;
+  int64_t oldest_ms = 0;
+  for (const auto& [id, txn] : txns_) {
+    if (txn.discarded) continue;
+    for (const auto& [offset, half] : txn.halves) {
+      ++pending[half.real_topic];
+      if (oldest_ms == 0 || half.store_ms < oldest_ms) oldest_ms = half.store_ms;
+    }
+  }
+  for (const std::string& topic : gauge_topics_) {
+    if (pending.count(topic) == 0) metrics_->transaction_pending.WithLabels({topic}).Set(0);
+  }
+  gauge_topics_.clear();
+  for (const auto& [topic, n] : pending) {
+    metrics_->transaction_pending.WithLabels({topic}).Set(static_cast<double>(n));
+    gauge_topics_.insert(topic);
+  }
+  metrics_->transaction_oldest_pending_age.Set(oldest_ms == 0 ? 0.0 : static_cast<double>(now_ms - oldest_ms) / 1000.0);
 }
 
 std::vector<TransactionSummary> TransactionService::List(size_t max, bool* truncated) const {

@@ -17,6 +17,7 @@
 #include "broker/system_queue_reader.h"
 #include "broker/topic_manager.h"
 #include "broker/transaction/transaction_message.h"
+#include "metrics/broker_metrics.h"
 #include "store/message_store.h"
 #include "store/meta_store.h"
 #include "vela/v1/vela.pb.h"
@@ -96,7 +97,10 @@ using CheckSender = std::function<bool(const v1::CheckTransactionRequest& reques
 // One thread does everything; the public methods are thread-safe.
 class TransactionService final {
  public:
-  TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options);
+  // `metrics`, when given, is fed pending half messages per topic, the oldest one's age, messages
+  // committed, rolled back and discarded per topic, and check-backs.
+  TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options,
+                     metrics::BrokerMetrics* metrics = nullptr);
   ~TransactionService();
   TransactionService(const TransactionService&) = delete;
   TransactionService& operator=(const TransactionService&) = delete;
@@ -205,15 +209,23 @@ class TransactionService final {
   std::string PendingValue(const Txn& txn, const Half& half) const;
   std::string CheckStateValue(const Txn& txn) const;
   void RecomputeFloor();
+  // Sets the pending gauges from the index (once per check round).
+  void PublishGauges(int64_t now_ms);
+  // Counts the messages of resolutions once they are in the log (BuildResolution collects them).
+  void CountResolved();
   Result<store::AppendResult> AppendAndWait(const std::vector<std::string>& records);
 
   store::MessageStore& store_;
   store::MetaStore& meta_;
   TopicManager& topics_;
   const TransactionOptions options_;
+  metrics::BrokerMetrics* const metrics_;
   SystemQueueReader half_reader_;
   SystemQueueReader op_reader_;
   CheckSender check_sender_;
+  // Real topics of the messages resolved in the current round, not yet counted.
+  std::vector<std::pair<std::string, Resolution>> uncounted_;
+  std::set<std::string> gauge_topics_;  // topics whose pending gauge was set
 
   std::thread thread_;
   mutable std::mutex mu_;

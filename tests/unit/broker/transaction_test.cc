@@ -45,7 +45,7 @@ class TransactionTest : public ::testing::Test {
       orders.read_queues = orders.write_queues = 4;
       ASSERT_OK(topics_->UpsertTopic(orders));
     }
-    service_ = std::make_unique<TransactionService>(*store_, *topics_, options_);
+    service_ = std::make_unique<TransactionService>(*store_, *topics_, options_, &metrics_);
     service_->SetCheckSender([this](const v1::CheckTransactionRequest& req, std::string body) {
       std::lock_guard lock(checks_mu_);
       if (!producer_connected_) return false;
@@ -215,6 +215,8 @@ class TransactionTest : public ::testing::Test {
   }
 
   vela::testing::TempDir dir_;
+  metrics::MetricsRegistry registry_;
+  metrics::BrokerMetrics metrics_{registry_};
   std::mutex checks_mu_;
   bool producer_connected_ = true;  // GUARDED_BY(checks_mu_)
   std::vector<std::pair<v1::CheckTransactionRequest, std::string>> checks_;  // GUARDED_BY(checks_mu_)
@@ -639,6 +641,8 @@ TEST_F(TransactionTest, AMultiMessageTransactionPublishesAllOrNothing) {
   WaitPending(0);
   EXPECT_EQ(service_->stats().committed, 1);
   EXPECT_EQ(service_->stats().rolled_back, 1);
+  EXPECT_EQ(registry_.Total("vela_transaction_committed_total"), 3);
+  EXPECT_EQ(registry_.Total("vela_transaction_rolled_back_total"), 2);
 }
 
 TEST_F(TransactionTest, ATransactionPastTransactionMaxMessagesIsRefusedAtSend) {
@@ -751,6 +755,9 @@ TEST_F(TransactionTest, WithoutAProducerNothingIsCountedAndAfterCheckMaxItIsDisc
   }
   ASSERT_EQ(service_->stats().discarded, 1);
   EXPECT_EQ(service_->stats().pending, 0);
+  EXPECT_EQ(registry_.Total("vela_transaction_discarded_total"), 2);
+  EXPECT_GE(registry_.Total("vela_transaction_checks_total"), 2);
+  EXPECT_GE(registry_.Total("vela_transaction_checks_without_producer_total"), 5);
   EXPECT_EQ(service_->RetentionFloor(), INT64_MAX);  // a discarded transaction holds nothing back
   auto copies = ReadQueue(kDiscardTopic, 0);
   ASSERT_EQ(copies.size(), 2u);
