@@ -94,9 +94,16 @@ std::vector<std::string> ClientManager::ConsumerIds(const std::string& group) co
 std::shared_ptr<net::Connection> ClientManager::AnyProducerConnection(const std::string& group) const {
   std::lock_guard lock(mu_);
   auto it = producers_.find(group);
-  if (it == producers_.end()) return nullptr;
-  for (const auto& [id, m] : it->second.members) {
-    if (auto c = m.connection.lock(); c && !c->closed()) return c;
+  if (it == producers_.end() || it->second.members.empty()) return nullptr;
+  // Members in turn, so that one member that cannot answer (a short-lived sender whose checker
+  // says unknown) does not take every check of the group.
+  const auto& members = it->second.members;
+  const size_t start = it->second.next_pick++ % members.size();
+  auto m = members.begin();
+  std::advance(m, static_cast<std::ptrdiff_t>(start));
+  for (size_t i = 0; i < members.size(); ++i, ++m) {
+    if (m == members.end()) m = members.begin();
+    if (auto c = m->second.connection.lock(); c && !c->closed()) return c;
   }
   return nullptr;
 }

@@ -30,7 +30,8 @@ class ClientManager {
 
   // Sorted client ids of a consumer group's live members.
   std::vector<std::string> ConsumerIds(const std::string& group) const;
-  // A live connection of some member of a producer group (for transaction check-back), or null.
+  // A live connection of a member of a producer group (for transaction check-backs), the members
+  // taken in turn; null when none is connected.
   std::shared_ptr<net::Connection> AnyProducerConnection(const std::string& group) const;
   // The subscription a consumer group declared for a topic, if any member declared one.
   bool FindSubscription(const std::string& group, const std::string& topic, v1::Subscription* out) const;
@@ -49,6 +50,7 @@ class ClientManager {
   struct Group {
     std::map<std::string, Member> members;  // by client id
     std::map<std::string, v1::Subscription> subscriptions;  // by topic
+    mutable size_t next_pick = 0;  // producers: the member AnyProducerConnection tries first
   };
   // Removes members matching pred; returns the consumer groups that changed. REQUIRES: mu_ held.
   template <typename Pred>

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster.h"
+#include "delivery_log.h"
 #include "vela/consumer.h"
 #include "vela/producer.h"
 
@@ -24,62 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// What a consumer group received: per message id the distinct (queue, offset) places it was
-// stored at (more than one = published twice), the earliest receive time and the store time.
-class Deliveries {
- public:
-  client::ConsumeResult Add(const client::MessageView& m) {
-    const int64_t now = NowMs();
-    std::lock_guard lock(mu_);
-    auto& d = by_id_[m.msg_id];
-    d.places.insert(m.broker_addr + "/" + std::to_string(m.queue_id) + "/" + std::to_string(m.queue_offset));
-    if (d.received_ms == 0) {
-      d.received_ms = now;
-      d.store_ms = m.store_timestamp_ms;
-    }
-    return client::ConsumeResult::kSuccess;
-  }
-  size_t distinct() const {
-    std::lock_guard lock(mu_);
-    return by_id_.size();
-  }
-  bool WaitFor(size_t n, std::chrono::milliseconds timeout) const {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline && distinct() < n) std::this_thread::sleep_for(50ms);
-    return distinct() >= n;
-  }
-  struct One {
-    std::set<std::string> places;
-    int64_t received_ms = 0;
-    int64_t store_ms = 0;
-  };
-  std::map<std::string, One> snapshot() const {
-    std::lock_guard lock(mu_);
-    return by_id_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, One> by_id_;
-};
-
-std::unique_ptr<client::PushConsumer> Consume(const std::string& ns, const std::string& group,
-                                              const std::string& topic, Deliveries& sink) {
-  auto c = client::PushConsumerBuilder()
-               .SetNamesrvAddr(ns)
-               .SetGroup(group)
-               .Subscribe(topic, client::FilterExpression::All())
-               .SetConsumeFrom(client::ConsumeFrom::kFirst)
-               .SetListener([&sink](const client::MessageView& m) { return sink.Add(m); })
-               .Build();
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? std::move(c).value() : nullptr;
-}
 
 std::unique_ptr<client::Producer> Produce(const std::string& ns) {
   auto p = client::ProducerBuilder().SetNamesrvAddr(ns).SetGroup("timer-producers").Build();
@@ -154,7 +99,7 @@ TEST_F(TimerTest, TwentyThousandTimersEachOnceNeverEarly) {
   const std::string ns = Start();
   ASSERT_FALSE(ns.empty());
   Deliveries got;
-  auto consumer = Consume(ns, "timer-group", "orders", got);
+  auto consumer = Consume(ns, "timer-group", {"orders"}, got);
   auto producer = Produce(ns);
   std::mt19937_64 rng(11);
   std::vector<client::Message> messages;
@@ -198,7 +143,7 @@ TEST_F(TimerTest, KilledThreeTimesWithTimersPendingDeliversEachOnceNeverEarly) {
     ASSERT_FALSE(cluster_.RestartBroker("broker-a").empty()) << "round " << round;
   }
   Deliveries got;
-  auto consumer = Consume(ns, "after-kills", "orders", got);
+  auto consumer = Consume(ns, "after-kills", {"orders"}, got);
   EXPECT_TRUE(got.WaitFor(due.size(), 60s)) << got.distinct() << " of " << due.size();
   std::this_thread::sleep_for(1s);
   ExpectEachOnceNeverEarly(due, got, "5,000 timers through three SIGKILLs");
@@ -225,7 +170,7 @@ TEST_F(TimerTest, TimersOutliveTheRetentionOfTheirSegment) {
   for (int i = 0; i < 200; ++i) filler.emplace_back("filler", std::string(64 * 1024, 'f'));
   ASSERT_EQ(SendAll(*producer, filler).size(), 200u);
   Deliveries got;
-  auto consumer = Consume(ns, "late-group", "orders", got);
+  auto consumer = Consume(ns, "late-group", {"orders"}, got);
   const std::string first_segment = cluster_.StoreDir("broker-a") + "/commitlog/00000000000000000000";
   const auto deadline = Clock::now() + 120s;
   while (std::filesystem::exists(first_segment) && Clock::now() < deadline) std::this_thread::sleep_for(500ms);
