@@ -424,7 +424,9 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   send->add_option("--tag", send_args->tag, "message tag");
   send->add_option("--key", send_args->keys, "message key (repeatable)");
   send->add_option("--prop", send_args->props, "user property k=v (repeatable)");
-  send->add_option("--count", send_args->count, "send the message this many times")->check(CLI::PositiveNumber);
+  send->add_option("--count", send_args->count,
+                   "send the message this many times (with --transaction: this many transactions)")
+      ->check(CLI::PositiveNumber);
   send->add_option("--sharding-key", send_args->sharding_key, "sharding key: one queue per key");
   auto* delay = send->add_option("--delay-ms", send_args->delay_ms, "deliver after this delay (timer message)")
                     ->check(CLI::NonNegativeNumber);
