@@ -239,7 +239,7 @@ void AddTransactionCommands(CLI::App& app, AdminContext& ctx) {
                       "accepted for any group)");
   resolve->callback([&ctx, resolve_args] {
     if (!resolve_args->commit && !resolve_args->rollback) {
-      throw CLI::RequiredError("transaction resolve needs --commit or --rollback");
+      throw CLI::RequiredError("--commit or --rollback");
     }
     ctx.action = [&ctx, resolve_args] { return TransactionResolve(ctx, *resolve_args); };
   });
