@@ -84,7 +84,9 @@ class TransactionProducer {
   std::unique_ptr<Transaction> BeginTransaction();
 
   // Sends one message as a half message of `transaction` and waits for the acknowledgement; the
-  // receipt's transaction_id names the transaction. The first message picks the broker (retried
+  // receipt's transaction_id names the transaction; its queue_id / queue_offset / offset_id are
+  // those of the half message (the broker's half queue) until the commit publishes it, with the
+  // same msg_id, in the topic's queues. The first message picks the broker (retried
   // on another broker like Producer::Send); later ones go to a queue of their topic on that broker,
   // without retry. Fails with InvalidArgument for a bad message (as Producer::Send; also a timer
   // message, or the 65th message of a transaction, or a transaction of another producer),
