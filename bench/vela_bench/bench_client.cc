@@ -1,5 +1,6 @@
 #include "bench/vela_bench/bench_client.h"
 
+#include <algorithm>
 #include <chrono>
 #include <utility>
 
@@ -10,6 +11,24 @@ namespace vela::bench {
 
 client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const ClientSettings& settings,
                                                                       AckHandler on_ack) {
+  if (settings.transaction) {
+    client::TransactionProducerBuilder builder;
+    client::ClientConfig config;
+    config.callback_threads = std::max<size_t>(settings.callback_threads, 1);  // the checker runs there
+    builder.SetClientConfig(config);
+    if (!settings.namesrv.empty()) builder.SetNamesrvAddr(settings.namesrv);
+    // Every transaction is committed right after its half message: a check-back only finds one
+    // whose commit was lost, which the bench never meant to keep.
+    builder.SetGroup("vela_bench_tx_producer")
+        .SetChecker([](const client::MessageView&) { return client::TransactionResolution::kRollback; })
+        .SetSendTimeoutMs(settings.send_timeout_ms)
+        .SetTopics({settings.topic});
+    auto tx_producer = builder.Build();
+    if (!tx_producer.ok()) return tx_producer.status();
+    std::unique_ptr<BenchProducer> bench(new BenchProducer(settings.topic, nullptr, std::move(on_ack)));
+    bench->StartTransactionSenders(std::move(tx_producer).value(), settings.transaction_senders);
+    return bench;
+  }
   auto producer = BuildBenchSdkProducer(settings);
   if (!producer.ok()) return producer.status();
   return std::unique_ptr<BenchProducer>(
@@ -33,7 +52,40 @@ BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer
 
 BenchProducer::~BenchProducer() { Shutdown(); }
 
+void BenchProducer::StartTransactionSenders(std::unique_ptr<client::TransactionProducer> producer, int senders) {
+  tx_producer_ = std::move(producer);
+  for (int i = 0; i < std::max(senders, 1); ++i) tx_senders_.emplace_back([this] { TransactionSenderLoop(); });
+}
+
+void BenchProducer::TransactionSenderLoop() {
+  const auto commit = [](const client::Message&, const client::SendReceipt&) {
+    return client::TransactionResolution::kCommit;
+  };
+  while (true) {
+    std::pair<std::string, uint64_t> job;
+    {
+      std::unique_lock lock(tx_mu_);
+      tx_cv_.wait(lock, [this] { return tx_stop_ || !tx_queue_.empty(); });
+      if (tx_queue_.empty()) return;
+      job = std::move(tx_queue_.front());
+      tx_queue_.pop_front();
+    }
+    client::Message message(topic_, std::move(job.first));
+    auto receipt = tx_producer_->SendInTransaction(message, commit);
+    Complete(job.second, receipt.ok() ? client::Status::OK() : receipt.status(),
+             receipt.ok() ? *receipt : client::SendReceipt{});
+  }
+}
+
 void BenchProducer::Publish(std::string body, uint64_t token, int64_t deliver_at_ms) {
+  if (tx_producer_) {
+    {
+      std::lock_guard lock(tx_mu_);
+      tx_queue_.emplace_back(std::move(body), token);
+    }
+    tx_cv_.notify_one();
+    return;
+  }
   client::Message message(topic_, std::move(body));
   message.deliver_at_ms = deliver_at_ms;
   producer_->SendAsync(std::move(message),
@@ -43,6 +95,7 @@ void BenchProducer::Publish(std::string body, uint64_t token, int64_t deliver_at
 }
 
 void BenchProducer::PublishSync(const char* data, size_t len, uint64_t token) {
+  if (tx_producer_) return Publish(std::string(data, len), token);
   client::Message message(topic_, std::string(data, len));
   auto receipt = producer_->Send(message);
   Complete(token, receipt.ok() ? client::Status::OK() : receipt.status(),
@@ -91,6 +144,15 @@ std::string BenchProducer::first_error() {
 }
 
 void BenchProducer::Shutdown() {
+  {
+    std::lock_guard lock(tx_mu_);
+    tx_stop_ = true;  // the senders finish what is queued, then stop
+  }
+  tx_cv_.notify_all();
+  for (auto& sender : tx_senders_) {
+    if (sender.joinable()) sender.join();
+  }
+  if (tx_producer_) tx_producer_->Shutdown();
   if (producer_) producer_->Shutdown();
 }
 

@@ -3,6 +3,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <deque>
+#include <thread>
+#include <utility>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +16,7 @@
 #include "vela/consumer.h"
 #include "vela/producer.h"
 #include "vela/status.h"
+#include "vela/transaction.h"
 
 // The thin layer between the workload driver and Vela's SDK. It plays the role of a peerbench
 // adapter (../shared/peers/src/broker.h): it only moves bytes and acknowledgements; the driver
@@ -29,6 +33,11 @@ struct ClientSettings {
   int64_t send_timeout_ms = 3000;
   // SDK send-callback threads; 0 runs the acknowledgement callback on the SDK's network thread.
   size_t callback_threads = 0;
+  // produce --transaction: each message is a one-message transaction (half message, then commit)
+  // sent through a TransactionProducer by min(window, 64) sender threads; acknowledged once the
+  // commit is.
+  bool transaction = false;
+  int transaction_senders = 1;
 };
 
 // BenchProducer publishes through one vela::client::Producer (one connection per broker) and
@@ -69,6 +78,17 @@ class BenchProducer {
   BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack);
   // Queues the outcome of one send (any thread).
   void Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt);
+  // Transaction mode: starts `senders` threads that send and commit what Publish queues.
+  void StartTransactionSenders(std::unique_ptr<client::TransactionProducer> producer, int senders);
+  void TransactionSenderLoop();
+
+  // Transaction mode only.
+  std::unique_ptr<client::TransactionProducer> tx_producer_;
+  std::vector<std::thread> tx_senders_;
+  std::mutex tx_mu_;
+  std::condition_variable tx_cv_;
+  std::deque<std::pair<std::string, uint64_t>> tx_queue_;  // GUARDED_BY(tx_mu_): body, token
+  bool tx_stop_ = false;                                   // GUARDED_BY(tx_mu_)
 
   const std::string topic_;
   std::unique_ptr<client::Producer> producer_;

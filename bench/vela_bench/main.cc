@@ -114,6 +114,9 @@ int Main(int argc, char** argv) {
                     "diagnostic: with --window 1 use the blocking Producer::Send instead of SendAsync");
   produce->add_option("--connections", options.connections, "producers, each its own connection and thread")
       ->capture_default_str();
+  produce->add_flag("--transaction", options.client.transaction,
+                    "each message a one-message transaction: half message, then commit (latency: send to commit "
+                    "acknowledged); min(window, 64) sender threads per connection, each sending synchronously");
 
   auto* consume = app.add_subcommand("consume", "W2: create a backlog of --count (window 256), then drain it");
   add_common(consume);
@@ -163,6 +166,7 @@ int Main(int argc, char** argv) {
   if (!timer->parsed()) options.count = std::clamp<int64_t>(options.count, 1, 5000000);
   options.window = std::max(options.window, 1);
   options.connections = std::clamp(options.connections, 1, 64);
+  options.client.transaction_senders = std::clamp(options.window, 1, 64);
   options.duration_s = std::min(options.duration_s, 120.0);
   if (produce->parsed() && duration > 0) {
     options.count = 5000000;  // --duration alone: time-bounded

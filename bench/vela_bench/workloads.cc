@@ -290,7 +290,10 @@ nlohmann::json RunProduce(const RunOptions& options) {
   j["latency_us"] = LatencyJson(r.latency_ns);
   j["window"] = options.window;
   j["connections"] = options.connections;
-  j["send_api"] = options.sync_send && options.window == 1 ? "Send" : "SendAsync";
+  j["send_api"] = options.client.transaction                      ? "SendInTransaction"
+                  : options.sync_send && options.window == 1 ? "Send"
+                                                             : "SendAsync";
+  if (options.client.transaction) j["transaction_senders"] = options.client.transaction_senders;
   j["sent"] = r.sent;
   j["capped"] = r.capped;
   if (!r.first_error.empty()) j["first_error"] = r.first_error;

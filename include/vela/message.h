@@ -39,6 +39,7 @@ struct SendReceipt {
   std::string broker_addr;  // "ip:port" of the broker that stored it
   int64_t deliver_at_ms = 0;  // timer messages: when the message is due (epoch ms); 0 otherwise
   std::string recall_handle;  // timer messages: what Producer::Recall takes to cancel it
+  std::string transaction_id;  // transactional messages: the transaction's id (its first message's msg_id)
 };
 
 // What Producer::Recall found.

@@ -23,10 +23,12 @@ vela::Status ValidateMessage(const Message& message, size_t max_body_bytes) {
     }
   }
   for (const auto& [k, v] : message.properties) VELA_RETURN_IF_ERROR(ValidateProperty(k, v));
-  // The broker would keep such a message as a half message, which this SDK cannot commit yet.
+  // The broker would keep such a message as a half message: only a TransactionProducer, which can
+  // commit it, sets this property (after this check).
   if (message.properties.count(std::string(prop::kTransactionPrepared)) != 0) {
-    return vela::Status::InvalidArgument(fmt::format(
-        "property {} makes a transactional message, which this SDK does not support yet", prop::kTransactionPrepared));
+    return vela::Status::InvalidArgument(
+        fmt::format("property {} is set by the SDK: send transactional messages through a TransactionProducer",
+                    prop::kTransactionPrepared));
   }
   if (message.delay_ms < 0 || message.deliver_at_ms < 0 || message.delay_level < 0) {
     return vela::Status::InvalidArgument("delay, delivery time and delay level must not be negative");

@@ -1,5 +1,6 @@
 #include "client/producer_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 
@@ -27,7 +28,7 @@ ProducerImpl::ProducerImpl(ProducerSettings settings) : settings_(std::move(sett
 ProducerImpl::~ProducerImpl() { Shutdown(); }
 
 vela::Status ProducerImpl::Start() {
-  auto instance = ClientInstance::Create(settings_.config, nullptr);
+  auto instance = ClientInstance::Create(settings_.config, settings_.register_fn);
   if (!instance.ok()) return instance.status();
   instance_ = std::move(instance).value();
   if (!settings_.topics.empty()) {
@@ -39,8 +40,10 @@ vela::Status ProducerImpl::Start() {
         ClientLogger()->warn("route of topic {} not fetched at start: {}", topic, route.status().ToString());
       }
     }
+  }
+  if (!settings_.topics.empty() || settings_.heartbeat_every_broker) {
     const v1::Header heartbeat = MakeHeartbeat();
-    for (const auto& addr : instance_->routes().AllBrokerAddrs()) {
+    for (const auto& addr : HeartbeatAddrs()) {
       (void)instance_->rpc().InvokeSync(addr, heartbeat, {}, settings_.config.request_timeout_ms);
     }
   }
@@ -60,7 +63,8 @@ bool ProducerImpl::IsRetryable(const vela::Status& status) {
   }
 }
 
-Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(std::vector<Message> messages, bool batch) {
+Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(std::vector<Message> messages, bool batch,
+                                                                     bool validate) {
   if (shut_down_.load(std::memory_order_acquire)) return vela::Status::FailedPrecondition("producer is shut down");
   if (messages.empty()) return vela::Status::InvalidArgument("no message to send");
   auto job = std::make_shared<SendJob>();
@@ -72,7 +76,7 @@ Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(std::vector
   job->born_ms = now;
   job->msg_ids.reserve(messages.size());
   for (const auto& m : messages) {
-    VELA_RETURN_IF_ERROR(ValidateMessage(m, settings_.max_message_bytes));
+    if (validate) VELA_RETURN_IF_ERROR(ValidateMessage(m, settings_.max_message_bytes));
     if (m.topic != job->topic) return vela::Status::InvalidArgument("a batch must hold messages of one topic");
     job->msg_ids.push_back(NewMessageId());
   }
@@ -159,7 +163,8 @@ v1::Header ProducerImpl::MakeHeader(const SendJob& job, int32_t queue_id) const 
 Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<const SendJob*>& jobs,
                                                              const std::string& addr,
                                                              const std::string& broker_name,
-                                                             Result<net::Frame> response) const {
+                                                             Result<net::Frame> response,
+                                                             std::vector<int64_t>* physical_offsets) const {
   if (!response.ok()) return response.status();
   const auto& sr = response->header.send_response();
   const std::string& broker_addr = sr.broker_addr().empty() ? addr : sr.broker_addr();
@@ -197,6 +202,9 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
         receipt.deliver_at_ms = r.deliver_at_ms();
         receipt.recall_handle = r.recall_handle();
       }
+      if (physical_offsets != nullptr) {
+        physical_offsets->push_back(compact ? c.physical_offsets(i) : sr.receipts(i).physical_offset());
+      }
       receipt.topic = job->topic;
       receipt.broker_addr = broker_addr;
       ++i;
@@ -226,6 +234,65 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
     if (!IsRetryable(result.status())) return job->last_error;
     ClientLogger()->debug("send to {} failed ({}), {} attempts left", target->addr, result.status().ToString(),
                           job->attempts_left);
+    job->avoid_broker = target->broker_name;
+    (void)instance_->routes().Refresh(job->topic);
+  }
+  if (job->last_error.ok()) return vela::Status::DeadlineExceeded("send timed out before any attempt completed");
+  return job->last_error;
+}
+
+Result<ProducerImpl::Target> ProducerImpl::PickPinnedTarget(const SendJob& job, const Placement& pin) {
+  auto route = instance_->routes().Get(job.topic);
+  if (!route.ok()) {
+    // No route yet: the transaction's broker picks the queue (and creates the topic when its
+    // auto-creation is on), as a plain send to an unknown topic would.
+    if (route.status().code() == vela::StatusCode::kNotFound) return Target{pin.broker_name, pin.addr, -1};
+    return route.status();
+  }
+  std::vector<int32_t> queues;
+  for (const auto& q : (*route)->write_queues) {
+    if (q.broker_name == pin.broker_name) queues.push_back(q.queue_id);
+  }
+  if (queues.empty()) {
+    return vela::Status::FailedPrecondition(
+        fmt::format("topic {} has no writable queue on broker {} ({}), which holds this transaction: every message "
+                    "of a transaction goes to the broker of its first message",
+                    job.topic, pin.broker_name, pin.addr));
+  }
+  const int32_t queue = queues[ShardingHash(job.sharding_key.empty() ? job.msg_ids.front() : job.sharding_key) %
+                               queues.size()];
+  return Target{pin.broker_name, pin.addr, queue};
+}
+
+Result<SendReceipt> ProducerImpl::SendTransactional(const Message& message, const std::string& msg_id,
+                                                    const Placement* pin, Placement* placed) {
+  VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>{message}, false, /*validate=*/false));
+  job->msg_ids.front() = msg_id;
+  if (pin != nullptr) job->attempts_left = 1;  // never a second copy of a message of an open transaction
+  while (job->attempts_left-- > 0) {
+    const int64_t remaining = job->deadline_ms - NowEpochMs();
+    if (remaining <= 0) break;
+    auto target = pin != nullptr ? PickPinnedTarget(*job, *pin) : PickTarget(*job, /*may_block=*/true);
+    if (!target.ok()) {
+      job->last_error = target.status();
+      if (!IsRetryable(target.status())) return target.status();
+      continue;
+    }
+    std::vector<int64_t> offsets;
+    auto result = ParseResponse({job.get()}, target->addr, target->broker_name,
+                                instance_->rpc().InvokeSync(
+                                    target->addr, MakeHeader(*job, target->queue_id),
+                                    net::OutBody(EncodeFor(*job, target->queue_id, instance_->born_host())),
+                                    remaining),
+                                &offsets);
+    if (result.ok()) {
+      placed->broker_name = target->broker_name;
+      placed->addr = target->addr;
+      placed->physical_offset = offsets.front();
+      return std::move(result->front());
+    }
+    job->last_error = result.status().WithContext(fmt::format("send to {}", target->addr));
+    if (!IsRetryable(result.status())) return job->last_error;
     job->avoid_broker = target->broker_name;
     (void)instance_->routes().Refresh(job->topic);
   }
@@ -404,9 +471,26 @@ v1::Header ProducerImpl::MakeHeartbeat() const {
   return header;
 }
 
+std::vector<std::string> ProducerImpl::HeartbeatAddrs() {
+  std::vector<std::string> addrs = instance_->routes().AllBrokerAddrs();
+  if (!settings_.heartbeat_every_broker) return addrs;
+  auto info = instance_->namesrv().GetClusterInfo();
+  if (!info.ok()) {
+    ClientLogger()->warn("brokers of the cluster not listed for the heartbeat: {}", info.status().ToString());
+    return addrs;
+  }
+  for (const auto& b : info->brokers()) {
+    auto it = b.addrs().find(0);
+    if (it != b.addrs().end() && std::find(addrs.begin(), addrs.end(), it->second) == addrs.end()) {
+      addrs.push_back(it->second);
+    }
+  }
+  return addrs;
+}
+
 void ProducerImpl::SendHeartbeat() {
   const v1::Header header = MakeHeartbeat();
-  for (const auto& addr : instance_->routes().AllBrokerAddrs()) {
+  for (const auto& addr : HeartbeatAddrs()) {
     instance_->rpc().Invoke(addr, header, {}, settings_.config.request_timeout_ms, [](Result<net::Frame>) {});
   }
 }
@@ -530,7 +614,13 @@ ProducerBuilder& ProducerBuilder::SetLogFile(std::string path) {
 StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
   if (send_timeout_ms_ <= 0) return Status(StatusCode::kInvalidArgument, "send timeout must be positive");
   if (auto logging = ApplyClientLogging(config_); !logging.ok()) return ToPublic(logging);
-  ProducerSettings settings{config_, group_, send_timeout_ms_, max_retries_, max_message_bytes_, topics_};
+  ProducerSettings settings;
+  settings.config = config_;
+  settings.group = group_;
+  settings.send_timeout_ms = send_timeout_ms_;
+  settings.max_retries = max_retries_;
+  settings.max_message_bytes = max_message_bytes_;
+  settings.topics = topics_;
   auto impl = std::make_unique<ProducerImpl>(std::move(settings));
   auto status = impl->Start();
   if (!status.ok()) return ToPublic(status);

@@ -23,6 +23,11 @@ struct ProducerSettings {
   int max_retries = 2;
   size_t max_message_bytes = 4 * 1024 * 1024;
   std::vector<std::string> topics;  // routes fetched, and brokers connected, at Start
+  // Processors for requests brokers send this client (TransactionProducer: CHECK_TRANSACTION_STATE).
+  ClientInstance::RegisterFn register_fn;
+  // Heartbeat every broker of the cluster, not only those of known routes (a TransactionProducer
+  // must be known to every broker that may hold a transaction of its group).
+  bool heartbeat_every_broker = false;
 };
 
 // ProducerImpl is the producer behind the public Producer: it encodes messages once (their ids
@@ -44,6 +49,25 @@ class ProducerImpl {
   void Shutdown();
 
   const std::string& client_id() const { return instance_->client_id(); }
+  const ProducerSettings& settings() const { return settings_; }
+  // REQUIRES: Start() succeeded.
+  ClientInstance& instance() { return *instance_; }
+  bool shut_down() const { return shut_down_.load(std::memory_order_acquire); }
+
+  // Where a transactional message went: the broker (name and the address it was sent to) and the
+  // commit-log offset of its half message.
+  struct Placement {
+    std::string broker_name;
+    std::string addr;
+    int64_t physical_offset = -1;
+  };
+  // Sends one message already stamped with its transaction's properties (validated by the caller
+  // before stamping), with unique id `msg_id`, and waits. With `pin` null the queue is picked as
+  // for Send, retries on another broker included; otherwise a queue of the topic on broker
+  // pin->broker_name (the broker picks the queue when the topic has no route yet), without
+  // retry: FailedPrecondition when the route has no writable queue on that broker. Fills *placed.
+  Result<SendReceipt> SendTransactional(const Message& message, const std::string& msg_id, const Placement* pin,
+                                        Placement* placed);
 
   // True for the errors worth another attempt on another broker: the broker is unreachable,
   // timed out, or its disk is full.
@@ -74,7 +98,8 @@ class ProducerImpl {
     int32_t queue_id = -1;
   };
 
-  Result<std::shared_ptr<SendJob>> MakeJob(std::vector<Message> messages, bool batch);
+  // `validate` false: the caller validated the messages (transactional sends).
+  Result<std::shared_ptr<SendJob>> MakeJob(std::vector<Message> messages, bool batch, bool validate = true);
   // The job's records addressed to queue_id: encoded on the first attempt, re-addressed (queue id
   // and CRC) only when a retry goes to another queue. Not thread-safe: one attempt at a time.
   static const std::string& EncodeFor(SendJob& job, int32_t queue_id, uint64_t born_host);
@@ -101,8 +126,15 @@ class ProducerImpl {
   v1::Header MakeHeader(const SendJob& job, int32_t queue_id) const;
   // The receipts of one response, in order, for the messages of `jobs` (one request).
   // `broker_name` names the broker in the recall handles of timer messages.
+  // With `physical_offsets`, also the commit-log offset of each record.
   Result<std::vector<SendReceipt>> ParseResponse(const std::vector<const SendJob*>& jobs, const std::string& addr,
-                                                 const std::string& broker_name, Result<net::Frame> response) const;
+                                                 const std::string& broker_name, Result<net::Frame> response,
+                                                 std::vector<int64_t>* physical_offsets = nullptr) const;
+  // The target of a transactional send pinned to one broker (SendTransactional).
+  Result<Target> PickPinnedTarget(const SendJob& job, const Placement& pin);
+  // The brokers heartbeats go to: those of known routes, and with heartbeat_every_broker every
+  // master of the cluster (the list refreshed at each heartbeat).
+  std::vector<std::string> HeartbeatAddrs();
   void AttemptAsync(std::shared_ptr<SendJob> job, bool may_block);
   void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);
   v1::Header MakeHeartbeat() const;

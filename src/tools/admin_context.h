@@ -109,5 +109,6 @@ void AddTopicCommands(CLI::App& app, AdminContext& ctx);
 void AddGroupCommands(CLI::App& app, AdminContext& ctx);
 void AddMessageCommands(CLI::App& app, AdminContext& ctx);
 void AddFilterCommands(CLI::App& app, AdminContext& ctx);
+void AddTransactionCommands(CLI::App& app, AdminContext& ctx);
 
 }  // namespace vela::tools

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   AddGroupCommands(app, ctx);
   AddMessageCommands(app, ctx);
   AddFilterCommands(app, ctx);
+  AddTransactionCommands(app, ctx);
 
   if (auto exit_now = vela::ParseCommandLine(app, argc, argv)) return *exit_now;
   if (!ctx.action) {

@@ -16,6 +16,7 @@
 #include "tools/admin_context.h"
 #include "vela/consumer.h"
 #include "vela/producer.h"
+#include "vela/transaction.h"
 
 namespace vela::tools {
 
@@ -36,15 +37,17 @@ struct SendArgs {
   int64_t deliver_at = 0;
   int32_t delay_level = 0;
   std::string transaction;
+  std::string producer_group = "vela-admin-tx";
+  int64_t tx_size = 1;
 };
 
-int Send(AdminContext& ctx, const SendArgs& args) {
-  if (!args.transaction.empty()) return Fail("transactional messages are not supported yet");
-  client::Message message;
+// The message `send` sends, from its flags; "" or the reason it cannot be made.
+std::string BuildMessage(const SendArgs& args, client::Message* out) {
+  client::Message& message = *out;
   message.topic = args.topic;
   if (!args.body_file.empty()) {
     std::ifstream in(args.body_file, std::ios::binary);
-    if (!in) return Fail(fmt::format("cannot read {}", args.body_file));
+    if (!in) return fmt::format("cannot read {}", args.body_file);
     std::ostringstream buf;
     buf << in.rdbuf();
     message.body = buf.str();
@@ -55,13 +58,97 @@ int Send(AdminContext& ctx, const SendArgs& args) {
   message.keys = args.keys;
   for (const auto& kv : args.props) {
     std::string k, v;
-    if (!SplitKeyValue(kv, &k, &v)) return Fail(fmt::format("--prop wants key=value, got '{}'", kv));
+    if (!SplitKeyValue(kv, &k, &v)) return fmt::format("--prop wants key=value, got '{}'", kv);
     message.properties[k] = v;
   }
   message.sharding_key = args.sharding_key;
   message.delay_ms = args.delay_ms;
   message.deliver_at_ms = args.deliver_at;
   message.delay_level = args.delay_level;
+  return "";
+}
+
+// Prints one acknowledged send (CLI.md: send --json).
+void PrintReceipt(AdminContext& ctx, const client::SendReceipt& receipt) {
+  const bool timer = !receipt.recall_handle.empty();
+  if (ctx.json) {
+    nlohmann::json doc = {{"id", receipt.msg_id},
+                          {"offset_id", receipt.offset_id},
+                          {"topic", receipt.topic},
+                          {"queue", receipt.queue_id},
+                          {"offset", receipt.queue_offset},
+                          {"broker", receipt.broker_addr}};
+    if (timer) {
+      doc["deliver_at_ms"] = receipt.deliver_at_ms;
+      doc["recall_handle"] = receipt.recall_handle;
+    }
+    if (!receipt.transaction_id.empty()) doc["transaction_id"] = receipt.transaction_id;
+    PrintJson(doc);
+    return;
+  }
+  std::string line = fmt::format("sent id={} offset_id={} topic={} queue={} offset={} broker={}", receipt.msg_id,
+                                 receipt.offset_id, receipt.topic, receipt.queue_id, receipt.queue_offset,
+                                 receipt.broker_addr);
+  if (timer) {
+    line += fmt::format(" deliver_at={} recall_handle={}", FormatTime(receipt.deliver_at_ms), receipt.recall_handle);
+  }
+  if (!receipt.transaction_id.empty()) line += fmt::format(" transaction_id={}", receipt.transaction_id);
+  std::cout << line << std::endl;
+}
+
+// send --transaction: --count transactions of --tx-size messages each; every transaction is
+// committed, rolled back, or (unknown) left to the broker's check-back once all its messages are
+// acknowledged. This short-lived producer's checker answers unknown.
+int SendTransactions(AdminContext& ctx, const SendArgs& args, const client::Message& message) {
+  client::TransactionProducerBuilder builder;
+  builder.SetNamesrvAddr(ctx.NamesrvAddrs())
+      .SetGroup(args.producer_group)
+      .SetChecker([](const client::MessageView&) { return client::TransactionResolution::kUnknown; })
+      .SetTopics({args.topic});
+  if (ctx.timeout_s > 0) builder.SetSendTimeoutMs(ctx.request_timeout_ms());
+  auto producer = builder.Build();
+  if (!producer.ok()) return FailPublic(producer.status());
+  int code = kExitOk;
+  for (int64_t t = 0; t < args.count && code == kExitOk; ++t) {
+    auto transaction = (*producer)->BeginTransaction();
+    for (int64_t i = 0; i < args.tx_size; ++i) {
+      auto receipt = (*producer)->Send(message, *transaction);
+      if (!receipt.ok()) {
+        code = Fail(fmt::format("transaction {} of {}, message {} of {}: {}{}", t + 1, args.count, i + 1, args.tx_size,
+                                receipt.status().ToString(),
+                                transaction->id().empty()
+                                    ? std::string()
+                                    : fmt::format(" (transaction {} is left to the broker's check-back)",
+                                                  transaction->id())));
+        break;
+      }
+      PrintReceipt(ctx, *receipt);
+    }
+    if (code != kExitOk || args.transaction == "unknown") {
+      if (code == kExitOk && !ctx.json) {
+        std::cout << fmt::format("left transaction {} to the broker's check-back", transaction->id()) << std::endl;
+      }
+      continue;
+    }
+    const bool commit = args.transaction == "commit";
+    client::Status status = commit ? transaction->Commit() : transaction->Rollback();
+    if (!status.ok()) {
+      code = Fail(fmt::format("{} of transaction {}: {}", commit ? "commit" : "rollback", transaction->id(),
+                              status.ToString()));
+    } else if (!ctx.json) {
+      std::cout << fmt::format("{} transaction {} ({} message(s))", commit ? "committed" : "rolled back",
+                               transaction->id(), args.tx_size)
+                << std::endl;
+    }
+  }
+  (*producer)->Shutdown();
+  return code;
+}
+
+int Send(AdminContext& ctx, const SendArgs& args) {
+  client::Message message;
+  if (std::string error = BuildMessage(args, &message); !error.empty()) return Fail(error);
+  if (!args.transaction.empty()) return SendTransactions(ctx, args, message);
 
   client::ProducerBuilder builder;
   builder.SetNamesrvAddr(ctx.NamesrvAddrs()).SetGroup("vela-admin");
@@ -75,27 +162,7 @@ int Send(AdminContext& ctx, const SendArgs& args) {
       code = Fail(fmt::format("message {} of {}: {}", i + 1, args.count, receipt.status().ToString()));
       break;
     }
-    const bool timer = !receipt->recall_handle.empty();
-    if (ctx.json) {
-      nlohmann::json doc = {{"id", receipt->msg_id},
-                            {"offset_id", receipt->offset_id},
-                            {"topic", receipt->topic},
-                            {"queue", receipt->queue_id},
-                            {"offset", receipt->queue_offset},
-                            {"broker", receipt->broker_addr}};
-      if (timer) {
-        doc["deliver_at_ms"] = receipt->deliver_at_ms;
-        doc["recall_handle"] = receipt->recall_handle;
-      }
-      PrintJson(doc);
-    } else {
-      std::string line = fmt::format("sent id={} offset_id={} topic={} queue={} offset={} broker={}", receipt->msg_id,
-                                     receipt->offset_id, receipt->topic, receipt->queue_id, receipt->queue_offset,
-                                     receipt->broker_addr);
-      if (timer) line += fmt::format(" deliver_at={} recall_handle={}", FormatTime(receipt->deliver_at_ms),
-                                     receipt->recall_handle);
-      std::cout << line << std::endl;
-    }
+    PrintReceipt(ctx, *receipt);
   }
   (*producer)->Shutdown();
   return code;
@@ -357,7 +424,9 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   send->add_option("--tag", send_args->tag, "message tag");
   send->add_option("--key", send_args->keys, "message key (repeatable)");
   send->add_option("--prop", send_args->props, "user property k=v (repeatable)");
-  send->add_option("--count", send_args->count, "send the message this many times")->check(CLI::PositiveNumber);
+  send->add_option("--count", send_args->count,
+                   "send the message this many times (with --transaction: this many transactions)")
+      ->check(CLI::PositiveNumber);
   send->add_option("--sharding-key", send_args->sharding_key, "sharding key: one queue per key");
   auto* delay = send->add_option("--delay-ms", send_args->delay_ms, "deliver after this delay (timer message)")
                     ->check(CLI::NonNegativeNumber);
@@ -368,8 +437,18 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
       ->check(CLI::PositiveNumber)
       ->excludes(delay)
       ->excludes(deliver_at);
-  send->add_option("--transaction", send_args->transaction, "commit|rollback|unknown")
-      ->check(CLI::IsMember({"commit", "rollback", "unknown"}));
+  auto* transaction =
+      send->add_option("--transaction", send_args->transaction,
+                       "send transactional messages, then commit|rollback|unknown (unknown: left to the "
+                       "broker's check-back); --count transactions of --tx-size messages each")
+          ->check(CLI::IsMember({"commit", "rollback", "unknown"}));
+  send->add_option("--producer-group", send_args->producer_group,
+                   "with --transaction: the producer group (default vela-admin-tx)")
+      ->needs(transaction);
+  send->add_option("--tx-size", send_args->tx_size,
+                   "with --transaction: messages per transaction, 1..64 (default 1); --count counts transactions")
+      ->needs(transaction)
+      ->check(CLI::Range(1, 64));
   send->callback([&ctx, send_args] { ctx.action = [&ctx, send_args] { return Send(ctx, *send_args); }; });
 
   auto consume_args = std::make_shared<ConsumeArgs>();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# vela-bench against a real name server and broker: produce at windows 64 and 1, a W2 backlog
+# vela-bench against a real name server and broker: produce at windows 64 and 1 (and with
+# --transaction: one-message transactions committed), a W2 backlog
 # and drain, and a short W3 run each finish with every message acknowledged (or received) and no
 # error in their JSON. Figures are not checked: speed is measured by bench/compare.sh.
 #   bench_smoke_test.sh BUILD_DIR
@@ -49,6 +50,10 @@ check errors 0 <<<"$out"
 out=$("$BIN/vela-bench" --json produce --topic P --count 300 --window 1)
 check msgs 300 <<<"$out"
 check errors 0 <<<"$out"
+out=$("$BIN/vela-bench" --json produce --topic P --count 1000 --window 16 --transaction)
+check msgs 1000 <<<"$out"
+check errors 0 <<<"$out"
+check send_api SendInTransaction <<<"$out"
 out=$("$BIN/vela-bench" --json consume --topic C --group G --count 5000)
 check msgs 5000 <<<"$out"
 check errors 0 <<<"$out"

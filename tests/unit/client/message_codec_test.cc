@@ -88,7 +88,7 @@ TEST(MessageCodecTest, ValidationRefusesWhatTheBrokerWould) {
   m = Sample();
   m.deliver_at_ms = 99;
   EXPECT_FALSE(ValidateMessage(m, 1024).ok());
-  // Transactional sends are refused until the SDK can commit them.
+  // Only a TransactionProducer makes transactional messages.
   m = Sample();
   m.properties["TRAN_MSG"] = "true";
   auto tx = ValidateMessage(m, 1024);
