@@ -39,6 +39,16 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
     if (Status id = ValidateMessageId(view.msg_id); !id.ok()) {
       return id.WithContext(fmt::format("message {} of the request", records->size()));
     }
+    // The transaction flags are the broker's (a half message, a committed copy): a client setting
+    // them could pass its message off as a commit of someone's transaction.
+    constexpr uint32_t kBrokerFlags =
+        record::kFlagTransactionPrepared | record::kFlagTransactionCommit | record::kFlagTransactionRollback;
+    if ((view.flags & kBrokerFlags) != 0) {
+      return Status::InvalidArgument(fmt::format(
+          "message {} of the request sets record flags {:#x}, which only the broker sets (transactions: set the "
+          "property TRAN_MSG=true instead)",
+          records->size(), view.flags & kBrokerFlags));
+    }
     char* raw = body.data() + pos;
     if (view.queue_id != queue_id) {
       RecordView checked;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "common/validation.h"
+
 namespace vela::broker::transaction {
 namespace {
 
@@ -99,9 +101,12 @@ Result<bool> IsTransactional(const RecordView& record, std::string_view* group, 
   }
   if (!FindProperty(properties, prop::kTransactionId, transaction_id)) {
     *transaction_id = record.msg_id;
-  } else if (transaction_id->empty()) {
-    return Status::InvalidArgument(fmt::format("property {} is empty: it names the transaction (the id of its first "
-                                               "message)", prop::kTransactionId));
+  } else if (Status id = ValidateMessageId(*transaction_id); !id.ok()) {
+    // The broker keeps it in NUL-separated index values and answers with it: an id's rules apply.
+    return id.WithContext(fmt::format("property {} (the id of the transaction's first message)", prop::kTransactionId));
+  }
+  if (group->find('\0') != std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format("property {} holds a NUL byte", kPropProducerGroup));
   }
   return true;
 }

@@ -53,7 +53,14 @@ void TransactionProcessor::List(net::RequestContext rc, const net::Frame& frame)
   bool truncated = false;
   v1::Header resp;
   auto* out = resp.mutable_transaction_list_response();
+  // The list travels in the frame's header (at most 1 MiB): it stops well short of that.
+  constexpr size_t kMaxListBytes = 512 << 10;
+  size_t bytes = 0;
   for (TransactionSummary& s : transactions_.List(max, &truncated)) {
+    if (bytes >= kMaxListBytes) {
+      truncated = true;
+      break;
+    }
     auto* t = out->add_transactions();
     t->set_transaction_id(std::move(s.transaction_id));
     t->set_producer_group(std::move(s.producer_group));
@@ -62,6 +69,7 @@ void TransactionProcessor::List(net::RequestContext rc, const net::Frame& frame)
     t->set_first_store_ms(s.first_store_ms);
     t->set_check_times(s.check_times);
     t->set_discarded(s.discarded);
+    bytes += t->ByteSizeLong();
   }
   out->set_truncated(truncated);
   rc.Reply(vela::Status::OK(), std::move(resp));

@@ -29,6 +29,10 @@ constexpr int32_t kIngestBatch = 1024;
 constexpr size_t kResolveBatch = 1024;
 // Checks sent in one round at most (the rest go in the next round, a second later).
 constexpr size_t kChecksPerRound = 20000;
+// Transactions discarded in one round at most (two appends each).
+constexpr size_t kDiscardsPerRound = 1000;
+// Bytes of records one round of resolutions appends at most (further requests wait a round).
+constexpr size_t kRoundBytes = 64 << 20;
 
 std::string OffsetKey(std::string_view prefix, int64_t offset) {
   std::string k(prefix);
@@ -105,8 +109,9 @@ Status TransactionService::Start() {
   RecomputeFloor();
   {
     std::lock_guard lock(admit_mu_);
+    const int64_t now = NowEpochMs();
     for (const auto& [id, txn] : txns_) {
-      if (!txn.discarded) admitted_[id] = static_cast<int64_t>(txn.halves.size());
+      if (!txn.discarded) admitted_[id] = Admitted{static_cast<int64_t>(txn.halves.size()), now};
     }
   }
   BrokerLogger()->info("transactions: {} half messages pending, {} transactions discarded, half queue at {}, op "
@@ -168,16 +173,27 @@ Status TransactionService::EnsureTopics() {
 }
 
 Status TransactionService::AdmitHalf(std::string_view transaction_id) {
+  const int64_t now = NowEpochMs();
   std::lock_guard lock(admit_mu_);
-  auto [it, fresh] = admitted_.try_emplace(std::string(transaction_id), 0);
-  if (it->second >= options_.max_messages) {
+  Admitted& a = admitted_[std::string(transaction_id)];
+  if (a.count >= options_.max_messages) {
     return Status::InvalidArgument(fmt::format(
         "transaction {} already has {} messages on this broker: transactionMaxMessages is {}", transaction_id,
-        it->second, options_.max_messages));
+        a.count, options_.max_messages));
   }
-  ++it->second;
-  (void)fresh;
+  ++a.count;
+  a.last_ms = now;
   return Status::OK();
+}
+
+void TransactionService::PruneAdmitted(int64_t now_ms) {
+  // A transaction resolved before its half messages were read, or whose send failed after
+  // admission, is not in the index: its count goes once no message of it came for a while.
+  constexpr int64_t kQuietMs = 10 * 60 * 1000;
+  std::lock_guard lock(admit_mu_);
+  std::erase_if(admitted_, [&](const auto& entry) {
+    return now_ms - entry.second.last_ms > kQuietMs && txns_.count(entry.first) == 0;
+  });
 }
 
 std::string TransactionService::PendingValue(const Txn& txn, const Half& half) const {
@@ -209,7 +225,8 @@ void TransactionService::AddHalf(const HalfRecord& half, int64_t offset, int64_t
   h.msg_id = half.msg_id;
   h.real_topic = half.real_topic;
   h.discard_copy = discard_copy;
-  if (fresh) txn.next_check_ms = store_ms + std::max(options_.timeout_ms, txn.immunity_ms);
+  // CHECK_IMMUNITY_TIME_IN_SECONDS, when set, stands in for transactionTimeOut (as in RocketMQ).
+  if (fresh) txn.next_check_ms = store_ms + (txn.immunity_ms > 0 ? txn.immunity_ms : options_.timeout_ms);
   by_offset_[offset] = half.transaction_id;
 }
 
@@ -259,6 +276,23 @@ Status TransactionService::LoadState() {
                          op_ingest_);
     op_ingest_ = op_max;
   }
+  // Entries at or past the log's end name records an ASYNC_FLUSH crash lost (their offsets will
+  // be reused): they go.
+  {
+    const int64_t log_end = store_.stats().max_physical_offset.value();
+    store::MetaStore::StateBatch stale;
+    for (std::string_view prefix : {kPendingPrefix, kResolvedPrefix}) {
+      meta_.ScanStateFrom(prefix, OffsetKey(prefix, log_end), [&](std::string_view k, std::string_view) {
+        stale.deletes.emplace_back(k);
+        return true;
+      });
+    }
+    if (!stale.empty()) {
+      BrokerLogger()->warn("transactions: dropping {} index entries past the log's end {} (lost in a crash)",
+                           stale.deletes.size(), log_end);
+      VELA_RETURN_IF_ERROR(meta_.WriteState(stale));
+    }
+  }
   std::vector<std::string_view> fields;
   int64_t pending = 0;
   meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
@@ -293,6 +327,8 @@ Status TransactionService::LoadState() {
   });
   pending_.store(pending);
   discarded_.store(discarded);
+  // Retention is held back from the start, before the queues are read again.
+  RecomputeFloor();
   return Status::OK();
 }
 
@@ -315,7 +351,10 @@ void TransactionService::Run() {
     }
     if (now - last_prune_ms_ >= 60 * 1000) {
       last_prune_ms_ = now;
-      ForgetResolvedBefore(store_.stats().min_physical_offset.value());
+      const int64_t log_start = store_.stats().min_physical_offset.value();
+      ForgetResolvedBefore(log_start);
+      ForgetDiscardedBefore(log_start);
+      PruneAdmitted(now);
     }
     if (more_half || more_ops) continue;
     // Idle: nothing is in flight, so the marker goes (a restart then scans nothing for it).
@@ -447,7 +486,7 @@ bool TransactionService::ReadHalf(int64_t offset, int64_t discard_copy, HalfRead
   if (!read.ok()) return false;
   RecordView view;
   if (DecodeRecord(*read, /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
-      (view.topic != kHalfTopic && view.topic != kDiscardTopic) || view.physical_offset != at) {
+      view.topic != (at == offset ? kHalfTopic : kDiscardTopic) || view.physical_offset != at) {
     return false;
   }
   auto parsed = ParseHalfRecord(view);
@@ -512,7 +551,7 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
 }
 
 Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransactionRequest& r,
-                                                              std::map<std::string, Resolution>& decided,
+                                                              std::map<std::string, Decided>& decided,
                                                               std::vector<std::string>& records,
                                                               store::MetaStore::StateBatch& state,
                                                               std::vector<std::string>& resolved_ids,
@@ -545,8 +584,9 @@ Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransacti
                                                   r.resolution == v1::TX_COMMIT ? "commit" : "rollback"));
   };
   if (auto it = decided.find(id); it != decided.end()) {
+    if (!r.by_operator && it->second.group != r.producer_group) return wrong_group(it->second.group);
     *needs_append = true;  // the answer rests on this round's append
-    return answer_known(it->second, r.half_offsets.size());
+    return answer_known(it->second.resolution, r.half_offsets.size());
   }
   // The half messages: those the index holds, plus those the request names that the index has
   // not read yet (the dispatcher lags behind the acknowledgement).
@@ -617,7 +657,7 @@ Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransacti
   const Resolution resolution =
       earlier ? earlier->resolution : (r.resolution == v1::TX_COMMIT ? Resolution::kCommit : Resolution::kRollback);
   VELA_RETURN_IF_ERROR(BuildResolution(resolution, group, id, reads, {}, &records, &state));
-  decided[id] = resolution;
+  decided[id] = Decided{resolution, group};
   resolved_ids.push_back(id);
   ++(resolution == Resolution::kCommit ? *commits : *rollbacks);
   *needs_append = true;
@@ -625,7 +665,21 @@ Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransacti
   return Answer(resolution == Resolution::kCommit ? v1::TX_END_COMMITTED : v1::TX_END_ROLLED_BACK, id, reads.size());
 }
 
+void TransactionService::SettleFailedAppend() {
+  if (unsettled_from_ < 0) return;
+  while (IngestHalf()) {
+  }
+  if (Status st = SettleFrom(unsettled_from_); !st.ok()) {
+    BrokerLogger()->error("transactions: settling a failed write from log offset {}: {} (tried again before the next "
+                          "resolution)",
+                          unsettled_from_, st.ToString());
+    return;
+  }
+  unsettled_from_ = -1;
+}
+
 void TransactionService::ProcessResolutions() {
+  SettleFailedAppend();
   std::deque<Pending> batch;
   {
     std::lock_guard lock(mu_);
@@ -635,6 +689,12 @@ void TransactionService::ProcessResolutions() {
     }
   }
   if (batch.empty()) return;
+  if (unsettled_from_ >= 0) {
+    for (Pending& p : batch) {
+      p.done(Status::Unavailable("the broker is settling an earlier failed write of resolutions; ask again"));
+    }
+    return;
+  }
   struct Work {
     Pending* pending = nullptr;
     Result<v1::EndTransactionResponse> answer = Status::Internal("not decided");
@@ -642,21 +702,32 @@ void TransactionService::ProcessResolutions() {
   };
   std::vector<Work> work;
   work.reserve(batch.size());
-  std::map<std::string, Resolution> decided;  // this round's resolutions, by transaction id
+  std::map<std::string, Decided> decided;  // this round's resolutions, by transaction id
   std::vector<std::string> records;
   std::vector<std::string> resolved_ids;
   store::MetaStore::StateBatch state;
   state.sync = false;  // the op records are the durable resolution (crash window 3)
   int64_t commits = 0, rollbacks = 0;
+  size_t round_bytes = 0;
+  size_t taken = 0;
   for (Pending& p : batch) {
+    if (round_bytes >= kRoundBytes) break;  // the rest wait for the next round
     Work w;
     w.pending = &p;
+    const size_t before = records.size();
     w.answer = Decide(p.request, decided, records, state, resolved_ids, &commits, &rollbacks, &w.needs_append);
     if (!w.answer.ok()) w.needs_append = false;
+    for (size_t i = before; i < records.size(); ++i) round_bytes += records[i].size();
     work.push_back(std::move(w));
+    ++taken;
+  }
+  if (taken < batch.size()) {
+    std::lock_guard lock(mu_);
+    for (size_t i = batch.size(); i-- > taken;) requests_.push_front(std::move(batch[i]));
   }
 
   Status appended = Status::OK();
+  const int64_t log_end_before = store_.stats().max_physical_offset.value();
   if (!records.empty()) {
     // The marker is in place before commits are appended (crash window 2).
     if (commits > 0 && marker_end_ < 0) appended = WriteInFlightMarker();
@@ -676,6 +747,10 @@ void TransactionService::ProcessResolutions() {
         marker_end_ = store_.stats().max_physical_offset.value();
       }
       for (const std::string& id : resolved_ids) RemoveTxn(id);
+      {
+        std::lock_guard lock(admit_mu_);
+        for (const std::string& id : resolved_ids) admitted_.erase(id);
+      }
       CountResolved();
       committed_.fetch_add(commits);
       rolled_back_.fetch_add(rollbacks);
@@ -683,8 +758,10 @@ void TransactionService::ProcessResolutions() {
     } else {
       BrokerLogger()->warn("transactions: storing {} resolutions failed: {}", commits + rollbacks, appended.ToString());
       uncounted_.clear();
-      // Part of the append may have reached the log: settle it from the marker.
-      if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("transactions: {}", st.ToString());
+      // All, part or none of the append may have reached the log: what did is applied (and a torn
+      // commit finished) before anything else is answered, so a retry cannot publish twice.
+      unsettled_from_ = log_end_before;
+      SettleFailedAppend();
     }
   }
   for (Work& w : work) {
@@ -722,12 +799,18 @@ Status TransactionService::ResolveInFlight() {
     if (meta_.DeleteState(kInFlightKey).ok()) marker_end_ = -1;
     return Status::Corruption("transactions: malformed in-flight marker dropped");
   }
-  const int64_t from = static_cast<int64_t>(coding::GetFixed64(marker->data()));
-  marker_end_ = from;
-  // Every record appended since the marker: committed messages by the half record they name, and
-  // op records by the half record they resolve.
-  std::set<int64_t> published;
-  std::set<int64_t> resolved;
+  marker_end_ = static_cast<int64_t>(coding::GetFixed64(marker->data()));
+  VELA_RETURN_IF_ERROR(SettleFrom(marker_end_));
+  VELA_RETURN_IF_ERROR(meta_.DeleteState(kInFlightKey));
+  marker_end_ = -1;
+  return Status::OK();
+}
+
+Status TransactionService::SettleFrom(int64_t from) {
+  // Every record appended since `from`: committed messages by the half record they name, and op
+  // records by the half record they resolve.
+  std::map<int64_t, std::string> published;  // half offset -> msg id of the published copy
+  std::map<int64_t, OpRecord> ops;
   const int64_t segment = store_.options().commitlog_segment_size;
   const int64_t end = store_.stats().max_physical_offset.value();
   for (int64_t pos = from; pos < end;) {
@@ -740,35 +823,65 @@ Status TransactionService::ResolveInFlight() {
     std::string_view origin;
     if (view.topic == kOpTopic) {
       if (auto op = ParseOpRecord(view); op.ok() && op->resolution != Resolution::kDiscard) {
-        resolved.insert(op->half_offset);
+        ops.emplace(op->half_offset, std::move(op).value());
       }
     } else if (view.topic != kHalfTopic && (view.flags & record::kFlagTransactionCommit) != 0 &&
                FindProperty(view.properties, kPropOriginOffset, &origin)) {
       int64_t o = 0;
       auto [p, ec] = std::from_chars(origin.data(), origin.data() + origin.size(), o);
-      if (ec == std::errc() && p == origin.data() + origin.size()) published.insert(o);
+      if (ec == std::errc() && p == origin.data() + origin.size()) published[o] = std::string(view.msg_id);
     }
     pos += static_cast<int64_t>(view.raw.size());
   }
-  // A transaction with a published message whose op record is missing: publish the rest of it and
-  // write the op records now.
-  std::set<std::string> torn;
-  for (int64_t offset : published) {
-    if (resolved.count(offset) != 0) continue;
-    if (auto at = by_offset_.find(offset); at != by_offset_.end()) torn.insert(at->second);
+  store::MetaStore::StateBatch batch;
+  batch.sync = false;  // the op records are the durable resolution
+  // Resolutions that reached the log: applied as reading the op queue would apply them.
+  std::set<std::string> settled;
+  for (const auto& [offset, op] : ops) {
+    if (GetResolved(offset)) continue;
+    batch.puts.emplace_back(OffsetKey(kResolvedPrefix, offset),
+                            ResolvedValue(op.resolution, op.producer_group, op.transaction_id));
+    if (by_offset_.count(offset) != 0) {
+      batch.deletes.push_back(OffsetKey(kPendingPrefix, offset));
+      settled.insert(by_offset_.at(offset));
+    }
+  }
+  // A transaction with a published message whose op record is missing (a torn append): the rest
+  // of it is published and every op record written. The published copy must name a half record
+  // of ours with its own id (a client cannot fake one: send refuses the transaction flags).
+  std::map<std::string, std::vector<HalfRead>> torn;  // by transaction id
+  std::set<int64_t> published_offsets;
+  for (const auto& [offset, msg_id] : published) {
+    published_offsets.insert(offset);
+    if (ops.count(offset) != 0 || GetResolved(offset)) continue;
+    HalfRead read;
+    if (!ReadHalf(offset, -1, &read) || read.half.msg_id != msg_id) continue;
+    auto& reads = torn[read.half.transaction_id];
+    if (reads.empty()) {
+      // Its other messages, as the index holds them.
+      if (auto it = txns_.find(read.half.transaction_id); it != txns_.end()) {
+        for (const auto& [o, half] : it->second.halves) {
+          HalfRead member;
+          if (o != offset && ReadHalf(o, half.discard_copy, &member)) reads.push_back(std::move(member));
+        }
+      }
+    }
+    if (std::none_of(reads.begin(), reads.end(), [&](const HalfRead& r) { return r.offset == offset; })) {
+      reads.push_back(std::move(read));
+    }
   }
   std::vector<std::string> records;
-  store::MetaStore::StateBatch batch;
-  for (const std::string& id : torn) {
-    const Txn& txn = txns_.at(id);
-    std::vector<HalfRead> reads;
-    for (const auto& [offset, half] : txn.halves) {
-      HalfRead read;
-      if (ReadHalf(offset, half.discard_copy, &read)) reads.push_back(std::move(read));
-    }
-    if (Status st = BuildResolution(Resolution::kCommit, txn.group, id, reads, published, &records, &batch); !st.ok()) {
+  std::vector<std::string> finished;
+  Status unfinished = Status::OK();
+  for (auto& [id, reads] : torn) {
+    const std::string group = reads.front().half.producer_group;
+    if (Status st = BuildResolution(Resolution::kCommit, group, id, reads, published_offsets, &records, &batch);
+        !st.ok()) {
       BrokerLogger()->error("transactions: cannot finish the commit in flight of {}: {}", id, st.ToString());
+      unfinished = st;
+      continue;
     }
+    finished.push_back(id);
   }
   if (!records.empty()) {
     auto appended = AppendAndWait(records);
@@ -777,18 +890,27 @@ Status TransactionService::ResolveInFlight() {
       return appended.status().WithContext("finishing the commits in flight");
     }
   }
-  batch.deletes.push_back(std::string(kInFlightKey));
   VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
-  marker_end_ = -1;
-  for (const std::string& id : torn) RemoveTxn(id);
-  CountResolved();
-  committed_.fetch_add(static_cast<int64_t>(torn.size()));
-  if (!torn.empty()) {
-    BrokerLogger()->info("transactions: {} commits in flight at the last stop are finished now (every message "
-                         "published once, op records written)",
-                         torn.size());
+  for (const auto& [offset, op] : ops) RemoveHalf(offset);
+  for (const std::string& id : finished) RemoveTxn(id);
+  for (const std::string& id : settled) {
+    if (txns_.count(id) == 0) (void)meta_.DeleteState(CheckKey(id));
   }
-  return Status::OK();
+  CountResolved();
+  committed_.fetch_add(static_cast<int64_t>(finished.size()));
+  {
+    std::lock_guard lock(admit_mu_);
+    for (const std::string& id : finished) admitted_.erase(id);
+    for (const std::string& id : settled) admitted_.erase(id);
+  }
+  RecomputeFloor();
+  if (!finished.empty()) {
+    BrokerLogger()->info("transactions: {} commits in flight are finished now (every message published once, op "
+                         "records written)",
+                         finished.size());
+  }
+  return unfinished.ok() ? Status::OK()
+                         : unfinished.WithContext("a commit in flight stays unfinished (the marker is kept)");
 }
 
 void TransactionService::CheckRound(int64_t now_ms) {
@@ -801,11 +923,14 @@ void TransactionService::CheckRound(int64_t now_ms) {
   std::sort(due.begin(), due.end(), [](const Txn* a, const Txn* b) { return a->next_check_ms < b->next_check_ms; });
   store::MetaStore::StateBatch state;
   state.sync = false;  // a lost count only means a few more checks
-  size_t sent = 0;
+  size_t sent = 0, discards = 0;
   std::set<std::string> without_producer;
   for (Txn* txn : due) {
     if (txn->checks >= options_.check_max) {
-      Discard(*txn, now_ms, &state);
+      if (discards < kDiscardsPerRound) {
+        Discard(*txn, now_ms, &state);
+        ++discards;
+      }
       continue;
     }
     if (sent >= kChecksPerRound) continue;  // next round
@@ -927,15 +1052,18 @@ void TransactionService::Discard(Txn& txn, int64_t now_ms, store::MetaStore::Sta
 
 int64_t TransactionService::ForgetResolvedBefore(int64_t log_start) {
   const std::string end = OffsetKey(kResolvedPrefix, log_start);
+  std::string from(kResolvedPrefix);
   int64_t forgotten = 0;
   for (;;) {
     store::MetaStore::StateBatch batch;
     batch.sync = false;  // forgetting again after a lost batch is harmless
-    meta_.ScanState(kResolvedPrefix, [&](std::string_view k, std::string_view) {
+    // From where the last batch ended, not over its deleted keys again.
+    meta_.ScanStateFrom(kResolvedPrefix, from, [&](std::string_view k, std::string_view) {
       if (k >= end) return false;
       batch.deletes.emplace_back(k);
       return batch.deletes.size() < 10000;
     });
+    if (!batch.empty()) from = batch.deletes.back() + '\0';
     if (batch.empty()) break;
     if (Status st = meta_.WriteState(batch); !st.ok()) {
       BrokerLogger()->warn("transactions: cannot forget old resolutions: {}", st.ToString());
@@ -967,6 +1095,35 @@ void TransactionService::RecomputeFloor() {
     }
   }
   offset_floor_.store(lowest, std::memory_order_relaxed);
+}
+
+int64_t TransactionService::ForgetDiscardedBefore(int64_t log_start) {
+  std::vector<std::string> gone;
+  for (const auto& [id, txn] : txns_) {
+    if (!txn.discarded) continue;
+    const bool all_deleted = std::all_of(txn.halves.begin(), txn.halves.end(), [&](const auto& h) {
+      return h.first < log_start && h.second.discard_copy < log_start;
+    });
+    if (all_deleted) gone.push_back(id);
+  }
+  if (gone.empty()) return 0;
+  store::MetaStore::StateBatch batch;
+  batch.sync = false;
+  for (const std::string& id : gone) {
+    for (const auto& [offset, half] : txns_.at(id).halves) batch.deletes.push_back(OffsetKey(kPendingPrefix, offset));
+    batch.deletes.push_back(CheckKey(id));
+  }
+  if (Status st = meta_.WriteState(batch); !st.ok()) {
+    BrokerLogger()->warn("transactions: cannot forget discarded transactions: {}", st.ToString());
+    return 0;
+  }
+  for (const std::string& id : gone) {
+    BrokerLogger()->warn("transactions: discarded transaction {} is forgotten: retention deleted its messages and "
+                         "their copies in {} before an operator resolved it",
+                         id, kDiscardTopic);
+    RemoveTxn(id);
+  }
+  return static_cast<int64_t>(gone.size());
 }
 
 void TransactionService::CountResolved() {

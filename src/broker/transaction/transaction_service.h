@@ -140,6 +140,9 @@ class TransactionService final {
   // END_TRANSACTION naming one is answered NotFound from then on). Called by the service thread
   // once a minute with the log's first offset; public for tests. Returns how many it forgot.
   int64_t ForgetResolvedBefore(int64_t log_start);
+  // Forgets discarded transactions whose messages and copies retention deleted (an operator can no
+  // longer resolve them). Called with ForgetResolvedBefore; returns how many it forgot.
+  int64_t ForgetDiscardedBefore(int64_t log_start);
   // Runs one check-back round now (the service thread does it every min(interval, 1 s)); for tests.
   void CheckNowForTesting();
 
@@ -186,7 +189,12 @@ class TransactionService final {
   // Reads new op records into txn/r; true when it read any.
   bool IngestOps();
   void ProcessResolutions();
-  Result<v1::EndTransactionResponse> Decide(const EndTransactionRequest& r, std::map<std::string, Resolution>& decided,
+  // A resolution taken in the current round.
+  struct Decided {
+    Resolution resolution = Resolution::kRollback;
+    std::string group;
+  };
+  Result<v1::EndTransactionResponse> Decide(const EndTransactionRequest& r, std::map<std::string, Decided>& decided,
                                             std::vector<std::string>& records, store::MetaStore::StateBatch& state,
                                             std::vector<std::string>& resolved_ids, int64_t* commits,
                                             int64_t* rollbacks, bool* needs_append);
@@ -195,9 +203,17 @@ class TransactionService final {
   Status BuildResolution(Resolution resolution, const std::string& group, const std::string& txn_id,
                          const std::vector<HalfRead>& reads, const std::set<int64_t>& already_published,
                          std::vector<std::string>* records, store::MetaStore::StateBatch* state);
+  // At start: settles what the saved in-flight marker covers (SettleFrom), then drops the marker.
   Status ResolveInFlight();
+  // Applies every op record the log holds from `from` on (as reading the op queue would) and
+  // finishes every torn commit there (publishes the missing messages, writes the op records).
+  // An error leaves what could not be finished for a later call.
+  Status SettleFrom(int64_t from);
+  // After an append of resolutions failed: SettleFrom where it began, until that succeeds.
+  void SettleFailedAppend();
   Status WriteInFlightMarker();
   void CheckRound(int64_t now_ms);
+  void PruneAdmitted(int64_t now_ms);
   void Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state);
   // The half record at `offset` (or, when retention took it, the discard copy named), CRC checked.
   bool ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out);
@@ -243,14 +259,20 @@ class TransactionService final {
   std::unordered_map<std::string, Txn> txns_;   // by transaction id
   std::map<int64_t, std::string> by_offset_;    // half offset -> transaction id
 
-  // Half messages admitted per transaction (AdmitHalf), until it is resolved or discarded.
+  // Half messages admitted per transaction (AdmitHalf), until it is resolved or discarded (or,
+  // never indexed, quiet for ten minutes: PruneAdmitted).
+  struct Admitted {
+    int64_t count = 0;
+    int64_t last_ms = 0;
+  };
   std::mutex admit_mu_;
-  std::unordered_map<std::string, int64_t> admitted_;  // GUARDED_BY(admit_mu_)
+  std::unordered_map<std::string, Admitted> admitted_;  // GUARDED_BY(admit_mu_)
 
   // Service-thread state.
   int64_t half_ingest_ = 0;      // next queue offset of the half queue to read
   int64_t op_ingest_ = 0;        // next queue offset of the op queue to read
   int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
+  int64_t unsettled_from_ = -1;  // a failed append of resolutions began here; settled first (-1: none)
   int64_t last_commit_ms_ = 0;
   int64_t last_prune_ms_ = 0;
   int64_t last_check_round_ms_ = 0;

@@ -129,9 +129,22 @@ TEST_F(SendProcessorTest, ReservedUnknownTopicBadQueueAndMalformedRecordAreRefus
   Answer other_topic = Send(p, SendHeader("orders", 0, 1, true), MakeRecord("payments", 0, "x"));
   EXPECT_EQ(other_topic.status->code(), StatusCode::kInvalidArgument);
 
+  // A client may not set the broker's transaction flags (a fake commit of someone's transaction).
+  RecordFields forged;
+  forged.topic = "orders";
+  const std::string forged_id = NewMessageId();
+  forged.msg_id = forged_id;
+  forged.body = "forged";
+  forged.flags = record::kFlagTransactionCommit;
+  std::string forged_raw;
+  EncodeRecord(forged, &forged_raw);
+  Answer flagged = Send(p, SendHeader("orders", 0, 1, true), forged_raw);
+  EXPECT_EQ(flagged.status->code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(flagged.status->message().find("only the broker sets"), std::string::npos) << flagged.status->ToString();
+
   store_->WaitForDispatch();
   EXPECT_EQ(store_->MaxQueueOffset("orders", 0), store::QueueOffset(0));
-  EXPECT_EQ(counters_.send_errors.load(), 5);
+  EXPECT_EQ(counters_.send_errors.load(), 6);
 }
 
 TEST_F(SendProcessorTest, AdmissionRewriteGoesToItsTopicWithFullReceiptsAndExtras) {

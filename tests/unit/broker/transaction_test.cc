@@ -672,6 +672,10 @@ TEST_F(TransactionTest, ATransactionPastTransactionMaxMessagesIsRefusedAtSend) {
                   0, &bad)
                 .code(),
             StatusCode::kInvalidArgument);
+  // A transaction id follows a message id's rules (the broker keeps and returns it).
+  Status bad_id = Admit(Record("W", {{"TRAN_MSG", "true"}, {"PGROUP", "pg"}, {"__transactionId__", "has space"}}), 0, &bad);
+  EXPECT_EQ(bad_id.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_id.message().find("__transactionId__"), std::string_view::npos) << bad_id.ToString();
 }
 
 TEST_F(TransactionTest, CheckBacksAskALiveProducerAndItsAnswerResolves) {
@@ -808,6 +812,36 @@ TEST_F(TransactionTest, ATornMultiMessageCommitIsFinishedWholeAtStart) {
   Open();
   EXPECT_EQ(CountOf("T-b"), 1u);
   EXPECT_EQ(ReadQueue(kOpTopic, 0).size(), 3u);
+}
+
+// An ASYNC_FLUSH crash can lose the log's tail but keep index entries naming it: they go at start,
+// so neither a lost half message nor a lost resolution shadows a new record at the same offset.
+TEST_F(TransactionTest, IndexEntriesPastTheLogEndAreDroppedAtStart) {
+  const int64_t a = SendHalf("A");
+  WaitPending(1);
+  Offline(a, [](store::MessageStore& s, const RecordView&, std::string&) {
+    const int64_t past = s.stats().max_physical_offset.value() + 4096;
+    std::string key = "txn/p/";
+    coding::AppendBigEndian64(&key, static_cast<uint64_t>(past));
+    std::string value;
+    coding::AppendFixed64(&value, static_cast<uint64_t>(NowEpochMs()));
+    coding::AppendFixed64(&value, 0);
+    value.append("pg").append(1, '\0').append("LOST").append(1, '\0').append("orders").append(1, '\0');
+    value.append("LOST").append(1, '\0').append("0");
+    ASSERT_OK(s.meta().PutState(key, value));
+    std::string resolved = "txn/r/";
+    coding::AppendBigEndian64(&resolved, static_cast<uint64_t>(past + 100));
+    ASSERT_OK(s.meta().PutState(resolved, std::string("cpg") + '\0' + "GONE"));
+  });
+  EXPECT_EQ(service_->stats().pending, 1);  // A only
+  bool truncated = false;
+  auto listed = service_->List(10, &truncated);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].transaction_id, "A");
+  EXPECT_LE(service_->RetentionFloor(), a);
+  EXPECT_EQ(End("pg", "A", a, v1::TX_COMMIT)->outcome(), v1::TX_END_COMMITTED);
+  WaitPending(0);
+  EXPECT_EQ(service_->RetentionFloor(), INT64_MAX);
 }
 
 TEST(TransactionOptionsTest, DefaultsSettingsAndRangesAreChecked) {
