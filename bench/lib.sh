@@ -20,3 +20,17 @@ settle() {
   done
   echo "warning: process $1 did not settle" >&2
 }
+# build_release: configures $BUILD as a Release build and builds the daemons, vela-admin and
+# vela-bench, unless SKIP_BUILD=1 (uses $ROOT and $BUILD).
+build_release() {
+  [ "${SKIP_BUILD:-0}" = 1 ] && return 0
+  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVELA_WERROR=OFF > /dev/null
+  cmake --build "$BUILD" -j2 --target vela-namesrv vela-broker vela-admin vela-bench > /dev/null
+}
+# stop_all: for `trap stop_all EXIT`: stops every process in PIDS and deletes $OUT/store (gigabytes)
+# unless KEEP_STORE=1; the other files in $OUT stay.
+stop_all() {
+  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  [ "${KEEP_STORE:-0}" = 1 ] || rm -rf "$OUT/store"
+}

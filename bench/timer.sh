@@ -32,21 +32,10 @@ SIZE=${SIZE:-1024}
 mkdir -p "$OUT"
 TICKS=$(getconf CLK_TCK)
 
-if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVELA_WERROR=OFF > /dev/null
-  cmake --build "$BUILD" -j2 --target vela-namesrv vela-broker vela-admin vela-bench > /dev/null
-fi
-
+source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle, build_release, stop_all
+build_release
 PIDS=()
-# The store (gigabytes) goes with the processes unless KEEP_STORE=1; the JSON stays in $OUT.
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
-  wait 2> /dev/null || true
-  [ "${KEEP_STORE:-0}" = 1 ] || rm -rf "$OUT/store"
-}
-trap cleanup EXIT
-
-source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle
+trap stop_all EXIT
 
 STORE=$OUT/store
 "$BIN/vela-namesrv" --listen 127.0.0.1:0 > "$OUT/namesrv.out" 2> "$OUT/namesrv.err" &

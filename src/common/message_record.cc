@@ -215,4 +215,23 @@ int64_t TagHash(std::string_view tag) {
   return v == 0 ? 1 : v;
 }
 
+std::string EncodeRecordToString(const RecordFields& fields) {
+  std::string out;
+  out.reserve(EncodedRecordSize(fields));
+  EncodeRecord(fields, &out);
+  return out;
+}
+
+std::string_view RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
+                                   std::initializer_list<PropertyRef> extra, std::string& out) {
+  out.clear();
+  ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
+    if (skip != nullptr && skip(k)) return true;
+    out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
+    return true;
+  });
+  for (const auto& [k, v] : extra) out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
+  return out;
+}
+
 }  // namespace vela

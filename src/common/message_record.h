@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,6 +78,15 @@ struct RecordFields {
 size_t EncodedRecordSize(const RecordFields& fields);
 // Appends one encoded record, CRC included, to *out.
 void EncodeRecord(const RecordFields& fields, std::string* out);
+// The same, as a new string of exactly the record's size.
+std::string EncodeRecordToString(const RecordFields& fields);
+
+// An encoded properties block with the pairs whose key `skip` names left out (none when skip is
+// null) and `extra` appended, written into `out` (cleared first; a buffer the caller may reuse).
+// Returns a view of `out`.
+using PropertyRef = std::pair<std::string_view, std::string_view>;
+std::string_view RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
+                                   std::initializer_list<PropertyRef> extra, std::string& out);
 
 // A decoded view of one record; views point into the bytes it was decoded from.
 struct RecordView {

@@ -22,7 +22,6 @@ bool IsBrokerTimerProperty(std::string_view key) {
   return key == prop::kRealTopic || key == prop::kRealQueueId || key == kPropDueMs || key == kPropRolledFrom;
 }
 
-using PropertyRef = std::pair<std::string_view, std::string_view>;
 
 // A number's decimal digits in a caller's buffer (no allocation: this runs once per timer send).
 struct Decimal {
@@ -31,27 +30,6 @@ struct Decimal {
   char digits[24];
   size_t size;
 };
-
-// The record's properties with `skip` removed and `extra` appended, written into `out` (a
-// per-thread buffer the caller reuses).
-std::string_view RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
-                                   std::initializer_list<PropertyRef> extra, std::string& out) {
-  out.clear();
-  ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
-    if (skip != nullptr && skip(k)) return true;
-    out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
-    return true;
-  });
-  for (const auto& [k, v] : extra) out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
-  return out;
-}
-
-std::string Encode(const RecordFields& fields) {
-  std::string out;
-  out.reserve(EncodedRecordSize(fields));
-  EncodeRecord(fields, &out);
-  return out;
-}
 
 thread_local std::string properties_buffer;
 
@@ -153,7 +131,7 @@ std::string EncodeTimerRecord(const RecordView& original, uint32_t real_queue, i
       original.properties, &IsBrokerTimerProperty,
       {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue.view()}, {kPropDueMs, due.view()}},
       properties_buffer);
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 std::string EncodeRecallRecord(std::string_view real_topic, std::string_view msg_id, int64_t due_ms,
@@ -167,7 +145,7 @@ std::string EncodeRecallRecord(std::string_view real_topic, std::string_view msg
   f.msg_id = msg_id;
   f.born_timestamp_ms = now_ms;
   f.properties = props;
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 std::string EncodeRolledRecord(const RecordView& timer_record, int64_t rolled_from) {
@@ -176,7 +154,7 @@ std::string EncodeRolledRecord(const RecordView& timer_record, int64_t rolled_fr
   f.properties = RewriteProperties(
       timer_record.properties, [](std::string_view k) { return k == kPropRolledFrom; },
       {{kPropRolledFrom, from.view()}}, properties_buffer);
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 Result<TimerRecord> ParseTimerRecord(const RecordView& record) {
@@ -215,7 +193,7 @@ std::string EncodeDeliveredRecord(const RecordView& timer_record, const TimerRec
   const Decimal origin(timer_record.physical_offset);
   f.properties = RewriteProperties(timer_record.properties, &IsBrokerTimerProperty,
                                    {{kPropOriginOffset, origin.view()}}, properties_buffer);
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 }  // namespace vela::broker::timer

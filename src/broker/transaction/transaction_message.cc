@@ -29,27 +29,6 @@ bool IsBrokerHalfProperty(std::string_view key) { return key == prop::kRealTopic
 // it does not send a transactional message by accident.
 bool IsHalfOnlyProperty(std::string_view key) { return IsBrokerHalfProperty(key) || key == kPropPrepared; }
 
-// The properties block without the properties `skip` names, with `extra` appended.
-std::string RewriteProperties(std::string_view properties, bool (*skip)(std::string_view),
-                              std::initializer_list<std::pair<std::string_view, std::string_view>> extra) {
-  std::string out;
-  out.reserve(properties.size() + 64);
-  ForEachProperty(properties, [&](std::string_view k, std::string_view v) {
-    if (skip(k)) return true;
-    out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
-    return true;
-  });
-  for (const auto& [k, v] : extra) out.append(k).append(1, record::kPropNameSep).append(v).append(1, record::kPropPairSep);
-  return out;
-}
-
-std::string Encode(const RecordFields& fields) {
-  std::string out;
-  out.reserve(EncodedRecordSize(fields));
-  EncodeRecord(fields, &out);
-  return out;
-}
-
 Result<int64_t> ReadSetting(const Config& config, std::string_view key, int64_t fallback, int64_t min, int64_t max) {
   VELA_ASSIGN_OR_RETURN(int64_t v, config.GetInt(std::string(key), fallback));
   if (v < min || v > max) return Status::InvalidArgument(fmt::format("{} = {} is out of range ({} to {})", key, v, min, max));
@@ -117,11 +96,10 @@ std::string EncodeHalfRecord(const RecordView& original, uint32_t real_queue) {
   f.queue_id = 0;
   f.flags = record::kFlagTransactionPrepared;
   const std::string queue = std::to_string(real_queue);
-  const std::string props =
-      RewriteProperties(original.properties, &IsBrokerHalfProperty,
-                        {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue}});
-  f.properties = props;
-  return Encode(f);
+  std::string props;
+  f.properties = RewriteProperties(original.properties, &IsBrokerHalfProperty,
+                                   {{prop::kRealTopic, original.topic}, {prop::kRealQueueId, queue}}, props);
+  return EncodeRecordToString(f);
 }
 
 Result<HalfRecord> ParseHalfRecord(const RecordView& record) {
@@ -155,16 +133,16 @@ std::string EncodeCommittedRecord(const RecordView& half_record, const HalfRecor
   f.queue_id = queue_id;
   f.flags = record::kFlagTransactionCommit;
   const std::string origin = std::to_string(half_record.physical_offset);
-  const std::string props = RewriteProperties(half_record.properties, &IsHalfOnlyProperty, {{kPropOriginOffset, origin}});
-  f.properties = props;
-  return Encode(f);
+  std::string props;
+  f.properties = RewriteProperties(half_record.properties, &IsHalfOnlyProperty, {{kPropOriginOffset, origin}}, props);
+  return EncodeRecordToString(f);
 }
 
 std::string EncodeDiscardCopy(const RecordView& half_record) {
   RecordFields f = half_record.ToFields();
   f.topic = kDiscardTopic;
   f.queue_id = 0;
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 std::string_view ResolutionName(Resolution r) {
@@ -194,7 +172,7 @@ std::string EncodeOpRecord(const OpRecord& op, int64_t now_ms) {
   f.born_timestamp_ms = now_ms;
   f.flags = op.resolution == Resolution::kCommit ? record::kFlagTransactionCommit : record::kFlagTransactionRollback;
   f.properties = encoded;
-  return Encode(f);
+  return EncodeRecordToString(f);
 }
 
 Result<OpRecord> ParseOpRecord(const RecordView& record) {
