@@ -935,8 +935,7 @@ void TransactionService::CheckRound(int64_t now_ms) {
     }
     if (sent >= kChecksPerRound) continue;  // next round
     if (without_producer.count(txn->group) != 0) {
-      checks_without_producer_.fetch_add(1);
-      if (metrics_ != nullptr) metrics_->transaction_checks_without_producer.Increment();
+      CountWaitingForProducer(*txn);
       continue;
     }
     const auto& [first_offset, first] = *txn->halves.begin();
@@ -954,13 +953,13 @@ void TransactionService::CheckRound(int64_t now_ms) {
     req.set_check_times(txn->checks + 1);
     if (!check_sender_ || !check_sender_(req, std::move(read.raw))) {
       without_producer.insert(txn->group);
-      checks_without_producer_.fetch_add(1);
-      if (metrics_ != nullptr) metrics_->transaction_checks_without_producer.Increment();
+      CountWaitingForProducer(*txn);
       continue;
     }
     ++sent;
     checks_sent_.fetch_add(1);
     if (metrics_ != nullptr) metrics_->transaction_checks.Increment();
+    txn->waiting_for_producer = false;
     {
       std::lock_guard lock(index_mu_);
       ++txn->checks;
@@ -983,6 +982,14 @@ void TransactionService::CheckRound(int64_t now_ms) {
     }
   }
   RecomputeFloor();
+}
+
+void TransactionService::CountWaitingForProducer(Txn& txn) {
+  // Once per due check that found no producer (the check is tried again every round).
+  if (txn.waiting_for_producer) return;
+  txn.waiting_for_producer = true;
+  checks_without_producer_.fetch_add(1);
+  if (metrics_ != nullptr) metrics_->transaction_checks_without_producer.Increment();
 }
 
 void TransactionService::Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state) {

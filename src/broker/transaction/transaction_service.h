@@ -31,7 +31,7 @@ struct TransactionStats {
   int64_t committed = 0;                // transactions, since the broker started
   int64_t rolled_back = 0;              // transactions, since the broker started
   int64_t checks_sent = 0;              // CHECK_TRANSACTION_STATE sent, since the broker started
-  int64_t checks_without_producer = 0;  // due checks not sent: no producer of the group connected
+  int64_t checks_without_producer = 0;  // due checks that found no producer of the group (once per due check)
   int64_t discarded = 0;                // transactions discarded and not yet resolved by an operator
 };
 
@@ -167,6 +167,7 @@ class TransactionService final {
     int64_t next_check_ms = 0;
     int32_t checks = 0;
     bool discarded = false;
+    bool waiting_for_producer = false;  // due, and no producer of the group was connected
   };
   // What is known of a resolved half message (txn/r).
   struct Resolved {
@@ -214,6 +215,7 @@ class TransactionService final {
   Status WriteInFlightMarker();
   void CheckRound(int64_t now_ms);
   void PruneAdmitted(int64_t now_ms);
+  void CountWaitingForProducer(Txn& txn);
   void Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state);
   // The half record at `offset` (or, when retention took it, the discard copy named), CRC checked.
   bool ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out);

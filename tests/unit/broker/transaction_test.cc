@@ -740,11 +740,16 @@ TEST_F(TransactionTest, WithoutAProducerNothingIsCountedAndAfterCheckMaxItIsDisc
   const int64_t a2 = SendMember("T", "T-b", 3);
   WaitPending(2);
   const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (service_->stats().checks_without_producer < 5 && std::chrono::steady_clock::now() < deadline) {
+  while (service_->stats().checks_without_producer < 1 && std::chrono::steady_clock::now() < deadline) {
     service_->CheckNowForTesting();
     std::this_thread::sleep_for(5ms);
   }
-  EXPECT_GE(service_->stats().checks_without_producer, 5);
+  // Tried every round, counted once while it waits.
+  for (int round = 0; round < 20; ++round) {
+    service_->CheckNowForTesting();
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(service_->stats().checks_without_producer, 1);
   EXPECT_EQ(service_->stats().checks_sent, 0);
   EXPECT_EQ(service_->stats().discarded, 0);  // no producer: never discarded for it
   {
@@ -761,7 +766,7 @@ TEST_F(TransactionTest, WithoutAProducerNothingIsCountedAndAfterCheckMaxItIsDisc
   EXPECT_EQ(service_->stats().pending, 0);
   EXPECT_EQ(registry_.Total("vela_transaction_discarded_total"), 2);
   EXPECT_GE(registry_.Total("vela_transaction_checks_total"), 2);
-  EXPECT_GE(registry_.Total("vela_transaction_checks_without_producer_total"), 5);
+  EXPECT_EQ(registry_.Total("vela_transaction_checks_without_producer_total"), 1);
   EXPECT_EQ(service_->RetentionFloor(), INT64_MAX);  // a discarded transaction holds nothing back
   auto copies = ReadQueue(kDiscardTopic, 0);
   ASSERT_EQ(copies.size(), 2u);

@@ -24,6 +24,7 @@
 #include "common/coding.h"
 #include "net/dispatcher.h"
 #include "net/server.h"
+#include "support/sanitizers.h"
 #include "support/test_support.h"
 
 namespace vela::net {
@@ -340,7 +341,7 @@ TEST_F(ServerLimitsTest, ClosesConnectionsPastTheMaximum) {
 // At the open-file limit accept fails with EMFILE: the server must wait between tries, not spin,
 // and accept the waiting client once descriptors are free again.
 TEST_F(ServerLimitsTest, BacksOffWhileAcceptFailsAndRecovers) {
-#if defined(__SANITIZE_ADDRESS__)
+#if VELA_UNDER_ASAN
   // The sanitizers' runtime opens files of its own (/proc/self/maps) to check a dynamic type; with
   // every descriptor of the process taken it reports valid objects as bad. The normal build runs
   // this test; hostile_client_test covers the open-file limit against the real broker.

@@ -13,6 +13,7 @@
 
 #include "common/coding.h"
 #include "store_test_util.h"
+#include "support/sanitizers.h"
 
 namespace vela::store {
 namespace {
@@ -47,7 +48,7 @@ constexpr size_t kAckSize = 8 + 32;  // physical offset + 32-byte message id, on
 }
 
 TEST(ProcessCrashTest, KilledWriterNeverLosesAcknowledgedRecords) {
-#if defined(__SANITIZE_ADDRESS__)
+#if VELA_UNDER_ASAN
   // Known issue: under ASan this test does not finish (fork() of a process whose RocksDB and
   // sanitizer threads exist; not yet diagnosed). It runs in the normal build.
   GTEST_SKIP() << "hangs under AddressSanitizer (fork with live RocksDB threads), see store report";
