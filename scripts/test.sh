@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the dependencies, builds Vela with its tests, runs the unit
-# tests under AddressSanitizer + UndefinedBehaviorSanitizer, every fuzz target for a bounded
-# time, then every unit and integration test. Prints the ctest summaries; exits non-zero on failure.
-# JOBS (default 2) sets build parallelism; FUZZ_SECONDS (default 30) the fuzz run.
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer and every fuzz target for a bounded
+# time (one clang build), then every unit and integration test. Prints the ctest summaries; exits
+# non-zero on failure. JOBS (default 2) sets build parallelism; FUZZ_SECONDS (default 15) the fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-2}
@@ -14,18 +14,21 @@ echo "== build (RelWithDebInfo) =="
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$JOBS"
 
-echo "== unit tests under ASan + UBSan =="
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVELA_SANITIZE=ON -DVELA_BUILD_BENCHMARKS=OFF \
-  -DVELA_BUILD_EXAMPLES=OFF >/dev/null
-cmake --build build-asan -j"$JOBS" --target vela_unit_tests
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j"$JOBS")
-
 if command -v clang++ >/dev/null; then
-  echo "== fuzzing every target (${FUZZ_SECONDS:-30} s each) =="
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -DVELA_BUILD_FUZZERS=ON -DVELA_BUILD_BENCHMARKS=OFF \
-    -DVELA_BUILD_EXAMPLES=OFF -DVELA_FUZZ_SECONDS="${FUZZ_SECONDS:-30}" >/dev/null
-  cmake --build build-fuzz -j"$JOBS" --target vela_fuzzers
-  (cd build-fuzz && ctest -L fuzz --output-on-failure)
+  # One clang build serves both: the unit tests under the sanitizers, and the fuzz targets (which
+  # need clang's libFuzzer). Saves a third full build of the tree.
+  echo "== unit tests under ASan + UBSan, then every fuzz target (${FUZZ_SECONDS:-15} s each), clang =="
+  CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVELA_SANITIZE=ON -DVELA_BUILD_FUZZERS=ON \
+    -DVELA_FUZZ_SECONDS="${FUZZ_SECONDS:-15}" -DVELA_BUILD_BENCHMARKS=OFF -DVELA_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build build-asan -j"$JOBS" --target vela_unit_tests vela_fuzzers
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j"$JOBS")
+  (cd build-asan && ctest -L fuzz --output-on-failure)
+else
+  echo "== unit tests under ASan + UBSan (no clang: no fuzzing) =="
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVELA_SANITIZE=ON -DVELA_BUILD_BENCHMARKS=OFF \
+    -DVELA_BUILD_EXAMPLES=OFF >/dev/null
+  cmake --build build-asan -j"$JOBS" --target vela_unit_tests
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j"$JOBS")
 fi
 
 echo "== unit and integration tests =="

@@ -140,7 +140,7 @@ void AdminProcessor::Register(net::Dispatcher& dispatcher) {
   };
   for (const auto& [code, handler] : handlers) {
     dispatcher.RegisterProcessor(
-        code, [this, handler](net::RequestContext rc, net::Frame frame) { (this->*handler)(rc, std::move(frame)); },
+        code, [this, handle = handler](net::RequestContext rc, net::Frame frame) { (this->*handle)(rc, std::move(frame)); },
         &admin_pool_);
   }
 }

@@ -866,7 +866,8 @@ Status TransactionService::SettleFrom(int64_t from) {
         }
       }
     }
-    if (std::none_of(reads.begin(), reads.end(), [&](const HalfRead& r) { return r.offset == offset; })) {
+    const int64_t at = offset;  // (clang 14 cannot capture a structured binding)
+    if (std::none_of(reads.begin(), reads.end(), [at](const HalfRead& r) { return r.offset == at; })) {
       reads.push_back(std::move(read));
     }
   }
