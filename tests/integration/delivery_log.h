@@ -41,6 +41,13 @@ class Deliveries {
     std::lock_guard lock(mu_);
     return by_id_.size();
   }
+  // Distinct stored records received (a message published twice counts twice).
+  size_t places() const {
+    std::lock_guard lock(mu_);
+    size_t n = 0;
+    for (const auto& [id, one] : by_id_) n += one.places.size();
+    return n;
+  }
   bool WaitFor(size_t n, std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline && distinct() < n) {

@@ -111,6 +111,28 @@ class TransactionTest : public ::testing::Test {
     return false;
   }
 
+  // Records the broker holds in `topics` (every queue, from its first offset).
+  int64_t Stored(const std::vector<std::string>& topics) {
+    int64_t n = 0;
+    for (const auto& topic : topics) {
+      auto r = cluster_.Admin({"topic", "status", topic, "--json"});
+      auto j = nlohmann::json::parse(r.out, nullptr, false);
+      if (j.is_discarded()) return -1;
+      for (const auto& q : j["queues"]) n += q.value("max_offset", 0) - q.value("min_offset", 0);
+    }
+    return n;
+  }
+  // Waits until `got` received every record `topics` hold: a message published twice has shown up.
+  bool WaitAllStoredReceived(const Deliveries& got, const std::vector<std::string>& topics) {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const int64_t stored = Stored(topics);
+      if (stored >= 0 && static_cast<int64_t>(got.places()) >= stored) return true;
+      std::this_thread::sleep_for(100ms);
+    }
+    return false;
+  }
+
   TestCluster cluster_;
 };
 
@@ -183,7 +205,7 @@ TEST_F(TransactionTest, ThreeProducerProcessesCommitRollBackAndOrphanASurvivingC
   auto consumer = Consume(ns, "orders-readers", {"orders"}, got);
   EXPECT_TRUE(got.WaitFor(2000, 90s)) << got.distinct() << " of 2000";
   EXPECT_TRUE(WaitNothingPending(30s));
-  std::this_thread::sleep_for(1s);  // anything published twice shows up by now
+  EXPECT_TRUE(WaitAllStoredReceived(got, {"orders"}));
   ExpectExactly(got, committed, rolled_back);
   std::set<std::string> checked;
   for (const auto& j : JsonLines(dir + "/checker.out")) checked.insert(j.value("id", ""));
@@ -246,13 +268,22 @@ TEST_F(TransactionTest, BrokerKilledThreeTimesWithTransactionsInFlightLosesAndDu
       }
     });
   }
+  // Each kill comes once a few hundred transactions were resolved since the last restart, so every
+  // round has transactions pending and commits in flight.
+  auto wait_progress = [&](int more) {
+    const int target = transactions.load() + more;
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (transactions.load() < target && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(10ms);
+    }
+    return transactions.load() >= target;
+  };
   for (int round = 0; round < 3; ++round) {
-    std::this_thread::sleep_for(1500ms);
+    ASSERT_TRUE(wait_progress(300)) << "round " << round;
     cluster_.broker("broker-a").Kill();
-    std::this_thread::sleep_for(300ms);
     ASSERT_FALSE(cluster_.RestartBroker("broker-a").empty()) << "round " << round;
   }
-  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(wait_progress(300));  // and traffic resumed after the last restart
   stop = true;
   for (auto& t : threads) t.join();
   std::cout << transactions.load() << " transactions, " << failed_ends.load()
@@ -262,7 +293,7 @@ TEST_F(TransactionTest, BrokerKilledThreeTimesWithTransactionsInFlightLosesAndDu
   Deliveries got;
   auto consumer = Consume(ns, "crash-readers", {"orders", "t1"}, got);
   EXPECT_TRUE(got.WaitFor(committed.size(), 60s)) << got.distinct() << " of " << committed.size();
-  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(WaitAllStoredReceived(got, {"orders", "t1"}));
   ExpectExactly(got, committed, rolled_back);
 }
 
@@ -307,7 +338,7 @@ TEST_F(TransactionTest, UnknownAnswersDriveATransactionToTheDiscardTopicAndAnOpe
   Deliveries got;
   auto consumer = Consume(ns, "undecided-readers", {"orders"}, got);
   EXPECT_TRUE(got.WaitFor(1, 30s));
-  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(WaitAllStoredReceived(got, {"orders"}));
   ExpectExactly(got, {ids[1]}, {ids[0], ids[2]});
   EXPECT_EQ(Status().value("discarded", 0), 2);
 }
@@ -359,7 +390,7 @@ TEST_F(TransactionTest, AThousandFiveMessageTransactionsOverThreeTopicsArriveAll
   Deliveries got;
   auto consumer = Consume(ns, "multi-readers", {"t1", "t2", "t3"}, got);
   EXPECT_TRUE(got.WaitFor(committed.size(), 60s)) << got.distinct() << " of " << committed.size();
-  std::this_thread::sleep_for(1s);
+  EXPECT_TRUE(WaitAllStoredReceived(got, {"t1", "t2", "t3"}));
   ExpectExactly(got, committed, rolled_back);
   auto seen = got.snapshot();
   size_t partial = 0;
