@@ -76,7 +76,7 @@ Result<std::unique_ptr<RocksMetaStore>> RocksMetaStore::Open(const std::string& 
     rocksdb::ColumnFamilyOptions cf_options;
     cf_options.write_buffer_size = cf == kKey ? (16 << 20) : cf == kState ? (32 << 20) : (4 << 20);
     cf_options.max_write_buffer_number = 2;
-    // Timer index keys ("timer/d/" due order, "timer/o/" log order) mostly arrive in order within
+    // Timer index keys ("timer/d/", due order) mostly arrive in order within
     // their 8-byte prefix: a per-prefix insert hint spares most of the skip list's comparisons.
     if (cf == kState) cf_options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(8));
     descs.emplace_back(kCfNames[cf], cf_options);

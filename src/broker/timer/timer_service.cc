@@ -16,7 +16,9 @@ namespace {
 
 // Keys of the store's state column family (docs/storage-format.md, "Timer state").
 constexpr std::string_view kDuePrefix = "timer/d/";       // + be64 due + be64 offset -> msg_id NUL topic
-constexpr std::string_view kOffsetPrefix = "timer/o/";    // + be64 offset -> be64 due
+constexpr std::string_view kSegmentPrefix = "timer/seg/";  // + be64 segment base -> fixed64 count, fixed64 first queue offset
+// Older brokers kept every timer a second time by log position; read once to build timer/seg/, then deleted.
+constexpr std::string_view kLegacyOffsetPrefix = "timer/o/";  // + be64 offset -> be64 due
 constexpr std::string_view kRecalledPrefix = "timer/r/";  // + be64 due + msg_id -> ""
 constexpr std::string_view kPendingPrefix = "timer/pending/";  // + topic -> fixed64 count
 constexpr std::string_view kIngestKey = "timer/ingest";        // fixed64 next queue offset
@@ -28,6 +30,10 @@ constexpr std::string_view kDroppedKey = "timer/stat/dropped";
 constexpr int32_t kIngestBatch = 1024;
 constexpr size_t kDeliverBatch = 1024;
 constexpr int64_t kRecallMarkerKeepMs = 3600 * 1000;
+// Timer records the roll walk reads per round (a point lookup each); a round that stops at this
+// budget is followed by the next one soon.
+constexpr size_t kRollExamineBudget = 4096;
+constexpr int64_t kRollBehindIntervalMs = 20;
 
 std::string DueKey(int64_t due_ms, int64_t offset) {
   std::string k(kDuePrefix);
@@ -40,9 +46,9 @@ std::string DuePrefixOf(int64_t due_ms) {
   coding::AppendBigEndian64(&k, static_cast<uint64_t>(due_ms));
   return k;
 }
-std::string OffsetKey(int64_t offset) {
-  std::string k(kOffsetPrefix);
-  coding::AppendBigEndian64(&k, static_cast<uint64_t>(offset));
+std::string SegmentKey(int64_t base) {
+  std::string k(kSegmentPrefix);
+  coding::AppendBigEndian64(&k, static_cast<uint64_t>(base));
   return k;
 }
 std::string RecalledKey(int64_t due_ms, std::string_view msg_id) {
@@ -58,6 +64,14 @@ std::string Fixed64(int64_t v) {
 }
 int64_t ReadFixed64(const std::optional<std::string>& v) {
   return v && v->size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v->data())) : 0;
+}
+std::string DueValue(std::string_view msg_id, std::string_view topic) {
+  std::string v;
+  v.reserve(msg_id.size() + 1 + topic.size());
+  v.append(msg_id);
+  v.push_back('\0');
+  v.append(topic);
+  return v;
 }
 std::string RecallingKey(int64_t due_ms, std::string_view msg_id) { return fmt::format("{}/{}", due_ms, msg_id); }
 
@@ -136,12 +150,16 @@ Status TimerService::LoadState() {
   ingest_offset_ = ReadFixed64(meta_.GetState(kIngestKey));
   const int64_t max_offset = reader_.MaxOffset().value();
   if (ingest_offset_ > max_offset) {
+    // The offsets of the lost records are written again: an entry of a lost record may have the
+    // same key as a new one, which must then not be counted twice.
+    recheck_below_ = ingest_offset_;
     // The log lost its tail in a crash (ASYNC_FLUSH): entries for the lost records are found
     // missing at delivery and dropped; the records written from now on are indexed.
     BrokerLogger()->warn("timer: the timer queue ends at {} but {} was indexed: its tail was lost in a crash",
                          max_offset, ingest_offset_);
     ingest_offset_ = max_offset;
   }
+  VELA_RETURN_IF_ERROR(LoadSegmentCounts());
   std::lock_guard lock(stats_mu_);
   meta_.ScanState(kPendingPrefix, [&](std::string_view k, std::string_view v) {
     const int64_t n = v.size() == 8 ? static_cast<int64_t>(coding::GetFixed64(v.data())) : 0;
@@ -152,17 +170,83 @@ Status TimerService::LoadState() {
     pending_ += n;
     return true;
   });
-  meta_.ScanState(kOffsetPrefix, [&](std::string_view k, std::string_view) {
-    if (k.size() == kOffsetPrefix.size() + 8) {
-      offset_floor_.store(static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size())));
-    }
-    return false;
-  });
   delivered_ = ReadFixed64(meta_.GetState(kDeliveredKey));
   recalled_ = ReadFixed64(meta_.GetState(kRecalledKey));
   dropped_ = ReadFixed64(meta_.GetState(kDroppedKey));
-  BrokerLogger()->info("timer: {} pending, resuming the timer queue at offset {}", pending_, ingest_offset_);
+  BrokerLogger()->info("timer: {} pending in {} commit-log segments, resuming the timer queue at offset {}", pending_,
+                       segments_.size(), ingest_offset_);
   return Status::OK();
+}
+
+Status TimerService::LoadSegmentCounts() {
+  segments_.clear();
+  meta_.ScanState(kSegmentPrefix, [&](std::string_view k, std::string_view v) {
+    if (k.size() != kSegmentPrefix.size() + 8 || v.size() != 16) return true;
+    SegmentPending p;
+    p.count = static_cast<int64_t>(coding::GetFixed64(v.data()));
+    p.first_queue_offset = static_cast<int64_t>(coding::GetFixed64(v.data() + 8));
+    if (p.count > 0) segments_[static_cast<int64_t>(coding::GetBigEndian64(k.data() + kSegmentPrefix.size()))] = p;
+    return true;
+  });
+  // An older broker's state: one timer/o/ key per pending timer. Counted into timer/seg/ (written
+  // first, in one batch), then deleted; a crash while deleting finds timer/seg/ written and only
+  // deletes the rest.
+  bool legacy = false;
+  meta_.ScanState(kLegacyOffsetPrefix, [&](std::string_view, std::string_view) {
+    legacy = true;
+    return false;
+  });
+  if (!legacy) {
+    offset_floor_.store(segments_.empty() ? INT64_MAX : segments_.begin()->first, std::memory_order_relaxed);
+    return Status::OK();
+  }
+  if (segments_.empty()) {
+    meta_.ScanState(kLegacyOffsetPrefix, [&](std::string_view k, std::string_view) {
+      if (k.size() == kLegacyOffsetPrefix.size() + 8) {
+        ++segments_[SegmentOf(static_cast<int64_t>(coding::GetBigEndian64(k.data() + kLegacyOffsetPrefix.size())))].count;
+      }
+      return true;
+    });
+    store::MetaStore::StateBatch batch;
+    for (const auto& [base, p] : segments_) {
+      std::string v = Fixed64(p.count);
+      coding::AppendFixed64(&v, static_cast<uint64_t>(p.first_queue_offset));
+      batch.puts.emplace_back(SegmentKey(base), std::move(v));
+    }
+    if (!batch.empty()) VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
+    BrokerLogger()->info("timer: counted the pending timers of an older broker's by-offset index into {} segments",
+                         segments_.size());
+  }
+  int64_t deleted = 0;
+  std::string from(kLegacyOffsetPrefix);  // past the keys already deleted (not over their tombstones)
+  while (true) {
+    store::MetaStore::StateBatch batch;
+    batch.sync = false;
+    meta_.ScanStateFrom(kLegacyOffsetPrefix, from, [&](std::string_view k, std::string_view) {
+      batch.deletes.emplace_back(k);
+      return batch.deletes.size() < 10000;
+    });
+    if (batch.empty()) break;
+    from = batch.deletes.back() + std::string(1, '\0');
+    VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
+    deleted += static_cast<int64_t>(batch.deletes.size());
+  }
+  BrokerLogger()->info("timer: deleted {} keys of the older by-offset index", deleted);
+  offset_floor_.store(segments_.empty() ? INT64_MAX : segments_.begin()->first, std::memory_order_relaxed);
+  return Status::OK();
+}
+
+int64_t TimerService::SegmentOf(int64_t offset) const {
+  const int64_t size = store_.options().commitlog_segment_size;
+  return offset - offset % size;
+}
+
+void TimerService::AddSegmentPending(int64_t offset, int64_t queue_offset, int64_t delta) {
+  SegmentPending& change = segment_changes_[SegmentOf(offset)];
+  change.count += delta;
+  if (delta > 0 && (change.first_queue_offset < 0 || queue_offset < change.first_queue_offset)) {
+    change.first_queue_offset = queue_offset;
+  }
 }
 
 void TimerService::Run() {
@@ -186,7 +270,7 @@ void TimerService::Run() {
     int64_t next_due = 0;
     const bool delivered = DeliverDue(&next_due);
     const int64_t now = NowEpochMs();
-    if (now - last_roll_ms_ >= 1000) {
+    if (now - last_roll_ms_ >= (roll_behind_ ? kRollBehindIntervalMs : 1000)) {
       last_roll_ms_ = now;
       RollOld();
     }
@@ -201,7 +285,8 @@ void TimerService::Run() {
     std::unique_lock lock(mu_);
     if (stop_ || signalled_ || !recalls_.empty()) continue;
     // At least 1 ms: an entry due already but not deliverable (its recall is being stored) waits.
-    const int64_t wait_ms = next_due == 0 ? 1000 : std::clamp<int64_t>(next_due - NowEpochMs(), 1, 1000);
+    int64_t wait_ms = next_due == 0 ? 1000 : std::clamp<int64_t>(next_due - NowEpochMs(), 1, 1000);
+    if (roll_behind_) wait_ms = std::min(wait_ms, kRollBehindIntervalMs);
     wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                    [&] { return stop_ || signalled_ || !recalls_.empty(); });
   }
@@ -215,10 +300,26 @@ bool TimerService::Ingest() {
   if (ingest_offset_ == from) return false;
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
-  auto flush = [&] {
+  // Every batch saves the offset of the first record it does not cover, so that a crash re-reads
+  // exactly the records whose entries and counts are not written (none is counted twice).
+  auto flush = [&](int64_t next_to_index) {
+    batch.puts.emplace_back(std::string(kIngestKey), Fixed64(next_to_index));
     if (Status st = Write(&batch); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
     batch = {};
     batch.sync = false;
+  };
+  // Indexes the timer record `view` under `key`. After the log lost its tail, a lost record's
+  // entry may have the same key: it is replaced, not counted twice.
+  auto add_entry = [&](const RecordView& view, const TimerRecord& parsed, std::string key) {
+    if (view.queue_offset < recheck_below_) {
+      if (auto old = meta_.GetState(key)) {
+        const auto nul = old->find('\0');
+        if (nul != std::string::npos) AddPending(old->substr(nul + 1), -1);
+        AddSegmentPending(view.physical_offset, view.queue_offset, -1);
+      }
+    }
+    batch.puts.emplace_back(std::move(key), DueValue(parsed.msg_id, parsed.real_topic));
+    AddSegmentPending(view.physical_offset, view.queue_offset, 1);
   };
   int64_t indexed = 0;
   for (std::string_view raw : got.records) {
@@ -231,28 +332,23 @@ bool TimerService::Ingest() {
     }
     switch (parsed->kind) {
       case TimerRecord::Kind::kTimer: {
-        batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
-                                fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
-        batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
-        LowerOffsetFloor(view.physical_offset);
+        add_entry(view, *parsed, DueKey(parsed->due_ms, view.physical_offset));
         AddPending(parsed->real_topic, 1);
         scan_from_ms_ = std::min(scan_from_ms_, parsed->due_ms);
         ++indexed;
         break;
       }
       case TimerRecord::Kind::kRolled: {
-        flush();  // the entry it replaces may be in this batch
-        if (!meta_.GetState(DueKey(parsed->due_ms, parsed->rolled_from))) break;  // delivered or recalled meanwhile
-        batch.puts.emplace_back(DueKey(parsed->due_ms, view.physical_offset),
-                                fmt::format("{}{}{}", parsed->msg_id, '\0', parsed->real_topic));
-        batch.puts.emplace_back(OffsetKey(view.physical_offset), Fixed64(parsed->due_ms));
-        LowerOffsetFloor(view.physical_offset);
-        batch.deletes.push_back(DueKey(parsed->due_ms, parsed->rolled_from));
-        batch.deletes.push_back(OffsetKey(parsed->rolled_from));
+        flush(view.queue_offset);  // the entry it replaces may be in this batch
+        std::string old_key = DueKey(parsed->due_ms, parsed->rolled_from);
+        if (!meta_.GetState(old_key)) break;  // delivered or recalled meanwhile
+        add_entry(view, *parsed, DueKey(parsed->due_ms, view.physical_offset));
+        batch.deletes.push_back(std::move(old_key));
+        AddSegmentPending(parsed->rolled_from, view.queue_offset, -1);
         break;
       }
       case TimerRecord::Kind::kRecall: {
-        flush();
+        flush(view.queue_offset);
         DueEntry entry;
         recalling_.erase(RecallingKey(parsed->due_ms, parsed->msg_id));
         if (!FindEntry(parsed->due_ms, parsed->msg_id, parsed->real_topic, &entry)) break;
@@ -264,8 +360,7 @@ bool TimerService::Ingest() {
       }
     }
   }
-  batch.puts.emplace_back(std::string(kIngestKey), Fixed64(ingest_offset_));
-  flush();
+  flush(ingest_offset_);
   if (indexed > 0) BrokerLogger()->debug("timer: indexed {} timers, queue offset now {}", indexed, ingest_offset_);
   return true;
 }
@@ -290,19 +385,52 @@ Status TimerService::Write(store::MetaStore::StateBatch* batch) {
     }
     changed_topics_.clear();
   }
+  // The segments' counts as they are once this batch is written.
+  std::map<int64_t, SegmentPending> changed;
+  for (const auto& [base, change] : segment_changes_) {
+    if (change.count == 0) continue;
+    auto it = segments_.find(base);
+    SegmentPending now = it == segments_.end() ? SegmentPending{} : it->second;
+    now.count += change.count;
+    if (it == segments_.end()) {  // a segment's first indexed timer record (kept, even when unknown)
+      now.first_queue_offset = change.first_queue_offset;
+    }
+    if (now.count < 0) {
+      BrokerLogger()->error("timer: pending count of commit-log segment {} went below zero", base);
+      now.count = 0;
+    }
+    if (now.count == 0) {
+      batch->deletes.push_back(SegmentKey(base));
+    } else {
+      std::string v = Fixed64(now.count);
+      coding::AppendFixed64(&v, static_cast<uint64_t>(now.first_queue_offset));
+      batch->puts.emplace_back(SegmentKey(base), std::move(v));
+    }
+    changed[base] = now;
+  }
+  segment_changes_.clear();
   if (batch->empty()) return Status::OK();
-  return meta_.WriteState(*batch);
+  VELA_RETURN_IF_ERROR(meta_.WriteState(*batch));
+  // Applied in memory only once written: a failed batch leaves the counts as saved.
+  for (const auto& [base, now] : changed) {
+    if (now.count == 0) {
+      segments_.erase(base);
+    } else {
+      segments_[base] = now;
+    }
+  }
+  if (!changed.empty()) {
+    offset_floor_.store(segments_.empty() ? INT64_MAX : segments_.begin()->first, std::memory_order_relaxed);
+  }
+  return Status::OK();
 }
 
 void TimerService::RemoveEntries(const std::vector<DueEntry>& entries, store::MetaStore::StateBatch* batch,
                                  std::string_view counter_key) {
   for (const DueEntry& e : entries) {
     batch->deletes.push_back(DueKey(e.due_ms, e.offset));
-    // A dropped entry may share its offset with a newer timer (the log lost its tail in a power
-    // failure and the offset was written again): that timer's by-offset key stays.
-    const auto by_offset = counter_key == kDroppedKey ? meta_.GetState(OffsetKey(e.offset)) : std::nullopt;
-    if (!by_offset || ReadFixed64(by_offset) == e.due_ms) batch->deletes.push_back(OffsetKey(e.offset));
     AddPending(e.topic, -1);
+    AddSegmentPending(e.offset, -1, -1);
   }
   std::lock_guard lock(stats_mu_);
   int64_t* total = counter_key == kDeliveredKey ? &delivered_ : counter_key == kRecalledKey ? &recalled_ : &dropped_;
@@ -391,6 +519,8 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
     if (marker_end_ < 0) {
       if (Status st = WriteInFlightMarker(); !st.ok()) {
         BrokerLogger()->error("timer: cannot record the deliveries in flight: {}", st.ToString());
+        // The dropped entries still go, with their counts (a batch applies both or neither).
+        if (Status written = Write(&done); !written.ok()) BrokerLogger()->error("timer: index write: {}", written.ToString());
         return false;
       }
     }
@@ -398,6 +528,7 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
     if (!appended.ok()) {
       BrokerLogger()->warn("timer: delivering {} due messages failed: {}; trying again", delivering.size(),
                            appended.status().ToString());
+      if (Status written = Write(&done); !written.ok()) BrokerLogger()->error("timer: index write: {}", written.ToString());
       if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("timer: {}", st.ToString());
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       return true;
@@ -485,15 +616,21 @@ Status TimerService::ResolveInFlight() {
   }
   std::vector<DueEntry> delivered;
   for (int64_t offset : published) {
-    auto due = meta_.GetState(OffsetKey(offset));
-    if (!due || due->size() != 8) continue;
+    // The timer record gives its due time, hence its index key (its segment is kept while the
+    // entry is pending).
+    auto timer_raw = store_.ReadRecordAt(store::PhysicalOffset(offset));
+    RecordView timer_view;
+    if (!timer_raw.ok() || DecodeRecord(*timer_raw, false, &timer_view) != DecodeOutcome::kRecord ||
+        timer_view.topic != kTimerTopic) {
+      continue;
+    }
+    auto parsed = ParseTimerRecord(timer_view);
+    if (!parsed.ok() || parsed->kind == TimerRecord::Kind::kRecall) continue;
     DueEntry e;
-    e.due_ms = static_cast<int64_t>(coding::GetFixed64(due->data()));
-    e.offset = offset;
-    const std::string key = DueKey(e.due_ms, offset);
+    const std::string key = DueKey(parsed->due_ms, offset);
     auto value = meta_.GetState(key);
     if (!value) continue;
-    if (!ParseDueEntry(key, *value, &e.due_ms, &e.offset, &e.msg_id, &e.topic)) continue;
+    if (!ParseDueEntry(key, *value, &e.due_ms, &e.offset, &e.msg_id, &e.topic) || e.msg_id != timer_view.msg_id) continue;
     delivered.push_back(std::move(e));
   }
   store::MetaStore::StateBatch batch;
@@ -575,32 +712,73 @@ bool TimerService::RecallOne(PendingRecall& r) {
 }
 
 void TimerService::RollOld() {
+  roll_behind_ = false;
+  if (segments_.empty()) {
+    roll_cursor_ = -1;
+    return;
+  }
   const int64_t cutoff = NowEpochMs() - options_.roll_after_ms;
+  // The walk starts at the first timer record of the lowest segment holding a pending timer, or
+  // goes on from where it stopped. Unknown (an older broker's state): from the queue's start.
+  const SegmentPending& lowest = segments_.begin()->second;
+  roll_cursor_ = std::max<int64_t>(roll_cursor_, std::max<int64_t>(lowest.first_queue_offset, 0));
+  const int64_t started_at = roll_cursor_;
   std::vector<std::string> rolled;
-  size_t examined = 0;  // bounded: entries whose record is gone (dropped when due) are passed over
-  int64_t lowest = INT64_MAX;
-  // From the floor: the keys below it are deleted ones, which the iterator would otherwise walk
-  // over once a second (a million tombstones after a million deliveries).
-  const int64_t floor = offset_floor_.load(std::memory_order_relaxed);
-  meta_.ScanStateFrom(kOffsetPrefix, OffsetKey(floor == INT64_MAX ? 0 : floor), [&](std::string_view k, std::string_view v) {
-    if (++examined > kDeliverBatch) return false;
-    if (k.size() != kOffsetPrefix.size() + 8 || v.size() != 8) return true;
-    const int64_t offset = static_cast<int64_t>(coding::GetBigEndian64(k.data() + kOffsetPrefix.size()));
-    lowest = std::min(lowest, offset);
-    auto raw = store_.ReadRecordAt(store::PhysicalOffset(offset));
-    RecordView view;
-    if (!raw.ok() || DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord) return true;
-    if (view.store_timestamp_ms > cutoff) return false;  // offsets grow with store time: the rest are younger
-    rolled.push_back(EncodeRolledRecord(view, offset));
-    return rolled.size() < kDeliverBatch;
-  });
-  // The lowest key at or above the floor (none: nothing is pending). Ingest, which lowers the
-  // floor, runs on this thread too.
-  offset_floor_.store(lowest, std::memory_order_relaxed);
+  size_t examined = 0;  // bounded, so that deliveries do not wait long behind the walk
+  bool done = false;
+  // Only records already indexed: a pending timer not indexed yet would look delivered.
+  while (!done && examined < kRollExamineBudget && rolled.size() < kDeliverBatch && roll_cursor_ < ingest_offset_) {
+    const auto count = static_cast<int32_t>(std::min<int64_t>(256, ingest_offset_ - roll_cursor_));
+    store::GetResult got = store_.GetMessages(kTimerTopic, 0, store::QueueOffset(roll_cursor_), count, 8 << 20, nullptr);
+    if (got.outcome == store::GetOutcome::kOffsetTooSmall) {
+      roll_cursor_ = got.min_offset.value();  // retention deleted them: nothing pending there
+      continue;
+    }
+    if (got.outcome != store::GetOutcome::kFound && got.outcome != store::GetOutcome::kNoMatchedMessage) break;
+    const int64_t walked_from = roll_cursor_;
+    for (std::string_view raw : got.records) {
+      RecordView view;
+      if (DecodeRecord(raw, false, &view) != DecodeOutcome::kRecord) continue;
+      if (view.store_timestamp_ms > cutoff) {  // queue order is store order: the rest are younger
+        done = true;
+        break;
+      }
+      ++examined;
+      const int64_t segment = SegmentOf(view.physical_offset);
+      auto pending = segments_.lower_bound(segment);
+      if (pending == segments_.end()) {  // nothing pending in this segment or after it
+        done = true;
+        break;
+      }
+      if (pending->first != segment) {
+        // Nothing pending in this segment: jump to the next one that holds some.
+        if (pending->second.first_queue_offset > view.queue_offset) {
+          roll_cursor_ = pending->second.first_queue_offset;
+          break;
+        }
+        roll_cursor_ = view.queue_offset + 1;
+        continue;
+      }
+      roll_cursor_ = view.queue_offset + 1;
+      auto parsed = ParseTimerRecord(view);
+      if (!parsed.ok() || parsed->kind == TimerRecord::Kind::kRecall) continue;
+      // Pending when its entry is still indexed (delivered, recalled or rolled ones are not).
+      if (!meta_.GetState(DueKey(parsed->due_ms, view.physical_offset))) continue;
+      rolled.push_back(EncodeRolledRecord(view, view.physical_offset));
+      if (rolled.size() >= kDeliverBatch || examined >= kRollExamineBudget) break;
+    }
+    // Past damaged records (skipped by the read) to where the read ended.
+    if (!done && roll_cursor_ == walked_from) {
+      if (got.next_begin_offset.value() <= roll_cursor_) break;
+      roll_cursor_ = got.next_begin_offset.value();
+    }
+  }
+  roll_behind_ = !done && (examined >= kRollExamineBudget || rolled.size() >= kDeliverBatch);
   if (rolled.empty()) return;
   auto appended = AppendAndWait(std::move(rolled));
   if (!appended.ok()) {
     BrokerLogger()->warn("timer: rolling old timers forward failed: {}", appended.status().ToString());
+    roll_cursor_ = started_at;  // walked again next time
     return;
   }
   BrokerLogger()->info("timer: rolled {} timers stored before {} forward in the log", appended->records.size(), cutoff);
@@ -621,11 +799,6 @@ void TimerService::ForgetOldRecallMarkers() {
 
 int64_t TimerService::RetentionFloor() const { return offset_floor_.load(std::memory_order_relaxed); }
 
-void TimerService::LowerOffsetFloor(int64_t offset) {
-  int64_t floor = offset_floor_.load(std::memory_order_relaxed);
-  while (offset < floor && !offset_floor_.compare_exchange_weak(floor, offset, std::memory_order_relaxed)) {
-  }
-}
 
 TimerStats TimerService::stats() const {
   TimerStats s;

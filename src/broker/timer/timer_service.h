@@ -41,27 +41,31 @@ struct TimerStats {
 //
 // State is records plus saved offsets. A timer message is a record of the timer topic (put there
 // by TimerAdmission); this service reads that topic's queue as an internal consumer, from an
-// offset saved in RocksDB, into an index ordered by due time (the store's "state" column family,
-// keys only: due time and commit-log offset, never bodies; nothing per timer in memory). When a
-// timer falls due the service re-puts the message into its real topic and queue with its unique
-// id and an ORIGIN_OFFSET naming the timer record, then deletes the index entry.
+// offset saved in RocksDB, into an index ordered by due time (the store's "state" column family:
+// one key per pending timer, due time and commit-log offset, never bodies). In memory it keeps
+// only a count of pending timers per commit-log segment (saved with the index). When a timer falls
+// due the service re-puts the message into its real topic and queue with its unique id and an
+// ORIGIN_OFFSET naming the timer record, then deletes the index entry.
 //
 // Guarantees:
 // - Never early: a message is appended to its real topic no sooner than its due millisecond.
-// - Exactly once across crashes: the index and the saved offset move together in one RocksDB
-//   batch, so a crash re-reads exactly the records not yet indexed. Before deliveries are
-//   appended, a saved marker names a log end they all lie after (written synced under SYNC_FLUSH
-//   when none is saved; moved past each round's re-puts in the batch that removes their entries;
-//   cleared after a second without deliveries). A restart (or a failed append) looks in the log
-//   after that end for re-put records whose entries are still indexed, and removes them, so what
-//   was published is not published again.
+// - Exactly once across crashes: the index, the per-segment counts and the saved offset move
+//   together in one RocksDB batch, so a crash re-reads exactly the records not yet indexed.
+//   Before deliveries are appended, a saved marker names a log end they all lie after (written
+//   synced under SYNC_FLUSH when none is saved; moved past each round's re-puts in the batch that
+//   removes their entries; cleared after a second without deliveries). A restart (or a failed
+//   append) looks in the log after that end for re-put records whose timer record (read from the
+//   log, which gives its due time and so its index key) is still indexed, and removes them, so
+//   what was published is not published again.
 // - Overdue timers go out at once after a restart, in due order (the backlog is indexed before
 //   the first delivery; afterwards indexing and delivery take turns, a batch each).
 // - A recalled timer is never delivered: recalls run on the service's thread, between deliveries
 //   (one whose timer is not found waits until everything sent before it was indexed); the recall
 //   record is in the log before the recall is confirmed.
-// - Pending timers survive retention: a timer stored longer ago than roll_after_ms is copied
-//   further on in the log (rolled), and retention keeps any segment holding a pending timer.
+// - Pending timers survive retention: retention keeps every segment whose pending count is not
+//   zero, and a timer stored longer ago than roll_after_ms is copied further on in the log
+//   (rolled; found by walking the timer queue through the segments that hold pending timers), so
+//   its old segment's count drops to zero.
 //
 // One thread does everything (ingest, delivery, recall, roll); the public methods are
 // thread-safe.
@@ -126,7 +130,14 @@ class TimerService final {
   bool RecallOne(PendingRecall& r);
   void RollOld();
   void ForgetOldRecallMarkers();
-  void LowerOffsetFloor(int64_t offset);
+  // The base offset of the commit-log segment holding `offset`.
+  int64_t SegmentOf(int64_t offset) const;
+  // Changes the pending count of the segment holding `offset` (a timer record at queue offset
+  // `queue_offset` of the timer queue); Write saves it with its batch and applies it in memory
+  // once the batch is written.
+  void AddSegmentPending(int64_t offset, int64_t queue_offset, int64_t delta);
+  // Loads timer/seg/ (or builds it from an older broker's timer/o/ keys, which it then deletes).
+  Status LoadSegmentCounts();
   // After a restart or a failed append: finds, from the in-flight marker, which deliveries reached
   // the log, and removes their entries.
   Status ResolveInFlight();
@@ -178,10 +189,21 @@ class TimerService final {
   int64_t pending_ = 0, delivered_ = 0, recalled_ = 0, dropped_ = 0;  // GUARDED_BY(stats_mu_)
   LatencyHistogram lateness_us_;  // GUARDED_BY(stats_mu_)
   std::atomic<int64_t> next_due_ms_{0};
-  // A lower bound of the commit-log offsets of pending timers (INT64_MAX: none): the retention
-  // floor, and where the roll-forward scan starts. Lowered by ingest, raised by the roll scan;
-  // both on the service thread, read from the retention thread.
+  // Pending timers per commit-log segment (only segments with some), and the timer-queue offset
+  // of the first timer record indexed in each (-1: unknown, from an older broker's state).
+  // Written on the service thread after each successful batch.
+  struct SegmentPending {
+    int64_t count = 0;
+    int64_t first_queue_offset = -1;
+  };
+  std::map<int64_t, SegmentPending> segments_;
+  std::map<int64_t, SegmentPending> segment_changes_;  // deltas (count) not yet written
+  // The base of the lowest segment holding a pending timer (INT64_MAX: none): the retention
+  // floor, read from the retention thread.
   std::atomic<int64_t> offset_floor_{INT64_MAX};
+  int64_t roll_cursor_ = -1;   // timer-queue offset the roll walk goes on from (-1: not started)
+  bool roll_behind_ = false;   // the last roll round stopped at its budget
+  int64_t recheck_below_ = -1; // queue offsets below this were indexed once before the log lost its tail
 };
 
 }  // namespace vela::broker::timer
