@@ -683,9 +683,20 @@ TEST_F(TransactionTest, CheckBacksAskALiveProducerAndItsAnswerResolves) {
   options_.timeout_ms = 1;
   options_.check_interval_ms = 50;
   Open();
+  // No producer until both members are in: a round between the two sends would otherwise check
+  // a transaction of one message (a check without a producer is neither sent nor counted).
+  {
+    std::lock_guard lock(checks_mu_);
+    producer_connected_ = false;
+  }
   const int64_t a1 = SendMember("T", "T");
   const int64_t a2 = SendMember("T", "T-b", 2);
   const int64_t later = SendMember("L", "L", 0, {{"CHECK_IMMUNITY_TIME_IN_SECONDS", "3600"}});
+  WaitPending(3);
+  {
+    std::lock_guard lock(checks_mu_);
+    producer_connected_ = true;
+  }
   auto checks = WaitChecks(1);
   ASSERT_GE(checks.size(), 1u);
   const auto& [req, body] = checks[0];
