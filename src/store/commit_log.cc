@@ -26,7 +26,7 @@ CommitLog::CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int6
       size_limit_(size_limit),
       store_host_(store_host),
       prewrite_(prewrite_segments),
-      allocator_(fs, dir_, segment_size, prewrite_segments) {}
+      allocator_(fs, dir_, segment_size, prewrite_segments, kPrefaultAhead) {}
 
 CommitLog::~CommitLog() { Stop(); }
 
@@ -242,14 +242,20 @@ Status CommitLog::Start() {
     std::lock_guard lock(segments_mu_);
     if (segments_.empty()) {
       const int64_t base = write_offset_.load() / segment_size_ * segment_size_;
-      // The first segment is needed now: map it at once and let the allocator prefault it.
-      VELA_ASSIGN_OR_RETURN(auto seg, MappedSegment::Create(fs_, PathOf(base), base, segment_size_, prewrite_));
-      allocator_.PrefaultInBackground(seg);
+      // The first segment is needed now: map it at once, without pre-writing it (zeros over a whole
+      // segment are seconds of disk writes before the broker could listen; a fallocated extent
+      // costs about as much to sync into on this machine's disk: docs/performance.md).
+      VELA_ASSIGN_OR_RETURN(auto seg,
+                            MappedSegment::Create(fs_, PathOf(base), base, segment_size_, /*prewrite=*/false));
       segments_.push_back(std::move(seg));
       write_offset_.store(base);
       flushed_offset_.store(base);
     }
     allocator_.Request(segments_.back()->end());
+    // Pages ahead of where the writer starts are read in on the allocator thread.
+    std::lock_guard append_lock(append_mu_);
+    prefault_asked_until_ = write_offset_.load() + kPrefaultAhead;
+    allocator_.PrefaultAhead(segments_.back(), write_offset_.load(), prefault_asked_until_);
   }
   allocator_.Start();
   return Status::OK();
@@ -421,6 +427,16 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     return write_status;
   }
   write_offset_.store(pos, std::memory_order_seq_cst);
+  if (pos + kPrefaultAhead / 2 > prefault_asked_until_) {
+    // The writer is half way through the pages asked for: ask for the next stretch.
+    prefault_asked_until_ = pos + kPrefaultAhead;
+    std::shared_ptr<MappedSegment> writing;
+    {
+      std::lock_guard seg_lock(segments_mu_);
+      writing = segments_.back();
+    }
+    allocator_.PrefaultAhead(std::move(writing), pos, prefault_asked_until_);
+  }
   appended_records_.fetch_add(static_cast<int64_t>(records.size()), std::memory_order_relaxed);
   appended_bytes_.fetch_add(total, std::memory_order_relaxed);
   out->end_offset = PhysicalOffset(pos);

@@ -132,6 +132,8 @@ class CommitLog {
   const int64_t size_limit_;
   const uint64_t store_host_;
   const bool prewrite_;
+  // Pages are read into the page cache this far ahead of the writer (SegmentAllocator).
+  static constexpr int64_t kPrefaultAhead = 32 << 20;
   SegmentAllocator allocator_;
 
   mutable std::mutex segments_mu_;                       // guards segments_
@@ -141,6 +143,7 @@ class CommitLog {
   std::unordered_map<std::string, int64_t> next_queue_offset_;  // GUARDED_BY(append_mu_)
   std::string key_buf_;                                         // GUARDED_BY(append_mu_)
   std::string write_buf_;  // GUARDED_BY(append_mu_): stamped records on their way to pwrite (SYNC_FLUSH)
+  int64_t prefault_asked_until_ = 0;  // GUARDED_BY(append_mu_): the last PrefaultAhead target
 
   std::atomic<int64_t> write_offset_{0};
   std::atomic<int64_t> flushed_offset_{0};

@@ -30,16 +30,20 @@ Result<std::shared_ptr<MappedSegment>> MappedSegment::Map(std::unique_ptr<File> 
   return std::shared_ptr<MappedSegment>(new MappedSegment(std::move(file), base, size, static_cast<char*>(p)));
 }
 
-void MappedSegment::Prefault() const {
-  // MADV_POPULATE_READ (Linux 5.14) brings every page into the page cache (zero-filled for an
-  // unwritten extent) without dirtying it: appends (pwrite) then copy into cached pages, and a
-  // flush writes back only what appends wrote. (POPULATE_WRITE would dirty the whole segment, so
-  // the first fdatasync would write all of it, zeros included.) Chunks keep each call short.
+void MappedSegment::Prefault(int64_t rel_from, int64_t rel_to) const {
+  // MADV_POPULATE_READ (Linux 5.14) brings pages into the page cache (zero-filled for an
+  // unwritten extent) without dirtying them: appends (pwrite) then copy into cached pages, and a
+  // flush writes back only what appends wrote. (POPULATE_WRITE would dirty every page, so a later
+  // fdatasync would write the zeros too.) The range is widened to whole pages.
 #ifdef MADV_POPULATE_READ
-  constexpr int64_t kChunk = 8 << 20;
-  for (int64_t off = 0; off < size_; off += kChunk) {
-    if (::madvise(data_ + off, static_cast<size_t>(std::min(kChunk, size_ - off)), MADV_POPULATE_READ) != 0) return;
-  }
+  const int64_t page = 4096;
+  const int64_t from = std::max<int64_t>(0, rel_from) / page * page;
+  const int64_t to = std::min(size_, rel_to);
+  if (to <= from) return;
+  (void)::madvise(data_ + from, static_cast<size_t>(to - from), MADV_POPULATE_READ);
+#else
+  (void)rel_from;
+  (void)rel_to;
 #endif
 }
 

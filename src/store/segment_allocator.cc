@@ -1,11 +1,19 @@
 #include "store/segment_allocator.h"
 
+#include <algorithm>
+
 #include "store/logger.h"
 
 namespace vela::store {
 
-SegmentAllocator::SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size, bool prewrite)
-    : ServiceThread("vela-seg-alloc"), fs_(fs), dir_(std::move(dir)), segment_size_(segment_size), prewrite_(prewrite) {}
+SegmentAllocator::SegmentAllocator(FileSystem& fs, std::string dir, int64_t segment_size, bool prewrite,
+                                   int64_t prefault_ahead)
+    : ServiceThread("vela-seg-alloc"),
+      fs_(fs),
+      dir_(std::move(dir)),
+      segment_size_(segment_size),
+      prewrite_(prewrite),
+      prefault_ahead_(prefault_ahead) {}
 
 SegmentAllocator::~SegmentAllocator() {
   Stop();
@@ -65,23 +73,47 @@ Result<std::shared_ptr<MappedSegment>> SegmentAllocator::Take(int64_t base, std:
   return seg;
 }
 
-void SegmentAllocator::PrefaultInBackground(std::shared_ptr<MappedSegment> segment) {
+void SegmentAllocator::PrefaultAhead(std::shared_ptr<MappedSegment> segment, int64_t from, int64_t until) {
+  if (prefault_ahead_ <= 0) return;
   {
     std::lock_guard lock(mu_);
-    to_prefault_ = std::move(segment);
+    prefault_segment_ = std::move(segment);
+    prefault_from_ = from;
+    prefault_to_ = until;
   }
   Wakeup();
 }
 
+bool SegmentAllocator::PrefaultSome() {
+  // A chunk is a few milliseconds of work; a round does at most prefault_ahead_ bytes, then lets
+  // an allocation request be served.
+  constexpr int64_t kChunk = 4 << 20;
+  std::shared_ptr<MappedSegment> seg;
+  int64_t from, to;
+  {
+    std::lock_guard lock(mu_);
+    seg = prefault_segment_;
+    from = prefault_from_;
+    to = prefault_to_;
+  }
+  if (!seg) return false;
+  const int64_t end = std::min(to, seg->end());
+  from = std::max({from, prefaulted_until_.load(std::memory_order_relaxed), seg->base()});
+  const int64_t round_end = std::min(end, from + prefault_ahead_);
+  while (from < round_end && !stopped()) {
+    const int64_t chunk_end = std::min(round_end, from + kChunk);
+    seg->Prefault(from - seg->base(), chunk_end - seg->base());
+    from = chunk_end;
+    prefaulted_until_.store(from, std::memory_order_release);
+  }
+  return from < end;
+}
+
 void SegmentAllocator::Run() {
+  bool more_to_prefault = false;
   while (!stopped()) {
-    WaitForRunning(std::chrono::milliseconds(200));
-    std::shared_ptr<MappedSegment> in_use;
-    {
-      std::lock_guard lock(mu_);
-      in_use = std::move(to_prefault_);
-    }
-    if (in_use) in_use->Prefault();
+    if (!more_to_prefault) WaitForRunning(std::chrono::milliseconds(200));
+    more_to_prefault = PrefaultSome();
     int64_t base;
     {
       std::lock_guard lock(mu_);
@@ -91,11 +123,10 @@ void SegmentAllocator::Run() {
     const std::string path = dir_ + "/" + MappedSegment::FileName(base);
     if (fs_.Exists(path)) (void)fs_.Remove(path);  // a stale, never-used segment from before a crash
     auto seg = MappedSegment::Create(fs_, path, base, segment_size_, prewrite_);
-    // The segment is ready as soon as it exists, and is read into the page cache afterwards, while
-    // it waits or is already in use: a writer reaching the end of its segment never waits for a
-    // prefault (for a 1 GiB segment, seconds of CPU on a busy 2-core machine, longer than a send
-    // may wait).
-    std::shared_ptr<MappedSegment> prefault_after;
+    // The segment is ready as soon as it exists; its head is read into the page cache afterwards
+    // (a writer reaching the end of its segment never waits for that), the rest as the writer
+    // goes (PrefaultAhead).
+    std::shared_ptr<MappedSegment> prefault_head;
     std::unique_lock lock(mu_);
     attempted_ = true;
     if (requested_ != base) {
@@ -104,7 +135,7 @@ void SegmentAllocator::Run() {
       continue;
     }
     if (seg.ok()) {
-      prefault_after = *seg;
+      prefault_head = *seg;
       ready_ = std::move(*seg);
     } else {
       error_ = seg.status();
@@ -112,7 +143,7 @@ void SegmentAllocator::Run() {
     }
     cv_.notify_all();
     lock.unlock();
-    if (prefault_after) prefault_after->Prefault();
+    if (prefault_head && prefault_ahead_ > 0) prefault_head->Prefault(0, std::min(prefault_ahead_, segment_size_));
   }
 }
 

@@ -2,6 +2,9 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+
+#include <sys/mman.h>
 
 #include <gtest/gtest.h>
 
@@ -188,6 +191,43 @@ TEST_F(CommitLogTest, SyncFlushAcknowledgesAfterTheFlush) {
     ASSERT_OK_AND_ASSIGN(auto r, AppendOne(*store, MakeRecord("T", 0, "sync")));
     EXPECT_GE(store->stats().flushed_offset, r.end_offset);
   }
+}
+
+// Pages are read in a stretch ahead of the writer, never the whole segment: a fresh broker's
+// resident size does not grow with the segment size, and appends still find their pages ready.
+TEST_F(CommitLogTest, PagesAreReadInJustAheadOfTheWriterNotTheWholeSegment) {
+  constexpr int64_t kSegment = 256 << 20;
+  constexpr int64_t kPage = 4096;
+  auto fs = DefaultFileSystem();
+  const std::string log_dir = dir_.str() + "/commitlog";
+  std::filesystem::create_directories(log_dir);
+  CommitLog log(*fs, log_dir, kSegment, 0, PackHost("127.0.0.1:10911"), /*prewrite_segments=*/false);
+  ASSERT_OK(log.Load());
+  ASSERT_OK(log.Start());
+  auto resident = [&](int64_t offset) {
+    auto seg = log.SegmentFor(PhysicalOffset(offset));
+    unsigned char in_core = 0;
+    char* page = seg->data() + (offset - seg->base()) / kPage * kPage;
+    EXPECT_EQ(::mincore(page, kPage, &in_core), 0);
+    return (in_core & 1) != 0;
+  };
+  auto wait_resident = [&](int64_t offset) {
+    for (int i = 0; i < 2000 && !resident(offset); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return resident(offset);
+  };
+  EXPECT_TRUE(wait_resident(20 << 20));  // within the first stretch
+  EXPECT_FALSE(resident(128 << 20));     // far ahead of the writer: untouched
+
+  // Write 40 MiB: the writer asks for the next stretch on its way.
+  const std::string rec = MakeRecord("T", 0, std::string(64 << 10, 'x'));
+  std::vector<PendingRecord> batch(16, PendingRecord{rec, "T", 0});
+  while (log.write_offset().value() < (40 << 20)) {
+    AppendResult out;
+    ASSERT_OK(log.Append(batch, 1, &out));
+  }
+  EXPECT_TRUE(wait_resident(60 << 20));  // ahead of the writer now
+  EXPECT_FALSE(resident(200 << 20));
+  log.Stop();
 }
 
 }  // namespace
