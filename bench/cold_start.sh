@@ -13,7 +13,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 BUILD=${BUILD:-$ROOT/build-bench}
-BIN=$BUILD/bin
+BIN=${BIN:-$BUILD/bin}
 PASSES=${PASSES:-3}
 COUNT=${COUNT:-200000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
