@@ -25,7 +25,7 @@ enum class FlushDiskType { kAsync, kSync };
 // Settings, with RocketMQ's key names where the meaning matches (documented in conf/broker.conf).
 struct StoreOptions {
   std::string root_dir;                                        // storePathRootDir
-  FlushDiskType flush_disk_type = FlushDiskType::kAsync;       // flushDiskType
+  FlushDiskType flush_disk_type = FlushDiskType::kSync;        // flushDiskType
   int64_t commitlog_segment_size = 1LL << 30;                  // mappedFileSizeCommitLog
   int64_t consume_queue_segment_size = 300000 * 20;            // mappedFileSizeConsumeQueue
   int flush_interval_ms = 500;                                 // flushIntervalCommitLog

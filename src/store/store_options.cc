@@ -9,7 +9,7 @@ namespace vela::store {
 Result<StoreOptions> StoreOptions::FromConfig(const Config& config) {
   StoreOptions o;
   o.root_dir = config.GetString("storePathRootDir", o.root_dir);
-  const std::string flush = config.GetString("flushDiskType", "ASYNC_FLUSH");
+  const std::string flush = config.GetString("flushDiskType", "SYNC_FLUSH");
   if (flush == "ASYNC_FLUSH") {
     o.flush_disk_type = FlushDiskType::kAsync;
   } else if (flush == "SYNC_FLUSH") {

@@ -105,7 +105,7 @@ check_line storePathRootDir "$TMP/flag-store" "flag --store-dir"
 check_line maxPullMessages 32 "flag --set"
 check_line listen 127.0.0.1:0 "flag --listen"
 check_line listenPort 12345 "file .*prec.conf:4"
-check_line flushDiskType ASYNC_FLUSH default
+check_line flushDiskType SYNC_FLUSH default
 check_line strictConfig true default
 [ ! -d "$TMP/flag-store" ] || fail "--print-config created the store"
 # The namesrv too.
