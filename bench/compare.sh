@@ -88,7 +88,7 @@ if [ ! -f "$BUILD/CMakeCache.txt" ]; then
   # VELA_WERROR=OFF: GCC 12 -O3 gives a false -Wrestrict in src/filter/sql92_lexer.cc (vela-bench keeps -Werror)
   cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DVELA_WERROR=OFF > "$OUT/cmake.log"
 fi
-cmake --build "$BUILD" -j2 --target vela-bench vela-broker vela-namesrv vela-admin > "$OUT/build.log" 2>&1 \
+cmake --build "$BUILD" -j2 --target vela-bench vela-broker vela-namesrv vela-admin vela-fsync-latency > "$OUT/build.log" 2>&1 \
   || { tail -30 "$OUT/build.log" >&2; exit 1; }
 BIN=$BUILD/bin
 
@@ -132,9 +132,15 @@ new_topic() {  # sets TOPIC to a fresh topic, created with $QUEUES queues (not i
 }
 
 # run cfg wl broker_pid command... : one timed run, appended to $RAW as {"cfg","wl",...,"result":{...}}
+# Before it, the server is let settle: under 2 % of a core over 2 s (lib.sh's settle, at most 60 s),
+# so no start-up or background work of the last workload (segment read-ahead, compaction, flush)
+# is measured; the seconds waited and the server's CPU meanwhile go into the record.
 run() {
   local cfg=$1 wl=$2 bpid=$3; shift 3
-  local load c0 c1 s0 s1 t0 t1 line
+  local load c0 c1 s0 s1 t0 t1 line w0 w1 sc0 sc1
+  w0=$(date +%s.%N); sc0=$(cpu_s "$bpid")
+  settle "$bpid"
+  w1=$(date +%s.%N); sc1=$(cpu_s "$bpid")
   load=$(cut -d' ' -f1-3 /proc/loadavg)
   c0=$(cpu_s "$bpid"); s0=$(busy_s); t0=$(date +%s.%N)
   if ! line=$(timeout "$RUN_TIMEOUT" "$@" 2> "$OUT/${cfg}_${wl}.err"); then
@@ -145,7 +151,8 @@ run() {
   c1=$(cpu_s "$bpid"); s1=$(busy_s); t1=$(date +%s.%N)
   printf '{"cfg":"%s","wl":"%s","run":%s,"load_before":"%s",%s,"result":%s}\n' "$cfg" "$wl" "${PASS:-0}" "$load" \
     "$(awk -v a="$c0" -v b="$c1" -v s0="$s0" -v s1="$s1" -v t0="$t0" -v t1="$t1" \
-       'BEGIN{printf "\"broker_cpu_s\":%.3f,\"machine_busy_s\":%.3f,\"wall_s\":%.3f", b-a, s1-s0, t1-t0}')" \
+       -v w0="$w0" -v w1="$w1" -v sc0="$sc0" -v sc1="$sc1" \
+       'BEGIN{printf "\"broker_cpu_s\":%.3f,\"machine_busy_s\":%.3f,\"wall_s\":%.3f,\"settle_wait_s\":%.1f,\"settle_cpu_s\":%.3f", b-a, s1-s0, t1-t0, w1-w0, sc1-sc0}')" \
     "$line" >> "$RAW"
   log "  $cfg $wl: $(echo "$line" | cut -c1-170)"
 }
@@ -191,6 +198,11 @@ pingpong() {  # raw loopback round trips, 1 KiB, NODELAY: the physical limit W1 
   printf '{"cfg":"tcp","wl":"pingpong","run":%s,"load_before":"%s","result":%s}\n' "$PASS" \
     "$(cut -d' ' -f1-3 /proc/loadavg)" "$(cat "$OUT/pingpong_$PASS.json")" >> "$RAW"
   log "  ping-pong: $(cat "$OUT/pingpong_$PASS.json")"
+  # The disk's own pwrite + fdatasync (the floor under SYNC_FLUSH and Redis always), same disk as the stores.
+  "$BIN/vela-fsync-latency" --dir /tmp --count 2000 --rounds 2 --json > "$OUT/fsync_$PASS.json"
+  printf '{"cfg":"disk","wl":"fsync","run":%s,"load_before":"%s","result":%s}\n' "$PASS" \
+    "$(cut -d' ' -f1-3 /proc/loadavg)" "$(cat "$OUT/fsync_$PASS.json")" >> "$RAW"
+  log "  fsync: $(cat "$OUT/fsync_$PASS.json")"
 }
 
 for PASS in $(seq 1 "$RUNS"); do
@@ -279,6 +291,17 @@ if pp:
     sp = lambda k, f: f"{f(pp[k])} ({f(pp_spread[k][0])}–{f(pp_spread[k][1])})" if len(pp_all) > 1 else f(pp[k])
     print(f"Raw loopback TCP ping-pong (1 KiB, NODELAY, tcp_pingpong, once per pass): p50 {sp('p50_us', lambda x: f'{x:.1f}')} µs, "
           f"p99 {sp('p99_us', lambda x: f'{x:.1f}')} µs, {sp('rtt_per_s', lambda x: f'{x:,.0f}')} round trips/s")
+fs_all = [d["result"] for d in R.get(("disk", "fsync"), [])]
+if fs_all:
+    def fsm(way, k):
+        return statistics.median(float(x[way][k]) for x in fs_all)
+    print("Raw disk, 1 KiB pwrite + fdatasync (vela-fsync-latency, /tmp, 2 x 2,000 per way, once per pass), p50 / p99.9 µs: "
+          + ", ".join(f"{w} {fsm(w, 'p50_us'):.0f} / {fsm(w, 'p999_us'):.0f}" for w in ("append", "fallocated", "prewritten")))
+settles = [d for k, v in R.items() for d in v if "settle_wait_s" in d]
+if settles:
+    print(f"Before every workload the server was let settle (under 2 % of a core over 2 s): waits "
+          f"{min(d['settle_wait_s'] for d in settles):.1f}–{max(d['settle_wait_s'] for d in settles):.1f} s, "
+          f"server CPU while waiting up to {max(d['settle_cpu_s'] for d in settles):.2f} s.")
 print()
 print("Cells: median (min–max) over the passes. Ratios of medians; > 1× means Vela is better "
       "(throughput Vela/Redis; latency and CPU Redis/Vela).")

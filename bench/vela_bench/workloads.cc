@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <random>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -34,12 +35,13 @@ constexpr int64_t kE2eTailNs = 10 * kNsPerS;       // e2e: wait for the last ack
 double Round1(double x) { return std::round(x * 10.0) / 10.0; }
 double Round3(double x) { return std::round(x * 1000.0) / 1000.0; }
 
-// One reusable payload: 8-byte sequence, 8-byte steady-clock send time (ns), then 'a'..'z'
-// repeated. Thread-compatible.
+// One reusable payload: 8-byte sequence, 8-byte steady-clock send time (ns), then, with a run id,
+// that id (8 bytes), then 'a'..'z' repeated. Thread-compatible.
 class Payload {
  public:
-  explicit Payload(size_t size) : bytes_(std::max<size_t>(size, 16)) {
+  explicit Payload(size_t size, uint64_t run_id = 0) : bytes_(std::max<size_t>(size, run_id ? 24 : 16)) {
     for (size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = static_cast<char>('a' + i % 26);
+    if (run_id != 0) std::memcpy(bytes_.data() + 16, &run_id, sizeof run_id);
   }
   const char* Stamp(uint64_t seq, int64_t send_ns) {
     std::memcpy(bytes_.data(), &seq, sizeof seq);
@@ -58,6 +60,13 @@ bool ReadStamp(const std::string& body, uint64_t* seq, int64_t* send_ns) {
   std::memcpy(seq, body.data(), 8);
   std::memcpy(send_ns, body.data() + 8, 8);
   return true;
+}
+
+// The run id of a payload made with one (0 when the body is too short to hold one).
+uint64_t ReadRunId(const std::string& body) {
+  uint64_t id = 0;
+  if (body.size() >= 24) std::memcpy(&id, body.data() + 16, sizeof id);
+  return id;
 }
 
 nlohmann::json LatencyJson(const LatencyHistogram& h) {
@@ -374,11 +383,18 @@ nlohmann::json RunE2e(const RunOptions& options) {
   std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(total));
   std::mutex latency_mu;
   LatencyHistogram latency_ns;  // GUARDED_BY(latency_mu)
-  std::atomic<int64_t> received{0}, dupes{0}, malformed{0};
+  std::atomic<int64_t> received{0}, dupes{0}, malformed{0}, foreign{0};
+  // Messages of an earlier run on the same topic carry another run id: counted apart, never as
+  // this run's (their sequence numbers overlap).
+  const uint64_t run_id = std::random_device{}() | (static_cast<uint64_t>(std::random_device{}()) << 32) | 1;
   auto handler = [&](const std::string& body) {
     const int64_t t = NowMonotonicNs();
     uint64_t seq = 0;
     int64_t ts = 0;
+    if (ReadRunId(body) != run_id) {
+      foreign.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
     if (!ReadStamp(body, &seq, &ts)) {
       malformed.fetch_add(1, std::memory_order_relaxed);
     } else if (seq < static_cast<uint64_t>(total)) {
@@ -398,7 +414,7 @@ nlohmann::json RunE2e(const RunOptions& options) {
   BenchProducer& p = **producer;
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let the subscription settle
 
-  Payload payload(options.size);
+  Payload payload(options.size, run_id);
   std::vector<uint64_t> acked, failed;
   int64_t inflight = 0, acks = 0, fails = 0, late_1ms = 0, max_lag = 0;
   const auto period = static_cast<int64_t>(1e9 / options.rate);
@@ -459,6 +475,7 @@ nlohmann::json RunE2e(const RunOptions& options) {
   j["received"] = got;
   j["missing"] = total - distinct;
   j["dupes"] = dupes.load();
+  j["other_runs"] = foreign.load();  // messages of earlier runs on the topic, not counted
   j["send_late_gt_1ms"] = late_1ms;
   j["max_send_lag_us"] = Round1(static_cast<double>(max_lag) / 1000.0);
   if (!first_error.empty()) j["first_error"] = first_error;
