@@ -26,6 +26,9 @@ class ConsumeService {
   virtual void Submit(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages) = 0;
   // Waits up to `timeout_ms` until no listener call of `pq` is in progress. Returns false on timeout.
   virtual bool WaitIdle(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) = 0;
+  // Waits up to `timeout_ms` until every message of `pq` already handed over is finished (or
+  // parked by kLeave). Returns false on timeout. Orderly only; the concurrent service returns true.
+  virtual bool WaitDrained(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) = 0;
   // Waits for the listener calls in progress and stops the threads. Idempotent.
   virtual void Shutdown() = 0;
 };

@@ -27,6 +27,7 @@ class ConcurrentConsumeService final : public ConsumeService {
 
   void Submit(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages) override;
   bool WaitIdle(const std::shared_ptr<ProcessQueue>&, int64_t) override { return true; }
+  bool WaitDrained(const std::shared_ptr<ProcessQueue>&, int64_t) override { return true; }
   void Shutdown() override;
 
  private:

@@ -37,6 +37,16 @@ bool OrderlyConsumeService::WaitIdle(const std::shared_ptr<ProcessQueue>& pq, in
   return pq->idle_cv.wait_for(lock, std::chrono::milliseconds(timeout_ms), [&] { return pq->consuming == 0; });
 }
 
+bool OrderlyConsumeService::WaitDrained(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::unique_lock lock(pq->mu);
+  for (;;) {
+    if (pq->consuming == 0 && pq->backlog.busy_keys() <= pq->parked_keys) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    pq->idle_cv.wait_for(lock, std::chrono::milliseconds(10));
+  }
+}
+
 void OrderlyConsumeService::PostKey(const std::shared_ptr<ProcessQueue>& pq, const std::string& key) {
   asio::post(pool_, [this, pq, key] { RunKey(pq, key); });
 }
@@ -53,6 +63,7 @@ void OrderlyConsumeService::FinishFront(const std::shared_ptr<ProcessQueue>& pq,
     if (front == nullptr) return;
     pq->tracker.Remove(front->queue_offset);
     more = pq->backlog.PopFront(key);
+    if (!more) pq->idle_cv.notify_all();
   }
   if (more) PostKey(pq, key);
 }
@@ -83,10 +94,17 @@ void OrderlyConsumeService::RunKey(const std::shared_ptr<ProcessQueue>& pq, cons
         if (--pq->consuming == 0) pq->idle_cv.notify_all();
         if (result == ConsumeResult::kSuccess) {
           pq->tracker.Remove(message->queue_offset);
-          if (!pq->backlog.PopFront(key)) return;  // the key is idle
+          if (!pq->backlog.PopFront(key)) {
+            pq->idle_cv.notify_all();
+            return;  // the key is idle
+          }
           continue;
         }
-        if (result == ConsumeResult::kLeave) return;  // the key waits for the queue's next owner
+        if (result == ConsumeResult::kLeave) {
+          ++pq->parked_keys;  // the key waits for the queue's next owner
+          pq->idle_cv.notify_all();
+          return;
+        }
         failures = pq->backlog.AddFrontFailure(key);
       }
       message->reconsume_times++;
@@ -103,7 +121,10 @@ void OrderlyConsumeService::RunKey(const std::shared_ptr<ProcessQueue>& pq, cons
                            message->msg_id, pq->mq.ToString(), message->queue_offset);
       std::lock_guard lock(pq->mu);
       pq->tracker.Remove(message->queue_offset);
-      if (!pq->backlog.PopFront(key)) return;
+      if (!pq->backlog.PopFront(key)) {
+        pq->idle_cv.notify_all();
+        return;
+      }
       continue;
     }
     ClientLogger()->warn("orderly listener failed {} time(s) on {} ({} offset {}): sending it to the dead-letter topic",

@@ -31,6 +31,7 @@ class OrderlyConsumeService final : public ConsumeService {
 
   void Submit(const std::shared_ptr<ProcessQueue>& pq, std::vector<MessageView> messages) override;
   bool WaitIdle(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) override;
+  bool WaitDrained(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) override;
   void Shutdown() override;
 
  private:

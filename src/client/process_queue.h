@@ -68,12 +68,16 @@ struct ProcessQueue {
   std::atomic<bool> locked{false};
   std::atomic<int64_t> lock_granted_ms{0};
   std::atomic<bool> pulling{false};
+  // Orderly clustering, on its way out (rebalance or shutdown): no more pulls, the messages
+  // already pulled are still consumed (so the commit before the unlock covers them).
+  std::atomic<bool> releasing{false};
 
   std::mutex mu;
   OffsetTracker tracker;   // GUARDED_BY(mu)
   int64_t last_committed;  // GUARDED_BY(mu): what the store last accepted (or the start offset)
   KeyedBacklog backlog;    // GUARDED_BY(mu): orderly only
   int consuming = 0;       // GUARDED_BY(mu): listener calls in progress (orderly release waits for 0)
+  size_t parked_keys = 0;  // GUARDED_BY(mu): orderly keys stopped by kLeave (they take no more messages)
   std::condition_variable idle_cv;  // notified when consuming drops
 };
 

@@ -26,7 +26,7 @@ v1::FilterType ToWire(FilterExpression::Type type) {
 }  // namespace
 
 void PullService::PullNext(const std::shared_ptr<ProcessQueue>& pq) {
-  if (!ctx_.running.load() || pq->dropped.load()) return;
+  if (!ctx_.running.load() || pq->dropped.load() || pq->releasing.load()) return;
   if (ctx_.options.orderly && ctx_.clustering() &&
       !RebalanceService::LockValid(*pq, ctx_.options.lock_renew_interval_ms)) {
     ctx_.instance->ScheduleAfter(kWaitForLockMs, [this, pq] { PullNext(pq); });
@@ -76,7 +76,8 @@ void PullService::PullNext(const std::shared_ptr<ProcessQueue>& pq) {
 void PullService::OnPullResult(const std::shared_ptr<ProcessQueue>& pq, const std::string& addr,
                                Result<net::Frame> response) {
   // On an io thread: decoding a batch is cheap; the listener work goes to the consume service.
-  if (!ctx_.running.load() || pq->dropped.load()) return;
+  // A releasing queue takes no more messages (they stay for the next owner).
+  if (!ctx_.running.load() || pq->dropped.load() || pq->releasing.load()) return;
   if (!response.ok()) {
     const auto& status = response.status();
     int64_t delay = kPullRetryDelayMs;

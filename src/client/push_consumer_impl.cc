@@ -206,6 +206,7 @@ vela::Status PushConsumerImpl::SendHeartbeat(bool sync) {
 void PushConsumerImpl::Shutdown() {
   if (shut_down_.exchange(true)) return;
   if (!instance_) return;
+  rebalance_->DrainAll();  // orderly: what was pulled is finished before the final commit
   ctx_.running.store(false);
   consume_->Shutdown();  // listeners in progress finish; queued tasks see running == false
   rebalance_->ReleaseAll();  // commits (sync), unlocks (orderly), flushes the offset store

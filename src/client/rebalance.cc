@@ -99,7 +99,7 @@ bool RebalanceService::StartQueue(const std::shared_ptr<ProcessQueue>& pq) {
 
 bool RebalanceService::Rebalance() {
   std::lock_guard rebalance_lock(rebalance_mu_);
-  if (!ctx_.running.load() || released_all_) return false;
+  if (!ctx_.running.load() || released_all_ || draining_.load()) return false;
   bool unknown_to_broker = false;
   const auto subs = ctx_.CopySubscriptions();
   std::set<MessageQueue> wanted;
@@ -171,20 +171,42 @@ bool RebalanceService::Rebalance() {
 }
 
 void RebalanceService::ReleaseQueue(const std::shared_ptr<ProcessQueue>& pq, bool held_lock) {
-  pq->dropped.store(true);
   if (orderly_locking()) {
-    // The message in progress finishes first, its offset is committed, then the lock goes.
+    // Pulling stops; what was pulled is still consumed (under the lock we hold), so the commit
+    // below covers every key's finished messages and the next owner repeats none of them. The
+    // wait is bounded by the renew interval (the lock stays valid that long without renewal).
+    pq->releasing.store(true);
+    const bool drained = consume_.WaitDrained(pq, ctx_.options.lock_renew_interval_ms);
+    pq->dropped.store(true);
     if (!consume_.WaitIdle(pq, kReleaseWaitMs)) {
       ClientLogger()->warn("{}: the listener did not finish within {} ms; its lock is left to expire",
                            pq->mq.ToString(), kReleaseWaitMs);
       store_.Commit(pq, /*sync=*/true);
       return;
     }
+    if (!drained) {
+      ClientLogger()->warn("{}: pulled messages still unfinished at release; the next owner receives them again",
+                           pq->mq.ToString());
+    }
     store_.Commit(pq, /*sync=*/true);
     if (held_lock) Unlock(pq);
     return;
   }
+  pq->dropped.store(true);
   store_.Commit(pq, /*sync=*/true);
+}
+
+void RebalanceService::DrainAll() {
+  if (!orderly_locking()) return;
+  draining_.store(true);  // no new queues from now on; lock renewal goes on
+  auto queues = Snapshot();
+  for (const auto& pq : queues) pq->releasing.store(true);
+  for (const auto& pq : queues) {
+    if (!consume_.WaitDrained(pq, ctx_.options.lock_renew_interval_ms)) {
+      ClientLogger()->warn("{}: pulled messages still unfinished at shutdown; the next owner receives them again",
+                           pq->mq.ToString());
+    }
+  }
 }
 
 std::vector<std::shared_ptr<ProcessQueue>> RebalanceService::Lock(

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,7 +34,9 @@ std::vector<MessageQueue> AllocateQueues(MessageModel model, const std::vector<M
 //    committed by then); locks are renewed every lock_renew_interval_ms and missing ones retried
 //    every second (RenewLocks); a queue whose renewal the broker refused is dropped; on release
 //    the message in progress finishes, the offset is committed, then the lock is released
-//    (UNLOCK_QUEUES); if the listener does not finish in time the lock is left to expire.
+//    (UNLOCK_QUEUES); if the listener does not finish in time the lock is left to expire. Before
+//    that commit, the messages already pulled are consumed too (bounded wait), so the next owner
+//    repeats none of them although keys finish out of offset order.
 // Rebalance, RenewLocks and ReleaseAll are serialized by one mutex. Thread-safe.
 class RebalanceService {
  public:
@@ -47,6 +50,10 @@ class RebalanceService {
   void RenewLocks();
   // Commits every queue's committable offset; sync waits. Flushes the store.
   void CommitAll(bool sync);
+  // Orderly clustering shutdown, before the consumer stops: stops pulling and waits (bounded by
+  // the renew interval) until every pulled message is finished, still renewing the locks, so the
+  // final commit covers them. Rebalancing stops.
+  void DrainAll();
   // Shutdown: drops every queue, commits (sync) and, orderly, unlocks. Stops rebalancing.
   void ReleaseAll();
 
@@ -74,6 +81,7 @@ class RebalanceService {
   ConsumeService& consume_;
   std::mutex rebalance_mu_;  // serializes Rebalance, RenewLocks and ReleaseAll
   bool released_all_ = false;  // GUARDED_BY(rebalance_mu_)
+  std::atomic<bool> draining_{false};
   std::mutex queues_mu_;
   std::map<MessageQueue, std::shared_ptr<ProcessQueue>> queues_;  // GUARDED_BY(queues_mu_)
 };

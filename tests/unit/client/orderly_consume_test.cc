@@ -251,3 +251,27 @@ TEST(OrderlyConsumeTest, WaitIdleReturnsOnceTheMessageInProgressFinishes) {
 
 }  // namespace
 }  // namespace vela::client
+
+namespace vela::client {
+namespace {
+
+TEST(OrderlyConsumeTest, WaitDrainedCoversPulledMessagesAndStopsAtParkedKeys) {
+  std::atomic<int> calls{0};
+  TestConsumer consumer(OrderlyOptions(), [&](const MessageView& m) {
+    calls++;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return m.properties.at("SHARDING_KEY") == "left" ? ConsumeResult::kLeave : ConsumeResult::kSuccess;
+  });
+  OrderlyConsumeService service(consumer.ctx);
+  auto pq = LockedQueue();
+  std::vector<MessageView> batch;
+  for (int64_t i = 0; i < 30; ++i) batch.push_back(MakeMessage("127.0.0.1:1", i, i % 3 == 0 ? "left" : "k" + std::to_string(i % 3)));
+  Deliver(service, pq, std::move(batch));
+  pq->releasing.store(true);
+  EXPECT_TRUE(service.WaitDrained(pq, 20000));
+  EXPECT_EQ(Committable(pq), 0);  // the left message (offset 0) holds the offset for the next owner
+  EXPECT_EQ(calls.load(), 21);    // every other key's message consumed, the left key stopped at its first
+}
+
+}  // namespace
+}  // namespace vela::client
