@@ -131,6 +131,10 @@ void PushConsumerImpl::Rebalance() {
 
 vela::Status PushConsumerImpl::Subscribe(const std::string& topic, const FilterExpression& filter) {
   VELA_RETURN_IF_ERROR(ValidateTopicName(topic));
+  if (IsRetryTopic(topic)) {
+    return vela::Status::InvalidArgument(
+        fmt::format("{} is a retry topic: a clustering consumer subscribes to its group's own", topic));
+  }
   Status valid = ValidateFilter(filter);
   if (!valid.ok()) return vela::Status(vela::StatusCode::kInvalidArgument, valid.message(), vela::SubCode::kBadFilter);
   ctx_.SetSubscription(topic, filter);

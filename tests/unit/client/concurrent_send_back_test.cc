@@ -53,7 +53,7 @@ TEST(ConcurrentSendBackTest, FailedMessagesAreSentBackAndCountAsConsumed) {
     if (m.queue_offset == 3) throw std::runtime_error("listener bug");
     return ConsumeResult::kSuccess;
   });
-  ConcurrentConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<ConcurrentConsumeService>();
   std::vector<MessageView> batch;
   for (int64_t i = 0; i < 6; ++i) batch.push_back(MakeMessage(broker.address(), i));
   auto pq = Deliver(service, std::move(batch));
@@ -81,7 +81,7 @@ TEST(ConcurrentSendBackTest, RefusedSendBackKeepsTheMessageAndRetriesItLocally) 
     reconsume_seen.push_back(m.reconsume_times);
     return ConsumeResult::kFailure;  // always fails: only an acknowledged send-back finishes it
   });
-  ConcurrentConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<ConcurrentConsumeService>();
   auto pq = Deliver(service, {MakeMessage(broker.address(), 0), MakeMessage(broker.address(), 1)});
   ASSERT_TRUE(WaitFor([&] { return Committable(pq) == 2; }));
   {
@@ -97,7 +97,7 @@ TEST(ConcurrentSendBackTest, OffsetIsHeldWhileTheSendBackCannotReachTheBroker) {
     calls++;
     return ConsumeResult::kFailure;
   });
-  ConcurrentConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<ConcurrentConsumeService>();
   // A message whose broker does not answer (nothing listens on port 1).
   auto pq = Deliver(service, {MakeMessage("127.0.0.1:1", 0)});
   ASSERT_TRUE(WaitFor([&] { return calls.load() >= 3; }));
@@ -113,7 +113,7 @@ TEST(ConcurrentSendBackTest, BroadcastFailuresAreSkippedWithoutSendBack) {
     calls++;
     return ConsumeResult::kFailure;
   });
-  ConcurrentConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<ConcurrentConsumeService>();
   auto pq = Deliver(service, {MakeMessage(broker.address(), 0), MakeMessage(broker.address(), 1)});
   ASSERT_TRUE(WaitFor([&] { return Committable(pq) == 2; }));
   EXPECT_EQ(calls.load(), 2);
@@ -124,7 +124,7 @@ TEST(ConcurrentSendBackTest, LeftMessagesStayInFlight) {
   TestConsumer consumer(ConcurrentOptions(), [&](const MessageView& m) {
     return m.queue_offset == 1 ? ConsumeResult::kLeave : ConsumeResult::kSuccess;
   });
-  ConcurrentConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<ConcurrentConsumeService>();
   std::vector<MessageView> batch;
   for (int64_t i = 0; i < 4; ++i) batch.push_back(MakeMessage("127.0.0.1:1", i));
   auto pq = Deliver(service, std::move(batch));

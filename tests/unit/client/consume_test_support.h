@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "client/client_instance.h"
+#include "client/consume_service.h"
 #include "client/consumer_context.h"
 #include "common/message_id.h"
 #include "common/message_record.h"
@@ -62,7 +63,8 @@ class FakeSendBackBroker {
   std::unique_ptr<net::Server> server_;
 };
 
-// A consumer context with a running client instance (no name server is ever asked).
+// A consumer context with a running client instance (no name server is ever asked) and the
+// consume service under test, which it stops after the instance (whose timers call into it).
 struct TestConsumer {
   TestConsumer(PushConsumerOptions options, MessageListener listener)
       : ctx(ClientConfig{}, std::move(options), std::move(listener), {}) {
@@ -76,10 +78,20 @@ struct TestConsumer {
   }
   ~TestConsumer() {
     ctx.running.store(false);
+    if (service) service->Shutdown();
     instance->Shutdown();
+    service.reset();
+  }
+  template <typename Service>
+  Service& Use() {
+    auto owned = std::make_unique<Service>(ctx);
+    Service& ref = *owned;
+    service = std::move(owned);
+    return ref;
   }
   ConsumerContext ctx;
   std::unique_ptr<ClientInstance> instance;
+  std::unique_ptr<ConsumeService> service;
 };
 
 // A received message as the pull service would hand it: from `broker_addr`, at queue offset

@@ -77,7 +77,7 @@ TEST(OrderlyConsumeTest, KeysAreSerializedInOffsetOrderAndDifferentKeysRunInPara
     return ConsumeResult::kSuccess;
   };
   TestConsumer consumer(OrderlyOptions(), listener);
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   const std::vector<std::string> keys = {"k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
   constexpr int64_t kMessages = 400;
@@ -111,7 +111,7 @@ TEST(OrderlyConsumeTest, SlowKeyDoesNotStallOtherKeys) {
     return ConsumeResult::kSuccess;
   };
   TestConsumer consumer(OrderlyOptions(), listener);
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   std::vector<MessageView> batch;
   batch.push_back(MakeMessage("127.0.0.1:1", 0, "slow"));
@@ -137,7 +137,7 @@ TEST(OrderlyConsumeTest, FailureIsRetriedInPlaceBeforeTheKeyMovesOn) {
   auto options = OrderlyOptions();
   options.suspend_current_queue_time_ms = 100;
   TestConsumer consumer(options, listener);
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   Deliver(service, pq,
           {MakeMessage("127.0.0.1:1", 0, "A"), MakeMessage("127.0.0.1:1", 1, "B"), MakeMessage("127.0.0.1:1", 2, "A")});
@@ -160,7 +160,7 @@ TEST(OrderlyConsumeTest, AfterMaxRetriesTheMessageIsDeadLetteredAndTheKeyMovesOn
   auto options = OrderlyOptions();
   options.max_reconsume_times = 2;
   TestConsumer consumer(options, listener);
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   Deliver(service, pq, {MakeMessage(broker.address(), 0, "A"), MakeMessage(broker.address(), 1, "A")});
   ASSERT_TRUE(WaitFor([&] { return Committable(pq) == 2; }));
@@ -188,7 +188,7 @@ TEST(OrderlyConsumeTest, ZeroRetriesDeadLettersOnTheFirstFailure) {
     calls++;
     return ConsumeResult::kFailure;
   });
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   Deliver(service, pq, {MakeMessage(broker.address(), 0)});
   ASSERT_TRUE(WaitFor([&] { return Committable(pq) == 1; }));
@@ -202,7 +202,7 @@ TEST(OrderlyConsumeTest, ClusteringConsumesOnlyUnderAValidLock) {
     calls++;
     return ConsumeResult::kSuccess;
   });
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = std::make_shared<ProcessQueue>(MessageQueue{"T", "broker-a", 0}, 0);  // not locked
   Deliver(service, pq, {MakeMessage("127.0.0.1:1", 0, "A")});
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -222,7 +222,7 @@ TEST(OrderlyConsumeTest, BroadcastSkipsAfterRetriesWithoutSendBack) {
     throw std::runtime_error("listener bug");
     return ConsumeResult::kSuccess;
   });
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = std::make_shared<ProcessQueue>(MessageQueue{"T", "broker-a", 0}, 0);  // no lock in broadcast
   Deliver(service, pq, {MakeMessage("127.0.0.1:1", 0, "A"), MakeMessage("127.0.0.1:1", 1, "A")});
   ASSERT_TRUE(WaitFor([&] { return Committable(pq) == 2; }));
@@ -237,7 +237,7 @@ TEST(OrderlyConsumeTest, WaitIdleReturnsOnceTheMessageInProgressFinishes) {
     while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     return ConsumeResult::kSuccess;
   });
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   Deliver(service, pq, {MakeMessage("127.0.0.1:1", 0, "A"), MakeMessage("127.0.0.1:1", 1, "A")});
   ASSERT_TRUE(WaitFor([&] { return started.load(); }));
@@ -262,7 +262,7 @@ TEST(OrderlyConsumeTest, WaitDrainedCoversPulledMessagesAndStopsAtParkedKeys) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     return m.properties.at("SHARDING_KEY") == "left" ? ConsumeResult::kLeave : ConsumeResult::kSuccess;
   });
-  OrderlyConsumeService service(consumer.ctx);
+  auto& service = consumer.Use<OrderlyConsumeService>();
   auto pq = LockedQueue();
   std::vector<MessageView> batch;
   for (int64_t i = 0; i < 30; ++i) batch.push_back(MakeMessage("127.0.0.1:1", i, i % 3 == 0 ? "left" : "k" + std::to_string(i % 3)));
