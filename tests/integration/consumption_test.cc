@@ -6,15 +6,19 @@
 // The retry and orderly tests need the broker half of issue 13 (CONSUMER_SEND_BACK, LOCK_QUEUES):
 // against a broker that answers those codes with Unimplemented they are skipped (GTEST_SKIP), and
 // turn on by themselves once the broker implements them.
+#include <stdlib.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "cluster.h"
 #include "net/dispatcher.h"
@@ -446,6 +450,83 @@ TEST_F(ConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
       }
     }
   }
+}
+
+std::vector<nlohmann::json> JsonLines(const std::string& out) {
+  std::vector<nlohmann::json> lines;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(nlohmann::json::parse(line));
+  }
+  return lines;
+}
+
+TEST_F(ConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
+  cluster_.StartNamesrv();
+  std::string levels;
+  for (int i = 0; i < 18; ++i) levels += i == 0 ? "1s" : " 1s";
+  cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
+  ASSERT_TRUE(cluster_.WaitForBrokers(1));
+  cluster_.CreateTopic("cli-jobs", 2);
+  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto ids = SendAll(*producer, "cli-jobs", "c", 10);
+  ASSERT_EQ(ids.size(), 10u);
+  // Without the broker's send-back the failed messages come back locally after 5 s; with it,
+  // through %RETRY%cli-workers after 1 s. Either way each succeeds exactly once.
+  auto r = cluster_.Admin({"consume", "--topic", "cli-jobs", "--group", "cli-workers", "--from", "first",
+                           "--fail-every", "2", "--timeout", "12", "--json"},
+                          120000);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, int> ok;
+  std::set<std::string> failed_once;
+  size_t failed = 0;
+  for (const auto& j : JsonLines(r.out)) {
+    const std::string id = j["id"];
+    EXPECT_EQ(j["topic"], "cli-jobs") << j.dump();
+    if (j["result"] == "failed") {
+      ++failed;
+      failed_once.insert(id);
+    } else {
+      ASSERT_EQ(j["result"], "ok") << j.dump();
+      ++ok[id];
+      if (failed_once.count(id)) {
+        EXPECT_GE(j["reconsume"].get<int>(), 1) << j.dump();
+      }
+    }
+  }
+  EXPECT_GE(failed, 5u);
+  EXPECT_EQ(ok.size(), 10u) << r.out;
+  for (const auto& id : ids) EXPECT_EQ(ok[id], 1) << id;
+}
+
+TEST_F(ConsumptionTest, CliBroadcastSkipsFailuresAndResumesFromItsLocalFile) {
+  const std::string home = cluster_.dir().str() + "/home";
+  std::filesystem::create_directories(home);
+  ASSERT_EQ(setenv("HOME", home.c_str(), 1), 0);  // vela-admin keeps its offsets under $HOME/.vela/offsets
+  cluster_.StartNamesrv();
+  cluster_.StartBroker("broker-a");
+  ASSERT_TRUE(cluster_.WaitForBrokers(1));
+  cluster_.CreateTopic("cli-prices", 2);
+  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  ASSERT_EQ(SendAll(*producer, "cli-prices", "p", 30).size(), 30u);
+  auto first = cluster_.Admin({"consume", "--topic", "cli-prices", "--group", "cli-caches", "--broadcast", "--from",
+                               "first", "--fail-every", "3", "--timeout", "4", "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  auto lines = JsonLines(first.out);
+  ASSERT_EQ(lines.size(), 30u) << first.out;  // failures are skipped, never redelivered
+  size_t failed = 0;
+  for (const auto& j : lines) {
+    failed += j["result"] == "failed" ? 1 : 0;
+    EXPECT_EQ(j["reconsume"], 0) << j.dump();
+  }
+  EXPECT_EQ(failed, 10u);
+  EXPECT_TRUE(std::filesystem::exists(home + "/.vela/offsets/cli-caches/vela-admin-consume.offsets"));
+  ASSERT_EQ(SendAll(*producer, "cli-prices", "q", 5).size(), 5u);
+  auto second = cluster_.Admin({"consume", "--topic", "cli-prices", "--group", "cli-caches", "--broadcast", "--from",
+                                "first", "--timeout", "4", "--json"});
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_EQ(JsonLines(second.out).size(), 5u) << second.out;  // resumed: only the new messages
 }
 
 }  // namespace
