@@ -98,7 +98,11 @@ bool RebalanceService::StartQueue(const std::shared_ptr<ProcessQueue>& pq) {
 }
 
 bool RebalanceService::Rebalance() {
-  std::lock_guard rebalance_lock(rebalance_mu_);
+  // One round at a time, and none waits for another: a round can block (an orderly release waits
+  // for its listeners), and a waiting round would hold an internal thread the timers need. A
+  // skipped round is caught up by the periodic one.
+  std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);
+  if (!rebalance_lock.owns_lock()) return false;
   if (!ctx_.running.load() || released_all_ || draining_.load()) return false;
   bool unknown_to_broker = false;
   const auto subs = ctx_.CopySubscriptions();
@@ -271,7 +275,8 @@ void RebalanceService::Unlock(const std::shared_ptr<ProcessQueue>& pq) {
 }
 
 void RebalanceService::RenewLocks() {
-  std::lock_guard rebalance_lock(rebalance_mu_);
+  std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);  // see Rebalance
+  if (!rebalance_lock.owns_lock()) return;
   if (!ctx_.running.load() || released_all_) return;
   RenewLocksLocked();
 }

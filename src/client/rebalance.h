@@ -37,7 +37,8 @@ std::vector<MessageQueue> AllocateQueues(MessageModel model, const std::vector<M
 //    (UNLOCK_QUEUES); if the listener does not finish in time the lock is left to expire. Before
 //    that commit, the messages already pulled are consumed too (bounded wait), so the next owner
 //    repeats none of them although keys finish out of offset order.
-// Rebalance, RenewLocks and ReleaseAll are serialized by one mutex. Thread-safe.
+// Rebalance, RenewLocks and ReleaseAll are serialized by one mutex; a Rebalance or RenewLocks
+// finding another round in progress skips (the periodic timers catch up). Thread-safe.
 class RebalanceService {
  public:
   RebalanceService(ConsumerContext& ctx, OffsetStore& store, PullService& pull, ConsumeService& consume)
