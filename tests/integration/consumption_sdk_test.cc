@@ -141,7 +141,7 @@ class Deliveries {
   std::map<std::string, Entry> by_id_;
 };
 
-class ConsumptionTest : public ::testing::Test {
+class SdkConsumptionTest : public ::testing::Test {
  protected:
   TestCluster cluster_;
 };
@@ -172,7 +172,7 @@ std::unique_ptr<client::PushConsumer> BroadcastConsumer(const std::string& ns, c
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-TEST_F(ConsumptionTest, BroadcastEveryInstanceReceivesEverythingAndResumesFromLocalOffsets) {
+TEST_F(SdkConsumptionTest, BroadcastEveryInstanceReceivesEverythingAndResumesFromLocalOffsets) {
   cluster_.StartNamesrv();
   cluster_.StartBroker("broker-a");
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
@@ -236,7 +236,7 @@ TEST_F(ConsumptionTest, BroadcastEveryInstanceReceivesEverythingAndResumesFromLo
   c2b->Shutdown();
 }
 
-TEST_F(ConsumptionTest, FailedMessagesComeBackThroughTheRetryTopic) {
+TEST_F(SdkConsumptionTest, FailedMessagesComeBackThroughTheRetryTopic) {
   cluster_.StartNamesrv();
   // Every delay level 1 s, so retries come back quickly.
   std::string levels;
@@ -284,7 +284,7 @@ TEST_F(ConsumptionTest, FailedMessagesComeBackThroughTheRetryTopic) {
   (*consumer)->Shutdown();
 }
 
-TEST_F(ConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
+TEST_F(SdkConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
   cluster_.StartNamesrv();
   std::string levels;
   for (int i = 0; i < 18; ++i) levels += i == 0 ? "1s" : " 1s";
@@ -348,7 +348,7 @@ TEST_F(ConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
   reader->Shutdown();
 }
 
-TEST_F(ConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
+TEST_F(SdkConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
   cluster_.StartNamesrv();
   const std::string broker = cluster_.StartBroker("broker-a");
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
@@ -462,7 +462,7 @@ std::vector<nlohmann::json> JsonLines(const std::string& out) {
   return lines;
 }
 
-TEST_F(ConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
+TEST_F(SdkConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
   cluster_.StartNamesrv();
   std::string levels;
   for (int i = 0; i < 18; ++i) levels += i == 0 ? "1s" : " 1s";
@@ -500,7 +500,7 @@ TEST_F(ConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
   for (const auto& id : ids) EXPECT_EQ(ok[id], 1) << id;
 }
 
-TEST_F(ConsumptionTest, CliBroadcastSkipsFailuresAndResumesFromItsLocalFile) {
+TEST_F(SdkConsumptionTest, CliBroadcastSkipsFailuresAndResumesFromItsLocalFile) {
   const std::string home = cluster_.dir().str() + "/home";
   std::filesystem::create_directories(home);
   ASSERT_EQ(setenv("HOME", home.c_str(), 1), 0);  // vela-admin keeps its offsets under $HOME/.vela/offsets
