@@ -66,10 +66,11 @@ class FakeSendBackBroker {
 // A consumer context with a running client instance (no name server is ever asked) and the
 // consume service under test, which it stops after the instance (whose timers call into it).
 struct TestConsumer {
-  TestConsumer(PushConsumerOptions options, MessageListener listener)
-      : ctx(ClientConfig{}, std::move(options), std::move(listener), {}) {
+  TestConsumer(PushConsumerOptions options, MessageListener listener, const std::string& namesrv = "127.0.0.1:1",
+               ConsumerContext::Subscriptions subscriptions = {})
+      : ctx(ClientConfig{}, std::move(options), std::move(listener), std::move(subscriptions)) {
     ClientConfig config;
-    config.namesrv_addr = "127.0.0.1:1";
+    config.namesrv_addr = namesrv;
     auto created = ClientInstance::Create(config, nullptr);
     EXPECT_TRUE(created.ok());
     instance = std::move(created).value();
