@@ -235,7 +235,14 @@ std::vector<std::shared_ptr<ProcessQueue>> RebalanceService::Lock(
     }
     auto response = ctx_.instance->rpc().InvokeSync(addr, std::move(header), {}, ctx_.config.request_timeout_ms);
     if (!response.ok()) {
-      ClientLogger()->warn("lock of {} queue(s) on {} failed: {}", group.size(), addr, response.status().ToString());
+      if (response.status().code() == vela::StatusCode::kUnimplemented) {
+        ClientLogger()->error("broker {} does not implement queue locks (LOCK_QUEUES): orderly consumption of its "
+                              "{} queue(s) cannot start: {}",
+                              addr, group.size(), response.status().ToString());
+      } else {
+        ClientLogger()->warn("lock of {} queue(s) on {} failed: {}", group.size(), addr,
+                             response.status().ToString());
+      }
       continue;  // a transport error or a refusal decides nothing: the locks we hold run out on their own
     }
     std::set<MessageQueue> locked;
