@@ -16,7 +16,17 @@ namespace vela::client {
 // What a listener says about one message.
 enum class ConsumeResult {
   kSuccess,  // consumed: its offset may be committed
-  kFailure,  // not consumed: the FailurePolicy decides when it comes back
+  // Not consumed. Concurrent clustering: the message goes back to the broker, which redelivers it
+  // through the group's retry topic %RETRY%<group> after a growing delay (10 s, 30 s, 1 min, ...)
+  // and moves it to the dead-letter topic %DLQ%<group> after the group's maximum retries (group
+  // create --max-retries, default 16). Orderly: retried in place (see PushConsumerOptions).
+  // Broadcasting: logged and skipped.
+  kFailure,
+  // Neither consumed nor failed: the message stays in flight in this consumer (its offset is not
+  // committed past it, it is not retried), so the queue's next owner, or this group after a
+  // restart, receives it again. For a consumer about to shut down that takes no more messages
+  // (vela-admin consume --count). In orderly mode its sharding key takes no further messages.
+  kLeave,
 };
 
 // A subscription expression: a tag expression ("*", "TagA || TagB") or an SQL92 condition on
@@ -38,42 +48,38 @@ enum class ConsumeFrom {
   kTimestamp,  // the first message stored at or after a given epoch time
 };
 
-// How a group shares a topic. Only kClustering exists today; broadcasting comes later.
+// How a group shares a topic. Clustering: the group's members share each topic's queues, each
+// message is consumed by one member, offsets live on the brokers, failures are retried through
+// the broker. Broadcasting: every member receives every message; each keeps its offsets in a local
+// file (PushConsumerOptions::offset_store_dir) and resumes from it after a restart; failures are
+// logged and skipped.
 enum class MessageModel { kClustering, kBroadcasting };
 
-// The concurrent listener: called on a consumer thread for each message. Must be thread-safe
-// (called from several threads at once). Exceptions escaping it count as kFailure.
+// The listener: called on a consumer thread for each message. Concurrent consumers call it from
+// several threads at once (it must be thread-safe); orderly consumers call it one message at a
+// time per sharding key and queue. Exceptions escaping it count as kFailure. A message redelivered
+// through the retry topic shows its origin topic (and the property RETRY_TOPIC) and the number of
+// earlier failed deliveries (reconsume_times).
 using MessageListener = std::function<ConsumeResult(const MessageView& message)>;
-
-// FailurePolicy decides what happens to a message whose listener returned kFailure. Today the
-// consumer redelivers it locally after the returned delay (its offset is not committed
-// meanwhile); the retry-topic policy (send back to the broker) plugs in here later.
-// Implementations must be thread-safe.
-class FailurePolicy {
- public:
-  virtual ~FailurePolicy() = default;
-  // Milliseconds to wait before handing the message to the listener again, or a negative value
-  // to give up on it (it then counts as consumed). `message.reconsume_times` counts the failures
-  // so far minus one.
-  virtual int64_t RedeliveryDelayMs(const MessageView& message) = 0;
-};
-
-// The default: 1 s, 2 s, 4 s ... up to 60 s, forever.
-std::shared_ptr<FailurePolicy> MakeBackoffFailurePolicy(int64_t initial_ms = 1000, int64_t max_ms = 60000);
 
 class PushConsumerImpl;
 
 // PushConsumer receives the messages of its subscriptions and hands each to the listener on a
 // pool of consumer threads. In clustering mode the group's members share each topic's queues:
 // the sorted queue list is split evenly among the sorted live client ids, recomputed at once
-// when the broker reports a membership change and every 5 s. Each assigned queue has a long-poll
-// pull loop, paused while too many messages or bytes wait in its cache. Consumed offsets are
-// committed every 5 s, when a queue moves away and at Shutdown; a committed offset never passes
-// a message still in flight, so a crash can redeliver (at-least-once) but never skip.
+// when the broker reports a membership change and every 5 s; the consumer also subscribes to its
+// group's retry topic %RETRY%<group> on its own. In broadcasting mode every member takes every
+// queue. Each assigned queue has a long-poll pull loop, paused while too many messages or bytes
+// wait in its cache. Consumed offsets are committed every 5 s, when a queue moves away and at
+// Shutdown; a committed offset never passes a message still in flight, so a crash can redeliver
+// (at-least-once) but never skip.
 //
-// Built by PushConsumerBuilder, started on Build. Thread-safe. Owns its threads. Orderly,
-// broadcast and pop-style (SimpleConsumer) consumption are planned as sibling classes sharing
-// the same client instance, rebalance and offset-store pieces.
+// Orderly (SetOrderly(true)): in clustering mode a queue is consumed only while this client holds
+// its broker lock; within a queue the messages of one sharding key go to the listener one at a
+// time in offset order, different keys in parallel; a failure is retried in place, then
+// dead-lettered (PushConsumerOptions).
+//
+// Built by PushConsumerBuilder, started on Build. Thread-safe. Owns its threads.
 class PushConsumer {
  public:
   ~PushConsumer();
@@ -117,8 +123,30 @@ struct PushConsumerOptions {
   int64_t rebalance_interval_ms = 5000;
   int64_t commit_interval_ms = 5000;
   int64_t heartbeat_interval_ms = 10000;
-  // When false, nothing is committed to the broker (for tools that only peek).
+  // When false, no offset is committed (neither to the broker nor to the local offset file), for
+  // tools that only peek.
   bool commit_offsets = true;
+
+  // Orderly consumption (see PushConsumer). consume_threads 0 means 1 here.
+  bool orderly = false;
+  // Orderly: failed deliveries of a message retried in place before it goes to the dead-letter
+  // topic (%DLQ%<group>; broadcasting: skipped). 0: the first failure dead-letters it. Concurrent
+  // clustering consumers use the group's maximum (group create --max-retries) instead.
+  int32_t max_reconsume_times = 16;
+  // Orderly: the pause before a failed message is handed to the listener again (RocketMQ's
+  // suspendCurrentQueueTimeMillis); the other keys of the queue go on meanwhile.
+  int64_t suspend_current_queue_time_ms = 1000;
+  // Orderly clustering: how often held queue locks are renewed (RocketMQ: 20 s, a third of the
+  // broker's rebalanceLockMaxLiveTime of 60 s). The SDK considers a lock lapsed two intervals after
+  // its last renewal, so this must be at most a third of the broker's lease. Locks not granted are
+  // retried every second.
+  int64_t lock_renew_interval_ms = 20000;
+  // Concurrent clustering: when sending a failed message back to the broker fails, it is handed
+  // to the listener again locally after this pause (its offset stays held meanwhile).
+  int64_t send_back_retry_delay_ms = 5000;
+  // Broadcasting: the directory of the local offset files (<dir>/<group>/<instance_name>.offsets,
+  // instance_name from ClientConfig). Empty: $HOME/.vela/offsets.
+  std::string offset_store_dir;
 };
 
 // Builds and starts a PushConsumer. Thread-compatible.
@@ -135,7 +163,7 @@ class PushConsumerBuilder {
   PushConsumerBuilder& SetMaxCachedBytesPerQueue(size_t bytes);
   PushConsumerBuilder& SetPullBatchSize(int messages);
   PushConsumerBuilder& SetMessageModel(MessageModel model);
-  PushConsumerBuilder& SetFailurePolicy(std::shared_ptr<FailurePolicy> policy);
+  PushConsumerBuilder& SetOrderly(bool orderly);
   // Every tunable at once (the setters above edit the same struct).
   PushConsumerBuilder& SetOptions(PushConsumerOptions options);
   // The SDK's log level and file (see ClientConfig::log_level, log_file; process-wide). Build
@@ -143,7 +171,9 @@ class PushConsumerBuilder {
   PushConsumerBuilder& SetLogLevel(std::string level);
   PushConsumerBuilder& SetLogFile(std::string path);
 
-  // Validates (group, listener, at least one subscription, every expression) and starts.
+  // Validates (group, listener, at least one subscription, every expression, the tunables) and
+  // starts. Broadcasting: fails when the local offset file cannot be used (corrupt, in use by
+  // another instance of the same group and instance name, not writable).
   StatusOr<std::unique_ptr<PushConsumer>> Build();
 
  private:
@@ -151,7 +181,6 @@ class PushConsumerBuilder {
   PushConsumerOptions options_;
   std::vector<std::pair<std::string, FilterExpression>> subscriptions_;
   MessageListener listener_;
-  std::shared_ptr<FailurePolicy> failure_policy_;
 };
 
 }  // namespace vela::client

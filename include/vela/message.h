@@ -53,7 +53,7 @@ enum class RecallOutcome {
 struct MessageView {
   std::string msg_id;
   std::string offset_id;
-  std::string topic;
+  std::string topic;  // a message redelivered through %RETRY%<group>: the topic it was sent to
   int32_t queue_id = -1;
   int64_t queue_offset = -1;
   std::string tag;
@@ -63,7 +63,7 @@ struct MessageView {
   int64_t born_timestamp_ms = 0;
   int64_t store_timestamp_ms = 0;
   std::string born_host;
-  int32_t reconsume_times = 0;  // how many times it was handed to a listener before this one
+  int32_t reconsume_times = 0;  // failed deliveries of this message before this one (retries)
   std::string broker_addr;
 };
 

@@ -71,8 +71,8 @@ PushConsumerBuilder& PushConsumerBuilder::SetMessageModel(MessageModel model) {
   options_.model = model;
   return *this;
 }
-PushConsumerBuilder& PushConsumerBuilder::SetFailurePolicy(std::shared_ptr<FailurePolicy> policy) {
-  failure_policy_ = std::move(policy);
+PushConsumerBuilder& PushConsumerBuilder::SetOrderly(bool orderly) {
+  options_.orderly = orderly;
   return *this;
 }
 PushConsumerBuilder& PushConsumerBuilder::SetOptions(PushConsumerOptions options) {
@@ -98,18 +98,20 @@ StatusOr<std::unique_ptr<PushConsumer>> PushConsumerBuilder::Build() {
   if (!group_ok.ok()) return ToPublic(group_ok);
   if (!listener_) return Status(StatusCode::kInvalidArgument, "a message listener is required");
   if (subscriptions_.empty()) return Status(StatusCode::kInvalidArgument, "subscribe to at least one topic");
-  if (options_.pull_batch_size <= 0 || options_.long_poll_ms < 0) {
-    return Status(StatusCode::kInvalidArgument, "pull batch size must be positive");
-  }
+  if (auto options_ok = PushConsumerImpl::ValidateOptions(options_); !options_ok.ok()) return ToPublic(options_ok);
   PushConsumerImpl::Subscriptions subs;
   for (const auto& [topic, filter] : subscriptions_) {
     auto topic_ok = ValidateTopicName(topic);
     if (!topic_ok.ok()) return ToPublic(topic_ok);
+    if (IsRetryTopic(topic)) {
+      return Status(StatusCode::kInvalidArgument,
+                    topic + " is a retry topic: a clustering consumer subscribes to its group's own");
+    }
     Status valid = PushConsumerImpl::ValidateFilter(filter);
     if (!valid.ok()) return valid;
     subs[topic] = filter;
   }
-  auto impl = std::make_unique<PushConsumerImpl>(config_, options_, std::move(subs), listener_, failure_policy_);
+  auto impl = std::make_unique<PushConsumerImpl>(config_, options_, std::move(subs), listener_);
   auto status = impl->Start();
   if (!status.ok()) return ToPublic(status);
   return std::unique_ptr<PushConsumer>(new PushConsumer(std::move(impl)));

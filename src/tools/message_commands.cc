@@ -176,6 +176,8 @@ struct ConsumeArgs {
   int64_t count = 0;  // 0: no limit
   std::string from = "first";
   bool broadcast = false;
+  bool orderly = false;
+  int64_t fail_every = 0;  // > 0: fail every Nth delivery
 };
 
 int Consume(AdminContext& ctx, const ConsumeArgs& args) {
@@ -183,11 +185,13 @@ int Consume(AdminContext& ctx, const ConsumeArgs& args) {
   struct State {
     std::mutex mu;
     std::condition_variable cv;
-    int64_t received = 0;
+    int64_t received = 0;    // deliveries consumed successfully
+    int64_t deliveries = 0;  // every delivery handed to the listener (for --fail-every)
     std::chrono::steady_clock::time_point last_activity = std::chrono::steady_clock::now();
   };
   auto state = std::make_shared<State>();
   const int64_t limit = args.count;
+  const int64_t fail_every = args.fail_every;
   const bool json = ctx.json;
   client::PushConsumerOptions options;
   options.group = args.group;
@@ -195,10 +199,8 @@ int Consume(AdminContext& ctx, const ConsumeArgs& args) {
   options.consume_from = args.from == "last" ? client::ConsumeFrom::kLast : client::ConsumeFrom::kFirst;
   options.pull_batch_size = limit > 0 ? static_cast<int>(std::min<int64_t>(limit, 32)) : 32;
   options.commit_interval_ms = 1000;
-  if (args.broadcast) {
-    std::cerr << "note: broadcast consumption is not supported yet; consuming without committing offsets" << std::endl;
-    options.commit_offsets = false;
-  }
+  options.orderly = args.orderly;
+  options.model = args.broadcast ? client::MessageModel::kBroadcasting : client::MessageModel::kClustering;
   client::FilterExpression filter = !args.sql.empty() ? client::FilterExpression::Sql92(args.sql)
                                     : !args.tag.empty() ? client::FilterExpression::Tag(args.tag)
                                                         : client::FilterExpression::All();
@@ -210,20 +212,26 @@ int Consume(AdminContext& ctx, const ConsumeArgs& args) {
                       .SetClientConfig(config)
                       .SetOptions(options)
                       .Subscribe(args.topic, filter)
-                      .SetListener([state, limit, json](const client::MessageView& m) {
+                      .SetListener([state, limit, fail_every, json](const client::MessageView& m) {
                         std::lock_guard lock(state->mu);
                         if (limit > 0 && state->received >= limit) {
-                          return client::ConsumeResult::kFailure;  // not ours: leave it uncommitted
+                          return client::ConsumeResult::kLeave;  // not ours: leave it uncommitted
                         }
-                        ++state->received;
+                        ++state->deliveries;
+                        const bool fail = fail_every > 0 && state->deliveries % fail_every == 0;
+                        if (!fail) ++state->received;
                         state->last_activity = std::chrono::steady_clock::now();
                         if (json) {
-                          PrintJson(MessageJson(m));
+                          auto j = MessageJson(m);
+                          j["result"] = fail ? "failed" : "ok";
+                          PrintJson(j);
                         } else {
-                          std::cout << MessageLine(m) << std::endl;
+                          std::cout << MessageLine(m) << fmt::format(" reconsume={} result={}", m.reconsume_times,
+                                                                     fail ? "failed" : "ok")
+                                    << std::endl;
                         }
                         state->cv.notify_all();
-                        return client::ConsumeResult::kSuccess;
+                        return fail ? client::ConsumeResult::kFailure : client::ConsumeResult::kSuccess;
                       })
                       .Build();
   if (!consumer.ok()) return FailPublic(consumer.status());
@@ -460,7 +468,13 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   consume->add_option("--count", consume_args->count, "stop after this many messages")->check(CLI::PositiveNumber);
   consume->add_option("--from", consume_args->from, "where a group without offsets starts: first|last (default first)")
       ->check(CLI::IsMember({"first", "last"}));
-  consume->add_flag("--broadcast", consume_args->broadcast, "broadcast consumption (not committed)");
+  consume->add_flag("--broadcast", consume_args->broadcast,
+                    "broadcast consumption: receive every message, offsets in a local file ($HOME/.vela/offsets)");
+  consume->add_flag("--orderly", consume_args->orderly,
+                    "orderly consumption: broker queue locks, in order per sharding key");
+  consume->add_option("--fail-every", consume_args->fail_every,
+                      "fail every Nth delivery (1 = every one), to exercise retries and dead letters")
+      ->check(CLI::PositiveNumber);
   consume->callback([&ctx, consume_args] { ctx.action = [&ctx, consume_args] { return Consume(ctx, *consume_args); }; });
 
   auto* message = app.add_subcommand("message", "find stored messages");
