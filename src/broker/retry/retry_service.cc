@@ -49,6 +49,7 @@ void WalkQueue(store::MessageStore& store, const std::string& topic, int64_t* of
       continue;
     }
     if (got.outcome != store::GetOutcome::kFound) return;
+    if (got.records.empty() && got.next_begin_offset.value() <= *offset) return;  // nothing to move past
     for (std::string_view raw : got.records) {
       RecordView view;
       if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) continue;
