@@ -279,8 +279,8 @@ void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
   auto* create = group->add_subcommand("create", "create a consumer group on every broker");
   create->add_option("NAME", create_args->name, "group name")->required();
   create->add_flag("--broadcast", create_args->broadcast, "allow broadcast consumption");
-  create->add_option("--max-retries", create_args->max_retries, "redeliveries before dead-lettering (default 16)")
-      ->check(CLI::Range(0, 1000));
+  create->add_option("--max-retries", create_args->max_retries, "redeliveries before dead-lettering, 0..64 (default 16; 0: none)")
+      ->check(CLI::Range(0, 64));
   auto* broker_opt = create->add_option("--broker", create_args->broker, "only this broker (host:port)");
   create->add_option("--cluster", create_args->cluster, "only the brokers of this cluster")->excludes(broker_opt);
   create->callback([&ctx, create_args] { ctx.action = [&ctx, create_args] { return GroupCreate(ctx, *create_args); }; });

@@ -181,8 +181,13 @@ TEST_F(ConsumeRetryTest, SendBackRetriesThenDeadLettersAndTheCliResendsIt) {
   EXPECT_EQ(retried[0].view.body, "pay order 7");
   EXPECT_EQ(retried[0].Prop("RETRY_TOPIC"), "orders");
   EXPECT_EQ(retried[0].Prop("color"), "blue");
-  // The retry topic is routed by the name server like any topic.
-  auto route = cluster_.Admin({"topic", "route", "%RETRY%g1", "--json"});
+  // The retry topic is routed by the name server like any topic (registered at once, asynchronously).
+  CommandResult route;
+  for (auto deadline = std::chrono::steady_clock::now() + 20s; std::chrono::steady_clock::now() < deadline;) {
+    route = cluster_.Admin({"topic", "route", "%RETRY%g1", "--json"});
+    if (route.exit_code == 0) break;
+    std::this_thread::sleep_for(100ms);
+  }
   EXPECT_EQ(route.exit_code, 0) << route.err;
 
   // Second failure, by an orderly consumer out of retries: a dead letter at once.
