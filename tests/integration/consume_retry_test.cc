@@ -48,7 +48,7 @@ class ConsumeRetryTest : public ::testing::Test {
     // Short delay levels: a retry comes back within a fraction of a second.
     broker_ = cluster_.StartBroker(
         "broker-a", {"messageDelayLevel=100ms 100ms 100ms 100ms 200ms 200ms 200ms 200ms 200ms 200ms 200ms 200ms "
-                     "200ms 200ms 200ms 200ms 200ms 200ms",
+                     "200ms 200ms 200ms 200ms 200ms 5s",
                      "rebalanceLockMaxLiveTime=60000"});
     ASSERT_FALSE(broker_.empty());
     ASSERT_TRUE(cluster_.WaitForBrokers(1));
@@ -262,6 +262,24 @@ TEST_F(ConsumeRetryTest, DeadLettersOfManyMessagesAreListedAndResentAll) {
   EXPECT_EQ(nlohmann::json::parse(Lines(resend.out).at(0))["resent"], 40);
   EXPECT_EQ(WaitForRecords("%RETRY%g0", "g0", 32).size(), 32u);  // one page of the pull
   EXPECT_TRUE(Lines(cluster_.Admin({"group", "dlq", "g0", "--json"}).out).empty());
+}
+
+TEST_F(ConsumeRetryTest, APendingRetrySurvivesABrokerKilledWithSigkill) {
+  const std::string id = NewMessageId();
+  const v1::SendReceipt receipt = Send(id, "survive");
+  // Level 18 is 5 s here: the broker is killed while the retry waits in the timer.
+  auto r = SendBack("g1", id, receipt.physical_offset(), 18);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  cluster_.broker("broker-a").Kill();
+  broker_ = cluster_.RestartBroker("broker-a");
+  ASSERT_FALSE(broker_.empty());
+  auto retried = WaitForRecords("%RETRY%g1", "g1", 1);
+  ASSERT_EQ(retried.size(), 1u);
+  EXPECT_EQ(retried[0].view.msg_id, id);
+  EXPECT_EQ(retried[0].view.reconsume_times, 1u);
+  EXPECT_GE(retried[0].view.store_timestamp_ms, r->header.send_back_response().deliver_at_ms());
+  std::this_thread::sleep_for(500ms);
+  EXPECT_EQ(Pull("%RETRY%g1", "g1").size(), 1u);  // once
 }
 
 TEST_F(ConsumeRetryTest, BadInputGetsClearStatusesAndTheBrokerKeepsServing) {
