@@ -81,12 +81,20 @@ Status BrokerController::Start() {
                                                                   &counters_.metrics);
   transaction_admission_ = std::make_unique<transaction::TransactionAdmission>(*transactions_);
   transaction_processor_ = std::make_unique<transaction::TransactionProcessor>(*transactions_);
+  retries_ = std::make_unique<retry::RetryService>(*store_, *topics_, *timers_, registrar_.get(), &counters_.metrics);
+  retry_processor_ = std::make_unique<retry::RetryProcessor>(*retries_, *admin_pool_);
+  queue_locks_ = std::make_unique<lock::QueueLockManager>(options_.queue_lock_lease_ms);
+  lock_processor_ = std::make_unique<lock::LockProcessor>(options_.broker_name, *queue_locks_, *clients_, *topics_);
+  // A consumer that leaves its group (unregisters, expires, its connection closes) leaves its locks.
+  clients_->AddConsumerLeftListener([this](const std::string& group, const std::string& client_id) {
+    queue_locks_->ReleaseClient(group, client_id);
+  });
   // The transaction stage first: it refuses a transactional message that also asks for a timer.
   send_processor_ = std::make_unique<SendProcessor>(
       options_, broker_addr_, *resolver_, *store_, counters_,
       std::vector<AdmissionStage*>{transaction_admission_.get(), timer_admission_.get()});
   pull_processor_ = std::make_unique<PullProcessor>(options_, *resolver_, *store_, *holds_, filters_, counters_);
-  client_processor_ = std::make_unique<ClientProcessor>(options_, *resolver_, *clients_, filters_);
+  client_processor_ = std::make_unique<ClientProcessor>(options_, *resolver_, *clients_, filters_, retries_.get());
   offset_processor_ = std::make_unique<OffsetProcessor>(*resolver_, *store_);
   query_processor_ = std::make_unique<QueryProcessor>(options_, broker_addr_, *store_, *admin_pool_);
   admin_processor_ = std::make_unique<AdminProcessor>(options_, broker_addr_, *resolver_, *store_, *topics_, *clients_,
@@ -99,9 +107,14 @@ Status BrokerController::Start() {
   admin_processor_->Register(dispatcher_);
   timer_processor_->Register(dispatcher_);
   transaction_processor_->Register(dispatcher_);
+  retry_processor_->Register(dispatcher_);
+  lock_processor_->Register(dispatcher_);
   store_->AddDispatchListener(holds_.get());
   server_->AddConnectionClosedListener(
-      [this](const std::shared_ptr<net::Connection>& conn) { clients_->ConnectionClosed(conn->id()); });
+      [this](const std::shared_ptr<net::Connection>& conn) {
+        clients_->ConnectionClosed(conn->id());
+        queue_locks_->ReleaseConnection(conn->id());
+      });
 
   holds_->Start();
   VELA_RETURN_IF_ERROR(timers_->Start());

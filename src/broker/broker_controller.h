@@ -8,6 +8,8 @@
 #include "broker/broker_counters.h"
 #include "broker/broker_options.h"
 #include "broker/client_manager.h"
+#include "broker/lock/lock_processor.h"
+#include "broker/lock/queue_lock_manager.h"
 #include "broker/namesrv_registrar.h"
 #include "broker/processors/admin_processor.h"
 #include "broker/processors/client_processor.h"
@@ -17,6 +19,8 @@
 #include "broker/processors/resource_resolver.h"
 #include "broker/processors/send_processor.h"
 #include "broker/pull_hold_service.h"
+#include "broker/retry/retry_processor.h"
+#include "broker/retry/retry_service.h"
 #include "broker/timer/timer_admission.h"
 #include "broker/timer/timer_processor.h"
 #include "broker/timer/timer_service.h"
@@ -82,6 +86,10 @@ class BrokerController {
   std::unique_ptr<transaction::TransactionService> transactions_;
   std::unique_ptr<transaction::TransactionAdmission> transaction_admission_;
   std::unique_ptr<transaction::TransactionProcessor> transaction_processor_;
+  std::unique_ptr<retry::RetryService> retries_;
+  std::unique_ptr<retry::RetryProcessor> retry_processor_;
+  std::unique_ptr<lock::QueueLockManager> queue_locks_;
+  std::unique_ptr<lock::LockProcessor> lock_processor_;
   bool started_ = false;
 };
 

@@ -44,6 +44,11 @@ Result<BrokerOptions> BrokerOptions::FromConfig(const Config& c) {
   VELA_ASSIGN_OR_RETURN(o.register_interval_ms, c.GetInt("registerNameServerPeriod", o.register_interval_ms));
   VELA_ASSIGN_OR_RETURN(o.long_polling_max_ms, c.GetInt("longPollingMaxMs", o.long_polling_max_ms));
   VELA_ASSIGN_OR_RETURN(o.client_expiry_ms, c.GetInt("clientChannelExpiryMs", o.client_expiry_ms));
+  VELA_ASSIGN_OR_RETURN(o.queue_lock_lease_ms, c.GetInt("rebalanceLockMaxLiveTime", o.queue_lock_lease_ms));
+  if (o.queue_lock_lease_ms < 100 || o.queue_lock_lease_ms > 3600 * 1000) {
+    return Status::InvalidArgument(fmt::format("rebalanceLockMaxLiveTime {} ms is out of range (100 ms to 1 h)",
+                                               o.queue_lock_lease_ms));
+  }
   VELA_ASSIGN_OR_RETURN(int64_t max_pull, c.GetInt("maxPullMessages", o.max_pull_messages));
   o.max_pull_messages = static_cast<int32_t>(max_pull);
   VELA_ASSIGN_OR_RETURN(o.max_pull_bytes, c.GetBytes("maxTransferBytesOnMessageInMemory", o.max_pull_bytes));

@@ -30,6 +30,7 @@ struct BrokerOptions {
   int64_t register_interval_ms = 30000;            // registerNameServerPeriod
   int64_t long_polling_max_ms = 30000;             // longPollingMaxMs: cap on a held pull
   int64_t client_expiry_ms = 60000;                // clientChannelExpiryMs
+  int64_t queue_lock_lease_ms = 60000;             // rebalanceLockMaxLiveTime: lease of a queue lock
   int32_t max_pull_messages = 256;                 // maxPullMessages per request
   int64_t max_pull_bytes = 4 * 1024 * 1024;        // maxTransferBytesOnMessageInMemory
   uint32_t max_frame_size = 16 * 1024 * 1024;      // maxFrameSize

@@ -24,14 +24,17 @@ void ClientManager::Heartbeat(const v1::HeartbeatRequest& request, const std::sh
 }
 
 template <typename Pred>
-std::set<std::string> ClientManager::RemoveLocked(Pred pred) {
+std::set<std::string> ClientManager::RemoveLocked(Pred pred, Departures* left) {
   std::set<std::string> changed;
   for (auto* groups : {&consumers_, &producers_}) {
     for (auto git = groups->begin(); git != groups->end();) {
       auto& members = git->second.members;
       for (auto it = members.begin(); it != members.end();) {
         if (pred(git->first, it->first, it->second)) {
-          if (groups == &consumers_) changed.insert(git->first);
+          if (groups == &consumers_) {
+            changed.insert(git->first);
+            left->emplace_back(git->first, it->first);
+          }
           it = members.erase(it);
         } else {
           ++it;
@@ -50,36 +53,59 @@ std::set<std::string> ClientManager::RemoveLocked(Pred pred) {
 void ClientManager::Unregister(const std::string& client_id, const std::string& producer_group,
                                const std::string& consumer_group) {
   std::set<std::string> changed;
+  Departures left;
   {
     std::lock_guard lock(mu_);
-    changed = RemoveLocked([&](const std::string& group, const std::string& id, const Member&) {
-      return id == client_id && (group == producer_group || group == consumer_group);
-    });
+    changed = RemoveLocked(
+        [&](const std::string& group, const std::string& id, const Member&) {
+          return id == client_id && (group == producer_group || group == consumer_group);
+        },
+        &left);
   }
+  NotifyLeft(left);
   NotifyChanged(changed);
 }
 
 void ClientManager::ConnectionClosed(uint64_t connection_id) {
   std::set<std::string> changed;
+  Departures left;
   {
     std::lock_guard lock(mu_);
     changed = RemoveLocked(
-        [&](const std::string&, const std::string&, const Member& m) { return m.connection_id == connection_id; });
+        [&](const std::string&, const std::string&, const Member& m) { return m.connection_id == connection_id; },
+        &left);
   }
   for (const auto& g : changed) BrokerLogger()->info("a member of group {} left: connection closed", g);
+  NotifyLeft(left);
   NotifyChanged(changed);
 }
 
 void ClientManager::ExpireSilent(int64_t now_ms) {
   std::set<std::string> changed;
+  Departures left;
   {
     std::lock_guard lock(mu_);
-    changed = RemoveLocked([&](const std::string&, const std::string&, const Member& m) {
-      return now_ms - m.last_heartbeat_ms > expiry_ms_;
-    });
+    changed = RemoveLocked(
+        [&](const std::string&, const std::string&, const Member& m) {
+          return now_ms - m.last_heartbeat_ms > expiry_ms_;
+        },
+        &left);
   }
   for (const auto& g : changed) BrokerLogger()->info("a member of group {} expired: no heartbeat", g);
+  NotifyLeft(left);
   NotifyChanged(changed);
+}
+
+bool ClientManager::IsConsumer(const std::string& group, const std::string& client_id) const {
+  std::lock_guard lock(mu_);
+  auto it = consumers_.find(group);
+  return it != consumers_.end() && it->second.members.count(client_id) > 0;
+}
+
+void ClientManager::NotifyLeft(const Departures& left) {
+  for (const auto& [group, id] : left) {
+    for (const auto& listener : left_listeners_) listener(group, id);
+  }
 }
 
 std::vector<std::string> ClientManager::ConsumerIds(const std::string& group) const {

@@ -58,6 +58,14 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry& registry)
           registry.SingleCounter("vela_transaction_checks_total", "Transaction check-backs sent to producers")),
       transaction_checks_without_producer(registry.SingleCounter(
           "vela_transaction_checks_without_producer_total",
-          "Transaction check-backs due but not sent: no producer of the group connected")) {}
+          "Transaction check-backs due but not sent: no producer of the group connected")),
+      send_backs(registry.Counters("vela_consumer_send_backs_total",
+                                   "Messages consumers sent back after a failure, stored for a retry or as dead letters",
+                                   {"consumer_group"})),
+      dead_letters(registry.Counters("rocketmq_send_to_dlq_messages_total",
+                                     "Messages moved to the dead-letter topic %DLQ%<group>", {"consumer_group"})),
+      dead_letters_resent(registry.Counters("vela_dlq_resent_total",
+                                            "Dead letters put back into the retry topic by an operator",
+                                            {"consumer_group"})) {}
 
 }  // namespace vela::metrics

@@ -60,6 +60,11 @@ struct BrokerMetrics {
   CounterFamily& transaction_discarded;     // vela_transaction_discarded_total{topic}: after transactionCheckMax
   Counter transaction_checks;               // vela_transaction_checks_total: CHECK_TRANSACTION_STATE sent
   Counter transaction_checks_without_producer;  // vela_transaction_checks_without_producer_total
+
+  // Consumer retries and dead letters, by consumer_group.
+  CounterFamily& send_backs;           // vela_consumer_send_backs_total: failed messages stored again
+  CounterFamily& dead_letters;         // rocketmq_send_to_dlq_messages_total: of those, to %DLQ%<group>
+  CounterFamily& dead_letters_resent;  // vela_dlq_resent_total: dead letters put back into %RETRY%<group>
 };
 
 }  // namespace vela::metrics

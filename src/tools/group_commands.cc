@@ -1,9 +1,12 @@
-// vela-admin group create / list / progress / reset-offset.
+// vela-admin group create / list / progress / reset-offset / dlq / dlq-resend.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "client/message_codec.h"
+#include "common/message_record.h"
 #include "common/validation.h"
 #include "tools/admin_context.h"
 
@@ -172,6 +175,101 @@ int GroupResetOffset(AdminContext& ctx, const ResetArgs& args) {
   return code;
 }
 
+// The topic a dead letter was first sent to (its RETRY_TOPIC property).
+std::string OriginTopicOf(const client::MessageView& m) {
+  auto it = m.properties.find(std::string(prop::kRetryTopic));
+  return it != m.properties.end() && !it->second.empty() ? it->second : m.topic;
+}
+
+// Lists the group's dead letters on every broker (DEAD_LETTER_LIST, page by page), at most
+// `count` (0: all), each as consume prints a message plus its origin topic.
+int GroupDlq(AdminContext& ctx, const std::string& group, int64_t count) {
+  if (auto valid = ValidateGroupName(group); !valid.ok()) return Fail(valid);
+  auto addrs = ctx.BrokerAddrs();
+  if (!addrs.ok()) return Fail(addrs.status());
+  constexpr int64_t kPage = 256;
+  int64_t printed = 0;
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    int64_t offset = 0;
+    while (count == 0 || printed < count) {
+      v1::Header header;
+      header.set_code(v1::DEAD_LETTER_LIST);
+      auto* req = header.mutable_dead_letter_list_request();
+      req->set_group(group);
+      req->set_start_offset(offset);
+      req->set_max_messages(static_cast<int32_t>(count == 0 ? kPage : std::min(kPage, count - printed)));
+      auto response = ctx.Invoke(addr, std::move(header));
+      if (!response.ok()) {
+        // NotFound: no dead-letter topic of this group on that broker.
+        if (response.status().code() != vela::StatusCode::kNotFound) code = Fail(response.status().WithContext(addr));
+        break;
+      }
+      const auto& page = response->header.dead_letter_list_response();
+      auto messages = client::DecodeMessages(response->body, addr, page.message_count());
+      if (!messages.ok()) {
+        code = Fail(messages.status().WithContext(addr));
+        break;
+      }
+      for (const auto& m : *messages) {
+        if (count != 0 && printed >= count) break;
+        ++printed;
+        if (ctx.json) {
+          nlohmann::json j = MessageJson(m);
+          j["origin_topic"] = OriginTopicOf(m);
+          PrintJson(j);
+        } else {
+          std::cout << MessageLine(m) << " origin_topic=" << OriginTopicOf(m) << " reconsume=" << m.reconsume_times
+                    << std::endl;
+        }
+      }
+      if (!page.more() || page.next_offset() <= offset) break;
+      offset = page.next_offset();
+    }
+  }
+  if (!ctx.json) std::cout << fmt::format("{} dead letters of group {}", printed, group) << std::endl;
+  return code;
+}
+
+// Puts dead letters of the group (one id, or all) back into its retry topic on every broker
+// that holds any (DEAD_LETTER_RESEND).
+int GroupDlqResend(AdminContext& ctx, const std::string& group, const std::string& id, bool all) {
+  if (auto valid = ValidateGroupName(group); !valid.ok()) return Fail(valid);
+  auto addrs = ctx.BrokerAddrs();
+  if (!addrs.ok()) return Fail(addrs.status());
+  int64_t resent = 0;
+  nlohmann::json ids = nlohmann::json::array();
+  nlohmann::json brokers = nlohmann::json::array();
+  int code = kExitOk;
+  for (const auto& addr : *addrs) {
+    v1::Header header;
+    header.set_code(v1::DEAD_LETTER_RESEND);
+    auto* req = header.mutable_dead_letter_resend_request();
+    req->set_group(group);
+    req->set_msg_id(id);
+    req->set_all(all);
+    auto response = ctx.Invoke(addr, std::move(header));
+    if (!response.ok()) {
+      // NotFound: nothing of this group (or with this id) to resend on that broker.
+      if (response.status().code() != vela::StatusCode::kNotFound) code = Fail(response.status().WithContext(addr));
+      continue;
+    }
+    const auto& r = response->header.dead_letter_resend_response();
+    resent += r.resent();
+    for (const auto& m : r.msg_ids()) ids.push_back(m);
+    brokers.push_back({{"broker", addr}, {"resent", r.resent()}});
+  }
+  if (code == kExitOk && !all && resent == 0) {
+    code = Fail(fmt::format("group {} has no dead letter with id {} left to resend on any broker", group, id));
+  }
+  if (ctx.json) {
+    PrintJson({{"group", group}, {"resent", resent}, {"ids", ids}, {"brokers", brokers}});
+  } else if (code == kExitOk || resent > 0) {
+    std::cout << fmt::format("resent {} dead letters of group {} into %RETRY%{}", resent, group, group) << std::endl;
+  }
+  return code;
+}
+
 }  // namespace
 
 void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
@@ -181,8 +279,8 @@ void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
   auto* create = group->add_subcommand("create", "create a consumer group on every broker");
   create->add_option("NAME", create_args->name, "group name")->required();
   create->add_flag("--broadcast", create_args->broadcast, "allow broadcast consumption");
-  create->add_option("--max-retries", create_args->max_retries, "redeliveries before dead-lettering (default 16)")
-      ->check(CLI::Range(0, 1000));
+  create->add_option("--max-retries", create_args->max_retries, "redeliveries before dead-lettering, 0..64 (default 16; 0: none)")
+      ->check(CLI::Range(0, 64));
   auto* broker_opt = create->add_option("--broker", create_args->broker, "only this broker (host:port)");
   create->add_option("--cluster", create_args->cluster, "only the brokers of this cluster")->excludes(broker_opt);
   create->callback([&ctx, create_args] { ctx.action = [&ctx, create_args] { return GroupCreate(ctx, *create_args); }; });
@@ -207,6 +305,32 @@ void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
   reset->callback([&ctx, reset_args, to_time, to] {
     if (to_time->count() == 0 && to->count() == 0) throw CLI::RequiredError("--to-time or --to");
     ctx.action = [&ctx, reset_args] { return GroupResetOffset(ctx, *reset_args); };
+  });
+
+  auto dlq_name = std::make_shared<std::string>();
+  auto dlq_count = std::make_shared<int64_t>(0);
+  auto* dlq = group->add_subcommand("dlq", "list a group's dead letters (%DLQ%<group>) on every broker");
+  dlq->add_option("NAME", *dlq_name, "group name")->required();
+  dlq->add_option("--count", *dlq_count, "at most this many (default: all)")->check(CLI::Range(int64_t{1}, INT64_MAX));
+  dlq->callback([&ctx, dlq_name, dlq_count] {
+    ctx.action = [&ctx, dlq_name, dlq_count] { return GroupDlq(ctx, *dlq_name, *dlq_count); };
+  });
+
+  auto resend_name = std::make_shared<std::string>();
+  auto resend_id = std::make_shared<std::string>();
+  auto resend_all = std::make_shared<bool>(false);
+  auto* resend = group->add_subcommand(
+      "dlq-resend", "put dead letters back into the group's retry topic (reconsume 0, no delay)");
+  resend->add_option("NAME", *resend_name, "group name")->required();
+  auto* id_opt = resend->add_option("--id", *resend_id, "the dead letter's unique id");
+  auto* all_opt = resend->add_flag("--all", *resend_all, "every dead letter of the group not resent yet");
+  id_opt->excludes(all_opt);
+  resend->callback([&ctx, resend_name, resend_id, resend_all, id_opt, all_opt] {
+    if (id_opt->count() == 0 && all_opt->count() == 0) throw CLI::RequiredError("--id or --all");
+    if (id_opt->count() > 0 && resend_id->empty()) throw CLI::ValidationError("--id", "must not be empty");
+    ctx.action = [&ctx, resend_name, resend_id, resend_all] {
+      return GroupDlqResend(ctx, *resend_name, *resend_id, *resend_all);
+    };
   });
 }
 

@@ -36,7 +36,8 @@ store::GroupConfig GroupFromWire(const v1::GroupConfig& g) {
   store::GroupConfig c;
   c.name = g.name();
   c.broadcast = g.broadcast();
-  c.max_retries = g.max_retries() > 0 ? g.max_retries() : 16;
+  // 0 is a value (no retry); a request that does not set the field gets the default.
+  c.max_retries = g.has_max_retries() ? g.max_retries() : store::GroupConfig().max_retries;
   c.consume_enable = true;
   return c;
 }

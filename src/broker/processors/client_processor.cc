@@ -11,8 +11,8 @@
 namespace vela::broker {
 
 ClientProcessor::ClientProcessor(const BrokerOptions& options, ResourceResolver& resolver, ClientManager& clients,
-                                 filter::FilterCache& filters)
-    : options_(options), resolver_(resolver), clients_(clients), filters_(filters) {}
+                                 filter::FilterCache& filters, retry::RetryService* retries)
+    : options_(options), resolver_(resolver), clients_(clients), filters_(filters), retries_(retries) {}
 
 void ClientProcessor::Register(net::Dispatcher& dispatcher) {
   dispatcher.RegisterProcessor(
@@ -55,6 +55,16 @@ void ClientProcessor::HandleHeartbeat(net::RequestContext rc, net::Frame frame) 
                              filter.status().ToString());
         rc.ReplyError(filter.status());
         return;
+      }
+    }
+  }
+  // A clustering consumer retries failed messages through its group's retry topic, which it
+  // subscribes to (docs/consumption.md). Not fatal for the heartbeat: a send-back tries again.
+  if (retries_ != nullptr) {
+    for (const auto& c : hb.consumers()) {
+      if (c.model() != v1::CLUSTERING) continue;
+      if (Status s = retries_->EnsureRetryTopic(c.group()); !s.ok()) {
+        BrokerLogger()->warn("retry topic of group {} not created: {}", c.group(), s.ToString());
       }
     }
   }

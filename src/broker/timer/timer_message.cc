@@ -44,18 +44,19 @@ Result<std::vector<int64_t>> TimerOptions::ParseDelayLevels(std::string_view tex
     const auto end = text.find(' ');
     std::string_view item = text.substr(0, end);
     text = end == std::string_view::npos ? std::string_view() : text.substr(end);
+    // The number, then its unit: ms, s, m, h or d.
+    const size_t digits = item.find_first_not_of("0123456789");
+    const std::string_view suffix = digits == std::string_view::npos ? std::string_view() : item.substr(digits);
     int64_t unit = 0;
-    switch (item.empty() ? '\0' : item.back()) {
-      case 's': unit = 1000; break;
-      case 'm': unit = 60 * 1000; break;
-      case 'h': unit = 3600 * 1000; break;
-      case 'd': unit = 24 * 3600 * 1000; break;
-      default: break;
-    }
-    auto n = unit == 0 ? std::nullopt : ParseWholeNumber(item.substr(0, item.size() - 1));
+    if (suffix == "ms") unit = 1;
+    if (suffix == "s") unit = 1000;
+    if (suffix == "m") unit = 60 * 1000;
+    if (suffix == "h") unit = 3600 * 1000;
+    if (suffix == "d") unit = 24 * 3600 * 1000;
+    auto n = unit == 0 ? std::nullopt : ParseWholeNumber(item.substr(0, digits));
     if (!n || *n == 0) {
       return Status::InvalidArgument(fmt::format(
-          "messageDelayLevel: '{}' is not a delay (a whole number with s, m, h or d, as in 10s)", item));
+          "messageDelayLevel: '{}' is not a delay (a whole number with ms, s, m, h or d, as in 10s)", item));
     }
     levels.push_back(*n * unit);
   }

@@ -37,7 +37,7 @@ struct TimerOptions {
   int64_t roll_after_ms = 0;  // timers stored longer ago than this are rolled forward (0: half fileReservedTime)
 
   static Result<TimerOptions> FromConfig(const Config& config, int64_t file_reserved_ms);
-  // Parses "1s 5s 10s 30s 1m ... 2h" (units s, m, h, d; whole numbers; at least one level).
+  // Parses "1s 5s 10s 30s 1m ... 2h" (units ms, s, m, h, d; whole numbers; at least one level).
   static Result<std::vector<int64_t>> ParseDelayLevels(std::string_view text);
 };
 inline constexpr std::string_view kDefaultDelayLevels = "1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h";

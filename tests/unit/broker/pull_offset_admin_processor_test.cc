@@ -209,5 +209,22 @@ TEST_F(AdminProcessorTest, BatchesAreStoredWholeOrRefused) {
   EXPECT_NE(empty.status->message().find("GroupConfigList"), std::string::npos);
 }
 
+TEST_F(AdminProcessorTest, MaxRetriesZeroMeansNoRetryAndUnsetMeansSixteen) {
+  auto create = [this](const std::string& name, std::optional<int32_t> max_retries) {
+    v1::Header h;
+    h.set_code(v1::CREATE_GROUP);
+    h.mutable_create_group_request()->set_name(name);
+    if (max_retries) h.mutable_create_group_request()->set_max_retries(*max_retries);
+    return Call([this](net::RequestContext rc, net::Frame f) { admin_.HandleCreateGroup(rc, std::move(f)); }, h);
+  };
+  ASSERT_OK(*create("none", 0).status);
+  EXPECT_EQ(topics_->GetGroup("none")->max_retries, 0);
+  ASSERT_OK(*create("two", 2).status);
+  EXPECT_EQ(topics_->GetGroup("two")->max_retries, 2);
+  ASSERT_OK(*create("default", std::nullopt).status);
+  EXPECT_EQ(topics_->GetGroup("default")->max_retries, 16);
+  EXPECT_EQ(create("negative", -1).status->code(), StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace vela::broker

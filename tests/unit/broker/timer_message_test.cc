@@ -29,6 +29,11 @@ TEST(TimerMessageTest, DefaultLevelsAreRocketMqs) {
   EXPECT_FALSE(TimerOptions::ParseDelayLevels("").ok());
   EXPECT_FALSE(TimerOptions::ParseDelayLevels("0s").ok());
   EXPECT_EQ(TimerOptions::ParseDelayLevels(" 200s  1d ")->back(), 24 * 3600 * 1000);
+  // Milliseconds, so tests can make retries short.
+  EXPECT_EQ(*TimerOptions::ParseDelayLevels("100ms 2s 250ms"), (std::vector<int64_t>{100, 2000, 250}));
+  EXPECT_FALSE(TimerOptions::ParseDelayLevels("ms").ok());
+  EXPECT_FALSE(TimerOptions::ParseDelayLevels("5mss").ok());
+  EXPECT_FALSE(TimerOptions::ParseDelayLevels("-5ms").ok());
 }
 
 TEST(TimerMessageTest, DueTimeFromEachProperty) {
