@@ -8,13 +8,14 @@
 namespace vela::store {
 
 FlushService::FlushService(CommitLog& log, FlushDiskType type, int flush_interval_ms, int flush_least_pages,
-                           int sync_flush_timeout_ms)
+                           int sync_flush_timeout_ms, std::function<void(int64_t)> observer)
     : ServiceThread("vela-flush"),
       log_(log),
       type_(type),
       interval_(std::max(1, flush_interval_ms)),
       least_bytes_(static_cast<int64_t>(std::max(0, flush_least_pages)) * 4096),
-      sync_timeout_us_(static_cast<int64_t>(sync_flush_timeout_ms) * 1000) {}
+      sync_timeout_us_(static_cast<int64_t>(sync_flush_timeout_ms) * 1000),
+      observer_(std::move(observer)) {}
 
 FlushService::~FlushService() { Shutdown(); }
 
@@ -36,8 +37,10 @@ Status FlushService::last_error() const {
 }
 
 void FlushService::FlushOnce() {
+  const int64_t start_us = NowMonotonicUs();
   auto flushed = log_.Flush();
   last_flush_us_ = NowMonotonicUs();
+  if (flushed.ok() && observer_) observer_(last_flush_us_ - start_us);
   std::lock_guard lock(mu_);
   if (!flushed.ok()) {
     Log().error("commit-log flush failed: {}", flushed.status().ToString());
