@@ -165,6 +165,17 @@ class HttpServer::Impl {
 
   // The whole routing, before httplib's own: method, path, query; then the route's handler.
   HttpResponse Dispatch(const httplib::Request& req) {
+    HttpResponse response = Route(req);
+    // The JSON API answers its errors in JSON too.
+    if (response.status >= 400 && req.path.starts_with("/api/") && response.content_type.starts_with("text/plain")) {
+      std::string message = response.body;
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      return HttpResponse::JsonError(response.status, message);
+    }
+    return response;
+  }
+
+  HttpResponse Route(const httplib::Request& req) {
     if (req.method != "GET" && req.method != "HEAD") {
       return HttpResponse::Text(405, fmt::format("method {} not allowed: only GET and HEAD", req.method));
     }
