@@ -36,11 +36,11 @@ Status FlushService::last_error() const {
   return last_error_;
 }
 
-void FlushService::FlushOnce() {
+void FlushService::FlushOnce(bool observe) {
   const int64_t start_us = NowMonotonicUs();
   auto flushed = log_.Flush();
   last_flush_us_ = NowMonotonicUs();
-  if (flushed.ok() && observer_) observer_(last_flush_us_ - start_us);
+  if (observe && flushed.ok() && observer_) observer_(last_flush_us_ - start_us);
   std::lock_guard lock(mu_);
   if (!flushed.ok()) {
     Log().error("commit-log flush failed: {}", flushed.status().ToString());
@@ -94,7 +94,7 @@ void FlushService::Run() {
       }
       if (!pending) WaitForRunning(std::chrono::milliseconds(10));
       if (log_.write_offset() > log_.flushed_offset()) {
-        FlushOnce();
+        FlushOnce(/*observe=*/true);
         if (!last_error().ok()) WaitForRunning(std::chrono::milliseconds(10));
       }
       CompleteWaiters(false);
@@ -104,7 +104,7 @@ void FlushService::Run() {
       WaitForRunning(interval_);
       const int64_t dirty = log_.write_offset() - log_.flushed_offset();
       const bool overdue = NowMonotonicUs() - last_flush_us_ >= 10 * interval_.count() * 1000;
-      if (dirty > 0 && (overdue || dirty >= least_bytes_)) FlushOnce();
+      if (dirty > 0 && (overdue || dirty >= least_bytes_)) FlushOnce(/*observe=*/true);
     }
   }
 }
@@ -112,7 +112,7 @@ void FlushService::Run() {
 void FlushService::Shutdown() {
   Stop();
   if (abandoned_) return;
-  FlushOnce();
+  FlushOnce(/*observe=*/false);
   CompleteWaiters(true);
 }
 

@@ -24,7 +24,9 @@ namespace vela::store {
 // Owned by MessageStore; the CommitLog must outlive it. Thread-safe.
 class FlushService final : public ServiceThread {
  public:
-  // `observer` (may be empty) gets each successful flush's duration in µs, on this thread.
+  // `observer` (may be empty) gets each successful flush's duration in µs, on this thread, while
+  // the thread runs (not the final flush of Shutdown, which may run from a destructor after the
+  // observer's owner is gone).
   FlushService(CommitLog& log, FlushDiskType type, int flush_interval_ms, int flush_least_pages,
                int sync_flush_timeout_ms, std::function<void(int64_t)> observer = {});
   ~FlushService() override;
@@ -48,7 +50,7 @@ class FlushService final : public ServiceThread {
     AppendCallback on_done;
     int64_t deadline_us;
   };
-  void FlushOnce();
+  void FlushOnce(bool observe);
   void CompleteWaiters(bool final_round);
 
   CommitLog& log_;
