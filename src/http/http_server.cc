@@ -7,6 +7,8 @@
 #include <exception>
 #include <mutex>
 
+#include <sys/socket.h>
+
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -218,6 +220,12 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
   s.set_keep_alive_timeout(std::max(1, options_.read_timeout_ms / 1000));
   s.set_keep_alive_max_count(100);
   s.set_payload_max_length(options_.max_body_bytes);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second daemon configured
+  // with the same port would bind it too and share its requests instead of failing to start.
+  s.set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   Impl* impl = impl_.get();
   s.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
     HttpResponse response = impl->Dispatch(req);

@@ -28,7 +28,7 @@ struct HttpOptions {
   // Fixed limits (not settings): a slow or hostile client is cut off by them.
   int read_timeout_ms = 5000;     // per read of a request, and between keep-alive requests
   int write_timeout_ms = 5000;    // per write of a response
-  size_t max_body_bytes = 64 * 1024;  // a request body above this is refused (413)
+  size_t max_body_bytes = 64 * 1024;  // the library's body cap (routes are GET: bodies are never read)
   size_t max_queued_connections = 64;  // accepted connections waiting for a thread; past this the
                                        // acceptor waits (the kernel's backlog holds the rest)
 
@@ -72,7 +72,8 @@ using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 // HttpServer serves GET routes registered at startup on its own listening socket and its own
 // threads (one acceptor and a fixed pool of `threads` workers), never on the messaging io threads,
 // so nothing on it can delay messaging. Hardened for the open network: request lines and header
-// lines are bounded by the library (8 KiB each), bodies by max_body_bytes, every read and write
+// lines are bounded by the library (8 KiB each), request bodies are never read (routing happens
+// before the library reads one, and every route is GET), every read and write
 // by a timeout, the connections served at once by the pool, the connections waiting for it by
 // max_queued_connections; a malformed query string or an undeclared parameter is a 400, an
 // unknown path a 404, another method than GET/HEAD a 405, each with a short text body; a
