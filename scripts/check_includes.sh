@@ -6,14 +6,15 @@ cd "$(dirname "$0")/.."
 declare -A allowed=(
   [common]="common"
   [metrics]="common metrics"
+  [http]="common http"
   [filter]="common filter"
   [store]="common store"
   [net]="common net vela"
-  [broker]="common net store filter metrics broker vela"
-  [namesrv]="common net namesrv vela"
+  [broker]="common net store filter metrics http broker vela"
+  [namesrv]="common net metrics http namesrv vela"
   [client]="common net filter client vela"
   [tools]="common net filter client tools vela"
-  [bin]="common bin broker namesrv net store filter metrics"
+  [bin]="common bin broker namesrv net store filter metrics http"
 )
 status=0
 for module in "${!allowed[@]}"; do
@@ -25,6 +26,11 @@ for module in "${!allowed[@]}"; do
     status=1
   done < <(grep -rnE '^#include "[a-z_]+/' "src/$module" || true)
 done
+# cpp-httplib is seen by src/http only (tests may use its client).
+if grep -rnE '^#include <httplib.h>' src | grep -v '^src/http/'; then
+  echo "only src/http may include httplib.h"
+  status=1
+fi
 # Public SDK headers include only std and other include/vela headers.
 if grep -rnE '^#include "' include/vela | grep -vE '#include "vela/'; then
   echo "include/vela may include only other include/vela headers"

@@ -3,7 +3,7 @@
 set -euo pipefail
 PACKAGES=(cmake g++ make ccache libasio-dev libspdlog-dev libfmt-dev libprotobuf-dev protobuf-compiler
   librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
-  prometheus-cpp-dev
+  prometheus-cpp-dev libcpp-httplib-dev
   pkg-config dpkg-dev file
   clang libclang-rt-14-dev)
 missing=()

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "error: %s\n", started.ToString().c_str());
     return 1;
   }
+  // The HTTP line first: a launcher reading up to the listening line sees both.
+  if (!controller.http_address().empty()) std::printf("http on %s\n", controller.http_address().c_str());
   std::printf("listening on %s\n", controller.listen_address().c_str());
   std::fflush(stdout);
   int sig = vela::bin::WaitForStopSignal();

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "broker/logger.h"
+#include "broker/scrape_metrics.h"
 #include "common/clock.h"
 #include "common/service_thread.h"
 
@@ -31,6 +32,15 @@ BrokerController::BrokerController(BrokerOptions options) : options_(std::move(o
       net::ServerOptions{options_.listen, options_.io_threads, options_.max_frame_size, options_.server_limits},
       &dispatcher_);
   RegisterBuildInfo(counters_.registry);
+  // rocketmq_rpc_latency: every answered request, by code and status.
+  rpc_latency_ = std::make_unique<metrics::RpcLatencyRecorder>(counters_.metrics.rpc_latency);
+  dispatcher_.SetReplyObserver([recorder = rpc_latency_.get()](v1::RequestCode code, const Status& status,
+                                                               int64_t micros) {
+    const std::string& name = v1::RequestCode_Name(code);
+    recorder->Record(static_cast<int>(code), name.empty() ? std::string_view("UNKNOWN") : std::string_view(name),
+                     static_cast<int>(status.code()), StatusCodeName(status.code()), micros);
+  });
+  if (options_.http.enabled()) http_ = std::make_unique<http::HttpServer>(options_.http);
 }
 
 BrokerController::~BrokerController() { Stop(); }
@@ -58,6 +68,8 @@ Status BrokerController::Start() {
   VELA_RETURN_IF_ERROR(server_->Listen());
   broker_addr_ = fmt::format("{}:{}", options_.advertised_ip, server_->port());
   options_.store.store_host = PackHost(broker_addr_);
+  if (http_) VELA_RETURN_IF_ERROR(http_->Listen());
+  options_.store.flush_observer = RegisterFlushLatency(counters_.registry);
 
   auto store = store::MessageStore::Open(options_.store);
   if (!store.ok()) return store.status().WithContext("cannot open the store");
@@ -132,8 +144,14 @@ Status BrokerController::Start() {
   VELA_RETURN_IF_ERROR(transactions_->Start());
   housekeeping_ = std::make_unique<Housekeeping>(*clients_);
   housekeeping_->Start();
+  RegisterScrapeMetrics(counters_.registry, *store_, *topics_, options_.store.root_dir);
   VELA_RETURN_IF_ERROR(server_->Start());
   if (!options_.namesrv_addrs.empty()) registrar_->Start();
+  if (http_) {
+    http_api_ = std::make_unique<BrokerHttpApi>(options_, broker_addr_, *store_, *topics_, counters_, NowEpochMs());
+    http_api_->Register(*http_);
+    VELA_RETURN_IF_ERROR(http_->Start());
+  }
   started_ = true;
   BrokerLogger()->info("broker {} ({}/{}) serving on {}, store {}, {}", options_.broker_name, options_.cluster_name,
                        options_.broker_id, broker_addr_, options_.store.root_dir,
@@ -142,6 +160,7 @@ Status BrokerController::Start() {
 }
 
 void BrokerController::Stop() {
+  if (http_) http_->Stop();  // first: its handlers read the store and the managers
   if (registrar_) {
     registrar_->Stop();
     if (started_ && !options_.namesrv_addrs.empty()) registrar_->UnregisterAll();

@@ -6,6 +6,7 @@
 #include <asio/thread_pool.hpp>
 
 #include "broker/broker_counters.h"
+#include "broker/broker_http_api.h"
 #include "broker/broker_options.h"
 #include "broker/client_manager.h"
 #include "broker/lock/lock_processor.h"
@@ -29,6 +30,8 @@
 #include "broker/transaction/transaction_processor.h"
 #include "broker/transaction/transaction_service.h"
 #include "filter/filter_cache.h"
+#include "http/http_server.h"
+#include "metrics/rpc_latency_recorder.h"
 #include "net/dispatcher.h"
 #include "net/server.h"
 #include "store/message_store.h"
@@ -55,6 +58,8 @@ class BrokerController {
   // The address clients are told (brokerIP1 and the bound port).
   const std::string& broker_addr() const { return broker_addr_; }
   std::string listen_address() const { return server_->listen_address(); }
+  // The HTTP endpoint's "host:port" (/metrics, /api/), empty when httpPort=-1.
+  std::string http_address() const { return http_ ? http_->listen_address() : std::string(); }
 
  private:
   class Housekeeping;
@@ -90,6 +95,10 @@ class BrokerController {
   std::unique_ptr<retry::RetryProcessor> retry_processor_;
   std::unique_ptr<lock::QueueLockManager> queue_locks_;
   std::unique_ptr<lock::LockProcessor> lock_processor_;
+  // HTTP (/metrics, /api/): its own threads; bound in Start before the store opens, serving last.
+  std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<BrokerHttpApi> http_api_;
+  std::unique_ptr<metrics::RpcLatencyRecorder> rpc_latency_;
   bool started_ = false;
 };
 

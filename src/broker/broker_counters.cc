@@ -11,6 +11,16 @@ void RegisterBuildInfo(metrics::MetricsRegistry& registry) {
 }
 
 std::vector<metrics::MetricSample> BrokerCounters::Snapshot() {
+  PublishCounters();
+  return registry.Snapshot();
+}
+
+std::string BrokerCounters::SerializeText() {
+  PublishCounters();
+  return registry.SerializeText();
+}
+
+void BrokerCounters::PublishCounters() {
   metrics::BrokerMetrics& m = metrics;
   const std::pair<const std::atomic<int64_t>*, metrics::Counter*> pairs[] = {
       {&send_requests, &m.send_requests},
@@ -31,7 +41,6 @@ std::vector<metrics::MetricSample> BrokerCounters::Snapshot() {
     if (now > published_[i]) pairs[i].second->Increment(static_cast<double>(now - published_[i]));
     published_[i] = now;
   }
-  return registry.Snapshot();
 }
 
 BrokerCounters::MessagesAndBytes& BrokerCounters::SeriesOf(bool in, std::string_view first, std::string_view second) {

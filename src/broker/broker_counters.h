@@ -26,6 +26,8 @@ struct BrokerCounters {
 
   // Every series of the registry, the request counters brought up to date first.
   std::vector<metrics::MetricSample> Snapshot();
+  // The same, in the Prometheus text format (/metrics).
+  std::string SerializeText();
 
   // RocketMQ's per-topic series: messages and bytes stored (rocketmq_messages_in_total and
   // rocketmq_throughput_in_total by topic and message_type) and sent to consumers (..._out_total by
@@ -52,6 +54,8 @@ struct BrokerCounters {
   };
   // The cached series of (in or out, first label, second label). REQUIRES: series_mu_ held.
   MessagesAndBytes& SeriesOf(bool in, std::string_view first, std::string_view second);
+  // Adds what the atomics counted since the last call to the registry's series.
+  void PublishCounters();
 
   std::mutex series_mu_;
   std::unordered_map<std::string, MessagesAndBytes> series_;  // GUARDED_BY(series_mu_)

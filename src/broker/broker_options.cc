@@ -59,6 +59,7 @@ Result<BrokerOptions> BrokerOptions::FromConfig(const Config& c) {
   if (o.store.root_dir.empty()) o.store.root_dir = "./store";
   VELA_ASSIGN_OR_RETURN(o.timer, timer::TimerOptions::FromConfig(c, o.store.file_reserved_ms()));
   VELA_ASSIGN_OR_RETURN(o.transaction, transaction::TransactionOptions::FromConfig(c));
+  VELA_ASSIGN_OR_RETURN(o.http, http::HttpOptions::FromConfig(c, kDefaultBrokerHttpPort, o.listen));
   return o;
 }
 

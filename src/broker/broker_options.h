@@ -7,10 +7,14 @@
 #include "broker/timer/timer_message.h"
 #include "broker/transaction/transaction_message.h"
 #include "common/config.h"
+#include "http/http_server.h"
 #include "net/server.h"
 #include "store/message_store.h"
 
 namespace vela::broker {
+
+// The broker's HTTP port when httpPort is not set (CLI.md).
+inline constexpr int kDefaultBrokerHttpPort = 8080;
 
 // Broker settings (conf/broker.conf documents each, with RocketMQ's key names where the meaning
 // matches). Built once at startup by FromConfig; immutable afterwards.
@@ -38,6 +42,7 @@ struct BrokerOptions {
   store::StoreOptions store;
   timer::TimerOptions timer;                       // messageDelayLevel, timerMaxDelaySec, timerRollAfterSec
   transaction::TransactionOptions transaction;     // transactionTimeOut, transactionCheckInterval, ...
+  http::HttpOptions http;                          // httpPort (default 8080; 0: any; -1: off), httpThreads
 
   static Result<BrokerOptions> FromConfig(const Config& config);
 };

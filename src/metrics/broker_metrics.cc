@@ -1,11 +1,10 @@
 #include "metrics/broker_metrics.h"
 
+#include "metrics/rpc_latency_recorder.h"
+
 namespace vela::metrics {
 
 namespace {
-// rocketmq_rpc_latency, milliseconds: from a fast in-memory answer to a long-polling pull.
-const std::vector<double> kRpcLatencyBucketsMs = {0.1, 0.25, 0.5, 1,    2.5,  5,    10,    25,   50,
-                                                  100, 250,  500, 1000, 2500, 5000, 10000, 30000};
 // vela_timer_lateness_seconds: the aim is a p99 of 10 ms, so the buckets are fine around it.
 const std::vector<double> kTimerLatenessBucketsS = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25,
                                                     0.5,   1,     2.5,   5,    10,   30,   60};
@@ -20,8 +19,7 @@ BrokerMetrics::BrokerMetrics(MetricsRegistry& registry)
           registry.Counters("rocketmq_messages_out_total", "Messages sent to consumers", {"topic", "consumer_group"})),
       throughput_out(registry.Counters("rocketmq_throughput_out_total", "Bytes of the messages sent to consumers",
                                        {"topic", "consumer_group"})),
-      rpc_latency(registry.Histograms("rocketmq_rpc_latency", "Request handling time in milliseconds",
-                                      {"request_code", "response_code"}, kRpcLatencyBucketsMs)),
+      rpc_latency(RpcLatencyFamily(registry)),
       messages_in_all(registry.SingleCounter("vela_messages_in_total", "Messages stored, every topic")),
       bytes_in_all(registry.SingleCounter("vela_bytes_in_total", "Bytes of the send request bodies stored")),
       messages_out_all(registry.SingleCounter("vela_messages_out_total", "Messages sent to consumers, every topic")),

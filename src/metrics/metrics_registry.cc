@@ -12,6 +12,7 @@
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
@@ -255,8 +256,59 @@ Histogram MetricsRegistry::SingleHistogram(const std::string& name, const std::s
   return Histograms(name, help, {}, std::move(buckets)).WithLabels({});
 }
 
-std::vector<MetricSample> MetricsRegistry::Snapshot() const {
+void MetricsRegistry::CollectedGauges(const std::string& name, const std::string& help,
+                                      std::vector<std::string> label_names,
+                                      std::function<std::vector<GaugeReading>()> collect) {
+  CheckNames(name, label_names);
+  std::lock_guard lock(mu_);
+  VELA_CHECK(registered_.find(name) == registered_.end(), "metric {} registered twice", name);
+  for (const auto& c : collected_) VELA_CHECK(c->name != name, "metric {} registered twice", name);
+  collected_.push_back(std::make_shared<const Collected>(Collected{name, help, std::move(label_names), std::move(collect)}));
+}
+
+std::vector<prometheus::MetricFamily> MetricsRegistry::CollectAll() const {
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
+  std::vector<std::shared_ptr<const Collected>> collected;
+  {
+    std::lock_guard lock(mu_);
+    collected = collected_;
+  }
+  for (const auto& c : collected) {
+    prometheus::MetricFamily family;
+    family.name = c->name;
+    family.help = c->help;
+    family.type = prometheus::MetricType::Gauge;
+    std::vector<GaugeReading> readings = c->collect();
+    double overflow = 0;
+    bool overflowed = false;
+    for (size_t i = 0; i < readings.size(); ++i) {
+      const GaugeReading& r = readings[i];
+      VELA_CHECK(r.label_values.size() == c->label_names.size(), "metric {} has {} labels, a reading has {}", c->name,
+                 c->label_names.size(), r.label_values.size());
+      if (i >= max_series_per_family_) {
+        overflow += r.value;
+        overflowed = true;
+        continue;
+      }
+      prometheus::ClientMetric m;
+      for (size_t l = 0; l < r.label_values.size(); ++l) m.label.push_back({c->label_names[l], r.label_values[l]});
+      std::sort(m.label.begin(), m.label.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+      m.gauge.value = r.value;
+      family.metric.push_back(std::move(m));
+    }
+    if (overflowed) {
+      prometheus::ClientMetric m;
+      for (const auto& label : c->label_names) m.label.push_back({label, std::string(kOverflowLabelValue)});
+      m.gauge.value = overflow;
+      family.metric.push_back(std::move(m));
+    }
+    families.push_back(std::move(family));
+  }
+  return families;
+}
+
+std::vector<MetricSample> MetricsRegistry::Snapshot() const {
+  std::vector<prometheus::MetricFamily> families = CollectAll();
   std::sort(families.begin(), families.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   std::vector<MetricSample> samples;
   for (auto& family : families) {
@@ -315,7 +367,7 @@ double MetricsRegistry::Total(std::string_view name) const {
 }
 
 std::string MetricsRegistry::SerializeText() const {
-  return prometheus::TextSerializer().Serialize(registry_->Collect());
+  return prometheus::TextSerializer().Serialize(CollectAll());
 }
 
 }  // namespace vela::metrics

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@ class Counter;
 class Gauge;
 class Histogram;
 class Registry;
+struct MetricFamily;
 }  // namespace prometheus
 
 namespace vela::metrics {
@@ -130,6 +132,13 @@ struct MetricSample {
   std::string SeriesName() const;
 };
 
+// One series of a gauge family computed when read (MetricsRegistry::CollectedGauges): its label
+// values, in the order of the family's label names, and its value now.
+struct GaugeReading {
+  std::vector<std::string> label_values;
+  double value = 0;
+};
+
 // MetricsRegistry owns every metric of one process (one prometheus::Registry). Families are
 // registered by name once (asking again with the same kind, label names and buckets returns the
 // same family; anything else is a bug: VELA_CHECK), so a service can build its handles at startup
@@ -158,10 +167,22 @@ class MetricsRegistry {
   Gauge SingleGauge(const std::string& name, const std::string& help);
   Histogram SingleHistogram(const std::string& name, const std::string& help, std::vector<double> buckets);
 
+  // A gauge family whose series are computed each time the registry is read (Snapshot,
+  // SerializeText), by `collect`, from state the caller owns (consumer lag from committed and
+  // maximum offsets, disk use): nothing is kept between reads, so a series that is gone (a deleted
+  // group) disappears from the next read. The same cardinality rule as the other families: past
+  // max_series_per_family readings, the rest are summed into one series whose every label value
+  // is "_other". `collect` runs on the reading thread without the registry's lock: it must be
+  // thread-safe, never call back into this registry, and stay cheap (it runs once per scrape); a
+  // reading with the wrong number of label values is a bug (VELA_CHECK). REQUIRES: `name` not
+  // registered already; `collect` and what it reads outlive the registry's last read.
+  void CollectedGauges(const std::string& name, const std::string& help, std::vector<std::string> label_names,
+                       std::function<std::vector<GaugeReading>()> collect);
+
   // Every series now, sorted by name and then labels (a histogram's buckets in bucket order).
   std::vector<MetricSample> Snapshot() const;
   // The sum of every series of family `name` (for a histogram: its observation count); 0 for a
-  // name not registered.
+  // name not registered. Collected gauge families are not read here (they are not run).
   double Total(std::string_view name) const;
   // Prometheus text exposition format (version 0.0.4), for a /metrics endpoint.
   std::string SerializeText() const;
@@ -187,7 +208,17 @@ class MetricsRegistry {
                            const std::string& name, const std::string& help, std::vector<std::string> label_names,
                            std::vector<double> buckets);
 
+  struct Collected {
+    std::string name;
+    std::string help;
+    std::vector<std::string> label_names;
+    std::function<std::vector<GaugeReading>()> collect;
+  };
+  // The registered families and the collected ones, read now.
+  std::vector<prometheus::MetricFamily> CollectAll() const;
+
   const size_t max_series_per_family_;
+  std::vector<std::shared_ptr<const Collected>> collected_;  // GUARDED_BY(mu_)
   std::unique_ptr<prometheus::Registry> registry_;
   mutable std::mutex mu_;
   std::map<std::string, Registered, std::less<>> registered_;  // GUARDED_BY(mu_)

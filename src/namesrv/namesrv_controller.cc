@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/build_info.h"
 #include "common/clock.h"
 #include "common/logging.h"
 
@@ -64,6 +65,9 @@ Result<NamesrvOptions> NamesrvOptions::FromConfig(const Config& config) {
   auto limits = net::ServerLimits::FromConfig(config);
   if (!limits.ok()) return limits.status();
   o.server_limits = *limits;
+  auto http = http::HttpOptions::FromConfig(config, kDefaultNamesrvHttpPort, o.listen);
+  if (!http.ok()) return http.status();
+  o.http = *http;
   return o;
 }
 
@@ -88,7 +92,14 @@ class NamesrvController::ExpiryScanner : public ServiceThread {
 };
 
 NamesrvController::NamesrvController(NamesrvOptions options)
-    : options_(std::move(options)), registry_(options_.broker_expiry_ms) {
+    : options_(std::move(options)),
+      registry_(options_.broker_expiry_ms),
+      routes_found_(metrics_
+                        .Counters("vela_namesrv_route_requests_total",
+                                  "Route requests (GET_ROUTE) answered, by result: found or not_found", {"result"})
+                        .WithLabels({"found"})),
+      routes_not_found_(metrics_.Counters("vela_namesrv_route_requests_total", "", {"result"}).WithLabels({"not_found"})) {
+  RegisterMetrics();
   RegisterProcessors();
   server_ = std::make_unique<net::Server>(
       net::ServerOptions{options_.listen, options_.io_threads, net::kDefaultMaxFrameSize, options_.server_limits},
@@ -99,6 +110,34 @@ NamesrvController::NamesrvController(NamesrvOptions options)
     }
   });
   scanner_ = std::make_unique<ExpiryScanner>(registry_);
+  if (options_.http.enabled()) {
+    http_ = std::make_unique<http::HttpServer>(options_.http);
+    http_->Route("/metrics", {}, [this](const http::HttpRequest&) {
+      http::HttpResponse r;
+      r.content_type = http::kPrometheusContentType;
+      r.body = metrics_.SerializeText();
+      return r;
+    });
+  }
+}
+
+void NamesrvController::RegisterMetrics() {
+  metrics_.Gauges("vela_build_info", "The running Vela build: version and git commit", {"version", "commit"})
+      .WithLabels({BuildVersion(), BuildCommit()})
+      .Set(1);
+  metrics_.CollectedGauges("vela_namesrv_brokers", "Brokers registered and alive", {}, [this] {
+    return std::vector<metrics::GaugeReading>{{{}, static_cast<double>(registry_.broker_count())}};
+  });
+  metrics_.CollectedGauges("vela_namesrv_topics", "Distinct topics over the registered brokers", {}, [this] {
+    return std::vector<metrics::GaugeReading>{{{}, static_cast<double>(registry_.topic_count())}};
+  });
+  rpc_latency_ = std::make_unique<metrics::RpcLatencyRecorder>(metrics::RpcLatencyFamily(metrics_));
+  dispatcher_.SetReplyObserver([recorder = rpc_latency_.get()](v1::RequestCode code, const Status& status,
+                                                               int64_t micros) {
+    const std::string& name = v1::RequestCode_Name(code);
+    recorder->Record(static_cast<int>(code), name.empty() ? std::string_view("UNKNOWN") : std::string_view(name),
+                     static_cast<int>(status.code()), StatusCodeName(status.code()), micros);
+  });
 }
 
 NamesrvController::~NamesrvController() { Stop(); }
@@ -155,6 +194,7 @@ void NamesrvController::RegisterProcessors() {
   });
   dispatcher_.RegisterProcessor(RequestCode::GET_ROUTE, [this](net::RequestContext ctx, net::Frame f) {
     auto route = registry_.GetRoute(f.header.route_request().topic());
+    (route.ok() ? routes_found_ : routes_not_found_).Increment();
     if (!route.ok()) {
       ctx.ReplyError(route.status());
       return;
@@ -185,13 +225,16 @@ void NamesrvController::RegisterProcessors() {
 }
 
 Status NamesrvController::Start() {
+  if (http_) VELA_RETURN_IF_ERROR(http_->Listen());
   VELA_RETURN_IF_ERROR(server_->Start());
+  if (http_) VELA_RETURN_IF_ERROR(http_->Start());
   scanner_->Start();
   Log()->info("name server listening on {}", server_->listen_address());
   return Status::OK();
 }
 
 void NamesrvController::Stop() {
+  if (http_) http_->Stop();
   if (scanner_) scanner_->Stop();
   if (server_) server_->Stop();
   registration_pool_.join();

@@ -367,6 +367,17 @@ size_t RouteRegistry::broker_count() const {
   return brokers_.size();
 }
 
+size_t RouteRegistry::topic_count() const {
+  std::lock_guard lock(mu_);
+  if (brokers_.size() == 1) return brokers_.begin()->second.topics ? brokers_.begin()->second.topics->size() : 0;
+  std::set<std::string_view> names;
+  for (const auto& [addr, entry] : brokers_) {
+    if (!entry.topics) continue;
+    for (const auto& [name, counts] : *entry.topics) names.insert(name);
+  }
+  return names.size();
+}
+
 std::string RouteRegistry::AddrOf(uint64_t connection_id) const {
   std::lock_guard lock(mu_);
   for (const auto& [addr, e] : brokers_) {

@@ -81,6 +81,9 @@ class RouteRegistry {
   // its next registration, so a topic it still serves comes back then.
   void DeleteTopic(const std::string& topic);
   size_t broker_count() const;
+  // Distinct topic names over every registered broker's table (a /metrics figure; one pass over
+  // the tables under the lock).
+  size_t topic_count() const;
   // The address registered over `connection_id`, for logs ("" when none).
   std::string AddrOf(uint64_t connection_id) const;
 

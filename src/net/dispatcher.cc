@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "common/clock.h"
 #include "net/logger.h"
 #include "net/wire_status.h"
 
@@ -11,6 +12,8 @@ struct RequestContext::ReplyState {
   std::atomic<bool> replied{false};
   std::weak_ptr<Connection> connection;
   ReplySink sink;  // set only for contexts without a connection (tests)
+  const ReplyObserver* observer = nullptr;  // the dispatcher's, which outlives its requests
+  int64_t arrived_us = 0;
 
   explicit ReplyState(const std::shared_ptr<Connection>& c) : connection(c) {}
   explicit ReplyState(ReplySink s) : sink(std::move(s)) {}
@@ -47,6 +50,9 @@ void RequestContext::Reply(const Status& status, v1::Header response, OutBody bo
     if (conn) conn->FinishRequest();
     return;
   }
+  if (state_->observer != nullptr && *state_->observer) {
+    (*state_->observer)(code_, status, NowMonotonicUs() - state_->arrived_us);
+  }
   response.set_request_id(request_id_);
   response.set_code(code_);
   response.set_flags(kFlagResponse);
@@ -66,6 +72,8 @@ void Dispatcher::RegisterProcessor(v1::RequestCode code, Processor processor, as
 
 void Dispatcher::OnRequest(const std::shared_ptr<Connection>& connection, Frame frame) {
   RequestContext ctx(connection, frame.header);
+  ctx.state_->observer = &observer_;
+  ctx.state_->arrived_us = NowMonotonicUs();
   auto it = processors_.find(static_cast<int>(frame.header.code()));
   if (it == processors_.end()) {
     NetLogger()->warn("unknown request code {} from {}", static_cast<int>(frame.header.code()), connection->peer());

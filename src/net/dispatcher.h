@@ -41,6 +41,7 @@ class RequestContext {
   std::shared_ptr<Connection> connection() const { return connection_.lock(); }
 
  private:
+  friend class Dispatcher;
   std::weak_ptr<Connection> connection_;
   uint64_t request_id_;
   uint64_t connection_id_;
@@ -51,6 +52,12 @@ class RequestContext {
   struct ReplyState;
   std::shared_ptr<ReplyState> state_;
 };
+
+// Told of every request answered through a Dispatcher (not oneway ones): its code, the status
+// answered and the time from its arrival to the reply, in microseconds. Runs on the replying
+// thread (an io thread or a worker), so it must be cheap and thread-safe (the broker feeds
+// rocketmq_rpc_latency with it).
+using ReplyObserver = std::function<void(v1::RequestCode code, const Status& status, int64_t micros)>;
 
 // A request processor: called with the context and the request frame.
 using Processor = std::function<void(RequestContext context, Frame request)>;
@@ -63,8 +70,11 @@ class Dispatcher : public RequestHandler {
   // REQUIRES: before the server starts. `pool`, if given, must outlive the dispatcher.
   void RegisterProcessor(v1::RequestCode code, Processor processor, asio::thread_pool* pool = nullptr);
   void OnRequest(const std::shared_ptr<Connection>& connection, Frame frame) override;
+  // REQUIRES: before the server starts.
+  void SetReplyObserver(ReplyObserver observer) { observer_ = std::move(observer); }
 
  private:
+  ReplyObserver observer_;
   struct Entry {
     Processor processor;
     asio::thread_pool* pool;

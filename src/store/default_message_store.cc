@@ -140,7 +140,8 @@ Status DefaultMessageStore::OpenSteps() {
 
   VELA_RETURN_IF_ERROR(log_->Start());
   flush_ = std::make_unique<FlushService>(*log_, options_.flush_disk_type, options_.flush_interval_ms,
-                                          options_.flush_least_pages, options_.sync_flush_timeout_ms);
+                                          options_.flush_least_pages, options_.sync_flush_timeout_ms,
+                                          options_.flush_observer);
   flush_->Start();
   dispatcher_->Start();
   VELA_RETURN_IF_ERROR(WriteCheckpoint());

@@ -8,13 +8,14 @@
 namespace vela::store {
 
 FlushService::FlushService(CommitLog& log, FlushDiskType type, int flush_interval_ms, int flush_least_pages,
-                           int sync_flush_timeout_ms)
+                           int sync_flush_timeout_ms, std::function<void(int64_t)> observer)
     : ServiceThread("vela-flush"),
       log_(log),
       type_(type),
       interval_(std::max(1, flush_interval_ms)),
       least_bytes_(static_cast<int64_t>(std::max(0, flush_least_pages)) * 4096),
-      sync_timeout_us_(static_cast<int64_t>(sync_flush_timeout_ms) * 1000) {}
+      sync_timeout_us_(static_cast<int64_t>(sync_flush_timeout_ms) * 1000),
+      observer_(std::move(observer)) {}
 
 FlushService::~FlushService() { Shutdown(); }
 
@@ -35,9 +36,11 @@ Status FlushService::last_error() const {
   return last_error_;
 }
 
-void FlushService::FlushOnce() {
+void FlushService::FlushOnce(bool observe) {
+  const int64_t start_us = NowMonotonicUs();
   auto flushed = log_.Flush();
   last_flush_us_ = NowMonotonicUs();
+  if (observe && flushed.ok() && observer_) observer_(last_flush_us_ - start_us);
   std::lock_guard lock(mu_);
   if (!flushed.ok()) {
     Log().error("commit-log flush failed: {}", flushed.status().ToString());
@@ -91,7 +94,7 @@ void FlushService::Run() {
       }
       if (!pending) WaitForRunning(std::chrono::milliseconds(10));
       if (log_.write_offset() > log_.flushed_offset()) {
-        FlushOnce();
+        FlushOnce(/*observe=*/true);
         if (!last_error().ok()) WaitForRunning(std::chrono::milliseconds(10));
       }
       CompleteWaiters(false);
@@ -101,7 +104,7 @@ void FlushService::Run() {
       WaitForRunning(interval_);
       const int64_t dirty = log_.write_offset() - log_.flushed_offset();
       const bool overdue = NowMonotonicUs() - last_flush_us_ >= 10 * interval_.count() * 1000;
-      if (dirty > 0 && (overdue || dirty >= least_bytes_)) FlushOnce();
+      if (dirty > 0 && (overdue || dirty >= least_bytes_)) FlushOnce(/*observe=*/true);
     }
   }
 }
@@ -109,7 +112,7 @@ void FlushService::Run() {
 void FlushService::Shutdown() {
   Stop();
   if (abandoned_) return;
-  FlushOnce();
+  FlushOnce(/*observe=*/false);
   CompleteWaiters(true);
 }
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include "common/service_thread.h"
@@ -23,8 +24,11 @@ namespace vela::store {
 // Owned by MessageStore; the CommitLog must outlive it. Thread-safe.
 class FlushService final : public ServiceThread {
  public:
+  // `observer` (may be empty) gets each successful flush's duration in µs, on this thread, while
+  // the thread runs (not the final flush of Shutdown, which may run from a destructor after the
+  // observer's owner is gone).
   FlushService(CommitLog& log, FlushDiskType type, int flush_interval_ms, int flush_least_pages,
-               int sync_flush_timeout_ms);
+               int sync_flush_timeout_ms, std::function<void(int64_t)> observer = {});
   ~FlushService() override;
 
   // SYNC_FLUSH: completes `on_done` with `result` once the log is durable up to
@@ -46,7 +50,7 @@ class FlushService final : public ServiceThread {
     AppendCallback on_done;
     int64_t deadline_us;
   };
-  void FlushOnce();
+  void FlushOnce(bool observe);
   void CompleteWaiters(bool final_round);
 
   CommitLog& log_;
@@ -54,6 +58,7 @@ class FlushService final : public ServiceThread {
   const std::chrono::milliseconds interval_;
   const int64_t least_bytes_;
   const int64_t sync_timeout_us_;
+  const std::function<void(int64_t)> observer_;
   mutable std::mutex mu_;
   std::deque<Waiter> waiters_;  // GUARDED_BY(mu_), in end-offset order
   Status last_error_;           // GUARDED_BY(mu_)

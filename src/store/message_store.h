@@ -46,6 +46,9 @@ struct StoreOptions {
   // Added by the store implementation (not RocketMQ settings; FromConfig leaves them alone):
   int retention_interval_ms = 10000;                           // how often retention runs
   int checkpoint_interval_ms = 1000;                           // how often the checkpoint is written
+  // Set by the broker (not a setting): called on the flush thread after each successful
+  // commit-log flush with how long it took, in microseconds (flush latency metrics). Must be cheap.
+  std::function<void(int64_t micros)> flush_observer;
 
   // How long a segment is kept: fileReservedTimeMinutes when set, else fileReservedTime hours.
   int64_t file_reserved_ms() const {

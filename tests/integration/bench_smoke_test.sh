@@ -14,13 +14,13 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$TMP"
-"$BIN/vela-namesrv" --listen 127.0.0.1:0 >ns.out 2>ns.log &
+"$BIN/vela-namesrv" --listen 127.0.0.1:0 --set httpPort=0 >ns.out 2>ns.log &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q '^listening on' ns.out 2>/dev/null && break; sleep 0.1; done
 export VELA_NAMESRV=$(sed -n 's/^listening on //p' ns.out)
 BROKER_PORT=$(( 20000 + RANDOM % 20000 ))
 "$BIN/vela-broker" --listen "127.0.0.1:$BROKER_PORT" --namesrv "$VELA_NAMESRV" --store-dir "$TMP/store" \
-  --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 >b.out 2>b.log &
+  --set httpPort=0 --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 >b.out 2>b.log &
 PIDS+=($!)
 for _ in $(seq 1 100); do
   "$BIN/vela-admin" cluster list 2>/dev/null | grep -q "$BROKER_PORT" && break

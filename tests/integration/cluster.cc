@@ -10,7 +10,7 @@ namespace vela::testing {
 
 std::string TestCluster::StartNamesrv() {
   std::string addr = "127.0.0.1:" + std::to_string(FreePort());
-  auto p = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", addr},
+  auto p = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", addr, "--set", "httpPort=0"},
                                dir_.str() + "/namesrv" + std::to_string(namesrvs_.size()) + ".log");
   EXPECT_TRUE(p.ok()) << p.status().ToString();
   if (!p.ok()) return "";
@@ -28,7 +28,7 @@ std::string TestCluster::namesrv_addrs() const {
 std::string TestCluster::StartBroker(const std::string& name, const std::vector<std::string>& sets) {
   std::string listen = "127.0.0.1:" + std::to_string(FreePort());
   std::vector<std::string> argv = {BinaryPath("vela-broker"), "--listen", listen, "--store-dir", StoreDir(name),
-                                   "--namesrv", namesrv_addrs(), "--set", "brokerName=" + name,
+                                   "--namesrv", namesrv_addrs(), "--set", "brokerName=" + name, "--set", "httpPort=0",
                                    "--set", "mappedFileSizeCommitLog=8m", "--set", "mappedFileSizeConsumeQueue=120000"};
   for (const auto& s : sets) {
     argv.push_back("--set");

@@ -436,6 +436,7 @@ TEST_F(HostileClientTest, AtTheOpenFileLimitTheBrokerServesAndCheckpoints) {
   auto started = ChildProcess::Start(
       {"/bin/sh", "-c", "ulimit -n 256 && exec \"$0\" \"$@\"", BinaryPath("vela-broker"), "--listen", listen,
        "--store-dir", store, "--namesrv", cluster_.namesrv_addrs(), "--set", "brokerName=broker-low-fd", "--set",
+       "httpPort=0", "--set",
        "mappedFileSizeCommitLog=8m", "--set", "mappedFileSizeConsumeQueue=120000", "--set",
        "flushIntervalConsumeQueue=200"},
       log_file);

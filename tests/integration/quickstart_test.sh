@@ -2,7 +2,7 @@
 # Follows the README's set-up-and-run command on a fresh clone: scripts/quickstart.sh starts a
 # name server and a broker with conf/ defaults, then one message goes through vela-admin.
 # To keep CI within its time, the clone reuses this build (VELA_BUILD_DIR) instead of building
-# again, and the daemons listen on free ports instead of 9876/10911.
+# again, and the daemons listen on free ports instead of 9876/10911 (HTTP: 8081/8080).
 #   quickstart_test.sh SOURCE_DIR BUILD_DIR
 set -euo pipefail
 SRC=$1
@@ -16,8 +16,8 @@ trap cleanup EXIT
 git clone -q "$SRC" "$TMP/clone"
 cd "$TMP/clone"
 BROKER_PORT=$(( 20000 + RANDOM % 20000 ))
-VELA_BUILD_DIR="$BUILD" NAMESRV_ARGS="--listen 127.0.0.1:0" \
-  BROKER_ARGS="--listen 127.0.0.1:$BROKER_PORT --set mappedFileSizeCommitLog=16m" scripts/quickstart.sh
+VELA_BUILD_DIR="$BUILD" NAMESRV_ARGS="--listen 127.0.0.1:0 --set httpPort=0" \
+  BROKER_ARGS="--listen 127.0.0.1:$BROKER_PORT --set httpPort=0 --set mappedFileSizeCommitLog=16m" scripts/quickstart.sh
 export VELA_NAMESRV=$(sed -n 's/^listening on //p' logs/namesrv.out)
 ADMIN="$BUILD/bin/vela-admin"
 for _ in $(seq 1 100); do

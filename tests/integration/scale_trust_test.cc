@@ -163,7 +163,8 @@ TEST_F(ScaleTrustTest, BrokerWith100000TopicsRegistersAndEveryTopicRoutes) {
   // The name server restarts on the same port: the broker's next registration (without a body,
   // its table unchanged) is answered "send the table", and every topic routes again.
   cluster_.namesrv(0).Kill();
-  auto restarted = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", namesrv_}, namesrv_log + ".2");
+  auto restarted = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", namesrv_, "--set", "httpPort=0"},
+                                       namesrv_log + ".2");
   ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
   start = Clock::now();
   ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute(TopicName(pick(rng))).ok(); }, 30000));

@@ -14,9 +14,10 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 # start_daemon NAME OUT_FILE ARGS...: starts $BIN/NAME in the background, waits for "listening on".
+# Its HTTP endpoint takes a free port (httpPort=0) unless ARGS set another: tests run in parallel.
 start_daemon() {
   local name=$1 out=$2; shift 2
-  "$BIN/$name" "$@" >"$out" 2>"$out.err" &
+  "$BIN/$name" --set httpPort=0 "$@" >"$out" 2>"$out.err" &
   PIDS+=($!)
   for _ in $(seq 1 300); do
     grep -q "^listening on " "$out" 2>/dev/null && return 0

@@ -39,7 +39,9 @@ std::string BinaryPath(const std::string& name) {
 ChildProcess::~ChildProcess() { Kill(); }
 
 ChildProcess::ChildProcess(ChildProcess&& o) noexcept
-    : pid_(o.pid_), stdout_fd_(o.stdout_fd_), address_(std::move(o.address_)), log_file_(std::move(o.log_file_)) {
+    : pid_(o.pid_), stdout_fd_(o.stdout_fd_), address_(std::move(o.address_)),
+      http_address_(std::move(o.http_address_)),
+      log_file_(std::move(o.log_file_)) {
   o.pid_ = -1;
   o.stdout_fd_ = -1;
 }
@@ -50,6 +52,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& o) noexcept {
     pid_ = o.pid_;
     stdout_fd_ = o.stdout_fd_;
     address_ = std::move(o.address_);
+    http_address_ = std::move(o.http_address_);
     log_file_ = std::move(o.log_file_);
     o.pid_ = -1;
     o.stdout_fd_ = -1;
@@ -97,6 +100,9 @@ Result<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv, c
         auto end = buffer.find('\n', pos);
         if (end != std::string::npos) {
           child.address_ = buffer.substr(pos + 13, end - pos - 13);
+          if (auto http = buffer.find("http on "); http != std::string::npos && http < pos) {
+            child.http_address_ = buffer.substr(http + 8, buffer.find('\n', http) - http - 8);
+          }
           return child;
         }
       }

@@ -29,6 +29,8 @@ class ChildProcess {
   void Kill();
   bool running();
   const std::string& address() const { return address_; }
+  // The "http on HOST:PORT" the daemon printed before its listening line; empty if none.
+  const std::string& http_address() const { return http_address_; }
   pid_t pid() const { return pid_; }
   const std::string& log_file() const { return log_file_; }
 
@@ -36,6 +38,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string address_;
+  std::string http_address_;
   std::string log_file_;
 };
 
