@@ -4,9 +4,12 @@
 #include "broker/retry/retry_service.h"
 
 #include <chrono>
+#include <future>
+#include <memory>
 #include <thread>
 
 #include <asio/io_context.hpp>
+
 #include <gtest/gtest.h>
 
 #include "broker/processors/client_processor.h"
@@ -82,10 +85,13 @@ class RetryServiceTest : public testing::ProcessorTest {
     req.set_physical_offset(offset);
     req.set_delay_level(delay_level);
     req.set_max_reconsume_times(max_reconsume);
-    std::optional<Result<v1::SendBackResponse>> answer;
-    retries_->SendBack(req, [&](Result<v1::SendBackResponse> r) { answer = std::move(r); });  // ASYNC_FLUSH: at once
-    EXPECT_TRUE(answer.has_value());
-    return answer ? *answer : Result<v1::SendBackResponse>(Status::Internal("no answer"));
+    // The answer comes at once for a refusal, from the flush thread once the copy is durable.
+    auto answered = std::make_shared<std::promise<Result<v1::SendBackResponse>>>();
+    auto answer = answered->get_future();
+    retries_->SendBack(req, [answered](Result<v1::SendBackResponse> r) { answered->set_value(std::move(r)); });
+    const bool ready = answer.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+    EXPECT_TRUE(ready);
+    return ready ? answer.get() : Result<v1::SendBackResponse>(Status::Internal("no answer"));
   }
 
   std::vector<Stored> ReadQueue(const std::string& topic, uint32_t queue = 0) {
