@@ -31,5 +31,6 @@ else
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest -L unit --output-on-failure -j"$JOBS")
 fi
 
-echo "== unit and integration tests =="
-(cd build && ctest -L 'unit|integration' --output-on-failure -j1)
+echo "== unit tests, then integration tests (real processes, one at a time) =="
+(cd build && ctest -L unit --output-on-failure -j"$JOBS")
+(cd build && ctest -L integration --output-on-failure -j1)

@@ -25,7 +25,6 @@ CommitLog::CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int6
       segment_size_(segment_size),
       size_limit_(size_limit),
       store_host_(store_host),
-      prewrite_(prewrite_segments),
       allocator_(fs, dir_, segment_size, prewrite_segments, kPrefaultAhead) {}
 
 CommitLog::~CommitLog() { Stop(); }

@@ -45,8 +45,9 @@ struct PendingRecord {
 // mutex held only for offset assignment, copy, stamping and the pwrite; readers take no append lock.
 class CommitLog {
  public:
-  // `prewrite_segments`: new segments are filled with zeros before use (worth it under SYNC_FLUSH,
-  // where it halves the fdatasync cost; under ASYNC_FLUSH it only costs a second copy).
+  // `prewrite_segments`: segments the allocator prepares are filled with zeros before use (meant
+  // for SYNC_FLUSH, where BENCH.md measured it halving the fdatasync cost; under ASYNC_FLUSH it
+  // only costs a second copy). The first segment, made at Start, never is: see Start.
   CommitLog(FileSystem& fs, std::string dir, int64_t segment_size, int64_t size_limit, uint64_t store_host,
             bool prewrite_segments = true);
   ~CommitLog();
@@ -131,7 +132,6 @@ class CommitLog {
   const int64_t segment_size_;
   const int64_t size_limit_;
   const uint64_t store_host_;
-  const bool prewrite_;
   // Pages are read into the page cache this far ahead of the writer (SegmentAllocator).
   static constexpr int64_t kPrefaultAhead = 32 << 20;
   SegmentAllocator allocator_;
