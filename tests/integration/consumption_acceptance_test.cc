@@ -484,7 +484,9 @@ TEST_F(ConsumptionAcceptanceTest, BroadcastInstancesEachReceiveEverythingAndAKil
   for (const auto& [queue, last] : last_before) {
     const int64_t committed = file.count(queue) ? file.at(queue) : 0;
     if (last >= committed) unacknowledged += static_cast<size_t>(last - committed + 1);
-    if (first_after.count(queue)) EXPECT_EQ(first_after[queue], committed) << "queue " << queue;
+    if (first_after.count(queue)) {
+      EXPECT_EQ(first_after[queue], committed) << "queue " << queue;
+    }
   }
   EXPECT_EQ(repeated, unacknowledged);
   const auto three_ids = ids_of(three_all);
