@@ -47,6 +47,7 @@ struct ProbeArgs {
   int lock_renew_ms = 20000;   // orderly
   int commit_ms = 1000;
   int pull_batch = 32;
+  std::string log_file;        // the SDK's log (info level) goes here
 };
 
 [[noreturn]] void Usage(const std::string& why) {
@@ -79,6 +80,7 @@ ProbeArgs Parse(int argc, char** argv) {
     else if (flag == "--lock-renew-ms") a.lock_renew_ms = std::stoi(v);
     else if (flag == "--commit-ms") a.commit_ms = std::stoi(v);
     else if (flag == "--pull-batch") a.pull_batch = std::stoi(v);
+    else if (flag == "--log-file") a.log_file = v;
     else Usage("unknown flag " + flag);
   }
   if (a.namesrv.empty() || a.topic.empty() || a.group.empty()) Usage("--namesrv, --topic and --group are required");
@@ -104,6 +106,10 @@ int main(int argc, char** argv) {
   vela::client::ClientConfig config;
   config.namesrv_addr = args.namesrv;
   if (!args.instance.empty()) config.instance_name = args.instance;
+  if (!args.log_file.empty()) {
+    config.log_file = args.log_file;
+    config.log_level = "info";
+  }
   config.request_timeout_ms = 5000;
   vela::client::PushConsumerOptions options;
   options.group = args.group;

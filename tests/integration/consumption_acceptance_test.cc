@@ -116,6 +116,18 @@ class ConsumptionAcceptanceTest : public ::testing::Test {
       }
     }
     if (producer_) producer_->Shutdown();
+    if (const char* dir = std::getenv("VELA_TEST_LOG_DIR"); dir != nullptr && *dir != '\0' && !broker_.empty()) {
+      std::error_code ignored;
+      const auto to = std::filesystem::path(dir);
+      std::filesystem::copy_file(cluster_.broker("broker-a").log_file(), to / "broker.log",
+                                 std::filesystem::copy_options::overwrite_existing, ignored);
+      for (const auto& p : probes_) {
+        for (const auto& f : {p.out, p.err}) {
+          std::filesystem::copy_file(f, to / std::filesystem::path(f).filename(),
+                                     std::filesystem::copy_options::overwrite_existing, ignored);
+        }
+      }
+    }
   }
 
   // Sends `count` messages (properties seq = i, key = "k<i>") in batches; returns their ids.
@@ -141,6 +153,10 @@ class ConsumptionAcceptanceTest : public ::testing::Test {
 
   Probe& StartProbe(const std::string& name, std::vector<std::string> extra) {
     std::vector<std::string> argv = {BinaryPath("vela-consume-probe"), "--namesrv", ns_};
+    // VELA_TEST_LOG_DIR=DIR keeps the probes' SDK logs (info) there, for a failure's post-mortem.
+    if (const char* dir = std::getenv("VELA_TEST_LOG_DIR"); dir != nullptr && *dir != '\0') {
+      argv.insert(argv.end(), {"--log-file", std::string(dir) + "/" + name + ".log"});
+    }
     argv.insert(argv.end(), extra.begin(), extra.end());
     Probe p;
     p.out = cluster_.dir().str() + "/" + name + ".jsonl";
@@ -216,6 +232,7 @@ TEST_F(ConsumptionAcceptanceTest, ThousandMessagesFailedTwiceAreConsumedOnceOnTh
     }
     EXPECT_EQ(oks, 1) << id;
   }
+  std::cout << "retries: " << AllEvents().size() << " deliveries of " << by_id.size() << " messages\n";
   StopProbe(probes_.back());
 }
 
@@ -246,7 +263,7 @@ TEST_F(ConsumptionAcceptanceTest, AlwaysFailingMessagesEndInTheDeadLetterTopicAn
     EXPECT_EQ(j.at("origin_topic"), "orders") << line;
     EXPECT_EQ(j.at("properties").value("color", ""), "blue") << line;
     EXPECT_EQ(j.at("properties").value("key", ""), "k" + j.at("properties").value("seq", "?")) << line;
-    EXPECT_EQ(j.at("reconsume"), 2) << line;
+    EXPECT_EQ(j.at("reconsume"), 3) << line;  // its failed deliveries: the first and 2 retries
   }
   EXPECT_EQ(dead.size(), 1000u);
   // The failing consumer saw each message three times (first delivery + 2 retries).
@@ -338,11 +355,24 @@ TEST_F(ConsumptionAcceptanceTest, OrderlyKeysStayInOrderAndExclusiveWhileConsume
   (void)d;
 
   std::set<int> killed_pids;
+  std::map<int, std::string> names;  // pid -> probe name, for failure messages
   auto killed_pids_of = [&] {
     for (const auto& p : probes_) {
-      if (!p.killed) continue;
-      for (const auto& e : ReadEvents(p.out)) killed_pids.insert(e.pid);
+      for (const auto& e : ReadEvents(p.out)) {
+        if (p.killed) killed_pids.insert(e.pid);
+        names[e.pid] = p.out.substr(p.out.rfind('/') + 1) + (p.killed ? " (killed)" : "");
+      }
     }
+  };
+  // One key's deliveries, for a failure message.
+  auto history = [&](const std::vector<Event>& events) {
+    std::ostringstream out;
+    const int64_t t0 = events.empty() ? 0 : events.front().start_ns;
+    for (const auto& e : events) {
+      out << "\n  seq " << e.seq << " q" << e.queue << "@" << e.offset << " " << (e.ok ? "ok" : "failed") << " "
+          << names[e.pid] << " +" << (e.start_ns - t0) / 1000000 << ".." << (e.end_ns - t0) / 1000000 << " ms";
+    }
+    return out.str();
   };
   // Done when every key's every sequence number succeeded somewhere.
   auto complete = [&] {
@@ -381,6 +411,7 @@ TEST_F(ConsumptionAcceptanceTest, OrderlyKeysStayInOrderAndExclusiveWhileConsume
     std::set<int> done_by_killed;
     int last = -1;
     std::set<int> done;
+    bool reported = false;
     for (const auto& e : events) {
       if (!e.ok) continue;
       if (e.seq == last + 1) {
@@ -389,7 +420,8 @@ TEST_F(ConsumptionAcceptanceTest, OrderlyKeysStayInOrderAndExclusiveWhileConsume
         ++replayed;
         last = e.seq;
       } else {
-        ADD_FAILURE() << key << ": seq " << e.seq << " (pid " << e.pid << ") after " << last;
+        if (!reported) ADD_FAILURE() << key << ": seq " << e.seq << " (pid " << e.pid << ") after " << last << history(events);
+        reported = true;
         last = std::max(last, e.seq);
       }
       if (killed_pids.count(e.pid)) done_by_killed.insert(e.seq);
