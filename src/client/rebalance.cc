@@ -105,13 +105,17 @@ bool RebalanceService::Rebalance() {
   if (!rebalance_lock.owns_lock()) return false;
   if (!ctx_.running.load() || released_all_ || draining_.load()) return false;
   bool unknown_to_broker = false;
+  bool route_missing = false;
   const auto subs = ctx_.CopySubscriptions();
   std::set<MessageQueue> wanted;
   std::set<std::string> decided_topics;  // topics whose assignment is known this round
   for (const auto& [topic, filter] : subs) {
     auto route = ctx_.instance->routes().Get(topic);
     if (!route.ok()) {
-      if (route.status().code() == vela::StatusCode::kNotFound) decided_topics.insert(topic);
+      if (route.status().code() == vela::StatusCode::kNotFound) {
+        decided_topics.insert(topic);
+        route_missing = true;
+      }
       ClientLogger()->debug("rebalance: no route for {}: {}", topic, route.status().ToString());
       continue;
     }
@@ -138,6 +142,7 @@ bool RebalanceService::Rebalance() {
     decided_topics.insert(topic);
   }
 
+  route_missing_.store(route_missing);
   std::vector<std::shared_ptr<ProcessQueue>> released;
   std::vector<MessageQueue> added;
   {

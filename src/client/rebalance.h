@@ -47,6 +47,10 @@ class RebalanceService {
   // Returns true when a broker's consumer list did not hold this client yet (the caller should
   // heartbeat).
   bool Rebalance();
+  // Whether the last round found no route for a subscribed topic (such as the group's retry
+  // topic, which the broker creates at the first heartbeat and registers with the name server
+  // just after: the caller may try again soon rather than a whole rebalance interval later).
+  bool route_missing() const { return route_missing_.load(); }
   // Orderly clustering: lock queues not held yet, renew those due.
   void RenewLocks();
   // Commits every queue's committable offset; sync waits. Flushes the store.
@@ -80,6 +84,7 @@ class RebalanceService {
   OffsetStore& store_;
   PullService& pull_;
   ConsumeService& consume_;
+  std::atomic<bool> route_missing_{false};
   std::mutex rebalance_mu_;  // serializes Rebalance, RenewLocks and ReleaseAll
   bool released_all_ = false;  // GUARDED_BY(rebalance_mu_)
   std::atomic<bool> draining_{false};
