@@ -158,13 +158,20 @@ void BenchProducer::Shutdown() {
 
 client::StatusOr<std::unique_ptr<BenchConsumer>> BenchConsumer::Create(const ClientSettings& settings,
                                                                        BodyHandler handler) {
+  client::PushConsumerOptions options;
+  options.group = settings.group;
+  options.consume_from = client::ConsumeFrom::kFirst;
+  options.consume_threads = settings.consume_threads;
+  options.pull_batch_size = settings.pull_batch_size;
+  options.orderly = settings.orderly;
+  if (!settings.broadcast_offset_dir.empty()) {
+    options.model = client::MessageModel::kBroadcasting;
+    options.offset_store_dir = settings.broadcast_offset_dir;
+  }
   client::PushConsumerBuilder builder;
   if (!settings.namesrv.empty()) builder.SetNamesrvAddr(settings.namesrv);
-  builder.SetGroup(settings.group)
+  builder.SetOptions(options)
       .Subscribe(settings.topic, client::FilterExpression::All())
-      .SetConsumeFrom(client::ConsumeFrom::kFirst)
-      .SetConsumeThreads(settings.consume_threads)
-      .SetPullBatchSize(settings.pull_batch_size)
       .SetListener([handler = std::move(handler)](const client::MessageView& message) {
         handler(message.body);
         return client::ConsumeResult::kSuccess;

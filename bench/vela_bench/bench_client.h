@@ -30,6 +30,10 @@ struct ClientSettings {
   std::string group;             // consumer group (consume / e2e)
   size_t consume_threads = 0;    // push consumer listener threads (0: the SDK's network thread)
   int pull_batch_size = 32;      // push consumer pull batch
+  bool orderly = false;          // consume --orderly: broker queue locks, one key at a time per queue
+  // consume --broadcast: the broadcasting model, offsets in a local file under this directory
+  // (empty: clustering).
+  std::string broadcast_offset_dir;
   int64_t send_timeout_ms = 3000;
   // SDK send-callback threads; 0 runs the acknowledgement callback on the SDK's network thread.
   size_t callback_threads = 0;
@@ -104,8 +108,8 @@ class BenchProducer {
 // Called for each received message with its body; runs on SDK listener threads concurrently.
 using BodyHandler = std::function<void(const std::string& body)>;
 
-// BenchConsumer subscribes a push consumer (clustering, from the first offset, tag "*") to the
-// topic and hands each message body to the handler on the SDK's listener threads. Every message
+// BenchConsumer subscribes a push consumer (clustering, or orderly or broadcasting as `settings`
+// say; from the first offset, tag "*") to the topic and hands each message body to the handler on the SDK's listener threads. Every message
 // is reported consumed (kSuccess), so offsets are committed every 5 s and at Shutdown.
 // Thread-safe; the handler must be.
 class BenchConsumer {

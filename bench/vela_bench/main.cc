@@ -2,6 +2,8 @@
 //   vela-bench --namesrv 127.0.0.1:9876 produce --topic T --window 256 --json
 //   vela-bench consume --topic T --group G --count 200000 --json
 //   vela-bench e2e --topic T --group G --rate 5000 --duration 10 --json
+//   vela-bench consume ... --orderly | --broadcast     # W2 with an orderly or broadcasting consumer
+//   vela-bench retry --topic T --group G --count 20000  # send-backs per second (bench/consumption.sh)
 // Definitions and computations follow ../shared/peers/src/main.cpp (docs/performance.md lists
 // every difference). Prints one line (or one JSON object with --json) on stdout.
 #include <sys/resource.h>
@@ -128,6 +130,17 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   consume->add_option("--fill-window", options.fill_window, "window used to create the backlog")->capture_default_str();
 
+  consume->add_flag("--orderly", options.client.orderly, "orderly consumer (broker queue locks, per-key order)");
+  auto* consume_broadcast =
+      consume->add_flag("--broadcast", options.broadcast, "broadcasting consumer (offsets in a temporary local dir)");
+  consume_broadcast->excludes("--orderly");
+  auto* retry = app.add_subcommand(
+      "retry", "a backlog of --count whose first deliveries all fail: send-backs per second, all come back");
+  add_common(retry);
+  retry->add_option("--group", options.client.group, "consumer group")->required();
+  retry->add_option("--count", options.count, "backlog messages")->required();
+  retry->add_option("--duration", options.drain_cap_s, "cap in seconds for all to come back")->capture_default_str();
+  retry->add_option("--fill-window", options.fill_window, "window used to create the backlog")->capture_default_str();
   auto* e2e = app.add_subcommand("e2e", "W3: consumer first, producer at a fixed rate, receive - send latency");
   add_common(e2e);
   e2e->add_option("--group", options.client.group, "consumer group")->required();
@@ -150,7 +163,7 @@ int Main(int argc, char** argv) {
                     "SDK send-callback threads (0: acknowledgements handled on the SDK's network thread)")
         ->capture_default_str();
   }
-  for (auto* sub : {consume, e2e, timer}) {
+  for (auto* sub : {consume, e2e, timer, retry}) {
     sub->add_option("--consume-threads", options.client.consume_threads,
                     "push consumer listener threads (0: the listener runs on the SDK's network thread)")
         ->capture_default_str();
@@ -180,6 +193,9 @@ int Main(int argc, char** argv) {
       result = RunProduce(options);
     } else if (consume->parsed()) {
       result = RunConsume(options);
+    } else if (retry->parsed()) {
+      options.drain_cap_s = std::clamp(options.drain_cap_s, 1.0, 600.0);
+      result = RunRetry(options);
     } else if (timer->parsed()) {
       options.count = std::clamp<int64_t>(options.count, 1, 20000000);
       result = RunTimer(options);

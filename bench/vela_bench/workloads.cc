@@ -1,5 +1,6 @@
 #include "bench/vela_bench/workloads.h"
 
+#include <stdlib.h>
 #include <sys/prctl.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -21,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/histogram.h"
+#include "vela/consumer.h"
 #include "vela/producer.h"
 
 namespace vela::bench {
@@ -312,6 +315,14 @@ nlohmann::json RunProduce(const RunOptions& options) {
 
 nlohmann::json RunConsume(const RunOptions& options) {
   const int64_t count = options.count;
+  RunOptions local = options;
+  std::string offset_dir;  // broadcast: a fresh local offset directory, removed after the run
+  if (options.broadcast) {
+    char dir_template[] = "/tmp/vela-bench-offsets-XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) throw std::runtime_error("cannot create a temporary offset directory");
+    offset_dir = dir_template;
+    local.client.broadcast_offset_dir = offset_dir;
+  }
   ProduceOutcome fill = ProduceLoop(options, options.fill_window, count, options.fill_cap_s, 0);
   if (fill.acked != count) std::cerr << "warning: backlog only " << fill.acked << " messages\n";
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -340,13 +351,17 @@ nlohmann::json RunConsume(const RunOptions& options) {
   // count against Vela (peerbench connects its consumer before starting the clock).
   const int64_t t0 = NowMonotonicNs();
   const int64_t deadline = t0 + static_cast<int64_t>(options.drain_cap_s * 1e9);
-  auto consumer = BenchConsumer::Create(options.client, handler);
+  auto consumer = BenchConsumer::Create(local.client, handler);
   if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
   while (received.load(std::memory_order_acquire) < fill.acked && NowMonotonicNs() < deadline) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   (*consumer)->Shutdown();  // commits the consumed offsets
   const int64_t t1 = NowMonotonicNs();
+  if (!offset_dir.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(offset_dir, ignored);
+  }
   int64_t distinct = 0;
   for (const auto& s : seen) distinct += s.load(std::memory_order_relaxed);
   const int64_t missing = std::max<int64_t>(0, fill.acked - distinct);
@@ -367,11 +382,83 @@ nlohmann::json RunConsume(const RunOptions& options) {
   j["dupes"] = dupes.load();
   j["malformed"] = malformed.load();
   j["broker_addr"] = fill.broker_addr;
+  j["mode"] = options.broadcast ? "broadcast" : options.client.orderly ? "orderly" : "concurrent";
   // Where the drain's time went: until the first message (consumer start, route, rebalance, first
   // pull), and after the last one (shutdown, offset commit). Diagnostics; peerbench has neither.
   auto ms = [](int64_t ns) { return Round3(static_cast<double>(ns) / 1e6); };
   j["first_message_ms"] = first_ns.load() > 0 ? nlohmann::json(ms(first_ns.load() - t0)) : nlohmann::json(nullptr);
   j["after_last_message_ms"] = last_ns.load() > 0 ? nlohmann::json(ms(t1 - last_ns.load())) : nlohmann::json(nullptr);
+  return j;
+}
+
+nlohmann::json RunRetry(const RunOptions& options) {
+  const int64_t count = options.count;
+  ProduceOutcome fill = ProduceLoop(options, options.fill_window, count, options.fill_cap_s, 0);
+  if (fill.acked != count) std::cerr << "warning: backlog only " << fill.acked << " messages\n";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  std::vector<std::atomic<uint8_t>> failed(static_cast<size_t>(count));
+  std::vector<std::atomic<uint8_t>> returned(static_cast<size_t>(count));
+  std::atomic<int64_t> send_backs{0}, came_back{0}, dupes{0}, malformed{0};
+  std::atomic<int64_t> last_send_back_ns{0};
+  const int64_t t0 = NowMonotonicNs();
+  client::PushConsumerOptions consumer_options;
+  consumer_options.group = options.client.group;
+  consumer_options.consume_from = client::ConsumeFrom::kFirst;
+  consumer_options.consume_threads = options.client.consume_threads;
+  consumer_options.pull_batch_size = options.client.pull_batch_size;
+  client::PushConsumerBuilder builder;
+  if (!options.client.namesrv.empty()) builder.SetNamesrvAddr(options.client.namesrv);
+  builder.SetOptions(consumer_options)
+      .Subscribe(options.client.topic, client::FilterExpression::All())
+      .SetListener([&](const client::MessageView& m) {
+        uint64_t seq = 0;
+        int64_t ts = 0;
+        if (!ReadStamp(m.body, &seq, &ts) || seq >= static_cast<uint64_t>(count)) {
+          malformed.fetch_add(1, std::memory_order_relaxed);
+          return client::ConsumeResult::kSuccess;
+        }
+        if (m.reconsume_times == 0) {
+          if (failed[seq].exchange(1, std::memory_order_relaxed) == 0) {
+            send_backs.fetch_add(1, std::memory_order_relaxed);
+            last_send_back_ns.store(NowMonotonicNs(), std::memory_order_relaxed);
+            return client::ConsumeResult::kFailure;
+          }
+          dupes.fetch_add(1, std::memory_order_relaxed);  // a first delivery seen twice
+          return client::ConsumeResult::kSuccess;
+        }
+        if (returned[seq].exchange(1, std::memory_order_relaxed) != 0) {
+          dupes.fetch_add(1, std::memory_order_relaxed);
+        } else {
+          came_back.fetch_add(1, std::memory_order_release);
+        }
+        return client::ConsumeResult::kSuccess;
+      });
+  auto consumer = builder.Build();
+  if (!consumer.ok()) throw std::runtime_error("consumer: " + consumer.status().ToString());
+  const int64_t deadline = t0 + static_cast<int64_t>(options.drain_cap_s * 1e9);
+  while (came_back.load(std::memory_order_acquire) < fill.acked && NowMonotonicNs() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  (*consumer)->Shutdown();
+  const int64_t t1 = NowMonotonicNs();
+  const int64_t backs = send_backs.load();
+  const double send_back_s =
+      backs > 0 ? static_cast<double>(last_send_back_ns.load() - t0) / 1e9 : static_cast<double>(t1 - t0) / 1e9;
+  const double seconds = static_cast<double>(t1 - t0) / 1e9;
+  const int64_t missing = std::max<int64_t>(0, fill.acked - came_back.load());
+  nlohmann::json j = BaseResult("retry", came_back.load(), options.size, seconds,
+                                static_cast<double>(came_back.load()) / seconds, fill.failed + missing + malformed.load());
+  j["latency_us"] = nullptr;
+  j["backlog"] = fill.acked;
+  j["send_backs"] = backs;
+  j["send_backs_per_s"] = Round1(static_cast<double>(backs) / std::max(send_back_s, 1e-9));
+  j["send_back_seconds"] = Round3(send_back_s);
+  j["came_back"] = came_back.load();
+  j["missing"] = missing;
+  j["dupes"] = dupes.load();
+  j["malformed"] = malformed.load();
+  j["broker_addr"] = fill.broker_addr;
   return j;
 }
 

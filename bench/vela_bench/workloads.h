@@ -36,6 +36,7 @@ struct RunOptions {
   double spread_s = 60;        // timer: due times spread uniformly over this many seconds
   double lead_s = 0;           // timer: the first due time this long after the start (0: from the send rate)
   int broker_pid = 0;          // timer: sample this broker's resident memory (0: not measured)
+  bool broadcast = false;      // consume: the broadcasting model (offsets in a temporary local dir)
 };
 
 // Runs one workload and returns its result object (the fields CLI.md lists plus extras), with
@@ -50,5 +51,12 @@ nlohmann::json RunE2e(const RunOptions& options);
 // resident memory (not the mapped log) per pending timer at the peak (after the last send,
 // before the first due).
 nlohmann::json RunTimer(const RunOptions& options);
+// retry: a backlog of `count`, then a concurrent clustering consumer whose listener fails every
+// message's first delivery (so each is sent back to the broker, CONSUMER_SEND_BACK, and comes
+// back through %RETRY%<group> after the broker's first retry delay) and accepts the second.
+// Reports send-backs per second (failed first deliveries over the time from the consumer's start
+// to the last of them) and how many of the `count` came back (errors: those that did not within
+// the drain cap). Set the broker's messageDelayLevel short, or the run waits for the 10 s level.
+nlohmann::json RunRetry(const RunOptions& options);
 
 }  // namespace vela::bench

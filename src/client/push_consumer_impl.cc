@@ -127,6 +127,12 @@ vela::Status PushConsumerImpl::Start() {
 
 void PushConsumerImpl::Rebalance() {
   if (rebalance_->Rebalance()) (void)SendHeartbeat(/*sync=*/false);
+  // A topic without a route yet, typically the group's retry topic just created by the first
+  // heartbeat: a few early rounds pick it up (otherwise the first retries of a new group waited
+  // a whole rebalance interval, 5 s).
+  if (rebalance_->route_missing() && early_rounds_.fetch_add(1) < kEarlyRounds && ctx_.running.load()) {
+    instance_->ScheduleAfter(kEarlyRoundDelayMs, [this] { Rebalance(); });
+  }
 }
 
 vela::Status PushConsumerImpl::Subscribe(const std::string& topic, const FilterExpression& filter) {

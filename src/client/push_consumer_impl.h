@@ -63,6 +63,10 @@ class PushConsumerImpl {
   std::unique_ptr<ConsumeService> consume_;
   std::unique_ptr<PullService> pull_;
   std::unique_ptr<RebalanceService> rebalance_;
+  // Extra rebalance rounds scheduled while a subscribed topic has no route (see Rebalance).
+  static constexpr int kEarlyRounds = 10;
+  static constexpr int64_t kEarlyRoundDelayMs = 300;
+  std::atomic<int> early_rounds_{0};
   std::atomic<bool> shut_down_{false};
 };
 

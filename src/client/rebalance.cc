@@ -105,13 +105,17 @@ bool RebalanceService::Rebalance() {
   if (!rebalance_lock.owns_lock()) return false;
   if (!ctx_.running.load() || released_all_ || draining_.load()) return false;
   bool unknown_to_broker = false;
+  bool route_missing = false;
   const auto subs = ctx_.CopySubscriptions();
   std::set<MessageQueue> wanted;
   std::set<std::string> decided_topics;  // topics whose assignment is known this round
   for (const auto& [topic, filter] : subs) {
     auto route = ctx_.instance->routes().Get(topic);
     if (!route.ok()) {
-      if (route.status().code() == vela::StatusCode::kNotFound) decided_topics.insert(topic);
+      if (route.status().code() == vela::StatusCode::kNotFound) {
+        decided_topics.insert(topic);
+        route_missing = true;
+      }
       ClientLogger()->debug("rebalance: no route for {}: {}", topic, route.status().ToString());
       continue;
     }
@@ -138,6 +142,7 @@ bool RebalanceService::Rebalance() {
     decided_topics.insert(topic);
   }
 
+  route_missing_.store(route_missing);
   std::vector<std::shared_ptr<ProcessQueue>> released;
   std::vector<MessageQueue> added;
   {
@@ -177,10 +182,23 @@ bool RebalanceService::Rebalance() {
 void RebalanceService::ReleaseQueue(const std::shared_ptr<ProcessQueue>& pq, bool held_lock) {
   if (orderly_locking()) {
     // Pulling stops; what was pulled is still consumed (under the lock we hold), so the commit
-    // below covers every key's finished messages and the next owner repeats none of them. The
-    // wait is bounded by the renew interval (the lock stays valid that long without renewal).
+    // below covers every key's finished messages and the next owner repeats none of them: keys
+    // finish out of offset order, the committable offset stops at the slowest one, and whatever
+    // other keys finished past it would be consumed again. A full cache can take longer than one
+    // renew interval, so while waiting (up to kReleaseWaitMs) this queue's lock and the other
+    // held ones are renewed here (this round holds the mutex RenewLocks needs).
     pq->releasing.store(true);
-    const bool drained = consume_.WaitDrained(pq, ctx_.options.lock_renew_interval_ms);
+    const int64_t deadline = NowSteadyMs() + kReleaseWaitMs;
+    const int64_t step = std::max<int64_t>(1, ctx_.options.lock_renew_interval_ms / 2);
+    bool drained = consume_.WaitDrained(pq, step);
+    while (!drained && NowSteadyMs() < deadline) {
+      if (held_lock) {
+        if (Lock({pq}, nullptr).empty()) break;  // lost it: another owner may have started
+        pq->lock_granted_ms.store(NowSteadyMs());
+      }
+      RenewLocksLocked();
+      drained = consume_.WaitDrained(pq, step);
+    }
     pq->dropped.store(true);
     if (!consume_.WaitIdle(pq, kReleaseWaitMs)) {
       ClientLogger()->warn("{}: the listener did not finish within {} ms; its lock is left to expire",
@@ -205,8 +223,12 @@ void RebalanceService::DrainAll() {
   draining_.store(true);  // no new queues from now on; lock renewal goes on
   auto queues = Snapshot();
   for (const auto& pq : queues) pq->releasing.store(true);
+  // Lock renewal goes on meanwhile (draining_ only stops new queues), so the wait may be long:
+  // a cache of max_cached_messages_per_queue takes a while, and what is not drained is consumed
+  // again by the next owner.
+  const int64_t deadline = NowSteadyMs() + kReleaseWaitMs;
   for (const auto& pq : queues) {
-    if (!consume_.WaitDrained(pq, ctx_.options.lock_renew_interval_ms)) {
+    if (!consume_.WaitDrained(pq, std::max<int64_t>(1, deadline - NowSteadyMs()))) {
       ClientLogger()->warn("{}: pulled messages still unfinished at shutdown; the next owner receives them again",
                            pq->mq.ToString());
     }

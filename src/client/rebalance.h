@@ -35,8 +35,8 @@ std::vector<MessageQueue> AllocateQueues(MessageModel model, const std::vector<M
 //    every second (RenewLocks); a queue whose renewal the broker refused is dropped; on release
 //    the message in progress finishes, the offset is committed, then the lock is released
 //    (UNLOCK_QUEUES); if the listener does not finish in time the lock is left to expire. Before
-//    that commit, the messages already pulled are consumed too (bounded wait), so the next owner
-//    repeats none of them although keys finish out of offset order.
+//    that commit, the messages already pulled are consumed too (up to 30 s, the locks renewed
+//    meanwhile), so the next owner repeats none of them although keys finish out of offset order.
 // Rebalance, RenewLocks and ReleaseAll are serialized by one mutex; a Rebalance or RenewLocks
 // finding another round in progress skips (the periodic timers catch up). Thread-safe.
 class RebalanceService {
@@ -47,13 +47,17 @@ class RebalanceService {
   // Returns true when a broker's consumer list did not hold this client yet (the caller should
   // heartbeat).
   bool Rebalance();
+  // Whether the last round found no route for a subscribed topic (such as the group's retry
+  // topic, which the broker creates at the first heartbeat and registers with the name server
+  // just after: the caller may try again soon rather than a whole rebalance interval later).
+  bool route_missing() const { return route_missing_.load(); }
   // Orderly clustering: lock queues not held yet, renew those due.
   void RenewLocks();
   // Commits every queue's committable offset; sync waits. Flushes the store.
   void CommitAll(bool sync);
-  // Orderly clustering shutdown, before the consumer stops: stops pulling and waits (bounded by
-  // the renew interval) until every pulled message is finished, still renewing the locks, so the
-  // final commit covers them. Rebalancing stops.
+  // Orderly clustering shutdown, before the consumer stops: stops pulling and waits (up to 30 s)
+  // until every pulled message is finished, still renewing the locks, so the final commit covers
+  // them. Rebalancing stops.
   void DrainAll();
   // Shutdown: drops every queue, commits (sync) and, orderly, unlocks. Stops rebalancing.
   void ReleaseAll();
@@ -80,6 +84,7 @@ class RebalanceService {
   OffsetStore& store_;
   PullService& pull_;
   ConsumeService& consume_;
+  std::atomic<bool> route_missing_{false};
   std::mutex rebalance_mu_;  // serializes Rebalance, RenewLocks and ReleaseAll
   bool released_all_ = false;  // GUARDED_BY(rebalance_mu_)
   std::atomic<bool> draining_{false};

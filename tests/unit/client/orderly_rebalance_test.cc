@@ -1,7 +1,10 @@
 // RebalanceService in orderly clustering mode against a stand-in broker (which also answers as
 // the name server): a queue is pulled only once its lock is granted, its start offset is read
 // after the grant, a lock not granted is retried, a lock the broker stops granting drops the
-// queue, and shutdown unlocks the queues still held.
+// queue, shutdown unlocks the queues still held, and a released queue consumes what it pulled
+// before it commits and unlocks.
+#include <algorithm>
+#include <atomic>
 #include <mutex>
 #include <set>
 #include <string>
@@ -19,6 +22,7 @@ namespace vela::client {
 namespace {
 
 using testing::TestConsumer;
+using testing::MakeMessage;
 using testing::WaitFor;
 
 class FakeLockingBroker {
@@ -46,6 +50,7 @@ class FakeLockingBroker {
       v1::Header response;
       std::lock_guard lock(mu_);
       response.mutable_consumer_list_response()->add_client_ids(client_id_);
+      if (!other_client_id_.empty()) response.mutable_consumer_list_response()->add_client_ids(other_client_id_);
       ctx.Reply(vela::Status::OK(), std::move(response));
     });
     dispatcher_.RegisterProcessor(v1::LOCK_QUEUES, [this](net::RequestContext ctx, net::Frame frame) {
@@ -94,6 +99,11 @@ class FakeLockingBroker {
     std::lock_guard lock(mu_);
     client_id_ = id;
   }
+  // Another member of the group, listed with this client.
+  void SetOtherClient(const std::string& id) {
+    std::lock_guard lock(mu_);
+    other_client_id_ = id;
+  }
   void SetGrantable(std::set<int> queue_ids) {
     std::lock_guard lock(mu_);
     grantable_ = std::move(queue_ids);
@@ -107,6 +117,10 @@ class FakeLockingBroker {
     return std::find(e.begin(), e.end(), event) != e.end();
   }
   // Index of the first `event`, or -1.
+  size_t Count(const std::string& event) const {
+    auto e = events();
+    return static_cast<size_t>(std::count(e.begin(), e.end(), event));
+  }
   int IndexOf(const std::string& event) const {
     auto e = events();
     auto it = std::find(e.begin(), e.end(), event);
@@ -116,6 +130,7 @@ class FakeLockingBroker {
  private:
   mutable std::mutex mu_;
   std::string client_id_;
+  std::string other_client_id_;
   std::set<int> grantable_;
   std::vector<std::string> events_;
   net::Dispatcher dispatcher_;
@@ -168,6 +183,66 @@ TEST(OrderlyRebalanceTest, QueuesArePulledOnlyUnderTheirLockAndHeldOnesUnlockedA
   EXPECT_TRUE(broker.Saw("unlock q1"));
   EXPECT_FALSE(broker.Saw("unlock q0"));
   consumer.instance->Shutdown();  // before the parts its pending pulls call back into go away
+}
+
+// A queue moving away on a rebalance while its pulled messages take several renew intervals to
+// consume: every one of them is consumed (the lease renewed meanwhile) before the commit, which
+// covers them all, and only then is the lock released. (Committing after one renew interval left
+// the messages behind the slowest key to be consumed again by the next owner.)
+TEST(OrderlyRebalanceTest, ReleasedQueueConsumesEveryPulledMessageBeforeItCommitsAndUnlocks) {
+  FakeLockingBroker broker;
+  broker.SetGrantable({0, 1});
+  PushConsumerOptions options;
+  options.group = "og";
+  options.orderly = true;
+  options.lock_renew_interval_ms = 100;
+  options.long_poll_ms = 1000;
+  std::atomic<int> consumed{0};
+  TestConsumer consumer(
+      options,
+      [&](const MessageView&) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(60));
+        ++consumed;
+        return ConsumeResult::kSuccess;
+      },
+      broker.address(), {{"T", FilterExpression::All()}});
+  broker.SetClientId(consumer.ctx.instance->client_id());
+  auto& consume = consumer.Use<OrderlyConsumeService>();
+  BrokerOffsetStore store(consumer.ctx);
+  PullService pull(consumer.ctx, store, consume);
+  RebalanceService rebalance(consumer.ctx, store, pull, consume);
+
+  EXPECT_FALSE(rebalance.Rebalance());
+  ASSERT_TRUE(WaitFor([&] { return broker.Saw("pull q0@5") && broker.Saw("pull q1@5"); }));
+  std::shared_ptr<ProcessQueue> q0;
+  for (const auto& pq : rebalance.Snapshot()) {
+    if (pq->mq.queue_id == 0) q0 = pq;
+  }
+  ASSERT_NE(q0, nullptr);
+  // Ten messages of one key, as a pull would hand them: 600 ms of work, six renew intervals.
+  std::vector<MessageView> messages;
+  {
+    std::lock_guard lock(q0->mu);
+    for (int64_t offset = 5; offset < 15; ++offset) {
+      messages.push_back(MakeMessage(broker.address(), offset, "k"));
+      q0->tracker.Add(offset, messages.back().body.size());
+    }
+    q0->tracker.AdvanceTo(15);
+  }
+  consume.Submit(q0, std::move(messages));
+  // A member that sorts first joins: queue 0 goes to it.
+  broker.SetOtherClient("0-other");
+  const size_t locks_before = broker.Count("lock q1");
+  rebalance.Rebalance();
+  EXPECT_EQ(consumed.load(), 10);
+  ASSERT_TRUE(broker.Saw("commit q0@15")) << "committed short of the pulled messages";
+  EXPECT_LT(broker.IndexOf("commit q0@15"), broker.IndexOf("unlock q0"));
+  EXPECT_GT(broker.Count("lock q1"), locks_before) << "the other held lock was not renewed during the drain";
+  EXPECT_GT(broker.Count("lock q0"), 1u) << "the released queue's lease was not kept during the drain";
+
+  consumer.ctx.running.store(false);
+  rebalance.ReleaseAll();
+  consumer.instance->Shutdown();
 }
 
 }  // namespace
