@@ -10,8 +10,10 @@ scripts/install_deps.sh
 scripts/check_includes.sh
 export CCACHE_BASEDIR=$(pwd)
 
-echo "== build (RelWithDebInfo) =="
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+echo "== build (RelWithDebInfo, line tables only) =="
+# -g1 (line tables: stack traces and gdb backtraces keep file and line) instead of -g: measured on
+# broker files, -g costs a third more compile time at -O2.
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" >/dev/null
 cmake --build build -j"$JOBS"
 
 if command -v clang++ >/dev/null; then

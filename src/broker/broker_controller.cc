@@ -160,6 +160,8 @@ Status BrokerController::Start() {
 }
 
 void BrokerController::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
   if (http_) http_->Stop();  // first: its handlers read the store and the managers
   if (registrar_) {
     registrar_->Stop();

@@ -100,6 +100,7 @@ class BrokerController {
   std::unique_ptr<BrokerHttpApi> http_api_;
   std::unique_ptr<metrics::RpcLatencyRecorder> rpc_latency_;
   bool started_ = false;
+  bool stopped_ = false;  // Stop ran: a second call (the destructor's) does nothing
 };
 
 }  // namespace vela::broker

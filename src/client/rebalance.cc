@@ -99,10 +99,22 @@ bool RebalanceService::StartQueue(const std::shared_ptr<ProcessQueue>& pq) {
 
 bool RebalanceService::Rebalance() {
   // One round at a time, and none waits for another: a round can block (an orderly release waits
-  // for its listeners), and a waiting round would hold an internal thread the timers need. A
-  // skipped round is caught up by the periodic one.
-  std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);
-  if (!rebalance_lock.owns_lock()) return false;
+  // for its listeners), and a waiting round would hold an internal thread the timers need. A round
+  // asked for while another runs is not dropped: whoever holds the mutex runs it before leaving
+  // (a membership change seen mid-round would otherwise wait a whole rebalance interval, with two
+  // members pulling the same queues meanwhile).
+  bool unknown_to_broker = false;
+  rerun_requested_.store(true);
+  for (;;) {
+    std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);
+    if (!rebalance_lock.owns_lock()) return unknown_to_broker;
+    while (rerun_requested_.exchange(false)) unknown_to_broker = RebalanceLocked();
+    rebalance_lock.unlock();
+    if (!rerun_requested_.load()) return unknown_to_broker;  // else asked for just before the unlock
+  }
+}
+
+bool RebalanceService::RebalanceLocked() {
   if (!ctx_.running.load() || released_all_ || draining_.load()) return false;
   bool unknown_to_broker = false;
   bool route_missing = false;
@@ -304,10 +316,13 @@ void RebalanceService::Unlock(const std::shared_ptr<ProcessQueue>& pq) {
 }
 
 void RebalanceService::RenewLocks() {
-  std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);  // see Rebalance
-  if (!rebalance_lock.owns_lock()) return;
-  if (!ctx_.running.load() || released_all_) return;
-  RenewLocksLocked();
+  {
+    std::unique_lock rebalance_lock(rebalance_mu_, std::try_to_lock);  // see Rebalance
+    if (!rebalance_lock.owns_lock()) return;
+    if (!ctx_.running.load() || released_all_) return;
+    RenewLocksLocked();
+  }
+  if (rerun_requested_.load()) (void)Rebalance();  // asked for while the locks were renewed
 }
 
 void RebalanceService::RenewLocksLocked() {

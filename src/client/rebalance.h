@@ -37,8 +37,9 @@ std::vector<MessageQueue> AllocateQueues(MessageModel model, const std::vector<M
 //    (UNLOCK_QUEUES); if the listener does not finish in time the lock is left to expire. Before
 //    that commit, the messages already pulled are consumed too (up to 30 s, the locks renewed
 //    meanwhile), so the next owner repeats none of them although keys finish out of offset order.
-// Rebalance, RenewLocks and ReleaseAll are serialized by one mutex; a Rebalance or RenewLocks
-// finding another round in progress skips (the periodic timers catch up). Thread-safe.
+// Rebalance, RenewLocks and ReleaseAll are serialized by one mutex; a RenewLocks finding another
+// round in progress skips (the periodic timer catches up), a Rebalance finding one leaves its round
+// to the holder of the mutex, which runs it before leaving. Thread-safe.
 class RebalanceService {
  public:
   RebalanceService(ConsumerContext& ctx, OffsetStore& store, PullService& pull, ConsumeService& consume)
@@ -68,6 +69,8 @@ class RebalanceService {
 
  private:
   bool orderly_locking() const { return ctx_.options.orderly && ctx_.clustering(); }
+  // One rebalance round; rebalance_mu_ held.
+  bool RebalanceLocked();
   Result<std::vector<std::string>> GetConsumerList(const TopicRoute& route);
   // The offset to start pulling `mq` from: the committed one, else per ConsumeFrom.
   Result<int64_t> ComputeStartOffset(const MessageQueue& mq, const std::string& addr);
@@ -86,6 +89,7 @@ class RebalanceService {
   ConsumeService& consume_;
   std::atomic<bool> route_missing_{false};
   std::mutex rebalance_mu_;  // serializes Rebalance, RenewLocks and ReleaseAll
+  std::atomic<bool> rerun_requested_{false};  // a Rebalance was asked for and has not run yet
   bool released_all_ = false;  // GUARDED_BY(rebalance_mu_)
   std::atomic<bool> draining_{false};
   std::mutex queues_mu_;

@@ -32,7 +32,7 @@ struct StoreOptions {
   int flush_least_pages = 4;                                   // flushCommitLogLeastPages
   int sync_flush_timeout_ms = 5000;                            // syncFlushTimeout
   int file_reserved_hours = 72;                                // fileReservedTime
-  int file_reserved_minutes = 0;                               // fileReservedTimeMinutes: > 0 replaces hours (tests)
+  int file_reserved_seconds = 0;                               // fileReservedTimeSeconds: > 0 replaces hours (tests)
   int disk_max_used_space_ratio = 75;                          // diskMaxUsedSpaceRatio (percent)
   int disk_space_warning_level_ratio = 90;                     // diskSpaceWarningLevelRatio (percent)
   bool clean_file_forcibly = false;                            // cleanFileForciblyEnable
@@ -50,9 +50,9 @@ struct StoreOptions {
   // commit-log flush with how long it took, in microseconds (flush latency metrics). Must be cheap.
   std::function<void(int64_t micros)> flush_observer;
 
-  // How long a segment is kept: fileReservedTimeMinutes when set, else fileReservedTime hours.
+  // How long a segment is kept: fileReservedTimeSeconds when set, else fileReservedTime hours.
   int64_t file_reserved_ms() const {
-    return file_reserved_minutes > 0 ? int64_t{file_reserved_minutes} * 60 * 1000
+    return file_reserved_seconds > 0 ? int64_t{file_reserved_seconds} * 1000
                                      : int64_t{file_reserved_hours} * 3600 * 1000;
   }
 

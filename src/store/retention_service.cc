@@ -92,18 +92,18 @@ int RetentionService::RunOnce() {
                              options_.disk_max_used_space_ratio);
     }
     if (mtime.ok() && NowEpochMs() - *mtime > reserved_ms) {
-      Log().info("retention: deleting the oldest commit-log segment: older than fileReservedTime {} min",
-                 options_.file_reserved_ms() / 60000);
+      Log().info("retention: deleting the oldest commit-log segment: older than fileReservedTime {} s",
+                 options_.file_reserved_ms() / 1000);
     } else if (!pressure.empty() && options_.clean_file_forcibly) {
       Log().error("retention: {}; cleanFileForciblyEnable is on: deleting commit-log segment {} although it is "
-                  "younger than fileReservedTime {} min (its messages are gone, consumed or not)",
-                  pressure, oldest->path(), options_.file_reserved_ms() / 60000);
+                  "younger than fileReservedTime {} s (its messages are gone, consumed or not)",
+                  pressure, oldest->path(), options_.file_reserved_ms() / 1000);
     } else {
       if (!pressure.empty() && NowEpochMs() - last_pressure_log_ms_ >= kPressureLogIntervalMs) {
         last_pressure_log_ms_ = NowEpochMs();
-        Log().warn("retention: {}, but no commit-log segment is older than fileReservedTime {} min: nothing deleted "
+        Log().warn("retention: {}, but no commit-log segment is older than fileReservedTime {} s: nothing deleted "
                    "(cleanFileForciblyEnable is off); sends stop at diskSpaceWarningLevelRatio {}%",
-                   pressure, options_.file_reserved_ms() / 60000, options_.disk_space_warning_level_ratio);
+                   pressure, options_.file_reserved_ms() / 1000, options_.disk_space_warning_level_ratio);
       }
       break;
     }
@@ -124,7 +124,9 @@ int RetentionService::RunOnce() {
 }
 
 void RetentionService::Run() {
-  const auto interval = std::chrono::milliseconds(options_.retention_interval_ms);
+  // A pass at least every half retention, so a segment outlives its retention by at most that.
+  const auto interval = std::chrono::milliseconds(
+      std::max<int64_t>(1, std::min<int64_t>(options_.retention_interval_ms, options_.file_reserved_ms() / 2)));
   auto next_pass = std::chrono::steady_clock::now() + interval;
   while (!stopped()) {
     WaitForRunning(std::min<std::chrono::milliseconds>(kDiskCheckInterval, interval));

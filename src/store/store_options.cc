@@ -40,7 +40,7 @@ Result<StoreOptions> StoreOptions::FromConfig(const Config& config) {
   VELA_RETURN_IF_ERROR(get_int("flushIntervalConsumeQueue", &o.checkpoint_interval_ms, 10, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("syncFlushTimeout", &o.sync_flush_timeout_ms, 1, 3600 * 1000));
   VELA_RETURN_IF_ERROR(get_int("fileReservedTime", &o.file_reserved_hours, 0, 24 * 365 * 10));
-  VELA_RETURN_IF_ERROR(get_int("fileReservedTimeMinutes", &o.file_reserved_minutes, 0, 60 * 24 * 365 * 10));
+  VELA_RETURN_IF_ERROR(get_int("fileReservedTimeSeconds", &o.file_reserved_seconds, 0, 3600 * 24 * 365 * 10));
   VELA_RETURN_IF_ERROR(get_int("diskMaxUsedSpaceRatio", &o.disk_max_used_space_ratio, 1, 100));
   VELA_RETURN_IF_ERROR(get_int("diskSpaceWarningLevelRatio", &o.disk_space_warning_level_ratio, 1, 100));
   VELA_ASSIGN_OR_RETURN(o.clean_file_forcibly, config.GetBool("cleanFileForciblyEnable", o.clean_file_forcibly));

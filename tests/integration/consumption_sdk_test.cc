@@ -3,9 +3,6 @@
 //    resumes from it after a restart; failures are skipped;
 //  - retries through %RETRY%<group> and dead letters in %DLQ%<group> (CONSUMER_SEND_BACK);
 //  - orderly consumption with broker queue locks while consumers join and leave.
-// The retry and orderly tests need the broker half of issue 13 (CONSUMER_SEND_BACK, LOCK_QUEUES):
-// against a broker that answers those codes with Unimplemented they are skipped (GTEST_SKIP), and
-// turn on by themselves once the broker implements them.
 #include <stdlib.h>
 
 #include <atomic>
@@ -21,8 +18,6 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster.h"
-#include "net/dispatcher.h"
-#include "net/rpc_client.h"
 #include "vela/consumer.h"
 #include "vela/producer.h"
 
@@ -59,34 +54,6 @@ bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
     std::this_thread::sleep_for(50ms);
   }
   return done();
-}
-
-// The status code a broker answers `header` with (Unimplemented when it does not know the code).
-StatusCode Probe(const std::string& broker_addr, v1::Header header) {
-  net::Dispatcher dispatcher;
-  net::RpcClient rpc({}, &dispatcher);
-  auto r = rpc.InvokeSync(broker_addr, std::move(header), {}, 5000);
-  rpc.Shutdown();
-  return r.status().code();
-}
-
-bool BrokerHasSendBack(const std::string& broker_addr) {
-  v1::Header header;
-  header.set_code(v1::CONSUMER_SEND_BACK);
-  auto* r = header.mutable_send_back_request();
-  r->set_group("probe-group");
-  r->set_msg_id("00000000000000000000000000000000");
-  r->set_physical_offset(0);
-  return Probe(broker_addr, std::move(header)) != StatusCode::kUnimplemented;
-}
-
-bool BrokerHasQueueLocks(const std::string& broker_addr) {
-  v1::Header header;
-  header.set_code(v1::LOCK_QUEUES);
-  auto* r = header.mutable_lock_queues_request();
-  r->set_group("probe-group");
-  r->set_client_id("probe-client");
-  return Probe(broker_addr, std::move(header)) != StatusCode::kUnimplemented;
 }
 
 // Everything one consumer received: deliveries per unique id, thread-safe.
@@ -241,9 +208,8 @@ TEST_F(SdkConsumptionTest, FailedMessagesComeBackThroughTheRetryTopic) {
   // Every delay level 1 s, so retries come back quickly.
   std::string levels;
   for (int i = 0; i < 18; ++i) levels += i == 0 ? "1s" : " 1s";
-  const std::string broker = cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
+  cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  if (!BrokerHasSendBack(broker)) GTEST_SKIP() << "the broker does not implement CONSUMER_SEND_BACK yet";
   cluster_.CreateTopic("jobs", 4);
   const std::string ns = cluster_.namesrv_addrs();
 
@@ -288,9 +254,8 @@ TEST_F(SdkConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
   cluster_.StartNamesrv();
   std::string levels;
   for (int i = 0; i < 18; ++i) levels += i == 0 ? "1s" : " 1s";
-  const std::string broker = cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
+  cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  if (!BrokerHasSendBack(broker)) GTEST_SKIP() << "the broker does not implement CONSUMER_SEND_BACK yet";
   cluster_.CreateTopic("jobs", 2);
   auto created = cluster_.Admin({"group", "create", "doomed", "--max-retries", "2"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
@@ -350,9 +315,8 @@ TEST_F(SdkConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
 
 TEST_F(SdkConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
   cluster_.StartNamesrv();
-  const std::string broker = cluster_.StartBroker("broker-a");
+  cluster_.StartBroker("broker-a");
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
-  if (!BrokerHasQueueLocks(broker)) GTEST_SKIP() << "the broker does not implement LOCK_QUEUES yet";
   cluster_.CreateTopic("registrations", 4);
   const std::string ns = cluster_.namesrv_addrs();
 
@@ -472,10 +436,10 @@ TEST_F(SdkConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
   auto producer = MakeProducer(cluster_.namesrv_addrs());
   auto ids = SendAll(*producer, "cli-jobs", "c", 10);
   ASSERT_EQ(ids.size(), 10u);
-  // Without the broker's send-back the failed messages come back locally after 5 s; with it,
-  // through %RETRY%cli-workers after 1 s. Either way each succeeds exactly once.
+  // The failed messages come back through %RETRY%cli-workers after 1 s (within the 4 s the
+  // command waits for something new), and each succeeds exactly once.
   auto r = cluster_.Admin({"consume", "--topic", "cli-jobs", "--group", "cli-workers", "--from", "first",
-                           "--fail-every", "2", "--timeout", "12", "--json"},
+                           "--fail-every", "2", "--timeout", "4", "--json"},
                           120000);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, int> ok;

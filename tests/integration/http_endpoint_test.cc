@@ -19,6 +19,7 @@
 
 #include "cluster.h"
 #include "prometheus_text.h"
+#include "support/test_support.h"
 #include "vela/consumer.h"
 #include "vela/producer.h"
 
@@ -48,7 +49,7 @@ int ConnectTo(const std::string& addr) {
   return fd;
 }
 
-// Sends `bytes`, then reads until the server closes (at most timeout_ms).
+// Sends `bytes`, then reads until the server closes or a whole response arrived (at most timeout_ms).
 std::string RawExchange(const std::string& addr, const std::string& bytes, int timeout_ms = 15000) {
   int fd = ConnectTo(addr);
   if (fd < 0) return "";
@@ -60,7 +61,7 @@ std::string RawExchange(const std::string& addr, const std::string& bytes, int t
   }
   std::string out;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (std::chrono::steady_clock::now() < deadline && !HttpResponseComplete(out)) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 50) <= 0) continue;
     char buf[16384];

@@ -38,6 +38,14 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
+bool HttpResponseComplete(const std::string& bytes) {
+  const auto end = bytes.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  const auto at = bytes.find("Content-Length: ");
+  if (at == std::string::npos || at > end) return false;
+  return bytes.size() >= end + 4 + std::stoul(bytes.substr(at + 16));
+}
+
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

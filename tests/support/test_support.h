@@ -48,4 +48,8 @@ int FreePort();
 // The whole content of a file ("" when it cannot be read): logs, outputs.
 std::string ReadFile(const std::string& path);
 
+// Whether `bytes` hold a whole HTTP response: its headers and a Content-Length body. A test
+// reading a kept-alive connection stops there instead of waiting for the server's idle timeout.
+bool HttpResponseComplete(const std::string& bytes);
+
 }  // namespace vela::testing

@@ -20,9 +20,11 @@ using ClientProcessorTest = testing::ProcessorTest;
 
 TEST_F(ClientProcessorTest, HeartbeatRefusesNoClientIdAndBadSubscriptions) {
   ClientProcessor p(options_, *resolver_, clients_, filters_);
+  // The heartbeat handler answers before it returns, or never (a dropped heartbeat): no waiting.
   auto heartbeat = [&p](v1::Header h) {
     h.set_code(v1::HEARTBEAT);
-    return Call([&p](net::RequestContext rc, net::Frame f) { p.HandleHeartbeat(rc, std::move(f)); }, h);
+    return Call([&p](net::RequestContext rc, net::Frame f) { p.HandleHeartbeat(rc, std::move(f)); }, h, {},
+                std::chrono::milliseconds(0));
   };
   v1::Header h;
   Answer no_id = heartbeat(h);

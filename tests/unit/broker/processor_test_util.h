@@ -34,10 +34,11 @@ struct Answer {
   std::string body;  // the owned part and the views, concatenated
 };
 
-// Runs `handler` on a request with `header` and `body` and returns its answer. Handlers that
-// complete on another thread (SYNC_FLUSH) are not used here: the store runs ASYNC_FLUSH.
+// Runs `handler` on a request with `header` and `body` and returns its answer, waiting up to
+// `wait` for one given from another thread (a send under SYNC_FLUSH answers from the flush thread).
+// A handler expected to drop the request (a heartbeat without a socket) is called with wait 0.
 inline Answer Call(const std::function<void(net::RequestContext, net::Frame)>& handler, v1::Header header,
-                   std::string body = {}) {
+                   std::string body = {}, std::chrono::milliseconds wait = std::chrono::seconds(10)) {
   auto answer = std::make_shared<Answer>();
   auto answered = std::make_shared<std::promise<void>>();
   std::future<void> done = answered->get_future();
@@ -54,8 +55,7 @@ inline Answer Call(const std::function<void(net::RequestContext, net::Frame)>& h
   frame.header = std::move(header);
   frame.body = std::move(body);
   handler(rc, std::move(frame));
-  // Most handlers answer before returning; a send under SYNC_FLUSH answers from the flush thread.
-  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return Answer{};
+  if (done.wait_for(wait) != std::future_status::ready) return Answer{};
   return *answer;
 }
 

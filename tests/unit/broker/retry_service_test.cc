@@ -398,7 +398,8 @@ TEST_F(RetryServiceTest, ClusteringHeartbeatCreatesTheRetryTopic) {
     c->set_group(group);
     c->set_model(model);
     // Through the handler; with no socket it does not reply, but it did its work first.
-    testing::Call([&](net::RequestContext rc, net::Frame f) { processor.HandleHeartbeat(rc, std::move(f)); }, h);
+    testing::Call([&](net::RequestContext rc, net::Frame f) { processor.HandleHeartbeat(rc, std::move(f)); }, h, {},
+                  std::chrono::milliseconds(0));
   };
   heartbeat("clustered", v1::CLUSTERING);
   heartbeat("broadcast", v1::BROADCASTING);

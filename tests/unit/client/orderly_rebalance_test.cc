@@ -2,9 +2,12 @@
 // the name server): a queue is pulled only once its lock is granted, its start offset is read
 // after the grant, a lock not granted is retried, a lock the broker stops granting drops the
 // queue, shutdown unlocks the queues still held, and a released queue consumes what it pulled
-// before it commits and unlocks.
+// before it commits and unlocks. Also, in either mode, a round asked for while another runs is run
+// right after it (not left to the next periodic round).
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <thread>
 #include <mutex>
 #include <set>
 #include <string>
@@ -12,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include "client/consume_service_concurrent.h"
 #include "client/consume_service_orderly.h"
 #include "client/offset_store.h"
 #include "client/pull_service.h"
@@ -48,7 +52,9 @@ class FakeLockingBroker {
     });
     dispatcher_.RegisterProcessor(v1::GET_CONSUMER_LIST, [this](net::RequestContext ctx, net::Frame) {
       v1::Header response;
-      std::lock_guard lock(mu_);
+      std::unique_lock lock(mu_);
+      ++consumer_lists_asked_;
+      lists_released_.wait(lock, [this] { return !hold_lists_; });  // blocks the fake's only io thread
       response.mutable_consumer_list_response()->add_client_ids(client_id_);
       if (!other_client_id_.empty()) response.mutable_consumer_list_response()->add_client_ids(other_client_id_);
       ctx.Reply(vela::Status::OK(), std::move(response));
@@ -104,6 +110,18 @@ class FakeLockingBroker {
     std::lock_guard lock(mu_);
     other_client_id_ = id;
   }
+  // While held, consumer-list requests wait (a rebalance round stays in progress).
+  void HoldConsumerLists(bool hold) {
+    {
+      std::lock_guard lock(mu_);
+      hold_lists_ = hold;
+    }
+    lists_released_.notify_all();
+  }
+  int consumer_lists_asked() const {
+    std::lock_guard lock(mu_);
+    return consumer_lists_asked_;
+  }
   void SetGrantable(std::set<int> queue_ids) {
     std::lock_guard lock(mu_);
     grantable_ = std::move(queue_ids);
@@ -132,6 +150,9 @@ class FakeLockingBroker {
   std::string client_id_;
   std::string other_client_id_;
   std::set<int> grantable_;
+  bool hold_lists_ = false;
+  int consumer_lists_asked_ = 0;
+  std::condition_variable lists_released_;
   std::vector<std::string> events_;
   net::Dispatcher dispatcher_;
   std::unique_ptr<net::Server> server_;
@@ -239,6 +260,39 @@ TEST(OrderlyRebalanceTest, ReleasedQueueConsumesEveryPulledMessageBeforeItCommit
   EXPECT_LT(broker.IndexOf("commit q0@15"), broker.IndexOf("unlock q0"));
   EXPECT_GT(broker.Count("lock q1"), locks_before) << "the other held lock was not renewed during the drain";
   EXPECT_GT(broker.Count("lock q0"), 1u) << "the released queue's lease was not kept during the drain";
+
+  consumer.ctx.running.store(false);
+  rebalance.ReleaseAll();
+  consumer.instance->Shutdown();
+}
+
+// A membership change noticed while a round runs (NOTIFY_CONSUMER_IDS_CHANGED arriving mid-round)
+// asks for a round that cannot start then. It is run by the round in progress, right after it:
+// dropped, it waited for the next periodic round (5 s by default) with two members pulling the
+// same queues meanwhile, which delivered thousands of messages twice.
+TEST(RebalanceRoundTest, ARoundAskedForWhileAnotherRunsIsRunRightAfterIt) {
+  FakeLockingBroker broker;
+  PushConsumerOptions options;
+  options.group = "cg";
+  options.long_poll_ms = 1000;
+  TestConsumer consumer(
+      options, [](const MessageView&) { return ConsumeResult::kSuccess; }, broker.address(),
+      {{"T", FilterExpression::All()}});
+  broker.SetClientId(consumer.ctx.instance->client_id());
+  auto& consume = consumer.Use<ConcurrentConsumeService>();
+  BrokerOffsetStore store(consumer.ctx);
+  PullService pull(consumer.ctx, store, consume);
+  RebalanceService rebalance(consumer.ctx, store, pull, consume);
+
+  broker.HoldConsumerLists(true);
+  std::thread first([&] { rebalance.Rebalance(); });
+  ASSERT_TRUE(WaitFor([&] { return broker.consumer_lists_asked() == 1; }));
+  EXPECT_FALSE(rebalance.Rebalance());  // returns at once: the round in progress takes it over
+  broker.SetOtherClient("~another-member");  // joined meanwhile
+  broker.HoldConsumerLists(false);
+  first.join();  // the first round saw this client alone, the second one both members
+  EXPECT_EQ(broker.consumer_lists_asked(), 2);
+  EXPECT_EQ(rebalance.Snapshot().size(), 1u);
 
   consumer.ctx.running.store(false);
   rebalance.ReleaseAll();

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "common/config.h"
+#include "support/test_support.h"
 
 namespace vela::http {
 namespace {
@@ -40,11 +41,13 @@ void SendAll(int fd, const std::string& bytes) {
   }
 }
 
-// Reads until the server closes the connection or `timeout_ms` passes.
-std::string ReadUntilClosed(int fd, int timeout_ms = 10000) {
+// Reads until the server closes the connection, a whole response has arrived (when
+// `stop_at_response`: a kept-alive connection would otherwise wait for the server's idle timeout),
+// or `timeout_ms` passes.
+std::string ReadUntilClosed(int fd, int timeout_ms = 10000, bool stop_at_response = true) {
   std::string out;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (std::chrono::steady_clock::now() < deadline && !(stop_at_response && vela::testing::HttpResponseComplete(out))) {
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, 50) <= 0) continue;
     char buf[4096];
@@ -184,7 +187,7 @@ TEST_F(HttpServerTest, ASlowClientIsCutOffAndOthersAreServed) {
   std::string r = Get(port_, "/hello");
   EXPECT_EQ(StatusOf(r), 200) << r;
   // The server closed the slow connection.
-  std::string rest = ReadUntilClosed(slow, 10000);
+  std::string rest = ReadUntilClosed(slow, 10000, /*stop_at_response=*/false);
   pollfd p{slow, POLLIN, 0};
   EXPECT_EQ(poll(&p, 1, 0), 1);
   char c;
