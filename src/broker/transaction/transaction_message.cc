@@ -163,7 +163,7 @@ std::string EncodeOpRecord(const OpRecord& op, int64_t now_ms) {
                       {std::string(kPropProducerGroup), op.producer_group},
                       {std::string(prop::kTransactionId), op.transaction_id}};
   if (op.resolution == Resolution::kDiscard) {
-    props.emplace_back(std::string(kPropDiscardOffset), std::to_string(op.discard_offset));
+    props.emplace_back(kPropDiscardOffset, std::to_string(op.discard_offset));
   }
   const std::string encoded = EncodeProperties(props);
   RecordFields f;
