@@ -11,16 +11,11 @@
 # workload again on the same broker (warm). Prints one line per pass with cold/warm.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
-BIN=${BIN:-$BUILD/bin}
+source "$HERE/lib.sh"  # bench_paths, wait_listen, cpu_ticks, settle, build_release, stop_all
+bench_paths cold
 PASSES=${PASSES:-3}
 COUNT=${COUNT:-200000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
-OUT=${OUT:-/tmp/vela-cold-$(date +%Y%m%d-%H%M%S)}
-mkdir -p "$OUT"
-TICKS=$(getconf CLK_TCK)
-source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle, build_release, stop_all
 build_release
 PIDS=()
 trap stop_all EXIT

@@ -23,17 +23,13 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
-BIN=$BUILD/bin
-OUT=${OUT:-/tmp/vela-consumption-$(date +%Y%m%d-%H%M%S)}
+source "$HERE/lib.sh"  # bench_paths, wait_listen, cpu_ticks, settle, build_release, stop_all
+bench_paths consumption
 COUNT=${COUNT:-200000}
 RETRY_COUNT=${RETRY_COUNT:-50000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
 SIZE=${SIZE:-1024}
-mkdir -p "$OUT"
 
-source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle, build_release, stop_all
 build_release
 PIDS=()
 trap stop_all EXIT

@@ -1,4 +1,14 @@
-# Shared by the bench scripts (sourced).
+# Shared by the bench scripts (sourced, after HERE is set to the bench folder).
+# bench_paths NAME: sets ROOT (the checkout), BUILD (default $ROOT/build-bench), BIN (default
+# $BUILD/bin), OUT (default /tmp/vela-NAME-<time>, created) and TICKS (clock ticks per second).
+bench_paths() {
+  ROOT=$(cd "$HERE/.." && pwd)
+  BUILD=${BUILD:-$ROOT/build-bench}
+  BIN=${BIN:-$BUILD/bin}
+  OUT=${OUT:-/tmp/vela-$1-$(date +%Y%m%d-%H%M%S)}
+  mkdir -p "$OUT"
+  TICKS=$(getconf CLK_TCK)
+}
 # wait_listen LOGFILE PID: waits until the daemon prints "listening on HOST:PORT", prints HOST:PORT.
 wait_listen() {
   for _ in $(seq 1 100); do

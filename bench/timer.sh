@@ -19,20 +19,15 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
-BIN=$BUILD/bin
-OUT=${OUT:-/tmp/vela-timer-$(date +%Y%m%d-%H%M%S)}
+source "$HERE/lib.sh"  # bench_paths, wait_listen, cpu_ticks, settle, build_release, stop_all
+bench_paths timer
 COUNT=${COUNT:-1000000}
 SPREAD=${SPREAD:-60}
 PLAIN_COUNT=${PLAIN_COUNT:-200000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
 MEMORY=${MEMORY:-0}
 SIZE=${SIZE:-1024}
-mkdir -p "$OUT"
-TICKS=$(getconf CLK_TCK)
 
-source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle, build_release, stop_all
 build_release
 PIDS=()
 trap stop_all EXIT

@@ -22,18 +22,13 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-BUILD=${BUILD:-$ROOT/build-bench}
-BIN=$BUILD/bin
-OUT=${OUT:-/tmp/vela-tx-$(date +%Y%m%d-%H%M%S)}
+source "$HERE/lib.sh"  # bench_paths, wait_listen, cpu_ticks, settle, build_release, stop_all
+bench_paths tx
 COUNT=${COUNT:-200000}
 PENDING=${PENDING:-100000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
 SIZE=${SIZE:-1024}
-mkdir -p "$OUT"
-TICKS=$(getconf CLK_TCK)
 
-source "$HERE/lib.sh"  # wait_listen, cpu_ticks, settle, build_release, stop_all
 build_release
 PIDS=()
 trap stop_all EXIT
