@@ -7,6 +7,7 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -102,17 +103,27 @@ TEST_F(TraceTest, SendStoreAndTwoConsumesInTimeOrder) {
   (*consumer)->Shutdown();  // writes the queued trace events
   EXPECT_EQ((*consumer)->trace_dropped(), 0u);
 
-  const nlohmann::json doc = TraceWithEvents(id, 4);
+  // send, store, consume (failed), the retry's timer (the broker's event: the send-back went
+  // through the timer service), consume (ok).
+  const nlohmann::json doc = TraceWithEvents(id, 5);
   ASSERT_EQ(doc["id"], id);
-  const auto& events = doc["events"];
+  const auto& all = doc["events"];
+  ASSERT_EQ(all.size(), 5u) << doc.dump();
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_LE(all[i - 1]["time_ms"].get<int64_t>(), all[i]["time_ms"].get<int64_t>()) << doc.dump();
+  }
+  EXPECT_EQ(all[3]["type"], "timer_due") << doc.dump();
+  EXPECT_EQ(all[3]["topic"], "%RETRY%trace-workers") << doc.dump();
+  EXPECT_EQ(all[3]["broker"], sent["broker"]) << doc.dump();
+  std::vector<nlohmann::json> events;  // the clients' events
+  for (const auto& e : all) {
+    if (e["type"] == "send" || e["type"] == "store" || e["type"] == "consume") events.push_back(e);
+  }
   ASSERT_EQ(events.size(), 4u) << doc.dump();
   EXPECT_EQ(events[0]["type"], "send") << doc.dump();
   EXPECT_EQ(events[1]["type"], "store") << doc.dump();
   EXPECT_EQ(events[2]["type"], "consume") << doc.dump();
   EXPECT_EQ(events[3]["type"], "consume") << doc.dump();
-  for (size_t i = 1; i < events.size(); ++i) {
-    EXPECT_LE(events[i - 1]["time_ms"].get<int64_t>(), events[i]["time_ms"].get<int64_t>()) << doc.dump();
-  }
   // send: the producer's side.
   EXPECT_EQ(events[0]["status"], "ok");
   EXPECT_EQ(events[0]["topic"], "traced");
@@ -134,6 +145,31 @@ TEST_F(TraceTest, SendStoreAndTwoConsumesInTimeOrder) {
   EXPECT_EQ(events[3]["result"], "ok");
   EXPECT_EQ(events[2]["client_id"], (*consumer)->client_id());
   EXPECT_EQ(events[3]["topic"], "traced");
+}
+
+TEST_F(TraceTest, BrokerAddsTimerAndTransactionEvents) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster("traced-broker"));
+  // A timer message: the broker records when it was due and published.
+  auto timer = cluster_.Admin({"send", "--topic", "traced-broker", "--delay-ms", "300", "--trace", "--json"});
+  ASSERT_EQ(timer.exit_code, 0) << timer.err;
+  const std::string timer_id = nlohmann::json::parse(timer.out)["id"];
+  const nlohmann::json timed = TraceWithEvents(timer_id, 3);
+  ASSERT_EQ(timed["events"].size(), 3u) << timed.dump();
+  EXPECT_EQ(timed["events"][0]["type"], "send") << timed.dump();
+  EXPECT_EQ(timed["events"][1]["type"], "store") << timed.dump();
+  EXPECT_EQ(timed["events"][2]["type"], "timer_due") << timed.dump();
+  EXPECT_EQ(timed["events"][2]["topic"], "traced-broker") << timed.dump();
+
+  // A committed transaction: the half message's store, then the commit.
+  auto tx = cluster_.Admin({"send", "--topic", "traced-broker", "--transaction", "commit", "--trace", "--json"});
+  ASSERT_EQ(tx.exit_code, 0) << tx.err;
+  const std::string tx_id = nlohmann::json::parse(tx.out.substr(0, tx.out.find('\n')))["id"];
+  const nlohmann::json committed = TraceWithEvents(tx_id, 3);
+  ASSERT_EQ(committed["events"].size(), 3u) << committed.dump();
+  EXPECT_EQ(committed["events"][0]["type"], "send") << committed.dump();
+  EXPECT_EQ(committed["events"][1]["type"], "store") << committed.dump();
+  EXPECT_EQ(committed["events"][2]["type"], "transaction_commit") << committed.dump();
+  EXPECT_EQ(committed["events"][2]["group"], "vela-admin-tx") << committed.dump();
 }
 
 TEST_F(TraceTest, CliConsumeTraceTextTimelineAndBadIds) {

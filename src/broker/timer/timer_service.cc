@@ -515,7 +515,9 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
       event.msg_id = e.msg_id;
       event.topic = parsed->real_topic;
       event.queue_id = static_cast<int32_t>(queue);
-      event.detail = fmt::format("due at {}, published into its topic", e.due_ms);
+      event.detail = parsed->real_topic.starts_with("%RETRY%")
+                         ? fmt::format("retry due at {}, redelivered through {}", e.due_ms, parsed->real_topic)
+                         : fmt::format("due at {}, published into its topic", e.due_ms);
       traced.push_back(std::move(event));
     }
     delivering.push_back(std::move(e));
