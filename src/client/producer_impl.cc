@@ -233,14 +233,14 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
   auto result = SendJobSync(*job);
   const int64_t cost_us = (NowMonotonicNs() - start_ns) / 1000;
   for (size_t i = 0; i < job->messages.size(); ++i) {
-    TraceSend(job->messages[i], job->msg_ids[i], start_ms, cost_us, result.status(),
-              result.ok() ? &(*result)[i] : nullptr);
+    TraceSend(job->messages[i], job->msg_ids[i], start_ms, cost_us,
+              result.ok() ? std::string() : result.status().ToString(), result.ok() ? &(*result)[i] : nullptr);
   }
   return result;
 }
 
 void ProducerImpl::TraceSend(const Message& message, const std::string& msg_id, int64_t start_ms, int64_t cost_us,
-                             const vela::Status& status, const SendReceipt* receipt) {
+                             const std::string& error, const SendReceipt* receipt) {
   trace::TraceEvent send;
   send.type = trace::EventType::kSend;
   send.msg_id = msg_id;
@@ -248,13 +248,13 @@ void ProducerImpl::TraceSend(const Message& message, const std::string& msg_id, 
   send.topic = message.topic;
   send.group = settings_.group;
   send.cost_us = std::max<int64_t>(0, cost_us);
-  send.status = status.ok() ? "ok" : "failed";
+  send.status = error.empty() ? "ok" : "failed";
   for (const auto& key : message.keys) {
     if (!send.keys.empty()) send.keys += ' ';
     send.keys += key;
   }
   send.tags = message.tag;
-  if (!status.ok()) send.detail = status.ToString().substr(0, 1024);
+  if (!error.empty()) send.detail = error.substr(0, 1024);
   const std::string broker = receipt != nullptr ? receipt->broker_addr : std::string();
   tracer_->Record(std::move(send), broker);
   if (receipt == nullptr) return;
@@ -330,8 +330,8 @@ Result<SendReceipt> ProducerImpl::SendTransactional(const Message& message, cons
   const int64_t start_ms = NowEpochMs();
   const int64_t start_ns = NowMonotonicNs();
   auto result = SendTransactionalUntraced(message, msg_id, pin, placed);
-  TraceSend(message, msg_id, start_ms, (NowMonotonicNs() - start_ns) / 1000, result.status(),
-            result.ok() ? &*result : nullptr);
+  TraceSend(message, msg_id, start_ms, (NowMonotonicNs() - start_ns) / 1000,
+            result.ok() ? std::string() : result.status().ToString(), result.ok() ? &*result : nullptr);
   return result;
 }
 
@@ -394,8 +394,7 @@ void ProducerImpl::SendAsync(Message message, SendCallback callback) {
                 start_ns = NowMonotonicNs(), callback = std::move(callback)](const Status& status,
                                                                              const SendReceipt& receipt) {
       TraceSend(meta, msg_id, start_ms, (NowMonotonicNs() - start_ns) / 1000,
-                status.ok() ? vela::Status::OK() : vela::Status::Unavailable(status.ToString()),
-                status.ok() ? &receipt : nullptr);
+                status.ok() ? std::string() : status.ToString(), status.ok() ? &receipt : nullptr);
       callback(status, receipt);
     };
   }

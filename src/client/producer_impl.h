@@ -150,9 +150,10 @@ class ProducerImpl {
   // The sync attempts of a job (Send).
   Result<std::vector<SendReceipt>> SendJobSync(SendJob& job);
   // With tracing on: the send event of one message (and its store event when `receipt`).
-  // `start_ms`: when the send began; `cost_us`: until its outcome. Never blocks.
+  // `start_ms`: when the send began; `cost_us`: until its outcome; `error`: empty when it was
+  // acknowledged, else the failure's text. Never blocks.
   void TraceSend(const Message& message, const std::string& msg_id, int64_t start_ms, int64_t cost_us,
-                 const vela::Status& status, const SendReceipt* receipt);
+                 const std::string& error, const SendReceipt* receipt);
 
   ProducerSettings settings_;
   std::unique_ptr<ClientInstance> instance_;

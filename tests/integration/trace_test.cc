@@ -18,6 +18,7 @@
 #include "common/trace_record.h"
 #include "net/rpc_client.h"
 #include "vela/consumer.h"
+#include "vela/producer.h"
 
 namespace vela::testing {
 namespace {
@@ -204,6 +205,40 @@ TEST_F(TraceTest, CliConsumeTraceTextTimelineAndBadIds) {
   auto bad = cluster_.Admin({"message", "trace", "not an id"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("is not a message id"), std::string::npos) << bad.err;
+}
+
+TEST_F(TraceTest, AsyncAndBatchSendsAreTraced) {
+  ASSERT_NO_FATAL_FAILURE(StartCluster("traced-async"));
+  auto producer = client::ProducerBuilder()
+                      .SetNamesrvAddr(cluster_.namesrv_addrs())
+                      .SetGroup("async-producers")
+                      .EnableTrace()
+                      .Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+  std::mutex mu;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    (*producer)->SendAsync(client::Message("traced-async", "async"),
+                           [&](const client::Status& status, const client::SendReceipt& receipt) {
+                             EXPECT_TRUE(status.ok()) << status.ToString();
+                             std::lock_guard lock(mu);
+                             ids.push_back(receipt.msg_id);
+                           });
+  }
+  auto batch = (*producer)->SendBatch({client::Message("traced-async", "b1"), client::Message("traced-async", "b2")});
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  EXPECT_GT(batch->front().store_timestamp_ms, 0);
+  (*producer)->Shutdown();  // waits for the async sends, then writes the queued trace events
+  EXPECT_EQ((*producer)->trace_dropped(), 0u);
+  for (const auto& r : *batch) ids.push_back(r.msg_id);
+  ASSERT_EQ(ids.size(), 5u);
+  for (const auto& id : ids) {
+    const nlohmann::json doc = TraceWithEvents(id, 2);
+    ASSERT_EQ(doc["events"].size(), 2u) << doc.dump();
+    EXPECT_EQ(doc["events"][0]["type"], "send") << doc.dump();
+    EXPECT_EQ(doc["events"][0]["group"], "async-producers") << doc.dump();
+    EXPECT_EQ(doc["events"][1]["type"], "store") << doc.dump();
+  }
 }
 
 TEST_F(TraceTest, OnlyWellFormedTraceRecordsReachTheTraceTopic) {

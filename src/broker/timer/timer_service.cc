@@ -491,7 +491,8 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
   // Build the messages; entries whose record is gone or whose topic was deleted are dropped.
   std::vector<std::string> records;
   std::vector<DueEntry> delivering, dropped;
-  std::vector<vela::trace::TraceEvent> traced;  // due events of traced messages, recorded once delivered
+  // Due events of traced messages, recorded once delivered, with the index of their record.
+  std::vector<std::pair<size_t, vela::trace::TraceEvent>> traced;
   for (DueEntry& e : due) {
     auto raw = store_.ReadRecordAt(store::PhysicalOffset(e.offset));
     RecordView view;
@@ -518,7 +519,7 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
       event.detail = parsed->real_topic.starts_with("%RETRY%")
                          ? fmt::format("retry due at {}, redelivered through {}", e.due_ms, parsed->real_topic)
                          : fmt::format("due at {}, published into its topic", e.due_ms);
-      traced.push_back(std::move(event));
+      traced.emplace_back(records.size() - 1, std::move(event));
     }
     delivering.push_back(std::move(e));
   }
@@ -546,8 +547,10 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
       return true;
     }
     last_delivery_ms_ = NowEpochMs();
-    for (auto& event : traced) {
-      event.time_ms = last_delivery_ms_;
+    for (auto& [index, event] : traced) {
+      // The re-put record's store time: a consumer cannot have received it earlier.
+      event.time_ms = index < appended->records.size() ? appended->records[index].store_timestamp_ms : 0;
+      if (event.time_ms <= 0) event.time_ms = last_delivery_ms_;
       traces_->Record(std::move(event));
     }
     const int64_t delivered_at_us = last_delivery_ms_ * 1000;
