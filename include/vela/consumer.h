@@ -98,6 +98,9 @@ class PushConsumer {
 
   const std::string& client_id() const;
   const std::string& group() const;
+  // With EnableTrace: trace events dropped because the trace queue was full (tracing never slows
+  // the listener), plus those lost because their batch failed. 0 without tracing.
+  uint64_t trace_dropped() const;
 
  private:
   friend class PushConsumerBuilder;
@@ -170,6 +173,11 @@ class PushConsumerBuilder {
   // fails with InvalidArgument on an unknown level or a file that cannot be opened.
   PushConsumerBuilder& SetLogLevel(std::string level);
   PushConsumerBuilder& SetLogFile(std::string path);
+  // Message trace (docs/operations.md "Message trace"): every delivery the listener decides
+  // (kSuccess or kFailure) records a consume event (group, client id, attempt = reconsume times
+  // + 1, start time, cost, result ok/failed) into RMQ_SYS_TRACE_TOPIC, written asynchronously and
+  // in batches by a background thread. Off by default.
+  PushConsumerBuilder& EnableTrace();
 
   // Validates (group, listener, at least one subscription, every expression, the tunables) and
   // starts. Broadcasting: fails when the local offset file cannot be used (corrupt, in use by
@@ -181,6 +189,7 @@ class PushConsumerBuilder {
   PushConsumerOptions options_;
   std::vector<std::pair<std::string, FilterExpression>> subscriptions_;
   MessageListener listener_;
+  bool trace_ = false;
 };
 
 }  // namespace vela::client

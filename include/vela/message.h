@@ -40,6 +40,7 @@ struct SendReceipt {
   int64_t deliver_at_ms = 0;  // timer messages: when the message is due (epoch ms); 0 otherwise
   std::string recall_handle;  // timer messages: what Producer::Recall takes to cancel it
   std::string transaction_id;  // transactional messages: the transaction's id (its first message's msg_id)
+  int64_t store_timestamp_ms = 0;  // when the broker stored it (epoch ms; 0 from a broker that does not say)
 };
 
 // What Producer::Recall found.

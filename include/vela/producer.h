@@ -64,6 +64,11 @@ class Producer {
   // The client id this producer reports to brokers.
   const std::string& client_id() const;
 
+  // With EnableTrace: trace events dropped because the trace queue was full (tracing never slows
+  // or blocks a send; under overload events are dropped and counted here), plus those lost
+  // because their batch failed. 0 without tracing.
+  uint64_t trace_dropped() const;
+
  private:
   friend class ProducerBuilder;
   explicit Producer(std::unique_ptr<ProducerImpl> impl);
@@ -90,6 +95,13 @@ class ProducerBuilder {
   // fails with InvalidArgument on an unknown level or a file that cannot be opened.
   ProducerBuilder& SetLogLevel(std::string level);
   ProducerBuilder& SetLogFile(std::string path);
+  // Message trace (docs/operations.md "Message trace"): every Send, SendAsync and SendBatch records
+  // a send event (client id, time, cost, status, topic, keys, tag) and, once acknowledged, a store
+  // event (broker, queue, offset, store time) into RMQ_SYS_TRACE_TOPIC, written asynchronously and
+  // in batches by a background thread; `vela-admin message trace ID` prints them. Messages get the
+  // property TRACE_ON=true, so the broker's timer and transaction services add their events.
+  // SendOneway is not traced. Off by default.
+  ProducerBuilder& EnableTrace();
 
   // Validates the settings and starts the producer. Fails with InvalidArgument when no name
   // server address is given.
@@ -102,6 +114,7 @@ class ProducerBuilder {
   int max_retries_ = 2;
   size_t max_message_bytes_ = 4 * 1024 * 1024;
   std::vector<std::string> topics_;
+  bool trace_ = false;
 };
 
 }  // namespace vela::client

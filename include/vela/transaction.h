@@ -138,6 +138,10 @@ class TransactionProducerBuilder {
   // The SDK's log level and file (see ClientConfig::log_level, log_file; process-wide).
   TransactionProducerBuilder& SetLogLevel(std::string level);
   TransactionProducerBuilder& SetLogFile(std::string path);
+  // Message trace, as ProducerBuilder::EnableTrace: a send and a store event per message (the store
+  // event is the half message's); the broker adds the transaction's commit or rollback and its
+  // check-backs. Off by default.
+  TransactionProducerBuilder& EnableTrace();
 
   // Validates the settings and starts the producer. Fails with InvalidArgument without a name
   // server address, a producer group or a checker, or with a non-positive send timeout.
@@ -151,6 +155,7 @@ class TransactionProducerBuilder {
   int max_retries_ = 2;
   size_t max_message_bytes_ = 4 * 1024 * 1024;
   std::vector<std::string> topics_;
+  bool trace_ = false;
 };
 
 }  // namespace vela::client

@@ -85,12 +85,14 @@ Status BrokerController::Start() {
   holds_ = std::make_unique<PullHoldService>(
       [this](HeldPull pull, bool final) { pull_processor_->RetryHeld(std::move(pull), final); });
   resolver_ = std::make_unique<ResourceResolver>(options_, broker_addr_, *topics_, *registrar_);
+  trace_writer_ = std::make_unique<trace::TraceWriter>(*store_, *topics_, broker_addr_, options_.store.store_host);
+  trace_processor_ = std::make_unique<trace::TraceProcessor>(*trace_writer_);
   timers_ = std::make_unique<timer::TimerService>(*store_, *topics_, options_.timer, options_.broker_name,
-                                                 &counters_.metrics);
+                                                 &counters_.metrics, trace_writer_.get());
   timer_admission_ = std::make_unique<timer::TimerAdmission>(*timers_);
   timer_processor_ = std::make_unique<timer::TimerProcessor>(*timers_);
   transactions_ = std::make_unique<transaction::TransactionService>(*store_, *topics_, options_.transaction,
-                                                                  &counters_.metrics);
+                                                                  &counters_.metrics, trace_writer_.get());
   transaction_admission_ = std::make_unique<transaction::TransactionAdmission>(*transactions_);
   transaction_processor_ = std::make_unique<transaction::TransactionProcessor>(*transactions_);
   retries_ = std::make_unique<retry::RetryService>(*store_, *topics_, *timers_, registrar_.get(), &counters_.metrics);
@@ -121,6 +123,7 @@ Status BrokerController::Start() {
   transaction_processor_->Register(dispatcher_);
   retry_processor_->Register(dispatcher_);
   lock_processor_->Register(dispatcher_);
+  trace_processor_->Register(dispatcher_);
   store_->AddDispatchListener(holds_.get());
   server_->AddConnectionClosedListener(
       [this](const std::shared_ptr<net::Connection>& conn) {

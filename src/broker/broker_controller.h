@@ -26,6 +26,8 @@
 #include "broker/timer/timer_processor.h"
 #include "broker/timer/timer_service.h"
 #include "broker/topic_manager.h"
+#include "broker/trace/trace_processor.h"
+#include "broker/trace/trace_writer.h"
 #include "broker/transaction/transaction_admission.h"
 #include "broker/transaction/transaction_processor.h"
 #include "broker/transaction/transaction_service.h"
@@ -95,6 +97,8 @@ class BrokerController {
   std::unique_ptr<retry::RetryProcessor> retry_processor_;
   std::unique_ptr<lock::QueueLockManager> queue_locks_;
   std::unique_ptr<lock::LockProcessor> lock_processor_;
+  std::unique_ptr<trace::TraceWriter> trace_writer_;
+  std::unique_ptr<trace::TraceProcessor> trace_processor_;
   // HTTP (/metrics, /api/): its own threads; bound in Start before the store opens, serving last.
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<BrokerHttpApi> http_api_;

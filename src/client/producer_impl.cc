@@ -16,6 +16,7 @@
 #include "common/message_record.h"
 #include "common/message_id.h"
 #include "common/recall_handle.h"
+#include "common/trace_record.h"
 
 namespace vela::client {
 
@@ -31,6 +32,11 @@ vela::Status ProducerImpl::Start() {
   auto instance = ClientInstance::Create(settings_.config, settings_.register_fn);
   if (!instance.ok()) return instance.status();
   instance_ = std::move(instance).value();
+  if (settings_.trace) {
+    tracer_ = std::make_unique<TraceDispatcher>();
+    tracer_->SetClientId(instance_->client_id());
+    tracer_->Start();
+  }
   if (!settings_.topics.empty()) {
     // Declared topics: fetch their routes and open the broker connections now, so that the first
     // send does not pay for them. A topic that cannot be resolved yet is left to the first send.
@@ -81,6 +87,10 @@ Result<std::shared_ptr<ProducerImpl::SendJob>> ProducerImpl::MakeJob(std::vector
     job->msg_ids.push_back(NewMessageId());
   }
   job->messages = std::move(messages);
+  if (tracer_) {
+    // The broker's services add their own events for messages carrying the flag.
+    for (auto& m : job->messages) m.properties[std::string(trace::kTraceFlagProperty)] = "true";
+  }
   job->deadline_ms = now + settings_.send_timeout_ms;
   job->attempts_left = 1 + std::max(0, settings_.max_retries);
   return job;
@@ -189,6 +199,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
         receipt.offset_id = MakeOffsetId(c.store_host(), c.physical_offsets(i));
         receipt.queue_id = c.queue_id();
         receipt.queue_offset = c.first_queue_offset() + i;
+        receipt.store_timestamp_ms = c.store_timestamp_ms();
         if (timers) {
           receipt.deliver_at_ms = c.deliver_at_ms(i);
           receipt.recall_handle = EncodeRecallHandle(broker_name, receipt.deliver_at_ms, msg_id);
@@ -201,6 +212,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
         receipt.queue_offset = r.queue_offset();
         receipt.deliver_at_ms = r.deliver_at_ms();
         receipt.recall_handle = r.recall_handle();
+        receipt.store_timestamp_ms = r.store_timestamp_ms();
       }
       if (physical_offsets != nullptr) {
         physical_offsets->push_back(compact ? c.physical_offsets(i) : sr.receipts(i).physical_offset());
@@ -215,6 +227,54 @@ Result<std::vector<SendReceipt>> ProducerImpl::ParseResponse(const std::vector<c
 
 Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& messages, bool batch) {
   VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>(messages), batch));
+  if (!tracer_) return SendJobSync(*job);
+  const int64_t start_ms = NowEpochMs();
+  const int64_t start_ns = NowMonotonicNs();
+  auto result = SendJobSync(*job);
+  const int64_t cost_us = (NowMonotonicNs() - start_ns) / 1000;
+  for (size_t i = 0; i < job->messages.size(); ++i) {
+    TraceSend(job->messages[i], job->msg_ids[i], start_ms, cost_us,
+              result.ok() ? std::string() : result.status().ToString(), result.ok() ? &(*result)[i] : nullptr);
+  }
+  return result;
+}
+
+void ProducerImpl::TraceSend(const Message& message, const std::string& msg_id, int64_t start_ms, int64_t cost_us,
+                             const std::string& error, const SendReceipt* receipt) {
+  trace::TraceEvent send;
+  send.type = trace::EventType::kSend;
+  send.msg_id = msg_id;
+  send.time_ms = start_ms;
+  send.topic = message.topic;
+  send.group = settings_.group;
+  send.cost_us = std::max<int64_t>(0, cost_us);
+  send.status = error.empty() ? "ok" : "failed";
+  for (const auto& key : message.keys) {
+    if (!send.keys.empty()) send.keys += ' ';
+    send.keys += key;
+  }
+  send.tags = message.tag;
+  if (!error.empty()) send.detail = error.substr(0, 1024);
+  const std::string broker = receipt != nullptr ? receipt->broker_addr : std::string();
+  tracer_->Record(std::move(send), broker);
+  if (receipt == nullptr) return;
+  trace::TraceEvent store;
+  store.type = trace::EventType::kStore;
+  store.msg_id = msg_id;
+  store.time_ms = receipt->store_timestamp_ms > 0 ? receipt->store_timestamp_ms : NowEpochMs();
+  store.topic = message.topic;
+  store.broker = receipt->broker_addr;
+  store.queue_id = receipt->queue_id;
+  store.queue_offset = receipt->queue_offset;
+  if (receipt->deliver_at_ms > 0) store.detail = fmt::format("timer message due at {}", receipt->deliver_at_ms);
+  if (message.properties.count(std::string(prop::kTransactionPrepared)) != 0) {
+    store.detail = "half message: invisible to consumers until its transaction is committed";
+  }
+  tracer_->Record(std::move(store), broker);
+}
+
+Result<std::vector<SendReceipt>> ProducerImpl::SendJobSync(SendJob& job_ref) {
+  SendJob* job = &job_ref;
   while (job->attempts_left-- > 0) {
     const int64_t remaining = job->deadline_ms - NowEpochMs();
     if (remaining <= 0) break;
@@ -224,7 +284,7 @@ Result<std::vector<SendReceipt>> ProducerImpl::Send(const std::vector<Message>& 
       if (!IsRetryable(target.status())) return target.status();
       continue;
     }
-    auto result = ParseResponse({job.get()}, target->addr, target->broker_name,
+    auto result = ParseResponse({job}, target->addr, target->broker_name,
                                 instance_->rpc().InvokeSync(
                                     target->addr, MakeHeader(*job, target->queue_id),
                                     net::OutBody(EncodeFor(*job, target->queue_id, instance_->born_host())),
@@ -266,6 +326,17 @@ Result<ProducerImpl::Target> ProducerImpl::PickPinnedTarget(const SendJob& job, 
 
 Result<SendReceipt> ProducerImpl::SendTransactional(const Message& message, const std::string& msg_id,
                                                     const Placement* pin, Placement* placed) {
+  if (!tracer_) return SendTransactionalUntraced(message, msg_id, pin, placed);
+  const int64_t start_ms = NowEpochMs();
+  const int64_t start_ns = NowMonotonicNs();
+  auto result = SendTransactionalUntraced(message, msg_id, pin, placed);
+  TraceSend(message, msg_id, start_ms, (NowMonotonicNs() - start_ns) / 1000,
+            result.ok() ? std::string() : result.status().ToString(), result.ok() ? &*result : nullptr);
+  return result;
+}
+
+Result<SendReceipt> ProducerImpl::SendTransactionalUntraced(const Message& message, const std::string& msg_id,
+                                                           const Placement* pin, Placement* placed) {
   VELA_ASSIGN_OR_RETURN(auto job, MakeJob(std::vector<Message>{message}, false, /*validate=*/false));
   job->msg_ids.front() = msg_id;
   if (pin != nullptr) job->attempts_left = 1;  // never a second copy of a message of an open transaction
@@ -312,6 +383,20 @@ void ProducerImpl::SendAsync(Message message, SendCallback callback) {
     }
     asio::post(instance_->callback_pool(), [callback = std::move(callback), status] { callback(status, {}); });
     return;
+  }
+  if (tracer_) {
+    // The outcome is traced before the user's callback runs; the message is kept without its body.
+    Message meta;
+    meta.topic = (*job)->messages.front().topic;
+    meta.tag = (*job)->messages.front().tag;
+    meta.keys = (*job)->messages.front().keys;
+    callback = [this, meta = std::move(meta), msg_id = (*job)->msg_ids.front(), start_ms = NowEpochMs(),
+                start_ns = NowMonotonicNs(), callback = std::move(callback)](const Status& status,
+                                                                             const SendReceipt& receipt) {
+      TraceSend(meta, msg_id, start_ms, (NowMonotonicNs() - start_ns) / 1000,
+                status.ok() ? std::string() : status.ToString(), status.ok() ? &receipt : nullptr);
+      callback(status, receipt);
+    };
   }
   (*job)->callback = std::move(callback);
   {
@@ -508,6 +593,7 @@ void ProducerImpl::Shutdown() {
   header.mutable_unregister_client_request()->set_client_id(instance_->client_id());
   header.mutable_unregister_client_request()->set_producer_group(settings_.group);
   for (const auto& addr : instance_->routes().AllBrokerAddrs()) instance_->rpc().InvokeOneway(addr, header, {});
+  if (tracer_) tracer_->Stop();  // writes the events still queued (bounded)
   instance_->Shutdown();
 }
 
@@ -569,6 +655,7 @@ void Producer::Shutdown() {
 }
 
 const std::string& Producer::client_id() const { return impl_->client_id(); }
+uint64_t Producer::trace_dropped() const { return impl_->trace_dropped(); }
 
 ProducerBuilder& ProducerBuilder::SetClientConfig(ClientConfig config) {
   std::string namesrv = config_.namesrv_addr;
@@ -610,6 +697,10 @@ ProducerBuilder& ProducerBuilder::SetLogFile(std::string path) {
   config_.log_file = std::move(path);
   return *this;
 }
+ProducerBuilder& ProducerBuilder::EnableTrace() {
+  trace_ = true;
+  return *this;
+}
 
 StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
   if (send_timeout_ms_ <= 0) return Status(StatusCode::kInvalidArgument, "send timeout must be positive");
@@ -621,6 +712,7 @@ StatusOr<std::unique_ptr<Producer>> ProducerBuilder::Build() {
   settings.max_retries = max_retries_;
   settings.max_message_bytes = max_message_bytes_;
   settings.topics = topics_;
+  settings.trace = trace_;
   auto impl = std::make_unique<ProducerImpl>(std::move(settings));
   auto status = impl->Start();
   if (!status.ok()) return ToPublic(status);

@@ -10,6 +10,7 @@
 
 #include "client/client_instance.h"
 #include "client/queue_allocation.h"
+#include "client/trace_dispatcher.h"
 #include "common/result.h"
 #include "vela/producer.h"
 
@@ -28,6 +29,8 @@ struct ProducerSettings {
   // Heartbeat every broker of the cluster, not only those of known routes (a TransactionProducer
   // must be known to every broker that may hold a transaction of its group).
   bool heartbeat_every_broker = false;
+  // Message trace (ProducerBuilder::EnableTrace): send and store events of every traced send.
+  bool trace = false;
 };
 
 // ProducerImpl is the producer behind the public Producer: it encodes messages once (their ids
@@ -50,6 +53,8 @@ class ProducerImpl {
 
   const std::string& client_id() const { return instance_->client_id(); }
   const ProducerSettings& settings() const { return settings_; }
+  // Trace events dropped or lost (0 without tracing).
+  uint64_t trace_dropped() const { return tracer_ ? tracer_->dropped() + tracer_->failed() : 0; }
   // REQUIRES: Start() succeeded.
   ClientInstance& instance() { return *instance_; }
   bool shut_down() const { return shut_down_.load(std::memory_order_acquire); }
@@ -139,9 +144,20 @@ class ProducerImpl {
   void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);
   v1::Header MakeHeartbeat() const;
   void SendHeartbeat();
+  // SendTransactional without its trace events.
+  Result<SendReceipt> SendTransactionalUntraced(const Message& message, const std::string& msg_id, const Placement* pin,
+                                                Placement* placed);
+  // The sync attempts of a job (Send).
+  Result<std::vector<SendReceipt>> SendJobSync(SendJob& job);
+  // With tracing on: the send event of one message (and its store event when `receipt`).
+  // `start_ms`: when the send began; `cost_us`: until its outcome; `error`: empty when it was
+  // acknowledged, else the failure's text. Never blocks.
+  void TraceSend(const Message& message, const std::string& msg_id, int64_t start_ms, int64_t cost_us,
+                 const std::string& error, const SendReceipt* receipt);
 
   ProducerSettings settings_;
   std::unique_ptr<ClientInstance> instance_;
+  std::unique_ptr<TraceDispatcher> tracer_;  // with settings_.trace; stopped before instance_
   QueueSelector selector_;
   std::atomic<bool> shut_down_{false};
   std::mutex mu_;

@@ -2,6 +2,7 @@
 #include "client/push_consumer_impl.h"
 #include "client/client_logging.h"
 #include "client/status_convert.h"
+#include "client/trace_dispatcher.h"
 #include "common/validation.h"
 
 namespace vela::client {
@@ -23,6 +24,7 @@ void PushConsumer::Shutdown() {
 
 const std::string& PushConsumer::client_id() const { return impl_->client_id(); }
 const std::string& PushConsumer::group() const { return impl_->group(); }
+uint64_t PushConsumer::trace_dropped() const { return impl_->trace_dropped(); }
 
 PushConsumerBuilder& PushConsumerBuilder::SetClientConfig(ClientConfig config) {
   std::string namesrv = config_.namesrv_addr;
@@ -90,6 +92,10 @@ PushConsumerBuilder& PushConsumerBuilder::SetLogFile(std::string path) {
   config_.log_file = std::move(path);
   return *this;
 }
+PushConsumerBuilder& PushConsumerBuilder::EnableTrace() {
+  trace_ = true;
+  return *this;
+}
 
 StatusOr<std::unique_ptr<PushConsumer>> PushConsumerBuilder::Build() {
   if (options_.group.empty()) return Status(StatusCode::kInvalidArgument, "a consumer group is required");
@@ -111,7 +117,14 @@ StatusOr<std::unique_ptr<PushConsumer>> PushConsumerBuilder::Build() {
     if (!valid.ok()) return valid;
     subs[topic] = filter;
   }
-  auto impl = std::make_unique<PushConsumerImpl>(config_, options_, std::move(subs), listener_);
+  std::shared_ptr<TraceDispatcher> tracer;
+  MessageListener listener = listener_;
+  if (trace_) {
+    tracer = std::make_shared<TraceDispatcher>();
+    listener = TracingListener(tracer, options_.group, std::move(listener));
+  }
+  auto impl = std::make_unique<PushConsumerImpl>(config_, options_, std::move(subs), std::move(listener));
+  if (tracer) impl->AttachTracer(std::move(tracer));
   auto status = impl->Start();
   if (!status.ok()) return ToPublic(status);
   return std::unique_ptr<PushConsumer>(new PushConsumer(std::move(impl)));

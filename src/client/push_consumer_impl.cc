@@ -100,6 +100,10 @@ vela::Status PushConsumerImpl::Start() {
   });
   if (!instance.ok()) return instance.status();
   instance_ = std::move(instance).value();
+  if (tracer_) {
+    tracer_->SetClientId(instance_->client_id());
+    tracer_->Start();
+  }
   ctx_.instance = instance_.get();
   ctx_.running.store(true);
   for (const auto& [topic, filter] : ctx_.CopySubscriptions()) {
@@ -227,6 +231,7 @@ void PushConsumerImpl::Shutdown() {
   for (const auto& addr : SubscribedBrokerAddrs()) {
     (void)instance_->rpc().InvokeSync(addr, header, {}, std::min<int64_t>(ctx_.config.request_timeout_ms, 1000));
   }
+  if (tracer_) tracer_->Stop();  // the listeners finished: writes the events still queued (bounded)
   instance_->Shutdown();
 }
 

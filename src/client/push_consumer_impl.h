@@ -12,6 +12,7 @@
 #include "client/offset_store.h"
 #include "client/pull_service.h"
 #include "client/rebalance.h"
+#include "client/trace_dispatcher.h"
 #include "common/result.h"
 #include "vela/consumer.h"
 
@@ -43,6 +44,10 @@ class PushConsumerImpl {
 
   const std::string& client_id() const { return instance_->client_id(); }
   const std::string& group() const { return ctx_.group(); }
+  // Message trace: the dispatcher the (wrapped) listener records into; started by Start with this
+  // client's id, stopped by Shutdown after the listeners finished. REQUIRES: before Start.
+  void AttachTracer(std::shared_ptr<TraceDispatcher> tracer) { tracer_ = std::move(tracer); }
+  uint64_t trace_dropped() const { return tracer_ ? tracer_->dropped() + tracer_->failed() : 0; }
 
   // Checks a subscription expression without any server: InvalidArgument / kBadFilter with the
   // parser's message and position.
@@ -63,6 +68,7 @@ class PushConsumerImpl {
   std::unique_ptr<ConsumeService> consume_;
   std::unique_ptr<PullService> pull_;
   std::unique_ptr<RebalanceService> rebalance_;
+  std::shared_ptr<TraceDispatcher> tracer_;  // with EnableTrace
   // Extra rebalance rounds scheduled while a subscribed topic has no route (see Rebalance).
   static constexpr int kEarlyRounds = 10;
   static constexpr int64_t kEarlyRoundDelayMs = 300;

@@ -443,6 +443,10 @@ TransactionProducerBuilder& TransactionProducerBuilder::SetLogFile(std::string p
   config_.log_file = std::move(path);
   return *this;
 }
+TransactionProducerBuilder& TransactionProducerBuilder::EnableTrace() {
+  trace_ = true;
+  return *this;
+}
 
 StatusOr<std::unique_ptr<TransactionProducer>> TransactionProducerBuilder::Build() {
   if (group_.empty()) {
@@ -462,6 +466,7 @@ StatusOr<std::unique_ptr<TransactionProducer>> TransactionProducerBuilder::Build
   settings.producer.max_retries = max_retries_;
   settings.producer.max_message_bytes = max_message_bytes_;
   settings.producer.topics = topics_;
+  settings.producer.trace = trace_;
   settings.checker = checker_;
   auto impl = std::make_shared<TransactionProducerImpl>(std::move(settings));
   auto status = impl->Start();

@@ -108,6 +108,8 @@ void AddClusterCommands(CLI::App& app, AdminContext& ctx);
 void AddTopicCommands(CLI::App& app, AdminContext& ctx);
 void AddGroupCommands(CLI::App& app, AdminContext& ctx);
 void AddMessageCommands(CLI::App& app, AdminContext& ctx);
+// vela-admin message trace ID (trace_commands.cc).
+int MessageTrace(AdminContext& ctx, const std::string& id);
 void AddFilterCommands(CLI::App& app, AdminContext& ctx);
 void AddTransactionCommands(CLI::App& app, AdminContext& ctx);
 

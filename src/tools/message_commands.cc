@@ -39,6 +39,7 @@ struct SendArgs {
   std::string transaction;
   std::string producer_group = "vela-admin-tx";
   int64_t tx_size = 1;
+  bool trace = false;
 };
 
 // The message `send` sends, from its flags; "" or the reason it cannot be made.
@@ -106,6 +107,7 @@ int SendTransactions(AdminContext& ctx, const SendArgs& args, const client::Mess
       .SetChecker([](const client::MessageView&) { return client::TransactionResolution::kUnknown; })
       .SetTopics({args.topic});
   if (ctx.timeout_s > 0) builder.SetSendTimeoutMs(ctx.request_timeout_ms());
+  if (args.trace) builder.EnableTrace();
   auto producer = builder.Build();
   if (!producer.ok()) return FailPublic(producer.status());
   int code = kExitOk;
@@ -153,6 +155,7 @@ int Send(AdminContext& ctx, const SendArgs& args) {
   client::ProducerBuilder builder;
   builder.SetNamesrvAddr(ctx.NamesrvAddrs()).SetGroup("vela-admin");
   if (ctx.timeout_s > 0) builder.SetSendTimeoutMs(ctx.request_timeout_ms());
+  if (args.trace) builder.EnableTrace();
   auto producer = builder.Build();
   if (!producer.ok()) return FailPublic(producer.status());
   int code = kExitOk;
@@ -178,6 +181,7 @@ struct ConsumeArgs {
   bool broadcast = false;
   bool orderly = false;
   int64_t fail_every = 0;  // > 0: fail every Nth delivery
+  bool trace = false;
 };
 
 int Consume(AdminContext& ctx, const ConsumeArgs& args) {
@@ -208,7 +212,9 @@ int Consume(AdminContext& ctx, const ConsumeArgs& args) {
   config.namesrv_addr = ctx.NamesrvAddrs();
   config.request_timeout_ms = 5000;
   config.instance_name = "vela-admin-consume";
-  auto consumer = client::PushConsumerBuilder()
+  client::PushConsumerBuilder consumer_builder;
+  if (args.trace) consumer_builder.EnableTrace();
+  auto consumer = consumer_builder
                       .SetClientConfig(config)
                       .SetOptions(options)
                       .Subscribe(args.topic, filter)
@@ -457,6 +463,8 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
                    "with --transaction: messages per transaction, 1..64 (default 1); --count counts transactions")
       ->needs(transaction)
       ->check(CLI::Range(1, 64));
+  send->add_flag("--trace", send_args->trace,
+                 "record the message trace (send and store events; vela-admin message trace ID)");
   send->callback([&ctx, send_args] { ctx.action = [&ctx, send_args] { return Send(ctx, *send_args); }; });
 
   auto consume_args = std::make_shared<ConsumeArgs>();
@@ -475,6 +483,8 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   consume->add_option("--fail-every", consume_args->fail_every,
                       "fail every Nth delivery (1 = every one), to exercise retries and dead letters")
       ->check(CLI::PositiveNumber);
+  consume->add_flag("--trace", consume_args->trace,
+                    "record a consume event per delivery in the message trace (vela-admin message trace ID)");
   consume->callback([&ctx, consume_args] { ctx.action = [&ctx, consume_args] { return Consume(ctx, *consume_args); }; });
 
   auto* message = app.add_subcommand("message", "find stored messages");
@@ -482,6 +492,11 @@ void AddMessageCommands(CLI::App& app, AdminContext& ctx) {
   auto* get = message->add_subcommand("get", "a message by unique id or offset id");
   get->add_option("ID", *id, "message id")->required();
   get->callback([&ctx, id] { ctx.action = [&ctx, id] { return MessageGet(ctx, *id); }; });
+
+  auto trace_id = std::make_shared<std::string>();
+  auto* trace = message->add_subcommand("trace", "the timeline of a traced message: send, store, consumes, ...");
+  trace->add_option("ID", *trace_id, "the message's unique id (as send prints it)")->required();
+  trace->callback([&ctx, trace_id] { ctx.action = [&ctx, trace_id] { return MessageTrace(ctx, *trace_id); }; });
 
   auto topic = std::make_shared<std::string>();
   auto key = std::make_shared<std::string>();

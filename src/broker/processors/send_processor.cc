@@ -219,6 +219,7 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       c->set_queue_id(static_cast<int32_t>(result->records.front().queue_id));
       c->set_first_queue_offset(result->records.front().queue_offset.value());
       c->set_store_host(options_.store.store_host);
+      c->set_store_timestamp_ms(result->records.front().store_timestamp_ms);
       c->mutable_physical_offsets()->Reserve(static_cast<int>(result->records.size()));
       for (const auto& r : result->records) c->add_physical_offsets(r.physical_offset.value());
       if (!extras.empty()) {
@@ -238,6 +239,7 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       receipt->set_queue_id(static_cast<int32_t>(r.queue_id));
       receipt->set_queue_offset(r.queue_offset.value());
       receipt->set_physical_offset(r.physical_offset.value());
+      receipt->set_store_timestamp_ms(r.store_timestamp_ms);
       if (!extras.empty()) {
         receipt->set_deliver_at_ms(extras[i].deliver_at_ms);
         receipt->set_recall_handle(extras[i].recall_handle);

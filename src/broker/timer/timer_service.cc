@@ -91,9 +91,9 @@ bool ParseDueEntry(std::string_view key, std::string_view value, int64_t* due, i
 }  // namespace
 
 TimerService::TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options,
-                           std::string broker_name, metrics::BrokerMetrics* metrics)
+                           std::string broker_name, metrics::BrokerMetrics* metrics, trace::TraceWriter* traces)
     : store_(store), meta_(store.meta()), topics_(topics), options_(std::move(options)),
-      broker_name_(std::move(broker_name)), metrics_(metrics), reader_(store, kTimerTopic, 0, [this] { Wake(); }) {}
+      broker_name_(std::move(broker_name)), metrics_(metrics), traces_(traces), reader_(store, kTimerTopic, 0, [this] { Wake(); }) {}
 
 TimerService::~TimerService() { Stop(); }
 
@@ -491,6 +491,8 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
   // Build the messages; entries whose record is gone or whose topic was deleted are dropped.
   std::vector<std::string> records;
   std::vector<DueEntry> delivering, dropped;
+  // Due events of traced messages, recorded once delivered, with the index of their record.
+  std::vector<std::pair<size_t, vela::trace::TraceEvent>> traced;
   for (DueEntry& e : due) {
     auto raw = store_.ReadRecordAt(store::PhysicalOffset(e.offset));
     RecordView view;
@@ -508,6 +510,17 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
     }
     const uint32_t queue = parsed->real_queue % static_cast<uint32_t>(topic->write_queues);
     records.push_back(EncodeDeliveredRecord(view, *parsed, queue));
+    if (traces_ != nullptr && trace::TraceWriter::IsTraced(view.properties)) {
+      vela::trace::TraceEvent event;
+      event.type = vela::trace::EventType::kTimerDue;
+      event.msg_id = e.msg_id;
+      event.topic = parsed->real_topic;
+      event.queue_id = static_cast<int32_t>(queue);
+      event.detail = parsed->real_topic.starts_with("%RETRY%")
+                         ? fmt::format("retry due at {}, redelivered through {}", e.due_ms, parsed->real_topic)
+                         : fmt::format("due at {}, published into its topic", e.due_ms);
+      traced.emplace_back(records.size() - 1, std::move(event));
+    }
     delivering.push_back(std::move(e));
   }
   store::MetaStore::StateBatch done;
@@ -534,6 +547,12 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
       return true;
     }
     last_delivery_ms_ = NowEpochMs();
+    for (auto& [index, event] : traced) {
+      // The re-put record's store time: a consumer cannot have received it earlier.
+      event.time_ms = index < appended->records.size() ? appended->records[index].store_timestamp_ms : 0;
+      if (event.time_ms <= 0) event.time_ms = last_delivery_ms_;
+      traces_->Record(std::move(event));
+    }
     const int64_t delivered_at_us = last_delivery_ms_ * 1000;
     {
       std::lock_guard lock(stats_mu_);
@@ -708,6 +727,20 @@ bool TimerService::RecallOne(PendingRecall& r) {
   }
   response.set_outcome(v1::RECALL_DONE);
   r.done(std::move(response));
+  if (traces_ != nullptr) {
+    auto raw = store_.ReadRecordAt(store::PhysicalOffset(entry.offset));
+    RecordView view;
+    if (raw.ok() && DecodeRecord(*raw, false, &view) == DecodeOutcome::kRecord && view.msg_id == r.handle.msg_id &&
+        trace::TraceWriter::IsTraced(view.properties)) {
+      vela::trace::TraceEvent event;
+      event.type = vela::trace::EventType::kTimerRecalled;
+      event.msg_id = r.handle.msg_id;
+      event.time_ms = NowEpochMs();
+      event.topic = r.topic;
+      event.detail = fmt::format("recalled before its due time {}", r.handle.due_ms);
+      traces_->Record(std::move(event));
+    }
+  }
   return true;
 }
 

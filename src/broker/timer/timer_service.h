@@ -15,6 +15,7 @@
 #include "broker/system_queue_reader.h"
 #include "broker/timer/timer_message.h"
 #include "broker/topic_manager.h"
+#include "broker/trace/trace_writer.h"
 #include "common/histogram.h"
 #include "common/recall_handle.h"
 #include "metrics/broker_metrics.h"
@@ -72,8 +73,10 @@ struct TimerStats {
 class TimerService final {
  public:
   // `metrics`, when given, is fed the pending count per topic, deliveries, recalls and lateness.
+  // `traces`, when given, records due and recall events of traced messages (those carrying
+  // TRACE_ON=true); it must outlive the service.
   TimerService(store::MessageStore& store, TopicManager& topics, TimerOptions options, std::string broker_name,
-               metrics::BrokerMetrics* metrics = nullptr);
+               metrics::BrokerMetrics* metrics = nullptr, trace::TraceWriter* traces = nullptr);
   ~TimerService();
   TimerService(const TimerService&) = delete;
   TimerService& operator=(const TimerService&) = delete;
@@ -159,6 +162,7 @@ class TimerService final {
   const TimerOptions options_;
   const std::string broker_name_;
   metrics::BrokerMetrics* const metrics_;
+  trace::TraceWriter* const traces_;
   SystemQueueReader reader_;  // the timer queue, from ingest_offset_
 
   std::thread thread_;

@@ -158,13 +158,13 @@ std::string_view ResolutionName(Resolution r) {
 }
 
 std::string EncodeOpRecord(const OpRecord& op, int64_t now_ms) {
-  Properties props = {{std::string(kPropResolution), std::string(ResolutionName(op.resolution))},
-                      {std::string(kPropHalfOffset), std::to_string(op.half_offset)},
-                      {std::string(kPropProducerGroup), op.producer_group},
-                      {std::string(prop::kTransactionId), op.transaction_id}};
-  if (op.resolution == Resolution::kDiscard) {
-    props.emplace_back(kPropDiscardOffset, std::to_string(op.discard_offset));
-  }
+  Properties props;
+  props.reserve(5);  // (also keeps GCC 12's -Warray-bounds false positive on a growing vector away)
+  props.emplace_back(kPropResolution, ResolutionName(op.resolution));
+  props.emplace_back(kPropHalfOffset, std::to_string(op.half_offset));
+  props.emplace_back(kPropProducerGroup, op.producer_group);
+  props.emplace_back(prop::kTransactionId, op.transaction_id);
+  if (op.resolution == Resolution::kDiscard) props.emplace_back(kPropDiscardOffset, std::to_string(op.discard_offset));
   const std::string encoded = EncodeProperties(props);
   RecordFields f;
   f.topic = kOpTopic;

@@ -83,12 +83,13 @@ v1::EndTransactionResponse Answer(v1::EndTransactionOutcome outcome, std::string
 }  // namespace
 
 TransactionService::TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options,
-                                       metrics::BrokerMetrics* metrics)
+                                       metrics::BrokerMetrics* metrics, trace::TraceWriter* traces)
     : store_(store),
       meta_(store.meta()),
       topics_(topics),
       options_(options),
       metrics_(metrics),
+      traces_(traces),
       half_reader_(store, kHalfTopic, 0, [this] { Wake(); }),
       op_reader_(store, kOpTopic, 0, [this] { Wake(); }) {}
 
@@ -534,6 +535,24 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
   }
   for (auto& p : published) records->push_back(std::move(p));
   const int64_t now = NowEpochMs();
+  if (traces_ != nullptr) {
+    for (const HalfRead& r : reads) {
+      RecordView view;
+      if (DecodeRecord(r.raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord ||
+          !trace::TraceWriter::IsTraced(view.properties)) {
+        continue;
+      }
+      vela::trace::TraceEvent e;
+      e.type = resolution == Resolution::kCommit ? vela::trace::EventType::kTransactionCommit
+                                                 : vela::trace::EventType::kTransactionRollback;
+      e.msg_id = r.half.msg_id;
+      e.time_ms = now;
+      e.topic = r.half.real_topic;
+      e.group = group;
+      e.detail = fmt::format("transaction {}", txn_id);
+      trace_pending_.push_back(std::move(e));
+    }
+  }
   for (const HalfRead& r : reads) {
     OpRecord op;
     op.resolution = resolution;
@@ -689,6 +708,7 @@ void TransactionService::ProcessResolutions() {
     }
   }
   if (batch.empty()) return;
+  trace_pending_.clear();  // events of an earlier settle: not part of this round
   if (unsettled_from_ >= 0) {
     for (Pending& p : batch) {
       p.done(Status::Unavailable("the broker is settling an earlier failed write of resolutions; ask again"));
@@ -752,6 +772,8 @@ void TransactionService::ProcessResolutions() {
         for (const std::string& id : resolved_ids) admitted_.erase(id);
       }
       CountResolved();
+      for (auto& e : trace_pending_) traces_->Record(std::move(e));
+      trace_pending_.clear();
       committed_.fetch_add(commits);
       rolled_back_.fetch_add(rollbacks);
       RecomputeFloor();
@@ -946,6 +968,12 @@ void TransactionService::CheckRound(int64_t now_ms) {
                            first_offset);
       continue;
     }
+    bool traced = false;
+    if (traces_ != nullptr) {
+      RecordView view;
+      traced = DecodeRecord(read.raw, /*verify_crc=*/false, &view) == DecodeOutcome::kRecord &&
+               trace::TraceWriter::IsTraced(view.properties);
+    }
     v1::CheckTransactionRequest req;
     req.set_producer_group(txn->group);
     req.set_transaction_id(txn->id);
@@ -959,6 +987,16 @@ void TransactionService::CheckRound(int64_t now_ms) {
     }
     ++sent;
     checks_sent_.fetch_add(1);
+    if (traced) {
+      vela::trace::TraceEvent e;
+      e.type = vela::trace::EventType::kTransactionCheck;
+      e.msg_id = first.msg_id;
+      e.time_ms = now_ms;
+      e.topic = first.real_topic;
+      e.group = txn->group;
+      e.detail = fmt::format("transaction {}: check-back {} sent to the producer group", txn->id, txn->checks + 1);
+      traces_->Record(std::move(e));
+    }
     if (metrics_ != nullptr) metrics_->transaction_checks.Increment();
     txn->waiting_for_producer = false;
     {

@@ -16,6 +16,7 @@
 
 #include "broker/system_queue_reader.h"
 #include "broker/topic_manager.h"
+#include "broker/trace/trace_writer.h"
 #include "broker/transaction/transaction_message.h"
 #include "metrics/broker_metrics.h"
 #include "store/message_store.h"
@@ -99,8 +100,10 @@ class TransactionService final {
  public:
   // `metrics`, when given, is fed pending half messages per topic, the oldest one's age, messages
   // committed, rolled back and discarded per topic, and check-backs.
+  // `traces`, when given, records commit, rollback and check events of traced messages (those
+  // carrying TRACE_ON=true); it must outlive the service.
   TransactionService(store::MessageStore& store, TopicManager& topics, TransactionOptions options,
-                     metrics::BrokerMetrics* metrics = nullptr);
+                     metrics::BrokerMetrics* metrics = nullptr, trace::TraceWriter* traces = nullptr);
   ~TransactionService();
   TransactionService(const TransactionService&) = delete;
   TransactionService& operator=(const TransactionService&) = delete;
@@ -238,6 +241,10 @@ class TransactionService final {
   TopicManager& topics_;
   const TransactionOptions options_;
   metrics::BrokerMetrics* const metrics_;
+  trace::TraceWriter* const traces_;
+  // Trace events of the resolutions being built (service thread only): recorded once the round's
+  // records are in the log, forgotten when its append fails.
+  std::vector<vela::trace::TraceEvent> trace_pending_;
   SystemQueueReader half_reader_;
   SystemQueueReader op_reader_;
   CheckSender check_sender_;

@@ -28,7 +28,8 @@ TEST(SubscriptionFilterTest, HundredKilobyteSql92IsBadFilter) {
 
 TEST(SubscriptionFilterTest, DeepNestingIsBadFilter) {
   filter::FilterCache cache;
-  std::string nested = std::string(8000, '(') + "a = 1" + std::string(8000, ')');
+  std::string nested(8000, '(');  // appended, not concatenated: GCC 12 -Warray-bounds false positive
+  nested.append("a = 1").append(8000, ')');
   auto f = SubscriptionFilter::Create(v1::FILTER_SQL92, nested, true, cache, nullptr);
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.status().subcode(), SubCode::kBadFilter);

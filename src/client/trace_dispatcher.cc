@@ -1,0 +1,226 @@
+#include "client/trace_dispatcher.h"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "client/client_instance.h"
+#include "client/logger.h"
+#include "common/clock.h"
+#include "common/message_id.h"
+#include "common/message_record.h"
+
+namespace vela::client {
+
+bool TraceQueue::Offer(TraceItem item) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closed_ && items_.size() < capacity_) {
+      items_.push_back(std::move(item));
+      if (items_.size() == 1) cv_.notify_one();
+      return true;
+    }
+  }
+  dropped_.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+std::vector<TraceItem> TraceQueue::TakeBatch(size_t max, std::chrono::milliseconds linger,
+                                             std::chrono::milliseconds idle) {
+  if (max == 0) max = 1;
+  std::unique_lock lock(mu_);
+  if (!cv_.wait_for(lock, idle, [&] { return closed_ || !items_.empty(); })) return {};
+  if (!closed_ && items_.size() < max) {
+    // A partial batch waits a little for company: one request carries many events under load.
+    cv_.wait_for(lock, linger, [&] { return closed_ || items_.size() >= max; });
+  }
+  const size_t n = std::min(max, items_.size());
+  std::vector<TraceItem> batch;
+  batch.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    batch.push_back(std::move(items_.front()));
+    items_.pop_front();
+  }
+  return batch;
+}
+
+void TraceQueue::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  cv_.notify_all();
+}
+
+size_t TraceQueue::size() const {
+  std::lock_guard lock(mu_);
+  return items_.size();
+}
+
+bool TraceQueue::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
+TraceDispatcher::TraceDispatcher(TraceDispatcherOptions options)
+    : options_(options), queue_(options.queue_capacity), born_host_(PackHost(LocalIpAddress() + ":0")) {}
+
+TraceDispatcher::~TraceDispatcher() { Stop(); }
+
+void TraceDispatcher::Start() {
+  if (started_.exchange(true)) return;
+  net::RpcClientOptions rpc_options;
+  rpc_options.io_threads = 1;
+  rpc_options.thread_name = "vela-trace";
+  rpc_ = std::make_unique<net::RpcClient>(rpc_options);
+  thread_ = std::thread([this] { Run(); });
+}
+
+void TraceDispatcher::SetClientId(std::string client_id) {
+  std::lock_guard lock(mu_);
+  client_id_ = std::move(client_id);
+}
+
+void TraceDispatcher::Record(vela::trace::TraceEvent event, std::string broker_addr) {
+  if (broker_addr.empty()) {
+    std::lock_guard lock(mu_);
+    broker_addr = last_broker_addr_;
+  } else {
+    std::lock_guard lock(mu_);
+    if (last_broker_addr_ != broker_addr) last_broker_addr_ = broker_addr;
+  }
+  if (broker_addr.empty()) {
+    unroutable_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  if (!queue_.Offer(TraceItem{std::move(event), std::move(broker_addr)})) {
+    LogFailure("trace queue full: event dropped");
+  }
+}
+
+void TraceDispatcher::Run() {
+  for (;;) {
+    const bool closing = queue_.closed();
+    std::vector<TraceItem> batch = queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(options_.linger_ms),
+                                                    std::chrono::milliseconds(200));
+    if (batch.empty()) {
+      if (closing || queue_.closed()) {
+        if (queue_.size() == 0) return;
+      }
+      continue;
+    }
+    int64_t timeout = options_.request_timeout_ms;
+    if (const int64_t deadline = stop_deadline_ms_.load(std::memory_order_acquire); deadline > 0) {
+      const int64_t left = deadline - NowEpochMs();
+      if (left <= 0) {
+        // Stop's bound passed: what remains is dropped (counted as failed).
+        failed_.fetch_add(batch.size() + queue_.size(), std::memory_order_relaxed);
+        while (!queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(0), std::chrono::milliseconds(0))
+                    .empty()) {
+        }
+        return;
+      }
+      timeout = std::min(timeout, left);
+    }
+    SendBatch(std::move(batch), timeout);
+  }
+}
+
+void TraceDispatcher::SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms) {
+  std::string client_id;
+  {
+    std::lock_guard lock(mu_);
+    client_id = client_id_;
+  }
+  // One request per broker, in the order the events happened.
+  std::map<std::string, std::vector<vela::trace::TraceEvent*>> by_broker;
+  for (TraceItem& item : batch) {
+    if (item.event.client_id.empty() && (item.event.type == vela::trace::EventType::kSend ||
+                                         item.event.type == vela::trace::EventType::kConsume)) {
+      item.event.client_id = client_id;
+    }
+    by_broker[item.broker_addr].push_back(&item.event);
+  }
+  const int64_t now = NowEpochMs();
+  for (auto& [addr, events] : by_broker) {
+    net::OutBody body;
+    uint32_t count = 0;
+    for (const vela::trace::TraceEvent* e : events) {
+      if (vela::Status valid = vela::trace::ValidateTraceEvent(*e); !valid.ok()) {
+        failed_.fetch_add(1, std::memory_order_relaxed);
+        LogFailure(fmt::format("trace event of {} not written: {}", e->msg_id, valid.ToString()));
+        continue;
+      }
+      vela::trace::AppendTraceRecord(*e, NewMessageId(), born_host_, now, &body.owned);
+      ++count;
+    }
+    if (count == 0) continue;
+    v1::Header header;
+    header.set_code(v1::SEND_TRACE);
+    auto* request = header.mutable_send_request();
+    request->set_topic(std::string(vela::trace::kTraceTopic));
+    request->set_queue_id(0);
+    request->set_message_count(count);
+    request->set_batch(count > 1);
+    auto response = rpc_->InvokeSync(addr, std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
+    if (response.ok()) {
+      written_.fetch_add(count, std::memory_order_relaxed);
+    } else {
+      failed_.fetch_add(count, std::memory_order_relaxed);
+      LogFailure(fmt::format("{} trace event(s) not written to {}: {}", count, addr, response.status().ToString()));
+    }
+  }
+}
+
+void TraceDispatcher::LogFailure(const std::string& what) {
+  const int64_t now = NowEpochMs();
+  int64_t last = last_failure_log_ms_.load(std::memory_order_relaxed);
+  if (now - last >= 10000 && last_failure_log_ms_.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    ClientLogger()->warn("{} (trace: {} dropped, {} failed so far)", what, dropped(), failed());
+  }
+}
+
+void TraceDispatcher::Stop() {
+  if (stopped_.exchange(true)) return;
+  if (!started_.load()) {
+    queue_.Close();
+    return;
+  }
+  stop_deadline_ms_.store(NowEpochMs() + options_.flush_on_stop_ms, std::memory_order_release);
+  queue_.Close();
+  if (thread_.joinable()) thread_.join();
+  if (rpc_) rpc_->Shutdown();
+  if (const uint64_t lost = dropped() + failed(); lost > 0) {
+    ClientLogger()->warn("trace: {} event(s) written, {} dropped (queue full), {} failed", written(), dropped(),
+                         failed());
+  }
+}
+
+MessageListener TracingListener(std::shared_ptr<TraceDispatcher> tracer, std::string group, MessageListener inner) {
+  return [tracer = std::move(tracer), group = std::move(group), inner = std::move(inner)](const MessageView& m) {
+    const int64_t start_ms = NowEpochMs();
+    const int64_t start_ns = NowMonotonicNs();
+    auto record = [&](bool ok) {
+      vela::trace::TraceEvent e;
+      e.type = vela::trace::EventType::kConsume;
+      e.msg_id = m.msg_id;
+      e.time_ms = start_ms;
+      e.topic = m.topic;
+      e.group = group;
+      e.cost_us = std::max<int64_t>(0, (NowMonotonicNs() - start_ns) / 1000);
+      e.status = ok ? "ok" : "failed";
+      e.attempt = std::max(0, m.reconsume_times) + 1;
+      tracer->Record(std::move(e), m.broker_addr);
+    };
+    ConsumeResult result;
+    try {
+      result = inner(m);
+    } catch (...) {
+      record(false);
+      throw;
+    }
+    if (result != ConsumeResult::kLeave) record(result == ConsumeResult::kSuccess);
+    return result;
+  };
+}
+
+}  // namespace vela::client

@@ -1,0 +1,268 @@
+#include "common/trace_record.h"
+
+#include <array>
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "common/message_record.h"
+#include "common/validation.h"
+
+namespace vela::trace {
+namespace {
+
+struct TypeName {
+  EventType type;
+  std::string_view name;
+  int rank;
+};
+constexpr std::array<TypeName, 8> kTypes = {{
+    {EventType::kSend, "send", 0},
+    {EventType::kStore, "store", 1},
+    {EventType::kTimerRecalled, "timer_recalled", 2},
+    {EventType::kTimerDue, "timer_due", 2},
+    {EventType::kTransactionCheck, "transaction_check", 2},
+    {EventType::kTransactionCommit, "transaction_commit", 3},
+    {EventType::kTransactionRollback, "transaction_rollback", 3},
+    {EventType::kConsume, "consume", 4},
+}};
+
+// Field names of the encoded body.
+constexpr std::string_view kFieldVersion = "v";
+constexpr std::string_view kFieldType = "type";
+constexpr std::string_view kFieldId = "id";
+constexpr std::string_view kFieldTime = "time";
+constexpr std::string_view kFieldTopic = "topic";
+constexpr std::string_view kFieldClient = "client";
+constexpr std::string_view kFieldGroup = "group";
+constexpr std::string_view kFieldCost = "cost_us";
+constexpr std::string_view kFieldStatus = "status";
+constexpr std::string_view kFieldKeys = "keys";
+constexpr std::string_view kFieldTags = "tags";
+constexpr std::string_view kFieldBroker = "broker";
+constexpr std::string_view kFieldQueue = "queue";
+constexpr std::string_view kFieldOffset = "offset";
+constexpr std::string_view kFieldAttempt = "attempt";
+constexpr std::string_view kFieldDetail = "detail";
+
+Status CheckText(std::string_view field, std::string_view value) {
+  if (value.size() > kMaxPropertyValueLength) {
+    return Status::InvalidArgument(fmt::format("trace field {} is {} bytes, above the limit of {}", field,
+                                               value.size(), kMaxPropertyValueLength));
+  }
+  if (value.find(record::kPropNameSep) != std::string_view::npos ||
+      value.find(record::kPropPairSep) != std::string_view::npos) {
+    return Status::InvalidArgument(fmt::format("trace field {} holds a separator byte (0x01 or 0x02)", field));
+  }
+  return Status::OK();
+}
+
+template <typename Int>
+bool ParseInt(std::string_view text, Int* out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+void Put(std::string* out, std::string_view key, std::string_view value) {
+  out->append(key);
+  out->push_back(record::kPropNameSep);
+  out->append(value);
+  out->push_back(record::kPropPairSep);
+}
+
+}  // namespace
+
+std::string_view EventTypeName(EventType type) {
+  for (const TypeName& t : kTypes) {
+    if (t.type == type) return t.name;
+  }
+  return "unknown";
+}
+
+Result<EventType> ParseEventType(std::string_view name) {
+  for (const TypeName& t : kTypes) {
+    if (t.name == name) return t.type;
+  }
+  return Status::InvalidArgument(fmt::format("unknown trace event type '{}'", name));
+}
+
+int EventTypeRank(EventType type) {
+  for (const TypeName& t : kTypes) {
+    if (t.type == type) return t.rank;
+  }
+  return 5;
+}
+
+Status ValidateTraceEvent(const TraceEvent& e) {
+  if (Status id = ValidateMessageId(e.msg_id); !id.ok()) return id.WithContext("trace event");
+  if (e.time_ms <= 0) return Status::InvalidArgument("trace event has no time");
+  if (!e.status.empty() && e.status != "ok" && e.status != "failed") {
+    return Status::InvalidArgument(fmt::format("trace event status '{}' is neither ok nor failed", e.status));
+  }
+  if (e.cost_us < -1 || e.queue_id < -1 || e.queue_offset < -1 || e.attempt < -1 || e.attempt == 0) {
+    return Status::InvalidArgument("trace event has a negative cost, queue, offset or attempt");
+  }
+  const std::pair<std::string_view, const std::string*> texts[] = {
+      {kFieldTopic, &e.topic}, {kFieldClient, &e.client_id}, {kFieldGroup, &e.group},   {kFieldKeys, &e.keys},
+      {kFieldTags, &e.tags},   {kFieldBroker, &e.broker},    {kFieldDetail, &e.detail}};
+  for (const auto& [field, value] : texts) VELA_RETURN_IF_ERROR(CheckText(field, *value));
+  return Status::OK();
+}
+
+std::string EncodeTraceEvent(const TraceEvent& e) {
+  std::string out;
+  out.reserve(128 + e.topic.size() + e.client_id.size() + e.group.size() + e.keys.size() + e.detail.size());
+  Put(&out, kFieldVersion, kTraceFormatVersion);
+  Put(&out, kFieldType, EventTypeName(e.type));
+  Put(&out, kFieldId, e.msg_id);
+  Put(&out, kFieldTime, std::to_string(e.time_ms));
+  auto text = [&](std::string_view key, const std::string& value) {
+    if (!value.empty()) Put(&out, key, value);
+  };
+  auto number = [&](std::string_view key, int64_t value) {
+    if (value >= 0) Put(&out, key, std::to_string(value));
+  };
+  text(kFieldTopic, e.topic);
+  text(kFieldClient, e.client_id);
+  text(kFieldGroup, e.group);
+  number(kFieldCost, e.cost_us);
+  text(kFieldStatus, e.status);
+  text(kFieldKeys, e.keys);
+  text(kFieldTags, e.tags);
+  text(kFieldBroker, e.broker);
+  number(kFieldQueue, e.queue_id);
+  number(kFieldOffset, e.queue_offset);
+  number(kFieldAttempt, e.attempt);
+  text(kFieldDetail, e.detail);
+  return out;
+}
+
+Result<TraceEvent> DecodeTraceEvent(std::string_view body) {
+  TraceEvent e;
+  Status error;
+  uint32_t seen = 0;  // one bit per field, so that a field given twice is refused
+  bool has_version = false, has_type = false, has_id = false, has_time = false;
+  // Every pair must be whole: ForEachProperty skips malformed pairs, which a trace record may not hold.
+  if (!body.empty() && body.back() != record::kPropPairSep) {
+    return Status::InvalidArgument("trace record body does not end with a whole field");
+  }
+  ForEachProperty(body, [&](std::string_view key, std::string_view value) {
+    static constexpr std::string_view kFields[] = {kFieldVersion, kFieldType,   kFieldId,     kFieldTime,
+                                                   kFieldTopic,   kFieldClient, kFieldGroup,  kFieldCost,
+                                                   kFieldStatus,  kFieldKeys,   kFieldTags,   kFieldBroker,
+                                                   kFieldQueue,   kFieldOffset, kFieldAttempt, kFieldDetail};
+    size_t index = 0;
+    while (index < std::size(kFields) && kFields[index] != key) ++index;
+    if (index == std::size(kFields)) {
+      error = Status::InvalidArgument(fmt::format("unknown trace field '{}'", key));
+      return false;
+    }
+    if ((seen & (1u << index)) != 0) {
+      error = Status::InvalidArgument(fmt::format("trace field '{}' given twice", key));
+      return false;
+    }
+    seen |= 1u << index;
+    auto number = [&](auto* out) {
+      if (!ParseInt(value, out) || *out < 0) {
+        error = Status::InvalidArgument(fmt::format("trace field '{}' is not a number: '{}'", key, value));
+        return false;
+      }
+      return true;
+    };
+    if (key == kFieldVersion) {
+      if (value != kTraceFormatVersion) {
+        error = Status::InvalidArgument(fmt::format("unknown trace format version '{}'", value));
+        return false;
+      }
+      has_version = true;
+    } else if (key == kFieldType) {
+      auto type = ParseEventType(value);
+      if (!type.ok()) {
+        error = type.status();
+        return false;
+      }
+      e.type = *type;
+      has_type = true;
+    } else if (key == kFieldId) {
+      e.msg_id = value;
+      has_id = true;
+    } else if (key == kFieldTime) {
+      if (!number(&e.time_ms)) return false;
+      has_time = true;
+    } else if (key == kFieldTopic) {
+      e.topic = value;
+    } else if (key == kFieldClient) {
+      e.client_id = value;
+    } else if (key == kFieldGroup) {
+      e.group = value;
+    } else if (key == kFieldCost) {
+      return number(&e.cost_us);
+    } else if (key == kFieldStatus) {
+      e.status = value;
+    } else if (key == kFieldKeys) {
+      e.keys = value;
+    } else if (key == kFieldTags) {
+      e.tags = value;
+    } else if (key == kFieldBroker) {
+      e.broker = value;
+    } else if (key == kFieldQueue) {
+      return number(&e.queue_id);
+    } else if (key == kFieldOffset) {
+      return number(&e.queue_offset);
+    } else if (key == kFieldAttempt) {
+      return number(&e.attempt);
+    } else {
+      e.detail = value;
+    }
+    return true;
+  });
+  if (!error.ok()) return error;
+  if (!has_version) return Status::InvalidArgument("trace record has no format version");
+  if (!has_type || !has_id || !has_time) return Status::InvalidArgument("trace record lacks its type, id or time");
+  VELA_RETURN_IF_ERROR(ValidateTraceEvent(e));
+  return e;
+}
+
+void AppendTraceRecord(const TraceEvent& event, std::string_view record_id, uint64_t born_host, int64_t born_ms,
+                       std::string* out) {
+  std::string properties;
+  Put(&properties, prop::kKeys, event.msg_id);
+  Put(&properties, prop::kTags, kTraceTag);
+  const std::string body = EncodeTraceEvent(event);
+  RecordFields fields;
+  fields.topic = kTraceTopic;
+  fields.born_timestamp_ms = born_ms;
+  fields.born_host = born_host;
+  fields.msg_id = record_id;
+  fields.properties = properties;
+  fields.body = body;
+  EncodeRecord(fields, out);
+}
+
+Status ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
+                           std::string_view body) {
+  if (topic != kTraceTopic) {
+    return Status::InvalidArgument(fmt::format("a trace record is for topic {}, not {}", kTraceTopic, topic));
+  }
+  if (flags != 0) return Status::InvalidArgument(fmt::format("a trace record sets record flags {:#x}", flags));
+  VELA_ASSIGN_OR_RETURN(TraceEvent event, DecodeTraceEvent(body));
+  bool keys_ok = false, tags_ok = false, other = false;
+  ForEachProperty(properties, [&](std::string_view key, std::string_view value) {
+    if (key == prop::kKeys && !keys_ok) {
+      keys_ok = value == event.msg_id;
+    } else if (key == prop::kTags && !tags_ok) {
+      tags_ok = value == kTraceTag;
+    } else {
+      other = true;
+    }
+    return true;
+  });
+  if (!keys_ok || !tags_ok || other) {
+    return Status::InvalidArgument(fmt::format(
+        "a trace record's properties must be exactly KEYS=<the traced message id> and TAGS={}", kTraceTag));
+  }
+  return Status::OK();
+}
+
+}  // namespace vela::trace

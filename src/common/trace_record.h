@@ -1,0 +1,93 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+// Message trace (DESIGN.md §7.1, docs/protocol.md "Message trace"): one event of a traced message's
+// life (sent, stored, consumed, a timer due, a transaction committed, ...) is one record of the
+// reserved system topic RMQ_SYS_TRACE_TOPIC whose KEYS property is the traced message's unique id,
+// so the store's key index finds every event of a message. The SDK (EnableTrace) writes the send,
+// store and consume events; the broker's timer and transaction services write their own for
+// messages that carry the trace flag property. Shared by the SDK (encode), the broker (validate,
+// encode) and vela-admin (decode).
+namespace vela::trace {
+
+// The reserved topic of trace records (RocketMQ's name).
+inline constexpr std::string_view kTraceTopic = "RMQ_SYS_TRACE_TOPIC";
+// The property a tracing producer sets on each message it sends ("true"), so that the broker's
+// services add their own events for it (RocketMQ's name).
+inline constexpr std::string_view kTraceFlagProperty = "TRACE_ON";
+// The tag of every trace record (a consumer of the trace topic may filter on it).
+inline constexpr std::string_view kTraceTag = "TRACE";
+// The format version written in every trace record's body.
+inline constexpr std::string_view kTraceFormatVersion = "1";
+
+enum class EventType {
+  kSend,                 // SDK: the producer's send of the message (cost, status)
+  kStore,                // SDK, from the send receipt: where the broker stored it
+  kConsume,              // SDK: one delivery to a listener (group, attempt, cost, result)
+  kTimerDue,             // broker: a timer message was due and published into its topic
+  kTimerRecalled,        // broker: a pending timer message was recalled
+  kTransactionCommit,    // broker: the message's transaction was committed
+  kTransactionRollback,  // broker: the message's transaction was rolled back
+  kTransactionCheck,     // broker: the producer group was asked for the transaction's state
+};
+
+// "send", "store", "consume", "timer_due", "timer_recalled", "transaction_commit",
+// "transaction_rollback", "transaction_check".
+std::string_view EventTypeName(EventType type);
+// The inverse of EventTypeName; InvalidArgument for any other name.
+Result<EventType> ParseEventType(std::string_view name);
+// Where an event sorts among events of the same millisecond: send, store, broker events, consume.
+int EventTypeRank(EventType type);
+
+// One trace event. Fields that do not apply to an event's type are left empty / -1 and are not
+// encoded.
+struct TraceEvent {
+  EventType type = EventType::kSend;
+  std::string msg_id;      // the traced message's unique id (required)
+  int64_t time_ms = 0;     // when it happened, epoch ms (required, > 0)
+  std::string topic;       // the traced message's topic
+  std::string client_id;   // send, consume: the client that sent or consumed it
+  std::string group;       // send: producer group; consume: consumer group
+  int64_t cost_us = -1;    // send: until the acknowledgement; consume: the listener's run
+  std::string status;      // send: "ok" | "failed"; consume: "ok" | "failed"
+  std::string keys;        // send: the message's keys, space-separated
+  std::string tags;        // send: the message's tag
+  std::string broker;      // store and broker events: the broker's address
+  int32_t queue_id = -1;   // store
+  int64_t queue_offset = -1;  // store
+  int32_t attempt = -1;    // consume: 1 for the first delivery, reconsume times + 1 after
+  std::string detail;      // free text: a send error, a transaction's outcome source, ...
+
+  bool operator==(const TraceEvent&) const = default;
+};
+
+// Checks what every event needs: a valid message id, time_ms > 0, a status of "ok" or "failed"
+// where one is set, every text field free of the properties separators (0x01, 0x02) and at most
+// 16 KiB. InvalidArgument naming the first problem.
+Status ValidateTraceEvent(const TraceEvent& event);
+
+// The body of a trace record: the event's fields as an encoded properties block (key 0x01 value
+// 0x02 pairs: v, type, id, time, and the fields that are set). REQUIRES: ValidateTraceEvent(event).
+std::string EncodeTraceEvent(const TraceEvent& event);
+// Decodes and validates a trace record's body. InvalidArgument for an unknown version, type or
+// field, a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
+Result<TraceEvent> DecodeTraceEvent(std::string_view body);
+
+// The whole commit-log record of one event, in the store format: topic RMQ_SYS_TRACE_TOPIC, queue
+// 0, its own unique id `record_id`, properties KEYS = the traced message's id and TAGS = TRACE,
+// the encoded event as its body. REQUIRES: ValidateTraceEvent(event).
+void AppendTraceRecord(const TraceEvent& event, std::string_view record_id, uint64_t born_host, int64_t born_ms,
+                       std::string* out);
+
+// Checks that a record (decoded from a SEND_TRACE request) is a well-formed trace record as
+// AppendTraceRecord writes them: topic RMQ_SYS_TRACE_TOPIC, no flags, exactly the properties KEYS
+// (the event's message id) and TAGS (TRACE), and a body DecodeTraceEvent accepts.
+Status ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
+                           std::string_view body);
+
+}  // namespace vela::trace

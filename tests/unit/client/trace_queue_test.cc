@@ -1,0 +1,111 @@
+// The SDK's trace hand-off (client/trace_dispatcher.h): a bounded queue that drops and counts
+// when full and hands out batches; a dispatcher that never blocks a tracing thread.
+#include "client/trace_dispatcher.h"
+
+#include <chrono>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/message_id.h"
+
+namespace vela::client {
+namespace {
+
+TraceItem Item(int n) {
+  TraceItem item;
+  item.event.type = vela::trace::EventType::kSend;
+  item.event.msg_id = NewMessageId();
+  item.event.time_ms = 1000 + n;
+  item.broker_addr = "127.0.0.1:1";
+  return item;
+}
+
+TEST(TraceQueueTest, DropsAndCountsWhenFull) {
+  TraceQueue queue(3);
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(queue.Offer(Item(i)));
+  EXPECT_FALSE(queue.Offer(Item(3)));
+  EXPECT_FALSE(queue.Offer(Item(4)));
+  EXPECT_EQ(queue.dropped(), 2u);
+  EXPECT_EQ(queue.size(), 3u);
+  // Taking makes room again; what was queued comes out oldest first.
+  auto batch = queue.TakeBatch(2, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[0].event.time_ms, 1000);
+  EXPECT_EQ(batch[1].event.time_ms, 1001);
+  EXPECT_TRUE(queue.Offer(Item(5)));
+  EXPECT_EQ(queue.dropped(), 2u);
+}
+
+TEST(TraceQueueTest, BatchesAreBoundedAndKeepOrder) {
+  TraceQueue queue(100);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(queue.Offer(Item(i)));
+  auto first = queue.TakeBatch(4, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  auto second = queue.TakeBatch(100, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  ASSERT_EQ(first.size(), 4u);
+  ASSERT_EQ(second.size(), 6u);
+  EXPECT_EQ(first.back().event.time_ms, 1003);
+  EXPECT_EQ(second.front().event.time_ms, 1004);
+}
+
+TEST(TraceQueueTest, EmptyBatchAfterIdleAndAfterClose) {
+  TraceQueue queue(4);
+  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::milliseconds(1), std::chrono::milliseconds(1)).empty());
+  ASSERT_TRUE(queue.Offer(Item(0)));
+  queue.Close();
+  EXPECT_TRUE(queue.closed());
+  EXPECT_FALSE(queue.Offer(Item(1)));  // refused after Close, and counted
+  EXPECT_EQ(queue.dropped(), 1u);
+  EXPECT_EQ(queue.TakeBatch(4, std::chrono::seconds(10), std::chrono::seconds(10)).size(), 1u);  // drains at once
+  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::seconds(10), std::chrono::seconds(10)).empty());
+}
+
+TEST(TraceQueueTest, CloseWakesAWaitingTaker) {
+  TraceQueue queue(4);
+  std::thread closer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    queue.Close();
+  });
+  // Without the wake-up this would wait for a minute.
+  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::seconds(60), std::chrono::seconds(60)).empty());
+  closer.join();
+}
+
+TEST(TraceDispatcherTest, RecordNeverBlocksAndCountsWhatItCannotQueue) {
+  TraceDispatcherOptions options;
+  options.queue_capacity = 5;
+  TraceDispatcher dispatcher(options);  // not started: nothing drains the queue
+  for (int i = 0; i < 8; ++i) {
+    TraceItem item = Item(i);
+    dispatcher.Record(std::move(item.event), item.broker_addr);
+  }
+  EXPECT_EQ(dispatcher.dropped(), 3u);
+  // An event with no broker known yet cannot be routed: dropped and counted too.
+  TraceDispatcher fresh(options);
+  fresh.Record(Item(0).event, "");
+  EXPECT_EQ(fresh.dropped(), 1u);
+}
+
+TEST(TraceDispatcherTest, TracingListenerRecordsDecidedDeliveriesOnly) {
+  TraceDispatcherOptions options;
+  options.queue_capacity = 2;
+  auto tracer = std::make_shared<TraceDispatcher>(options);  // not started: events stay queued
+  int calls = 0;
+  MessageListener listener = TracingListener(tracer, "g", [&](const MessageView&) {
+    ++calls;
+    return calls == 1 ? ConsumeResult::kLeave : ConsumeResult::kFailure;
+  });
+  MessageView m;
+  m.msg_id = NewMessageId();
+  m.broker_addr = "127.0.0.1:1";
+  EXPECT_EQ(listener(m), ConsumeResult::kLeave);    // not recorded
+  EXPECT_EQ(listener(m), ConsumeResult::kFailure);  // recorded
+  EXPECT_EQ(listener(m), ConsumeResult::kFailure);  // recorded: the queue is now full
+  EXPECT_EQ(tracer->dropped(), 0u);
+  EXPECT_EQ(listener(m), ConsumeResult::kFailure);  // dropped, the listener unaffected
+  EXPECT_EQ(tracer->dropped(), 1u);
+  EXPECT_EQ(calls, 4);
+}
+
+}  // namespace
+}  // namespace vela::client
