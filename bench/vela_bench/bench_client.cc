@@ -23,6 +23,7 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
         .SetChecker([](const client::MessageView&) { return client::TransactionResolution::kRollback; })
         .SetSendTimeoutMs(settings.send_timeout_ms)
         .SetTopics({settings.topic});
+    if (settings.trace) builder.EnableTrace();
     auto tx_producer = builder.Build();
     if (!tx_producer.ok()) return tx_producer.status();
     std::unique_ptr<BenchProducer> bench(new BenchProducer(settings.topic, nullptr, std::move(on_ack)));
@@ -44,6 +45,7 @@ client::StatusOr<std::unique_ptr<client::Producer>> BuildBenchSdkProducer(const 
   // The topic is declared so that its route and broker connection are ready before the first send
   // (peerbench's clients are connected before their clocks start, too).
   builder.SetGroup("vela_bench_producer").SetSendTimeoutMs(settings.send_timeout_ms).SetTopics({settings.topic});
+  if (settings.trace) builder.EnableTrace();
   return builder.Build();
 }
 
@@ -51,6 +53,8 @@ BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer
     : topic_(std::move(topic)), producer_(std::move(producer)), on_ack_(std::move(on_ack)) {}
 
 BenchProducer::~BenchProducer() { Shutdown(); }
+
+uint64_t BenchProducer::trace_dropped() const { return producer_ ? producer_->trace_dropped() : 0; }
 
 void BenchProducer::StartTransactionSenders(std::unique_ptr<client::TransactionProducer> producer, int senders) {
   tx_producer_ = std::move(producer);
@@ -170,6 +174,7 @@ client::StatusOr<std::unique_ptr<BenchConsumer>> BenchConsumer::Create(const Cli
   }
   client::PushConsumerBuilder builder;
   if (!settings.namesrv.empty()) builder.SetNamesrvAddr(settings.namesrv);
+  if (settings.trace) builder.EnableTrace();
   builder.SetOptions(options)
       .Subscribe(settings.topic, client::FilterExpression::All())
       .SetListener([handler = std::move(handler)](const client::MessageView& message) {

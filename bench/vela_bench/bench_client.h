@@ -42,6 +42,8 @@ struct ClientSettings {
   // commit is.
   bool transaction = false;
   int transaction_senders = 1;
+  // --trace: producers and consumers with EnableTrace (events to RMQ_SYS_TRACE_TOPIC).
+  bool trace = false;
 };
 
 // BenchProducer publishes through one vela::client::Producer (one connection per broker) and
@@ -75,6 +77,9 @@ class BenchProducer {
   std::string broker_addr();
   // The first send error seen ("" if none).
   std::string first_error();
+  // With --trace: trace events the SDK dropped because its trace queue was full (plain producers;
+  // the transaction producer does not count them: 0).
+  uint64_t trace_dropped() const;
   // Waits for in-flight sends and stops the SDK threads.
   void Shutdown();
 

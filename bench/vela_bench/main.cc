@@ -102,6 +102,8 @@ int Main(int argc, char** argv) {
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--topic", options.client.topic, "topic (create it first, fresh for each run)")->required();
     sub->add_option("--size", options.size, "payload bytes (>= 16)")->capture_default_str();
+    sub->add_flag("--trace", options.client.trace,
+                  "message trace on every producer and consumer of the run (EnableTrace)");
   };
 
   auto* produce = app.add_subcommand("produce", "W1: publish with at most --window unacknowledged");

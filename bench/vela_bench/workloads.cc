@@ -104,6 +104,7 @@ struct ProduceOutcome {
   LatencyHistogram latency_ns;
   std::string broker_addr;
   std::string first_error;
+  uint64_t trace_dropped = 0;
 };
 
 // The W1 loop of peerbench: publish while fewer than `window` are unacknowledged, then collect
@@ -200,6 +201,7 @@ ProduceOutcome ProduceFromAcks(const RunOptions& options, int window, int64_t co
   ProduceOutcome r = std::move(st.r);
   r.broker_addr = (*producer)->broker_addr();
   r.first_error = (*producer)->first_error();
+  r.trace_dropped = (*producer)->trace_dropped();
   return r;
 }
 
@@ -253,6 +255,7 @@ ProduceOutcome ProduceLoop(const RunOptions& options, int window, int64_t count,
   r.broker_addr = p.broker_addr();
   r.first_error = p.first_error();
   p.Shutdown();
+  r.trace_dropped = p.trace_dropped();
   return r;
 }
 
@@ -288,6 +291,7 @@ ProduceOutcome ProduceParallel(const RunOptions& options, int window, int64_t co
     merged.last_ack_ns = std::max(merged.last_ack_ns, o.last_ack_ns);
     merged.latency_ns.Merge(o.latency_ns);
     if (merged.first_error.empty()) merged.first_error = o.first_error;
+    merged.trace_dropped += o.trace_dropped;
   }
   return merged;
 }
@@ -302,6 +306,8 @@ nlohmann::json RunProduce(const RunOptions& options) {
   j["latency_us"] = LatencyJson(r.latency_ns);
   j["window"] = options.window;
   j["connections"] = options.connections;
+  j["trace"] = options.client.trace;
+  if (options.client.trace && !options.client.transaction) j["trace_dropped"] = r.trace_dropped;
   j["send_api"] = options.client.transaction                      ? "SendInTransaction"
                   : options.sync_send && options.window == 1 ? "Send"
                                                              : "SendAsync";
@@ -409,6 +415,7 @@ nlohmann::json RunRetry(const RunOptions& options) {
   consumer_options.pull_batch_size = options.client.pull_batch_size;
   client::PushConsumerBuilder builder;
   if (!options.client.namesrv.empty()) builder.SetNamesrvAddr(options.client.namesrv);
+  if (options.client.trace) builder.EnableTrace();
   builder.SetOptions(consumer_options)
       .Subscribe(options.client.topic, client::FilterExpression::All())
       .SetListener([&](const client::MessageView& m) {

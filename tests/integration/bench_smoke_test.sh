@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vela-bench against a real name server and broker: produce at windows 64 and 1 (and with
-# --transaction: one-message transactions committed), a W2 backlog
+# --trace; and with --transaction: one-message transactions committed), a W2 backlog
 # and drain (concurrent, --orderly, --broadcast), a retry run (every first delivery fails and
 # comes back; 100 ms delay levels) and a short W3 run each finish with every message acknowledged (or received) and no
 # error in their JSON. Figures are not checked: speed is measured by bench/compare.sh.
@@ -50,6 +50,11 @@ if str(got) != want:
 out=$("$BIN/vela-bench" --json produce --topic P --count 5000 --window 64)
 check msgs 5000 <<<"$out"
 check errors 0 <<<"$out"
+out=$("$BIN/vela-bench" --json produce --topic P --count 2000 --window 64 --trace)
+check msgs 2000 <<<"$out"
+check errors 0 <<<"$out"
+check trace True <<<"$out"
+check trace_dropped 0 <<<"$out"
 out=$("$BIN/vela-bench" --json produce --topic P --count 300 --window 1)
 check msgs 300 <<<"$out"
 check errors 0 <<<"$out"
