@@ -15,6 +15,7 @@ if [ -z "$CHROMIUM" ]; then
   exit 1
 fi
 mkdir -p "$OUT"
+rm -f "$OUT"/*.png  # no stale screenshot passes for a new one
 TMP=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -141,12 +142,11 @@ grep -q "consoleWriteEnabled" w.err && grep -q "not implemented" w.err ||
 page() {
   local name=$1 hash=$2
   local url="http://$HTTP/$hash"
+  # One run dumps the DOM and takes the screenshot, both after 5 s of the page's (virtual) time.
   timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$TMP/chrome" \
-    --virtual-time-budget=5000 --dump-dom "$url" >"$name.html" 2>"$name.chrome.log" ||
-    fail "chromium --dump-dom $url failed: $(tail -n 5 "$name.chrome.log")"
-  timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$TMP/chrome" \
-    --virtual-time-budget=5000 --hide-scrollbars --window-size=1280,900 --screenshot="$OUT/$name.png" "$url" \
-    >/dev/null 2>>"$name.chrome.log" || fail "chromium --screenshot $url failed: $(tail -n 5 "$name.chrome.log")"
+    --virtual-time-budget=5000 --hide-scrollbars --window-size=1280,900 --screenshot="$OUT/$name.png" \
+    --dump-dom "$url" >"$name.html" 2>"$name.chrome.log" ||
+    fail "chromium $url failed: $(tail -n 5 "$name.chrome.log")"
   [ -s "$OUT/$name.png" ] || fail "no screenshot of $url"
   echo "screenshot: $OUT/$name.png ($url)"
 }
