@@ -203,7 +203,7 @@ http::HttpResponse ConsoleApi::Messages(const http::HttpRequest& request) {
     }
     nlohmann::json messages = MessagesJson(*record, kMaxBodyBytesOne, &corrupt);
     if (messages.empty()) return http::HttpResponse::JsonError(500, fmt::format("the record of {} does not decode", id));
-    return JsonOk({{"messages", std::move(messages)}});
+    return JsonOk({{"messages", std::move(messages)}, {"undecodable", corrupt}});
   }
   const std::string topic = request.Param("topic");
   const std::string key = request.Param("key");
@@ -218,7 +218,7 @@ http::HttpResponse ConsoleApi::Messages(const http::HttpRequest& request) {
   std::string records;
   for (const std::string& rec : store_.QueryByKey(topic, key, static_cast<int>(*limit))) records += rec;
   nlohmann::json messages = MessagesJson(records, kMaxBodyBytesListed, &corrupt);
-  return JsonOk({{"messages", std::move(messages)}, {"limit", *limit}});
+  return JsonOk({{"messages", std::move(messages)}, {"limit", *limit}, {"undecodable", corrupt}});
 }
 
 http::HttpResponse ConsoleApi::Timers(const http::HttpRequest&) {
@@ -290,7 +290,8 @@ http::HttpResponse ConsoleApi::DeadLetters(const http::HttpRequest& request) {
   return JsonOk({{"group", group},
                  {"messages", std::move(messages)},
                  {"nextOffset", page->more ? nlohmann::json(page->next_offset) : nlohmann::json(nullptr)},
-                 {"more", page->more}});
+                 {"more", page->more},
+                 {"undecodable", corrupt}});
 }
 
 }  // namespace vela::broker
