@@ -5,6 +5,7 @@ PACKAGES=(cmake g++ make ccache libasio-dev libspdlog-dev libfmt-dev libprotobuf
   librocksdb-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev nlohmann-json3-dev
   prometheus-cpp-dev libcpp-httplib-dev
   pkg-config dpkg-dev file
+  chromium
   clang libclang-rt-14-dev)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -153,6 +153,9 @@ Status BrokerController::Start() {
   if (http_) {
     http_api_ = std::make_unique<BrokerHttpApi>(options_, broker_addr_, *store_, *topics_, counters_, NowEpochMs());
     http_api_->Register(*http_);
+    console_api_ = std::make_unique<ConsoleApi>(options_, *store_, *topics_, *clients_, *timers_, *transactions_,
+                                                *retries_);
+    console_api_->Register(*http_);
     VELA_RETURN_IF_ERROR(http_->Start());
   }
   started_ = true;

@@ -9,6 +9,7 @@
 #include "broker/broker_http_api.h"
 #include "broker/broker_options.h"
 #include "broker/client_manager.h"
+#include "broker/console/console_api.h"
 #include "broker/lock/lock_processor.h"
 #include "broker/lock/queue_lock_manager.h"
 #include "broker/namesrv_registrar.h"
@@ -102,6 +103,7 @@ class BrokerController {
   // HTTP (/metrics, /api/): its own threads; bound in Start before the store opens, serving last.
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<BrokerHttpApi> http_api_;
+  std::unique_ptr<ConsoleApi> console_api_;  // the web console at / and its /api/ routes
   std::unique_ptr<metrics::RpcLatencyRecorder> rpc_latency_;
   bool started_ = false;
   bool stopped_ = false;  // Stop ran: a second call (the destructor's) does nothing

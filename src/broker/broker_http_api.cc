@@ -1,14 +1,15 @@
 #include "broker/broker_http_api.h"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <system_error>
 
 #include <nlohmann/json.hpp>
 
+#include "broker/http_api_support.h"
 #include "common/build_info.h"
 #include "common/clock.h"
+#include "common/validation.h"
 
 namespace vela::broker {
 namespace {
@@ -23,20 +24,22 @@ const char* MessageTypeName(int32_t type) {
   }
 }
 
-// Strict decimal in [min, max]; InvalidArgument naming the parameter otherwise.
-Result<int64_t> ParseBoundedInt(const std::string& name, const std::string& text, int64_t min, int64_t max) {
-  int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end || value < min || value > max) {
-    return Status::InvalidArgument(fmt::format("{} must be an integer in {}..{}", name, min, max));
+// One topic of /api/topics with its queues' offsets.
+nlohmann::json TopicJson(store::MessageStore& store, const store::TopicConfig& topic) {
+  nlohmann::json queues = nlohmann::json::array();
+  for (int32_t q = 0; q < topic.read_queues; ++q) {
+    const auto qid = static_cast<uint32_t>(q);
+    queues.push_back({{"queueId", q},
+                      {"minOffset", store.MinQueueOffset(topic.name, qid).value()},
+                      {"maxOffset", store.MaxQueueOffset(topic.name, qid).value()},
+                      {"lastStoreTimestampMs", store.LastStoreTimestamp(topic.name, qid)}});
   }
-  return value;
-}
-
-// Invalid UTF-8 (never expected: names are checked) is replaced rather than thrown on.
-http::HttpResponse JsonOk(const nlohmann::json& body) {
-  return http::HttpResponse::Json(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
+  return {{"name", topic.name},
+          {"readQueues", topic.read_queues},
+          {"writeQueues", topic.write_queues},
+          {"perm", topic.perm},
+          {"messageType", MessageTypeName(topic.message_type)},
+          {"queues", std::move(queues)}};
 }
 
 }  // namespace
@@ -53,7 +56,7 @@ BrokerHttpApi::BrokerHttpApi(const BrokerOptions& options, std::string broker_ad
 void BrokerHttpApi::Register(http::HttpServer& server) {
   server.Route("/metrics", {}, [this](const http::HttpRequest& r) { return Metrics(r); });
   server.Route("/api/cluster", {}, [this](const http::HttpRequest& r) { return Cluster(r); });
-  server.Route("/api/topics", {"limit", "after"}, [this](const http::HttpRequest& r) { return Topics(r); });
+  server.Route("/api/topics", {"limit", "after", "name"}, [this](const http::HttpRequest& r) { return Topics(r); });
 }
 
 http::HttpResponse BrokerHttpApi::Metrics(const http::HttpRequest&) {
@@ -99,12 +102,17 @@ http::HttpResponse BrokerHttpApi::Cluster(const http::HttpRequest&) {
 }
 
 http::HttpResponse BrokerHttpApi::Topics(const http::HttpRequest& request) {
-  int64_t limit = 500;
-  if (request.query.contains("limit")) {
-    auto parsed = ParseBoundedInt("limit", request.Param("limit"), 1, kMaxTopicsPerPage);
-    if (!parsed.ok()) return http::HttpResponse::JsonError(400, std::string(parsed.status().message()));
-    limit = *parsed;
+  if (request.query.contains("name")) {
+    if (request.query.size() > 1) return http::HttpResponse::JsonError(400, "name cannot be combined with limit or after");
+    const std::string name = request.Param("name");
+    if (Status valid = ValidateTopicName(name); !valid.ok()) return JsonError(400, valid);
+    auto topic = topics_.GetTopic(name);
+    if (!topic) return http::HttpResponse::JsonError(404, fmt::format("no topic {} on this broker", name));
+    return JsonOk({{"topics", nlohmann::json::array({TopicJson(store_, *topic)})}, {"next", nullptr}});
   }
+  auto parsed = IntParam(request, "limit", 500, 1, kMaxTopicsPerPage);
+  if (!parsed.ok()) return JsonError(400, parsed.status());
+  const int64_t limit = *parsed;
   const std::string after = request.Param("after");
   std::vector<store::TopicConfig> all = topics_.ListTopics();
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -113,22 +121,7 @@ http::HttpResponse BrokerHttpApi::Topics(const http::HttpRequest& request) {
                                              [](const std::string& name, const auto& t) { return name < t.name; });
   nlohmann::json topics = nlohmann::json::array();
   int64_t listed = 0;
-  for (; it != all.end() && listed < limit; ++it, ++listed) {
-    nlohmann::json queues = nlohmann::json::array();
-    for (int32_t q = 0; q < it->read_queues; ++q) {
-      const auto qid = static_cast<uint32_t>(q);
-      queues.push_back({{"queueId", q},
-                        {"minOffset", store_.MinQueueOffset(it->name, qid).value()},
-                        {"maxOffset", store_.MaxQueueOffset(it->name, qid).value()},
-                        {"lastStoreTimestampMs", store_.LastStoreTimestamp(it->name, qid)}});
-    }
-    topics.push_back({{"name", it->name},
-                      {"readQueues", it->read_queues},
-                      {"writeQueues", it->write_queues},
-                      {"perm", it->perm},
-                      {"messageType", MessageTypeName(it->message_type)},
-                      {"queues", std::move(queues)}});
-  }
+  for (; it != all.end() && listed < limit; ++it, ++listed) topics.push_back(TopicJson(store_, *it));
   nlohmann::json next = nullptr;
   if (it != all.end() && listed > 0) next = topics.back()["name"];
   return JsonOk({{"topics", std::move(topics)}, {"next", next}});

@@ -20,9 +20,10 @@ inline constexpr int64_t kMaxTopicsPerPage = 5000;
 //   GET /api/cluster   this broker: names, addresses, version, uptime, store and disk figures
 //   GET /api/topics    topics by name with their queues and offsets, a page at a time
 //                      (?limit=N, 1..kMaxTopicsPerPage, default 500; ?after=NAME: the names
-//                      after NAME; the answer's "next" is the `after` of the next page, or null)
-// Every answer is JSON (errors too: {"error": "..."} with 400). More routes (the console's pages,
-// groups, messages) register the same way (Register). Handlers run on the HTTP server's threads
+//                      after NAME; the answer's "next" is the `after` of the next page, or null;
+//                      ?name=NAME: that topic alone, 404 when unknown)
+// Every answer is JSON (errors too: {"error": "..."} with 400). The web console and its other
+// routes are ConsoleApi's (console/console_api.h), on the same server. Handlers run on the HTTP server's threads
 // and only read thread-safe services. Everything passed in must outlive the server's Stop.
 class BrokerHttpApi {
  public:

@@ -12,6 +12,7 @@
 #include "client/client_instance.h"
 #include "common/command_line.h"
 #include "common/result.h"
+#include "common/text_encoding.h"
 #include "vela/message.h"
 
 // What every vela-admin command shares: the global options, a lazily made client instance (RPC
@@ -93,9 +94,9 @@ class Table {
 
 // "2024-01-02 03:04:05.678" (local time) for epoch ms; "-" for 0.
 std::string FormatTime(int64_t epoch_ms);
-// True when `s` is valid UTF-8.
-bool IsValidUtf8(std::string_view s);
-std::string Base64Encode(std::string_view data);
+// Shared with the broker's console API (common/text_encoding.h).
+using vela::Base64Encode;
+using vela::IsValidUtf8;
 // The JSON object of a received message (CLI.md's consume --json line).
 nlohmann::json MessageJson(const client::MessageView& m);
 // One human line for a received message.

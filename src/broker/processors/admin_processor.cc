@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/group_progress.h"
 #include "broker/logger.h"
 #include "common/build_info.h"
 #include "common/clock.h"
@@ -105,24 +106,6 @@ AdminProcessor::AdminProcessor(const BrokerOptions& options, const std::string& 
       counters_(counters),
       admin_pool_(admin_pool),
       start_time_ms_(start_time_ms) {}
-
-void AdminProcessor::AddProgress(const store::TopicConfig& topic,
-                                 const std::map<std::pair<std::string, uint32_t>, store::QueueOffset>& offsets,
-                                 v1::GroupProgressResponse* out) {
-  for (int32_t q = 0; q < topic.read_queues; ++q) {
-    auto qid = static_cast<uint32_t>(q);
-    auto* p = out->add_queues();
-    p->set_topic(topic.name);
-    p->set_queue_id(q);
-    const store::QueueOffset max = store_.MaxQueueOffset(topic.name, qid);
-    p->set_broker_offset(max.value());
-    auto it = offsets.find({topic.name, qid});
-    int64_t consumer = it == offsets.end() ? -1 : it->second.value();
-    p->set_consumer_offset(consumer);
-    const store::QueueOffset from = consumer >= 0 ? it->second : store_.MinQueueOffset(topic.name, qid);
-    p->set_lag(std::max<int64_t>(0, max - from));
-  }
-}
 
 void AdminProcessor::Register(net::Dispatcher& dispatcher) {
   using Handler = void (AdminProcessor::*)(net::RequestContext, net::Frame);
@@ -249,17 +232,15 @@ void AdminProcessor::HandleGroupProgress(net::RequestContext rc, net::Frame fram
   if (!topics_.GetGroup(req.group())) {
     return rc.ReplyError(resolver_.GroupMissing(req.group()));
   }
-  auto offsets = store_.meta().GroupOffsets(req.group());
   v1::Header resp;
   auto* out = resp.mutable_group_progress_response();
-  std::set<std::string> topics;
-  if (!req.topic().empty()) {
-    topics.insert(req.topic());
-  } else {
-    for (const auto& [key, off] : offsets) topics.insert(key.first);
-  }
-  for (const auto& name : topics) {
-    if (auto t = topics_.GetTopic(name)) AddProgress(*t, offsets, out);
+  for (const QueueProgress& q : GroupProgress(store_, topics_, req.group(), req.topic())) {
+    auto* p = out->add_queues();
+    p->set_topic(q.topic);
+    p->set_queue_id(q.queue_id);
+    p->set_broker_offset(q.broker_offset);
+    p->set_consumer_offset(q.consumer_offset);
+    p->set_lag(q.lag);
   }
   for (auto& id : clients_.ConsumerIds(req.group())) out->add_members(id);
   rc.Reply(Status::OK(), std::move(resp));

@@ -47,11 +47,6 @@ class AdminProcessor {
   void HandleBrokerStatus(net::RequestContext rc, net::Frame frame);
 
  private:
-  // Per-queue progress of a group on one topic.
-  void AddProgress(const store::TopicConfig& topic,
-                   const std::map<std::pair<std::string, uint32_t>, store::QueueOffset>& offsets,
-                   v1::GroupProgressResponse* out);
-
   const BrokerOptions& options_;
   const std::string& broker_addr_;
   ResourceResolver& resolver_;

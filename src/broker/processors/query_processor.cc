@@ -7,6 +7,19 @@
 
 namespace vela::broker {
 
+Result<std::string> LookUpMessageRecord(store::MessageStore& store, uint64_t store_host, std::string_view id) {
+  auto found = store.LookupByMessageId(id);
+  if (!found.ok()) {
+    // An offset id is read here only when it names this broker: a unique id that happens to
+    // parse as an offset id must not read a record at some unrelated offset.
+    auto offset_id = ParseOffsetId(id);
+    if (offset_id.ok() && offset_id->broker_addr == UnpackHost(store_host)) {
+      found = store.ReadRecordAt(store::PhysicalOffset(offset_id->physical_offset));
+    }
+  }
+  return found;
+}
+
 QueryProcessor::QueryProcessor(const BrokerOptions& options, const std::string& broker_addr,
                                store::MessageStore& store, asio::thread_pool& admin_pool)
     : options_(options), broker_addr_(broker_addr), store_(store), admin_pool_(admin_pool) {}
@@ -25,15 +38,7 @@ void QueryProcessor::Register(net::Dispatcher& dispatcher) {
 
 void QueryProcessor::HandleViewMessage(net::RequestContext rc, net::Frame frame) {
   const std::string& id = frame.header.view_message_request().msg_id();
-  auto found = store_.LookupByMessageId(id);
-  if (!found.ok()) {
-    // An offset id is read here only when it names this broker: a unique id that happens to
-    // parse as an offset id must not read a record at some unrelated offset.
-    auto offset_id = ParseOffsetId(id);
-    if (offset_id.ok() && offset_id->broker_addr == UnpackHost(options_.store.store_host)) {
-      found = store_.ReadRecordAt(store::PhysicalOffset(offset_id->physical_offset));
-    }
-  }
+  auto found = LookUpMessageRecord(store_, options_.store.store_host, id);
   if (!found.ok()) {
     rc.ReplyError(Status::NotFound(fmt::format("no message with id {} on broker {}", id, broker_addr_)));
     return;

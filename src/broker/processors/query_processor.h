@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include <asio/thread_pool.hpp>
 
@@ -9,6 +11,11 @@
 #include "store/message_store.h"
 
 namespace vela::broker {
+
+// The stored record of the message `id` on this broker: looked up as a unique id, then as an
+// offset id when it names this broker (`store_host`, the store's packed address). An error
+// (NotFound or the store's) otherwise. May read the disk. Thread-safe.
+Result<std::string> LookUpMessageRecord(store::MessageStore& store, uint64_t store_host, std::string_view id);
 
 // QueryProcessor serves the read-only message queries: VIEW_MESSAGE (by unique id, or by an offset
 // id naming this broker) and QUERY_MESSAGE_BY_KEY on the admin pool (they may read the disk), and
