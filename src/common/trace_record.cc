@@ -94,6 +94,12 @@ int EventTypeRank(EventType type) {
   return 5;
 }
 
+bool TimelineBefore(const TraceEvent& a, const TraceEvent& b) {
+  if (a.time_ms != b.time_ms) return a.time_ms < b.time_ms;
+  if (EventTypeRank(a.type) != EventTypeRank(b.type)) return EventTypeRank(a.type) < EventTypeRank(b.type);
+  return a.attempt < b.attempt;
+}
+
 Status ValidateTraceEvent(const TraceEvent& e) {
   if (Status id = ValidateMessageId(e.msg_id); !id.ok()) return id.WithContext("trace event");
   if (e.time_ms <= 0) return Status::InvalidArgument("trace event has no time");

@@ -66,6 +66,10 @@ struct TraceEvent {
   bool operator==(const TraceEvent&) const = default;
 };
 
+// Timeline order (a strict weak order for std::stable_sort): by time; within a millisecond by
+// EventTypeRank, then consumes by attempt.
+bool TimelineBefore(const TraceEvent& a, const TraceEvent& b);
+
 // Checks what every event needs: a valid message id, time_ms > 0, a status of "ok" or "failed"
 // where one is set, every text field free of the properties separators (0x01, 0x02) and at most
 // 16 KiB. InvalidArgument naming the first problem.

@@ -6,37 +6,13 @@
 #include <fmt/format.h>
 
 #include "client/message_codec.h"
+#include "common/trace_json.h"
 #include "common/trace_record.h"
 #include "common/validation.h"
 #include "tools/admin_context.h"
 
 namespace vela::tools {
 namespace {
-
-// The JSON object of one event (CLI.md: message trace --json): type and time_ms, then the fields
-// the event has. A consume's ok/failed is "result" (as consume --json prints it), a send's "status".
-nlohmann::json EventJson(const trace::TraceEvent& e) {
-  nlohmann::json j = {{"type", std::string(trace::EventTypeName(e.type))}, {"time_ms", e.time_ms}};
-  auto text = [&](const char* key, const std::string& value) {
-    if (!value.empty()) j[key] = value;
-  };
-  auto number = [&](const char* key, int64_t value) {
-    if (value >= 0) j[key] = value;
-  };
-  text("topic", e.topic);
-  text("client_id", e.client_id);
-  text("group", e.group);
-  number("cost_us", e.cost_us);
-  text(e.type == trace::EventType::kConsume ? "result" : "status", e.status);
-  text("keys", e.keys);
-  text("tags", e.tags);
-  text("broker", e.broker);
-  number("queue", e.queue_id);
-  number("offset", e.queue_offset);
-  number("attempt", e.attempt);
-  text("detail", e.detail);
-  return j;
-}
 
 // The human-readable details of one event.
 std::string EventDetails(const trace::TraceEvent& e) {
@@ -122,17 +98,11 @@ int MessageTrace(AdminContext& ctx, const std::string& id) {
       events.push_back(std::move(event).value());
     }
   }
-  std::stable_sort(events.begin(), events.end(), [](const trace::TraceEvent& a, const trace::TraceEvent& b) {
-    if (a.time_ms != b.time_ms) return a.time_ms < b.time_ms;
-    if (trace::EventTypeRank(a.type) != trace::EventTypeRank(b.type)) {
-      return trace::EventTypeRank(a.type) < trace::EventTypeRank(b.type);
-    }
-    return a.attempt < b.attempt;
-  });
+  std::stable_sort(events.begin(), events.end(), trace::TimelineBefore);
   if (malformed > 0) std::cerr << fmt::format("warning: {} unreadable trace record(s) skipped", malformed) << std::endl;
   if (ctx.json) {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& e : events) list.push_back(EventJson(e));
+    for (const auto& e : events) list.push_back(trace::TraceEventJson(e));
     PrintJson({{"id", id}, {"events", list}});
   } else if (!events.empty()) {
     std::cout << fmt::format("trace of message {} ({} events)", id, events.size()) << std::endl;

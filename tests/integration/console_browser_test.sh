@@ -3,7 +3,8 @@
 # with keyed messages, a group that consumed 6 of 10 messages), then headless Chromium loads the
 # console's pages from the broker and the test checks the DOM it rendered: the topic list shows the
 # topic, the group's page shows its lag (4, as `vela-admin group progress` says), a search by key
-# finds the message with its properties and its body (HTML in the body stays text), a pending
+# finds the message with its properties and its body (HTML in the body stays text), its page shows
+# its trace (sent, stored, consumed by the group), a pending
 # timer and a pending transaction show on their pages. It saves a
 # screenshot of every page into OUT_DIR (printed) for people to look at.
 #   console_browser_test.sh BUILD_DIR OUT_DIR
@@ -56,11 +57,12 @@ KEY=order-4711
 "$BIN/vela-admin" topic create "$TOPIC" --queues 2 >/dev/null
 "$BIN/vela-admin" send --topic "$TOPIC" --key filler --body "filler message" --count 5 >/dev/null
 # The body holds HTML: the page must show it as text, never as markup.
-ID=$("$BIN/vela-admin" --json send --topic "$TOPIC" --key "$KEY" --tag created --prop region=eu-west \
+# It is traced (send, store, and the group's consume below): its page shows the timeline.
+ID=$("$BIN/vela-admin" --json send --trace --topic "$TOPIC" --key "$KEY" --tag created --prop region=eu-west \
   --body '{"order": 4711, "note": "<b>bold</b> & <script>alert(1)</script>"}' |
   python3 -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["id"])')
 # The group consumes these 6 (and commits them as its consumer shuts down); 4 more come after.
-"$BIN/vela-admin" consume --topic "$TOPIC" --group "$GROUP" --count 6 --timeout 15 >/dev/null 2>consume.log ||
+"$BIN/vela-admin" consume --trace --topic "$TOPIC" --group "$GROUP" --count 6 --timeout 15 >/dev/null 2>consume.log ||
   fail "consume: $(cat consume.log)"
 "$BIN/vela-admin" send --topic "$TOPIC" --key later --body "sent after the group consumed" --count 4 >/dev/null
 LAG=$("$BIN/vela-admin" --json group progress "$GROUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_lag"])')
@@ -124,6 +126,11 @@ def eventually(path, ok):  # the timer service counts a timer once it has read i
 eventually("/api/timers", lambda d: d["pending"] == 1 and d["nextDueMs"] and d["pendingByTopic"][0]["topic"] == "ConsoleLater")
 eventually("/api/transactions", lambda d: len(d["transactions"]) == 1 and d["transactions"][0]["producerGroup"] == "console-payments")
 want(f"/api/dlq?group={group}", 200, lambda d: d["messages"] == [] or sys.exit(d))
+eventually(f"/api/trace?id={msg_id}", lambda d: [e["type"] for e in d["events"]] == ["send", "store", "consume"]
+           and d["events"][2]["group"] == group and d["events"][2]["attempt"] == 1 and d["events"][2]["result"] == "ok")
+want(f"/api/trace?id={'0' * 32}", 200, lambda d: d["events"] == [] or sys.exit(d))
+want("/api/trace", 400)
+want("/api/trace?id=x%20y", 400)
 want(f"/api/topics?name={topic}", 200, lambda d: d["topics"][0]["name"] == topic or sys.exit(d))
 want("/api/topics?name=NoSuchTopic", 404)
 want(f"/api/topics?name={topic}&limit=1", 400)
@@ -225,7 +232,8 @@ dom search.html noerror "has:data-id=$ID" "text:data-id=$ID=region" "text:data-i
   "text:data-testid=body=<b>bold</b> & <script>alert(1)</script>" "notag:b" \
   "text:data-testid=result-count=1 message(s)" || fail "message search by key"
 page message "#/messages?id=$ID"
-dom message.html noerror "has:data-id=$ID" || fail "message by id"
+dom message.html noerror "has:data-id=$ID" "has:data-event=send" "has:data-event=store" \
+  "text:data-event=consume=$GROUP" || fail "message by id, with its trace"
 page topic "#/topics/$TOPIC"
 dom topic.html noerror || fail "topic page"
 page cluster "#/cluster"

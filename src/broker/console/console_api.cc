@@ -12,6 +12,8 @@
 #include "broker/processors/query_processor.h"
 #include "common/message_record.h"
 #include "common/text_encoding.h"
+#include "common/trace_json.h"
+#include "common/trace_record.h"
 #include "common/validation.h"
 
 namespace vela::broker {
@@ -146,6 +148,7 @@ void ConsoleApi::Register(http::HttpServer& server) {
   server.Route("/api/timers", {}, [this](const http::HttpRequest& r) { return Timers(r); });
   server.Route("/api/transactions", {"limit"}, [this](const http::HttpRequest& r) { return Transactions(r); });
   server.Route("/api/dlq", {"group", "limit", "from"}, [this](const http::HttpRequest& r) { return DeadLetters(r); });
+  server.Route("/api/trace", {"id"}, [this](const http::HttpRequest& r) { return Trace(r); });
 }
 
 http::HttpResponse ConsoleApi::Page(const http::HttpRequest&) {
@@ -219,6 +222,35 @@ http::HttpResponse ConsoleApi::Messages(const http::HttpRequest& request) {
   for (const std::string& rec : store_.QueryByKey(topic, key, static_cast<int>(*limit))) records += rec;
   nlohmann::json messages = MessagesJson(records, kMaxBodyBytesListed, &corrupt);
   return JsonOk({{"messages", std::move(messages)}, {"limit", *limit}, {"undecodable", corrupt}});
+}
+
+http::HttpResponse ConsoleApi::Trace(const http::HttpRequest& request) {
+  const std::string id = request.Param("id");
+  if (id.empty()) return http::HttpResponse::JsonError(400, "give id=ID, the unique id of a traced message");
+  if (Status valid = ValidateMessageId(id); !valid.ok()) return JsonError(400, valid);
+  std::vector<vela::trace::TraceEvent> events;
+  int64_t unreadable = 0;
+  const std::string trace_topic(vela::trace::kTraceTopic);
+  if (topics_.GetTopic(trace_topic)) {
+    for (const std::string& record : store_.QueryByKey(trace_topic, id, static_cast<int>(kMaxTraceEvents))) {
+      RecordView view;
+      std::string_view bytes = record;
+      if (DecodeRecord(bytes, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) {
+        ++unreadable;
+        continue;
+      }
+      auto event = vela::trace::DecodeTraceEvent(view.body);
+      if (!event.ok() || event->msg_id != id) {
+        ++unreadable;
+        continue;
+      }
+      events.push_back(std::move(event).value());
+    }
+  }
+  std::stable_sort(events.begin(), events.end(), vela::trace::TimelineBefore);
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& e : events) list.push_back(vela::trace::TraceEventJson(e));
+  return JsonOk({{"id", id}, {"events", std::move(list)}, {"limit", kMaxTraceEvents}, {"unreadable", unreadable}});
 }
 
 http::HttpResponse ConsoleApi::Timers(const http::HttpRequest&) {

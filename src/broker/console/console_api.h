@@ -24,6 +24,7 @@ inline constexpr int64_t kMaxTransactionsListed = 1000;   // /api/transactions ?
 inline constexpr size_t kMaxBodyBytesOne = 256 * 1024;    // the body shown of a message found by id
 inline constexpr size_t kMaxBodyBytesListed = 16 * 1024;  // the body shown of each message of a list
 inline constexpr size_t kMaxTimerTopicsListed = 100;      // /api/timers: pending per topic, largest first
+inline constexpr int64_t kMaxTraceEvents = 1000;          // /api/trace: events of one message
 
 // ConsoleApi serves the web console at `/` (one HTML page with its CSS and JavaScript, embedded in
 // the binary from src/broker/console/index.html) and the read-only JSON routes the page reads,
@@ -36,6 +37,8 @@ inline constexpr size_t kMaxTimerTopicsListed = 100;      // /api/timers: pendin
 //   GET /api/timers        pending timers, the next due time, deliveries and lateness
 //   GET /api/transactions  pending transactions (?limit) and the service's figures
 //   GET /api/dlq           ?group=G[&limit=N][&from=OFFSET]: the group's dead letters
+//   GET /api/trace         ?id=ID: the trace events of a traced message recorded on this broker
+//                          (RMQ_SYS_TRACE_TOPIC by key), in timeline order, as `message trace`
 // It reuses the services the admin requests use (GroupProgress, LookUpMessageRecord, the timer,
 // transaction and retry services); every answer is bounded (the k* limits above); a malformed
 // parameter is a 400 and an unknown group, topic or message a 404, each a JSON {"error"}. Handlers
@@ -56,6 +59,7 @@ class ConsoleApi {
   http::HttpResponse Timers(const http::HttpRequest& request);
   http::HttpResponse Transactions(const http::HttpRequest& request);
   http::HttpResponse DeadLetters(const http::HttpRequest& request);
+  http::HttpResponse Trace(const http::HttpRequest& request);
 
  private:
   const BrokerOptions& options_;
