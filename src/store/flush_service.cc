@@ -26,7 +26,14 @@ void FlushService::AwaitDurable(AppendResult result, AppendCallback on_done) {
   }
   {
     std::lock_guard lock(mu_);
-    waiters_.push_back(Waiter{std::move(result), std::move(on_done), NowMonotonicUs() + sync_timeout_us_});
+    if (!closed_) {
+      waiters_.push_back(Waiter{std::move(result), std::move(on_done), NowMonotonicUs() + sync_timeout_us_});
+      on_done = nullptr;
+    }
+  }
+  if (on_done) {
+    on_done(Status::Aborted("the store stopped before the record was durable"));
+    return;
   }
   Wakeup();
 }
@@ -113,6 +120,10 @@ void FlushService::Shutdown() {
   Stop();
   if (abandoned_) return;
   FlushOnce(/*observe=*/false);
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;  // an append still racing with the shutdown fails at once (AwaitDurable)
+  }
   CompleteWaiters(true);
 }
 
@@ -122,6 +133,7 @@ void FlushService::Abandon() {
   std::deque<Waiter> waiters;
   {
     std::lock_guard lock(mu_);
+    closed_ = true;  // an append still racing with the crash fails at once (AwaitDurable)
     waiters.swap(waiters_);
   }
   for (auto& w : waiters) w.on_done(Status::Aborted("the store crashed before the record was durable"));

@@ -32,7 +32,8 @@ class FlushService final : public ServiceThread {
   ~FlushService() override;
 
   // SYNC_FLUSH: completes `on_done` with `result` once the log is durable up to
-  // result.end_offset. Never blocks.
+  // result.end_offset. Never blocks. After Shutdown or Abandon (an append that raced with them),
+  // a record not durable yet fails at once (Aborted) instead of waiting for a flush that never comes.
   void AwaitDurable(AppendResult result, AppendCallback on_done);
   // Stops the thread, then flushes what remains and completes the waiters. Idempotent.
   void Shutdown();
@@ -64,6 +65,7 @@ class FlushService final : public ServiceThread {
   Status last_error_;           // GUARDED_BY(mu_)
   int64_t last_flush_us_ = 0;   // only on the flush thread
   bool abandoned_ = false;      // only on the owner's thread
+  bool closed_ = false;         // GUARDED_BY(mu_): Shutdown's last round or Abandon ran; no more waiters
 };
 
 }  // namespace vela::store

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <sys/mman.h>
@@ -10,6 +11,7 @@
 
 #include "common/coding.h"
 #include "store/message_store.h"
+#include "store/flush_service.h"
 #include "store/mapped_segment.h"
 #include "store_test_util.h"
 
@@ -228,6 +230,36 @@ TEST_F(CommitLogTest, PagesAreReadInJustAheadOfTheWriterNotTheWholeSegment) {
   EXPECT_TRUE(wait_resident(60 << 20));  // ahead of the writer now
   EXPECT_FALSE(resident(200 << 20));
   log.Stop();
+}
+
+// An append that raced with a shutdown or a crash asks for durability after the flush thread's
+// last round: it fails at once instead of waiting forever (a power-failure test hung on it under
+// load, its writer thread never returning from AppendAndWait).
+TEST_F(CommitLogTest, DurabilityAskedForAfterShutdownOrCrashFailsAtOnce) {
+  for (const bool crash : {false, true}) {
+    auto fs = DefaultFileSystem();
+    const std::string log_dir = dir_.str() + (crash ? "/crash" : "/clean");
+    std::filesystem::create_directories(log_dir);
+    CommitLog log(*fs, log_dir, 1 << 20, 0, PackHost("127.0.0.1:10911"), /*prewrite_segments=*/false);
+    ASSERT_OK(log.Load());
+    ASSERT_OK(log.Start());
+    FlushService flush(log, FlushDiskType::kSync, 10, 0, 5000);
+    flush.Start();
+    if (crash) {
+      flush.Abandon();
+    } else {
+      flush.Shutdown();
+    }
+    const std::string rec = MakeRecord("T", 0, "late");
+    std::vector<PendingRecord> batch{PendingRecord{rec, "T", 0}};
+    AppendResult appended;
+    ASSERT_OK(log.Append(batch, 1, &appended));  // written, not flushed: nothing flushes any more
+    std::optional<Result<AppendResult>> answer;
+    flush.AwaitDurable(appended, [&](Result<AppendResult> r) { answer = std::move(r); });
+    ASSERT_TRUE(answer.has_value()) << "the callback was not run at once";
+    EXPECT_EQ(answer->status().code(), StatusCode::kAborted) << answer->status().ToString();
+    log.Stop();
+  }
 }
 
 }  // namespace
