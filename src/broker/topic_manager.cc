@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "broker/logger.h"
 #include "common/validation.h"
 
 namespace vela::broker {
@@ -55,6 +56,17 @@ Status TopicManager::UpsertSystemTopic(const store::TopicConfig& topic) {
   VELA_RETURN_IF_ERROR(ValidateSystemTopicName(topic.name));
   VELA_RETURN_IF_ERROR(CheckTopicShape(topic));
   return PutTopic(topic);
+}
+
+Result<bool> TopicManager::EnsureSystemTopic(std::string_view name, int32_t perm) {
+  store::TopicConfig t;
+  t.name = std::string(name);
+  if (GetTopic(t.name)) return false;
+  t.read_queues = t.write_queues = 1;
+  t.perm = perm;
+  VELA_RETURN_IF_ERROR(UpsertSystemTopic(t));
+  BrokerLogger()->info("system topic {} created", t.name);
+  return true;
 }
 
 Status TopicManager::DeleteTopic(const std::string& name) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -28,6 +29,10 @@ class TopicManager {
   // The internal path for the broker's own services: creates or updates a reserved system topic
   // (ValidateSystemTopicName). Never reachable from a client request.
   Status UpsertSystemTopic(const store::TopicConfig& topic);
+  // The broker's services' one-queue system topics (timer, transaction, retry, dead-letter, trace
+  // topics): creates `name` with one read and write queue and `perm` unless it exists, and logs
+  // it. Returns whether it was created now. Callers serialize their own calls for one name.
+  Result<bool> EnsureSystemTopic(std::string_view name, int32_t perm);
   Status DeleteTopic(const std::string& name);
   std::vector<store::TopicConfig> ListTopics() const;
   // Changes whenever the topic table changes (a topic created, updated or deleted), so that a

@@ -72,14 +72,8 @@ RetryService::RetryService(store::MessageStore& store, TopicManager& topics, tim
 Status RetryService::EnsureTopic(const std::string& topic) {
   if (topics_.GetTopic(topic)) return Status::OK();
   std::lock_guard lock(create_mu_);
-  if (topics_.GetTopic(topic)) return Status::OK();
-  store::TopicConfig t;
-  t.name = topic;
-  t.read_queues = t.write_queues = 1;
-  t.perm = 6;
-  VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
-  BrokerLogger()->info("topic {} created", topic);
-  if (registrar_ != nullptr) registrar_->Trigger();
+  VELA_ASSIGN_OR_RETURN(bool created, topics_.EnsureSystemTopic(topic, 6));
+  if (created && registrar_ != nullptr) registrar_->Trigger();
   return Status::OK();
 }
 

@@ -134,14 +134,7 @@ Status TimerService::EnsureTimerTopic() {
   if (topic_ready_.load(std::memory_order_acquire)) return Status::OK();
   std::lock_guard lock(topic_mu_);
   if (topic_ready_.load()) return Status::OK();
-  if (!topics_.GetTopic(std::string(kTimerTopic))) {
-    store::TopicConfig t;
-    t.name = std::string(kTimerTopic);
-    t.read_queues = t.write_queues = 1;
-    t.perm = 6;
-    VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
-    BrokerLogger()->info("timer topic {} created", kTimerTopic);
-  }
+  VELA_RETURN_IF_ERROR(topics_.EnsureSystemTopic(kTimerTopic, 6).status());
   topic_ready_.store(true, std::memory_order_release);
   return Status::OK();
 }

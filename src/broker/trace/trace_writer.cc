@@ -14,15 +14,7 @@ TraceWriter::TraceWriter(store::MessageStore& store, TopicManager& topics, std::
 Status TraceWriter::EnsureTopic() {
   if (topic_ready_.load(std::memory_order_acquire)) return Status::OK();
   std::lock_guard lock(create_mu_);
-  const std::string name(vela::trace::kTraceTopic);
-  if (!topics_.GetTopic(name)) {
-    store::TopicConfig t;
-    t.name = name;
-    t.read_queues = t.write_queues = 1;
-    t.perm = 6;
-    VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
-    BrokerLogger()->info("topic {} created", name);
-  }
+  VELA_RETURN_IF_ERROR(topics_.EnsureSystemTopic(vela::trace::kTraceTopic, 6).status());
   topic_ready_.store(true, std::memory_order_release);
   return Status::OK();
 }

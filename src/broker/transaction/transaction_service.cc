@@ -159,15 +159,9 @@ Status TransactionService::EnsureTopics() {
   std::lock_guard lock(topic_mu_);
   if (topics_ready_.load()) return Status::OK();
   for (std::string_view name : {kHalfTopic, kOpTopic, kDiscardTopic}) {
-    if (topics_.GetTopic(std::string(name))) continue;
-    store::TopicConfig t;
-    t.name = std::string(name);
-    t.read_queues = t.write_queues = 1;
     // Half messages and op records: write only (no client may pull them). Discarded transactions:
     // readable, for operators.
-    t.perm = name == kDiscardTopic ? 6 : 2;
-    VELA_RETURN_IF_ERROR(topics_.UpsertSystemTopic(t));
-    BrokerLogger()->info("transaction topic {} created", name);
+    VELA_RETURN_IF_ERROR(topics_.EnsureSystemTopic(name, name == kDiscardTopic ? 6 : 2).status());
   }
   topics_ready_.store(true, std::memory_order_release);
   return Status::OK();
