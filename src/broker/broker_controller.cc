@@ -6,6 +6,7 @@
 #include "broker/scrape_metrics.h"
 #include "common/clock.h"
 #include "common/service_thread.h"
+#include "common/trace_record.h"
 
 namespace vela::broker {
 
@@ -70,6 +71,9 @@ Status BrokerController::Start() {
   options_.store.store_host = PackHost(broker_addr_);
   if (http_) VELA_RETURN_IF_ERROR(http_->Listen());
   options_.store.flush_observer = RegisterFlushLatency(counters_.registry);
+  // A trace record's keys are the ids of the messages it describes: a distinct key per message,
+  // written at message rates (common/trace_record.h).
+  options_.store.hash_keyed_topics = {std::string(vela::trace::kTraceTopic)};
 
   auto store = store::MessageStore::Open(options_.store);
   if (!store.ok()) return store.status().WithContext("cannot open the store");

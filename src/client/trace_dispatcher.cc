@@ -142,25 +142,37 @@ void TraceDispatcher::SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms
   }
   const int64_t now = NowEpochMs();
   for (auto& [addr, events] : by_broker) {
+    // Usually one record per broker and batch; a batch too large for one record takes several.
     net::OutBody body;
-    uint32_t count = 0;
+    uint32_t count = 0, records = 0;
+    vela::trace::TraceRecordBuilder builder;
+    auto finish = [&] {
+      builder.Finish(NewMessageId(), born_host_, now, &body.owned);
+      ++records;
+    };
     for (const vela::trace::TraceEvent* e : events) {
-      if (vela::Status valid = vela::trace::ValidateTraceEvent(*e); !valid.ok()) {
+      vela::Status why;
+      auto added = builder.Add(*e, &why);
+      if (added == vela::trace::TraceRecordBuilder::AddOutcome::kFull) {
+        finish();
+        added = builder.Add(*e, &why);
+      }
+      if (added == vela::trace::TraceRecordBuilder::AddOutcome::kInvalid) {
         failed_.fetch_add(1, std::memory_order_relaxed);
-        LogFailure(fmt::format("trace event of {} not written: {}", e->msg_id, valid.ToString()));
+        LogFailure(fmt::format("trace event of {} not written: {}", e->msg_id, why.ToString()));
         continue;
       }
-      vela::trace::AppendTraceRecord(*e, NewMessageId(), born_host_, now, &body.owned);
       ++count;
     }
+    if (!builder.empty()) finish();
     if (count == 0) continue;
     v1::Header header;
     header.set_code(v1::SEND_TRACE);
     auto* request = header.mutable_send_request();
     request->set_topic(std::string(vela::trace::kTraceTopic));
     request->set_queue_id(0);
-    request->set_message_count(count);
-    request->set_batch(count > 1);
+    request->set_message_count(records);
+    request->set_batch(records > 1);
     auto response = rpc_->InvokeSync(addr, std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
     if (response.ok()) {
       written_.fetch_add(count, std::memory_order_relaxed);

@@ -52,6 +52,16 @@ void ForEachProperty(std::string_view encoded, Fn&& fn) {
     if (!fn(pair.substr(0, sep), pair.substr(sep + 1))) return;
   }
 }
+// Calls fn(key) for every non-empty key of a KEYS property value (keys are separated by spaces).
+template <typename Fn>
+void ForEachKey(std::string_view keys, Fn&& fn) {
+  while (!keys.empty()) {
+    const auto space = keys.find(' ');
+    const std::string_view key = keys.substr(0, space);
+    keys = space == std::string_view::npos ? std::string_view() : keys.substr(space + 1);
+    if (!key.empty()) fn(key);
+  }
+}
 // Returns the value of `key` in an encoded block, or false when absent.
 bool FindProperty(std::string_view encoded, std::string_view key, std::string_view* value);
 Properties DecodeProperties(std::string_view encoded);

@@ -1,10 +1,12 @@
 #include "common/trace_record.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 
 #include <fmt/format.h>
 
+#include "common/coding.h"
 #include "common/message_record.h"
 #include "common/validation.h"
 
@@ -230,33 +232,104 @@ Result<TraceEvent> DecodeTraceEvent(std::string_view body) {
   return e;
 }
 
-void AppendTraceRecord(const TraceEvent& event, std::string_view record_id, uint64_t born_host, int64_t born_ms,
-                       std::string* out) {
+Result<std::vector<TraceEvent>> DecodeTraceEvents(std::string_view body) {
+  if (body.empty()) return Status::InvalidArgument("trace record body holds no event");
+  std::vector<TraceEvent> events;
+  while (!body.empty()) {
+    if (events.size() == kMaxEventsPerRecord) {
+      return Status::InvalidArgument(fmt::format("trace record holds more than {} events", kMaxEventsPerRecord));
+    }
+    if (body.size() < 4) return Status::InvalidArgument("trace record body ends inside an event's length");
+    const uint32_t length = coding::GetFixed32(body.data());
+    body.remove_prefix(4);
+    if (length > body.size()) {
+      return Status::InvalidArgument(fmt::format("trace event {} claims {} bytes, {} remain", events.size(), length,
+                                                 body.size()));
+    }
+    auto event = DecodeTraceEvent(body.substr(0, length));
+    if (!event.ok()) return event.status().WithContext(fmt::format("trace event {}", events.size()));
+    events.push_back(std::move(event).value());
+    body.remove_prefix(length);
+  }
+  return events;
+}
+
+Status AppendEventsOfMessage(std::string_view body, std::string_view msg_id, std::vector<TraceEvent>* out) {
+  VELA_ASSIGN_OR_RETURN(std::vector<TraceEvent> events, DecodeTraceEvents(body));
+  for (TraceEvent& e : events) {
+    if (e.msg_id == msg_id) out->push_back(std::move(e));
+  }
+  return Status::OK();
+}
+
+TraceRecordBuilder::AddOutcome TraceRecordBuilder::Add(const TraceEvent& event, Status* why) {
+  if (Status valid = ValidateTraceEvent(event); !valid.ok()) {
+    if (why != nullptr) *why = std::move(valid);
+    return AddOutcome::kInvalid;
+  }
+  if (events_ == kMaxEventsPerRecord) return AddOutcome::kFull;
+  const bool new_id = std::find(ids_seen_.begin(), ids_seen_.end(), event.msg_id) == ids_seen_.end();
+  if (new_id && keys_.size() + 1 + event.msg_id.size() > kMaxPropertyValueLength) return AddOutcome::kFull;
+  const size_t mark = body_.size();
+  body_.append(4, '\0');
+  body_ += EncodeTraceEvent(event);
+  const size_t length = body_.size() - mark - 4;
+  if (body_.size() > kMaxTraceBodyBytes) {  // never for a first event: one is at most ~120 KiB
+    body_.resize(mark);
+    return AddOutcome::kFull;
+  }
+  coding::PutFixed32(body_.data() + mark, static_cast<uint32_t>(length));
+  if (new_id) {
+    if (!keys_.empty()) keys_ += ' ';
+    keys_ += event.msg_id;
+    ids_seen_.push_back(event.msg_id);
+  }
+  ++events_;
+  return AddOutcome::kAdded;
+}
+
+void TraceRecordBuilder::Finish(std::string_view record_id, uint64_t born_host, int64_t born_ms, std::string* out) {
   std::string properties;
-  Put(&properties, prop::kKeys, event.msg_id);
+  Put(&properties, prop::kKeys, keys_);
   Put(&properties, prop::kTags, kTraceTag);
-  const std::string body = EncodeTraceEvent(event);
   RecordFields fields;
   fields.topic = kTraceTopic;
   fields.born_timestamp_ms = born_ms;
   fields.born_host = born_host;
   fields.msg_id = record_id;
   fields.properties = properties;
-  fields.body = body;
+  fields.body = body_;
   EncodeRecord(fields, out);
+  body_.clear();
+  keys_.clear();
+  ids_seen_.clear();
+  events_ = 0;
 }
 
-Status ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
-                           std::string_view body) {
+Result<size_t> ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
+                                   std::string_view body) {
   if (topic != kTraceTopic) {
     return Status::InvalidArgument(fmt::format("a trace record is for topic {}, not {}", kTraceTopic, topic));
   }
   if (flags != 0) return Status::InvalidArgument(fmt::format("a trace record sets record flags {:#x}", flags));
-  VELA_ASSIGN_OR_RETURN(TraceEvent event, DecodeTraceEvent(body));
+  if (body.size() > kMaxTraceBodyBytes) {
+    return Status::InvalidArgument(
+        fmt::format("a trace record body takes {} bytes, above the limit of {}", body.size(), kMaxTraceBodyBytes));
+  }
+  VELA_ASSIGN_OR_RETURN(std::vector<TraceEvent> events, DecodeTraceEvents(body));
+  // KEYS must be the events' distinct ids, in order of first appearance.
+  std::string expected_keys;
+  std::vector<std::string_view> seen;
+  for (const TraceEvent& e : events) {
+    if (std::find(seen.begin(), seen.end(), e.msg_id) != seen.end()) continue;
+    seen.push_back(e.msg_id);
+    if (!expected_keys.empty()) expected_keys += ' ';
+    expected_keys += e.msg_id;
+  }
   bool keys_ok = false, tags_ok = false, other = false;
   ForEachProperty(properties, [&](std::string_view key, std::string_view value) {
     if (key == prop::kKeys && !keys_ok) {
-      keys_ok = value == event.msg_id;
+      keys_ok = value == expected_keys;
     } else if (key == prop::kTags && !tags_ok) {
       tags_ok = value == kTraceTag;
     } else {
@@ -265,10 +338,12 @@ Status ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_v
     return true;
   });
   if (!keys_ok || !tags_ok || other) {
-    return Status::InvalidArgument(fmt::format(
-        "a trace record's properties must be exactly KEYS=<the traced message id> and TAGS={}", kTraceTag));
+    return Status::InvalidArgument(
+        fmt::format("a trace record's properties must be exactly KEYS=<the distinct ids of its events, in order> "
+                    "and TAGS={}",
+                    kTraceTag));
   }
-  return Status::OK();
+  return events.size();
 }
 
 }  // namespace vela::trace

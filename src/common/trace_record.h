@@ -3,16 +3,18 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
-// Message trace (DESIGN.md §7.1, docs/protocol.md "Message trace"): one event of a traced message's
-// life (sent, stored, consumed, a timer due, a transaction committed, ...) is one record of the
-// reserved system topic RMQ_SYS_TRACE_TOPIC whose KEYS property is the traced message's unique id,
-// so the store's key index finds every event of a message. The SDK (EnableTrace) writes the send,
-// store and consume events; the broker's timer and transaction services write their own for
-// messages that carry the trace flag property. Shared by the SDK (encode), the broker (validate,
-// encode) and vela-admin (decode).
+// Message trace (DESIGN.md §7.1, docs/protocol.md "Message trace"): the events of a traced
+// message's life (sent, stored, consumed, a timer due, a transaction committed, ...) are written as records
+// of the reserved system topic RMQ_SYS_TRACE_TOPIC. One record carries a batch of events (up to
+// kMaxEventsPerRecord, of any number of messages); its KEYS property lists the distinct ids of the
+// messages its events are about, so that the store's key index finds every record holding a
+// message's events. The SDK (EnableTrace) writes the send, store and consume events; the broker's
+// timer and transaction services write their own for messages that carry the trace flag property.
+// Shared by the SDK (encode), the broker (validate, encode) and vela-admin and the console (decode).
 namespace vela::trace {
 
 // The reserved topic of trace records (RocketMQ's name).
@@ -22,8 +24,13 @@ inline constexpr std::string_view kTraceTopic = "RMQ_SYS_TRACE_TOPIC";
 inline constexpr std::string_view kTraceFlagProperty = "TRACE_ON";
 // The tag of every trace record (a consumer of the trace topic may filter on it).
 inline constexpr std::string_view kTraceTag = "TRACE";
-// The format version written in every trace record's body.
-inline constexpr std::string_view kTraceFormatVersion = "1";
+// The format version written in every event of a trace record's body ("2": a record holds a batch
+// of length-prefixed events; "1", one event per record, is no longer read).
+inline constexpr std::string_view kTraceFormatVersion = "2";
+// The most events one trace record holds.
+inline constexpr size_t kMaxEventsPerRecord = 1024;
+// The most body bytes one trace record holds (a batch is cut before it would grow past this).
+inline constexpr size_t kMaxTraceBodyBytes = 1024 * 1024;
 
 enum class EventType {
   kSend,                 // SDK: the producer's send of the message (cost, status)
@@ -75,23 +82,52 @@ bool TimelineBefore(const TraceEvent& a, const TraceEvent& b);
 // 16 KiB. InvalidArgument naming the first problem.
 Status ValidateTraceEvent(const TraceEvent& event);
 
-// The body of a trace record: the event's fields as an encoded properties block (key 0x01 value
-// 0x02 pairs: v, type, id, time, and the fields that are set). REQUIRES: ValidateTraceEvent(event).
+// One event's fields as an encoded properties block (key 0x01 value 0x02 pairs: v, type, id, time,
+// and the fields that are set). REQUIRES: ValidateTraceEvent(event).
 std::string EncodeTraceEvent(const TraceEvent& event);
-// Decodes and validates a trace record's body. InvalidArgument for an unknown version, type or
-// field, a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
-Result<TraceEvent> DecodeTraceEvent(std::string_view body);
+// Decodes and validates one encoded event. InvalidArgument for an unknown version, type or field,
+// a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
+Result<TraceEvent> DecodeTraceEvent(std::string_view encoded);
 
-// The whole commit-log record of one event, in the store format: topic RMQ_SYS_TRACE_TOPIC, queue
-// 0, its own unique id `record_id`, properties KEYS = the traced message's id and TAGS = TRACE,
-// the encoded event as its body. REQUIRES: ValidateTraceEvent(event).
-void AppendTraceRecord(const TraceEvent& event, std::string_view record_id, uint64_t born_host, int64_t born_ms,
-                       std::string* out);
+// The body of a trace record: each event as a 4-byte little-endian length followed by its
+// EncodeTraceEvent block. Decoding refuses an empty body, more than kMaxEventsPerRecord events,
+// a length that runs past the body, and any event DecodeTraceEvent refuses.
+Result<std::vector<TraceEvent>> DecodeTraceEvents(std::string_view body);
+// Appends to `out` the events of a trace record's body that are about message `msg_id`;
+// InvalidArgument (nothing appended) when the body does not decode.
+Status AppendEventsOfMessage(std::string_view body, std::string_view msg_id, std::vector<TraceEvent>* out);
+
+// TraceRecordBuilder gathers events into one trace record, in the store format: topic
+// RMQ_SYS_TRACE_TOPIC, queue 0, its own unique id, properties KEYS = the distinct message ids of
+// its events in order of first appearance (space-separated) and TAGS = TRACE, the events as its
+// body. It guarantees that what Finish writes is a record ValidateTraceRecord accepts: Add refuses
+// an invalid event and reports when the record is full (kMaxEventsPerRecord events, the KEYS value
+// at the properties' value limit, or kMaxTraceBodyBytes). Not thread-safe.
+class TraceRecordBuilder {
+ public:
+  enum class AddOutcome {
+    kAdded,
+    kFull,     // not added: Finish this record and add the event to the next one
+    kInvalid,  // not added, ever: ValidateTraceEvent refused the event (see `why`)
+  };
+  AddOutcome Add(const TraceEvent& event, Status* why = nullptr);
+  size_t events() const { return events_; }
+  bool empty() const { return events_ == 0; }
+  // Appends the record to `out` and starts an empty one. REQUIRES: !empty().
+  void Finish(std::string_view record_id, uint64_t born_host, int64_t born_ms, std::string* out);
+
+ private:
+  std::string body_;
+  std::string keys_;                   // the distinct ids, space-separated
+  std::vector<std::string> ids_seen_;  // the distinct ids (few per record: a linear search is fine)
+  size_t events_ = 0;
+};
 
 // Checks that a record (decoded from a SEND_TRACE request) is a well-formed trace record as
-// AppendTraceRecord writes them: topic RMQ_SYS_TRACE_TOPIC, no flags, exactly the properties KEYS
-// (the event's message id) and TAGS (TRACE), and a body DecodeTraceEvent accepts.
-Status ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
-                           std::string_view body);
+// TraceRecordBuilder writes them: topic RMQ_SYS_TRACE_TOPIC, no flags, exactly the properties KEYS
+// (the distinct ids of its events, in order of first appearance) and TAGS (TRACE), and a body
+// DecodeTraceEvents accepts. Returns the number of events.
+Result<size_t> ValidateTraceRecord(std::string_view topic, uint32_t flags, std::string_view properties,
+                                   std::string_view body);
 
 }  // namespace vela::trace

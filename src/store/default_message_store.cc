@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -117,7 +118,7 @@ Status DefaultMessageStore::OpenSteps() {
   VELA_ASSIGN_OR_RETURN(ids_, MessageIdIndex::Open(*fs_, root_ + "/index",
                                                    {options_.max_hash_slot_num, options_.max_index_num}, relink_from));
 
-  dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *ids_, *meta_);
+  dispatcher_ = std::make_unique<Dispatcher>(*log_, *queues_, *ids_, *meta_, options_.hash_keyed_topics);
   PhysicalOffset dispatch_from = (rebuild || !ckpt) ? log_->min_offset() : ckpt->dispatched_offset;
   dispatch_from = std::clamp(dispatch_from, log_->min_offset(), log_end);
   if (rebuild && log_end > log_->min_offset()) Log().warn("store {}: consumequeue/ is missing; rebuilding it from the commit log", root_);
@@ -454,18 +455,34 @@ Result<std::string> DefaultMessageStore::LookupByMessageId(std::string_view msg_
 std::vector<std::string> DefaultMessageStore::QueryByKey(std::string_view topic, std::string_view key,
                                                          int max_results) {
   std::vector<std::string> out;
-  (void)dispatcher_->WaitForIndex(kIndexLookupWait);
-  for (PhysicalOffset off : meta_->LookupKey(topic, key, max_results)) {
+  // A candidate is kept when it is a record of `topic` whose KEYS hold `key` (the id index's
+  // candidates may be other records of the same hash, or the same record twice after a crash).
+  std::set<int64_t> read;
+  auto keep = [&](PhysicalOffset off) {
+    if (!read.insert(off.value()).second) return;
     auto raw = ReadRecordAt(off);
-    if (!raw.ok()) continue;
+    if (!raw.ok()) return;
     RecordView view;
     std::string_view keys;
     if (DecodeRecord(*raw, false, &view) != DecodeOutcome::kRecord || view.topic != topic ||
         !FindProperty(view.properties, prop::kKeys, &keys)) {
-      continue;
+      return;
     }
-    out.push_back(std::move(*raw));
+    bool holds_key = false;
+    ForEachKey(keys, [&](std::string_view k) { holds_key = holds_key || k == key; });
+    if (holds_key) out.push_back(std::move(*raw));
+  };
+  const auto& hashed = options_.hash_keyed_topics;
+  if (std::find(hashed.begin(), hashed.end(), topic) != hashed.end()) {
+    // Indexed on the append path: nothing to wait for.
+    ids_->Find(key, [&](PhysicalOffset off) {
+      keep(off);
+      return static_cast<int>(out.size()) < max_results;
+    });
+    return out;
   }
+  (void)dispatcher_->WaitForIndex(kIndexLookupWait);
+  for (PhysicalOffset off : meta_->LookupKey(topic, key, max_results)) keep(off);
   return out;
 }
 

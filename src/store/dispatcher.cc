@@ -1,5 +1,7 @@
 #include "store/dispatcher.h"
 
+#include <algorithm>
+
 #include "common/validation.h"
 #include "store/logger.h"
 
@@ -66,8 +68,14 @@ void LogDamage(int64_t at, int64_t next, const std::string& why) {
 }
 }  // namespace
 
-Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta)
-    : ServiceThread("vela-dispatch"), log_(log), queues_(queues), ids_(ids), meta_(meta) {}
+Dispatcher::Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta,
+                       std::vector<std::string> hash_keyed_topics)
+    : ServiceThread("vela-dispatch"),
+      log_(log),
+      queues_(queues),
+      ids_(ids),
+      meta_(meta),
+      hash_keyed_topics_(std::move(hash_keyed_topics)) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -97,11 +105,22 @@ void Dispatcher::IndexId(std::string_view msg_id, PhysicalOffset physical_offset
   if (unindexed_ids_++ == 0) Log().error("dispatcher: message id index: {}; records go on unindexed", st.ToString());
 }
 
+bool Dispatcher::IndexIdsOf(const RecordView& view, PhysicalOffset physical_offset) {
+  if (!view.msg_id.empty()) IndexId(view.msg_id, physical_offset);
+  if (std::find(hash_keyed_topics_.begin(), hash_keyed_topics_.end(), view.topic) == hash_keyed_topics_.end()) {
+    return false;
+  }
+  if (std::string_view keys; FindProperty(view.properties, prop::kKeys, &keys)) {
+    ForEachKey(keys, [&](std::string_view key) { IndexId(key, physical_offset); });
+  }
+  return true;
+}
+
 Status Dispatcher::IndexIds(PhysicalOffset from, PhysicalOffset to) {
   return WalkLog(
              log_, from.value(), to.value(), /*verify_crc=*/true,
              [&](int64_t at, const std::shared_ptr<MappedSegment>&, const RecordView& view) {
-               if (!view.msg_id.empty()) IndexId(view.msg_id, PhysicalOffset(at));
+               IndexIdsOf(view, PhysicalOffset(at));
                return true;
              },
              LogDamage)
@@ -172,8 +191,8 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
       put_status = cq->Put(QueueOffset(view.queue_offset),
                            QueueEntry{PhysicalOffset(at), static_cast<int32_t>(size), tag_hash});
       if (!put_status.ok()) return false;
-      if (!view.msg_id.empty()) IndexId(view.msg_id, PhysicalOffset(at));
-      if (std::string_view keys; FindProperty(view.properties, prop::kKeys, &keys) && !keys.empty()) {
+      const bool hash_keyed = IndexIdsOf(view, PhysicalOffset(at));
+      if (std::string_view keys; !hash_keyed && FindProperty(view.properties, prop::kKeys, &keys) && !keys.empty()) {
         pending_keys_.push_back(KeyIndexEntry{view.topic, keys, PhysicalOffset(at), size});
         if (pending_key_pins_.empty() || pending_key_pins_.back() != seg) pending_key_pins_.push_back(seg);
       }

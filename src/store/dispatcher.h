@@ -34,7 +34,10 @@ namespace vela::store {
 // DispatchAvailable only before Start or after Stop.
 class Dispatcher final : public ServiceThread {
  public:
-  Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta);
+  // The KEYS of records of `hash_keyed_topics` go to the id index (one entry per key, on the
+  // append path) instead of the RocksDB key index (StoreOptions::hash_keyed_topics).
+  Dispatcher(CommitLog& log, ConsumeQueueTable& queues, MessageIdIndex& ids, RocksMetaStore& meta,
+             std::vector<std::string> hash_keyed_topics = {});
   ~Dispatcher() override;
 
   void AddListener(DispatchListener* listener) { listeners_.push_back(listener); }
@@ -43,7 +46,8 @@ class Dispatcher final : public ServiceThread {
   // Dispatches every record below the log's write offset to the queues and the indexes.
   // Returns the first error. REQUIRES: the thread is not running.
   Status DispatchAvailable();
-  // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index); like
+  // Adds the ids of the records in [from, to) to the id index (a rebuild of a lost index), with
+  // the keys of hash-keyed topics; like
   // the dispatch, an insert that fails is logged and its record left unindexed. Fails only on a
   // record that does not decode. REQUIRES: the thread is not running.
   Status IndexIds(PhysicalOffset from, PhysicalOffset to);
@@ -76,11 +80,15 @@ class Dispatcher final : public ServiceThread {
   // Adds one id to the index; a failure (a full disk) is logged and the record stays unindexed.
   // REQUIRES: queue_mu_ held, or the thread not running.
   void IndexId(std::string_view msg_id, PhysicalOffset physical_offset);
+  // What the id index holds of one record: its id and, for a hash-keyed topic, each of its KEYS;
+  // true when the record's keys are for the id index (not the key index). Same REQUIRES.
+  bool IndexIdsOf(const RecordView& view, PhysicalOffset physical_offset);
 
   CommitLog& log_;
   ConsumeQueueTable& queues_;
   MessageIdIndex& ids_;
   RocksMetaStore& meta_;
+  const std::vector<std::string> hash_keyed_topics_;
   std::vector<DispatchListener*> listeners_;
   std::mutex queue_mu_;  // one queue writer at a time, in log order
   std::atomic<bool> queue_failed_{false};  // the thread retries; appenders skip

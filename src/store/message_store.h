@@ -46,6 +46,12 @@ struct StoreOptions {
   // Added by the store implementation (not RocketMQ settings; FromConfig leaves them alone):
   int retention_interval_ms = 10000;                           // how often retention runs
   int checkpoint_interval_ms = 1000;                           // how often the checkpoint is written
+  // Topics whose KEYS are indexed in the message id index (a hash entry per key, written on the
+  // append path: constant time, deleted with the log by retention) instead of the RocksDB key
+  // index (a sorted entry per key, trimmed to key_index_max_per_key): for system topics written
+  // at message rates with a distinct key per message (RMQ_SYS_TRACE_TOPIC). QueryByKey serves
+  // both the same way.
+  std::vector<std::string> hash_keyed_topics;
   // Set by the broker (not a setting): called on the flush thread after each successful
   // commit-log flush with how long it took, in microseconds (flush latency metrics). Must be cheap.
   std::function<void(int64_t micros)> flush_observer;

@@ -9,6 +9,7 @@
 #include <rocksdb/write_batch.h>
 
 #include "common/coding.h"
+#include "common/message_record.h"
 
 namespace vela::store {
 
@@ -297,19 +298,14 @@ Status RocksMetaStore::WriteKeyIndex(const std::vector<KeyIndexEntry>& entries) 
   rocksdb::WriteBatch batch;
   std::set<std::string> touched;
   for (const KeyIndexEntry& e : entries) {
-    std::string_view keys = e.keys;
-    while (!keys.empty()) {
-      auto sp = keys.find(' ');
-      std::string_view key = keys.substr(0, sp);
-      keys = sp == std::string_view::npos ? std::string_view() : keys.substr(sp + 1);
-      if (key.empty()) continue;
+    ForEachKey(e.keys, [&](std::string_view key) {
       std::string k = KeyPrefix(e.topic, key);
       touched.insert(k);
       AppendBigEndian64(&k, ~static_cast<uint64_t>(e.physical_offset.value()));
       std::string sv;
       coding::AppendFixed32(&sv, e.size);
       (void)batch.Put(cfs_[kKey], k, sv);
-    }
+    });
   }
   VELA_RETURN_IF_ERROR(FromRocks(db_->Write(rocksdb::WriteOptions(), &batch), "write index"));
   // Bound each touched key to the newest entries.

@@ -90,12 +90,7 @@ int MessageTrace(AdminContext& ctx, const std::string& id) {
     }
     for (const auto& m : *messages) {
       if (!seen.insert(m.msg_id).second) continue;
-      auto event = trace::DecodeTraceEvent(m.body);
-      if (!event.ok() || event->msg_id != id) {
-        ++malformed;
-        continue;
-      }
-      events.push_back(std::move(event).value());
+      if (!trace::AppendEventsOfMessage(m.body, id, &events).ok()) ++malformed;
     }
   }
   std::stable_sort(events.begin(), events.end(), trace::TimelineBefore);

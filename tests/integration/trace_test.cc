@@ -272,8 +272,10 @@ TEST_F(TraceTest, OnlyWellFormedTraceRecordsReachTheTraceTopic) {
   e.time_ms = 1234;
   e.status = "ok";
   e.topic = "plain";
+  trace::TraceRecordBuilder builder;
+  ASSERT_EQ(builder.Add(e), trace::TraceRecordBuilder::AddOutcome::kAdded);
   std::string record;
-  trace::AppendTraceRecord(e, NewMessageId(), 0, 1234, &record);
+  builder.Finish(NewMessageId(), 0, 1234, &record);
   auto accepted = send_trace(record);
   ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
   const nlohmann::json doc = TraceWithEvents(e.msg_id, 1);

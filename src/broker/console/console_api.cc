@@ -239,12 +239,7 @@ http::HttpResponse ConsoleApi::Trace(const http::HttpRequest& request) {
         ++unreadable;
         continue;
       }
-      auto event = vela::trace::DecodeTraceEvent(view.body);
-      if (!event.ok() || event->msg_id != id) {
-        ++unreadable;
-        continue;
-      }
-      events.push_back(std::move(event).value());
+      if (!vela::trace::AppendEventsOfMessage(view.body, id, &events).ok()) ++unreadable;
     }
   }
   std::stable_sort(events.begin(), events.end(), vela::trace::TimelineBefore);

@@ -12,7 +12,9 @@ namespace {
 
 // The records of a SEND_TRACE body, each checked (CRC included: trace records are never
 // rewritten, so the store's check is the same one made earlier).
-Status SplitTraceRecords(const v1::SendRequest& req, const std::string& body, std::vector<std::string_view>* records) {
+// Counts their events into *events.
+Status SplitTraceRecords(const v1::SendRequest& req, const std::string& body, std::vector<std::string_view>* records,
+                         uint64_t* events) {
   if (req.topic() != vela::trace::kTraceTopic) {
     return Status::InvalidArgument(
         fmt::format("SEND_TRACE is for topic {} only, not {}", vela::trace::kTraceTopic, req.topic()));
@@ -30,10 +32,9 @@ Status SplitTraceRecords(const v1::SendRequest& req, const std::string& body, st
     if (view.queue_id != 0) return context(Status::InvalidArgument("a trace record goes to queue 0"));
     if (Status id = ValidateMessageId(view.msg_id); !id.ok()) return context(id);
     if (Status props = ValidatePropertiesBlock(view.properties); !props.ok()) return context(props);
-    if (Status valid = vela::trace::ValidateTraceRecord(view.topic, view.flags, view.properties, view.body);
-        !valid.ok()) {
-      return context(valid);
-    }
+    auto valid = vela::trace::ValidateTraceRecord(view.topic, view.flags, view.properties, view.body);
+    if (!valid.ok()) return context(valid.status());
+    *events += *valid;
     records->push_back(view.raw);
     pos += view.raw.size();
   }
@@ -61,13 +62,14 @@ void TraceProcessor::HandleSendTrace(net::RequestContext rc, net::Frame frame) {
     return;
   }
   std::vector<std::string_view> records;
-  if (Status valid = SplitTraceRecords(frame.header.send_request(), frame.body, &records); !valid.ok()) {
+  uint64_t events = 0;
+  if (Status valid = SplitTraceRecords(frame.header.send_request(), frame.body, &records, &events); !valid.ok()) {
     refused_.fetch_add(1, std::memory_order_relaxed);
     BrokerLogger()->debug("trace batch from {} refused: {}", rc.peer(), valid.ToString());
     rc.ReplyError(valid);
     return;
   }
-  writer_.AppendRecords(std::move(records), [rc](Status status) {
+  writer_.AppendRecords(std::move(records), events, [rc](Status status) {
     if (!status.ok()) {
       rc.ReplyError(status);
       return;

@@ -19,13 +19,13 @@ Status TraceWriter::EnsureTopic() {
   return Status::OK();
 }
 
-void TraceWriter::AppendRecords(std::vector<std::string_view> records, std::function<void(Status)> done) {
+void TraceWriter::AppendRecords(std::vector<std::string_view> records, uint64_t events,
+                                std::function<void(Status)> done) {
   if (Status ready = EnsureTopic(); !ready.ok()) return done(ready);
-  const auto count = static_cast<uint64_t>(records.size());
   store::AppendRequest request;
   request.records = std::move(records);
-  store_.Append(std::move(request), [this, count, done = std::move(done)](Result<store::AppendResult> result) {
-    if (result.ok()) recorded_.fetch_add(count, std::memory_order_relaxed);
+  store_.Append(std::move(request), [this, events, done = std::move(done)](Result<store::AppendResult> result) {
+    if (result.ok()) recorded_.fetch_add(events, std::memory_order_relaxed);
     done(result.status());
   });
 }
@@ -48,10 +48,13 @@ void TraceWriter::CountFailure(const Status& status) {
 void TraceWriter::Record(vela::trace::TraceEvent event) {
   if (event.broker.empty()) event.broker = broker_addr_;
   if (event.time_ms <= 0) event.time_ms = NowEpochMs();
-  if (Status valid = vela::trace::ValidateTraceEvent(event); !valid.ok()) return CountFailure(valid);
+  vela::trace::TraceRecordBuilder builder;
+  if (Status why; builder.Add(event, &why) != vela::trace::TraceRecordBuilder::AddOutcome::kAdded) {
+    return CountFailure(why);
+  }
   if (Status ready = EnsureTopic(); !ready.ok()) return CountFailure(ready);
   std::string record;
-  vela::trace::AppendTraceRecord(event, NewMessageId(), store_host_, NowEpochMs(), &record);
+  builder.Finish(NewMessageId(), store_host_, NowEpochMs(), &record);
   store::AppendRequest request;
   request.records.push_back(record);
   store_.Append(std::move(request), [this](Result<store::AppendResult> result) {

@@ -25,10 +25,10 @@ class TraceWriter {
  public:
   TraceWriter(store::MessageStore& store, TopicManager& topics, std::string broker_addr, uint64_t store_host);
 
-  // Appends records already checked by ValidateTraceRecord (queue 0 each); `done` gets the outcome
-  // (called as the store's AppendCallback is: cheap, from the flush thread under SYNC_FLUSH).
-  // The records must stay valid until this returns.
-  void AppendRecords(std::vector<std::string_view> records, std::function<void(Status)> done);
+  // Appends records already checked by ValidateTraceRecord (queue 0 each), holding `events` events
+  // in all; `done` gets the outcome (called as the store's AppendCallback is: cheap, from the flush
+  // thread under SYNC_FLUSH). The records must stay valid until this returns.
+  void AppendRecords(std::vector<std::string_view> records, uint64_t events, std::function<void(Status)> done);
 
   // A broker event about a traced message: filled with this broker's address, encoded and
   // appended. Failures are counted and logged (at most a line every 10 s), never returned: a

@@ -15,6 +15,7 @@
 
 #include "broker/broker_counters.h"
 #include "broker/broker_options.h"
+#include "common/trace_record.h"
 #include "broker/client_manager.h"
 #include "broker/namesrv_registrar.h"
 #include "broker/processors/resource_resolver.h"
@@ -64,6 +65,7 @@ class ProcessorTest : public ::testing::Test {
  protected:
   ProcessorTest() {
     options_.store = store::testing::SmallOptions(dir_.str());
+    options_.store.hash_keyed_topics = {std::string(vela::trace::kTraceTopic)};
     store_ = store::testing::OpenStore(options_.store);
     topics_ = std::make_unique<TopicManager>(store_->meta());
     registrar_ = std::make_unique<NamesrvRegistrar>(

@@ -4,6 +4,7 @@
 #include "broker/trace/trace_processor.h"
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "broker/trace/trace_writer.h"
@@ -43,11 +44,18 @@ class TraceProcessorTest : public testing::ProcessorTest {
     for (const std::string& raw : store_->QueryByKey(vela::trace::kTraceTopic, msg_id, 100)) {
       RecordView view;
       EXPECT_EQ(DecodeRecord(raw, true, &view), DecodeOutcome::kRecord);
-      auto e = vela::trace::DecodeTraceEvent(view.body);
-      EXPECT_TRUE(e.ok()) << e.status().ToString();
-      if (e.ok()) out.push_back(*e);
+      EXPECT_OK(vela::trace::AppendEventsOfMessage(view.body, msg_id, &out));
     }
     return out;
+  }
+
+  // One trace record holding `events`.
+  static std::string Record(const std::vector<vela::trace::TraceEvent>& events) {
+    vela::trace::TraceRecordBuilder builder;
+    for (const auto& e : events) EXPECT_EQ(builder.Add(e), vela::trace::TraceRecordBuilder::AddOutcome::kAdded);
+    std::string raw;
+    builder.Finish(NewMessageId(), 0, 1, &raw);
+    return raw;
   }
 
   trace::TraceWriter writer_{*store_, *topics_, broker_addr_, PackHost(broker_addr_)};
@@ -55,24 +63,33 @@ class TraceProcessorTest : public testing::ProcessorTest {
 };
 
 TEST_F(TraceProcessorTest, StoresABatchFindableByTheTracedId) {
+  // Two records: the first holds two messages' events, the second one more of the first message.
   const std::string id = NewMessageId();
-  std::string body;
-  vela::trace::AppendTraceRecord(Event(id, vela::trace::EventType::kSend), NewMessageId(), 0, 1, &body);
-  vela::trace::AppendTraceRecord(Event(id, vela::trace::EventType::kStore), NewMessageId(), 0, 1, &body);
+  const std::string other = NewMessageId();
+  const std::string body = Record({Event(id, vela::trace::EventType::kSend),
+                                   Event(other, vela::trace::EventType::kSend),
+                                   Event(id, vela::trace::EventType::kStore)}) +
+                           Record({Event(id, vela::trace::EventType::kConsume)});
   auto answer = Send(Header(), body);
   ASSERT_TRUE(answer.status.has_value());
   ASSERT_OK(*answer.status);
   auto topic = topics_->GetTopic(std::string(vela::trace::kTraceTopic));
   ASSERT_TRUE(topic.has_value());
   EXPECT_EQ(topic->write_queues, 1);
-  EXPECT_EQ(Stored(id).size(), 2u);
-  EXPECT_EQ(writer_.events_recorded(), 2u);
+  const auto events = Stored(id);
+  ASSERT_EQ(events.size(), 3u);
+  std::multiset<vela::trace::EventType> types;
+  for (const auto& e : events) types.insert(e.type);
+  EXPECT_EQ(types, (std::multiset<vela::trace::EventType>{vela::trace::EventType::kSend, vela::trace::EventType::kStore,
+                                                           vela::trace::EventType::kConsume}));
+  EXPECT_EQ(Stored(other).size(), 1u);
+  EXPECT_TRUE(Stored(NewMessageId()).empty());
+  EXPECT_EQ(writer_.events_recorded(), 4u);
 }
 
 TEST_F(TraceProcessorTest, AnyBadRecordRefusesTheWholeRequest) {
   const std::string id = NewMessageId();
-  std::string good;
-  vela::trace::AppendTraceRecord(Event(id, vela::trace::EventType::kSend), NewMessageId(), 0, 1, &good);
+  const std::string good = Record({Event(id, vela::trace::EventType::kSend)});
   // A record of the trace topic that is not a trace record: a plain body, or an extra property.
   RecordFields plain;
   plain.topic = vela::trace::kTraceTopic;
@@ -80,16 +97,18 @@ TEST_F(TraceProcessorTest, AnyBadRecordRefusesTheWholeRequest) {
   plain.msg_id = plain_id;
   plain.body = "not an event";
   const std::string props = EncodeProperties({{"KEYS", id}, {"TAGS", "TRACE"}, {"REAL_TOPIC", "orders"}});
-  const std::string event = vela::trace::EncodeTraceEvent(Event(id, vela::trace::EventType::kSend));
+  RecordView good_view;
+  ASSERT_EQ(DecodeRecord(good, true, &good_view), DecodeOutcome::kRecord);
+  const std::string good_body(good_view.body);
   RecordFields extra = plain;
   extra.properties = props;
-  extra.body = event;
+  extra.body = good_body;
   // A valid record addressed to queue 1.
   std::string other_queue = good;
   coding::PutFixed32(other_queue.data() + record::kOffQueueId, 1);
   RefreshRecordCrc(other_queue.data());
   for (const auto& [body, why] : std::vector<std::pair<std::string, std::string>>{
-           {good + EncodeRecordToString(plain), "whole field"},
+           {good + EncodeRecordToString(plain), "claims"},
            {EncodeRecordToString(extra) + good, "exactly KEYS"},
            {other_queue, "queue 0"},
            {good.substr(0, good.size() - 1), "malformed"},

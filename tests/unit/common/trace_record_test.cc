@@ -1,14 +1,17 @@
 // Trace records (common/trace_record.h): the event encoding round-trips, malformed bodies and
-// records are refused with a reason, and the record AppendTraceRecord writes is what
-// ValidateTraceRecord accepts.
+// records are refused with a reason, and the batch record TraceRecordBuilder writes is what
+// ValidateTraceRecord accepts: keyed by the distinct ids of its events, cut when full.
 #include "common/trace_record.h"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
+#include "common/coding.h"
 #include "common/message_id.h"
 #include "common/message_record.h"
+#include "common/validation.h"
 #include "support/test_support.h"
 
 namespace vela::trace {
@@ -69,19 +72,19 @@ TEST(TraceRecordTest, UnsetFieldsStayUnset) {
 
 TEST(TraceRecordTest, RefusesMalformedBodies) {
   const std::string id = NewMessageId();
-  const std::string base = Pair("v", "1") + Pair("type", "send") + Pair("id", id) + Pair("time", "10");
+  const std::string base = Pair("v", "2") + Pair("type", "send") + Pair("id", id) + Pair("time", "10");
   EXPECT_OK(DecodeTraceEvent(base).status());
   const std::pair<std::string, std::string> cases[] = {
       {"", "no format version"},
       {Pair("type", "send") + Pair("id", id) + Pair("time", "10"), "no format version"},
-      {Pair("v", "2") + Pair("type", "send") + Pair("id", id) + Pair("time", "10"), "version"},
-      {Pair("v", "1") + Pair("type", "fly") + Pair("id", id) + Pair("time", "10"), "unknown trace event type"},
-      {Pair("v", "1") + Pair("id", id) + Pair("time", "10"), "lacks"},
-      {Pair("v", "1") + Pair("type", "send") + Pair("time", "10"), "lacks"},
-      {Pair("v", "1") + Pair("type", "send") + Pair("id", id), "lacks"},
-      {Pair("v", "1") + Pair("type", "send") + Pair("id", "has space") + Pair("time", "10"), "message id"},
-      {Pair("v", "1") + Pair("type", "send") + Pair("id", id) + Pair("time", "x1"), "not a number"},
-      {Pair("v", "1") + Pair("type", "send") + Pair("id", id) + Pair("time", "0"), "no time"},
+      {Pair("v", "1") + Pair("type", "send") + Pair("id", id) + Pair("time", "10"), "version"},
+      {Pair("v", "2") + Pair("type", "fly") + Pair("id", id) + Pair("time", "10"), "unknown trace event type"},
+      {Pair("v", "2") + Pair("id", id) + Pair("time", "10"), "lacks"},
+      {Pair("v", "2") + Pair("type", "send") + Pair("time", "10"), "lacks"},
+      {Pair("v", "2") + Pair("type", "send") + Pair("id", id), "lacks"},
+      {Pair("v", "2") + Pair("type", "send") + Pair("id", "has space") + Pair("time", "10"), "message id"},
+      {Pair("v", "2") + Pair("type", "send") + Pair("id", id) + Pair("time", "x1"), "not a number"},
+      {Pair("v", "2") + Pair("type", "send") + Pair("id", id) + Pair("time", "0"), "no time"},
       {base + Pair("cost_us", "-5"), "not a number"},
       {base + Pair("attempt", "99999999999999"), "not a number"},
       {base + Pair("status", "maybe"), "neither ok nor failed"},
@@ -108,11 +111,33 @@ TEST(TraceRecordTest, ValidationRefusesSeparatorsAndOversizedFields) {
   EXPECT_FALSE(ValidateTraceEvent(e).ok());
 }
 
-TEST(TraceRecordTest, AppendedRecordIsAValidTraceRecordKeyedByTheTracedId) {
-  const TraceEvent e = FullSendEvent();
+// The body of a record holding `events`, as TraceRecordBuilder lays it out.
+std::string Body(const std::vector<TraceEvent>& events) {
+  std::string body;
+  for (const TraceEvent& e : events) {
+    const std::string encoded = EncodeTraceEvent(e);
+    coding::AppendFixed32(&body, static_cast<uint32_t>(encoded.size()));
+    body += encoded;
+  }
+  return body;
+}
+
+TEST(TraceRecordTest, OneRecordHoldsABatchKeyedByTheDistinctIdsOfItsEvents) {
+  TraceEvent send = FullSendEvent();
+  TraceEvent store = send;
+  store.type = EventType::kStore;
+  store.broker = "127.0.0.1:10911";
+  store.queue_id = 2;
+  store.queue_offset = 7;
+  TraceEvent other = FullSendEvent();  // another message
+  TraceRecordBuilder builder;
+  for (const TraceEvent* e : {&send, &store, &other}) ASSERT_EQ(builder.Add(*e), TraceRecordBuilder::AddOutcome::kAdded);
+  EXPECT_EQ(builder.events(), 3u);
   const std::string record_id = NewMessageId();
   std::string raw;
-  AppendTraceRecord(e, record_id, PackHost("127.0.0.1:0"), 77, &raw);
+  builder.Finish(record_id, PackHost("127.0.0.1:0"), 77, &raw);
+  EXPECT_TRUE(builder.empty());
+
   RecordView view;
   ASSERT_EQ(DecodeRecord(raw, /*verify_crc=*/true, &view), DecodeOutcome::kRecord);
   EXPECT_EQ(view.topic, kTraceTopic);
@@ -120,24 +145,78 @@ TEST(TraceRecordTest, AppendedRecordIsAValidTraceRecordKeyedByTheTracedId) {
   EXPECT_EQ(view.queue_id, 0u);
   std::string_view keys;
   ASSERT_TRUE(FindProperty(view.properties, prop::kKeys, &keys));
-  EXPECT_EQ(keys, e.msg_id);
+  EXPECT_EQ(keys, send.msg_id + " " + other.msg_id);
   EXPECT_EQ(view.Tag(), kTraceTag);
-  EXPECT_OK(ValidateTraceRecord(view.topic, view.flags, view.properties, view.body));
-  ASSERT_OK_AND_ASSIGN(TraceEvent decoded, DecodeTraceEvent(view.body));
-  EXPECT_EQ(decoded, e);
+  ASSERT_OK_AND_ASSIGN(size_t count, ValidateTraceRecord(view.topic, view.flags, view.properties, view.body));
+  EXPECT_EQ(count, 3u);
+  ASSERT_OK_AND_ASSIGN(auto decoded, DecodeTraceEvents(view.body));
+  EXPECT_EQ(decoded, (std::vector<TraceEvent>{send, store, other}));
+
+  std::vector<TraceEvent> of_send;
+  ASSERT_OK(AppendEventsOfMessage(view.body, send.msg_id, &of_send));
+  EXPECT_EQ(of_send, (std::vector<TraceEvent>{send, store}));
+  std::vector<TraceEvent> none;
+  ASSERT_OK(AppendEventsOfMessage(view.body, NewMessageId(), &none));
+  EXPECT_TRUE(none.empty());
+  EXPECT_FALSE(AppendEventsOfMessage("junk", send.msg_id, &none).ok());
+}
+
+TEST(TraceRecordTest, BuilderRefusesInvalidEventsAndCutsFullRecords) {
+  TraceRecordBuilder builder;
+  TraceEvent bad = FullSendEvent();
+  bad.time_ms = 0;
+  Status why;
+  EXPECT_EQ(builder.Add(bad, &why), TraceRecordBuilder::AddOutcome::kInvalid);
+  EXPECT_NE(why.message().find("no time"), std::string::npos) << why.ToString();
+  EXPECT_TRUE(builder.empty());
+
+  // Full by event count: kMaxEventsPerRecord events of one message.
+  const TraceEvent e = FullSendEvent();
+  for (size_t i = 0; i < kMaxEventsPerRecord; ++i) ASSERT_EQ(builder.Add(e), TraceRecordBuilder::AddOutcome::kAdded);
+  EXPECT_EQ(builder.Add(e), TraceRecordBuilder::AddOutcome::kFull);
+  std::string raw;
+  builder.Finish(NewMessageId(), 0, 1, &raw);
+  RecordView view;
+  ASSERT_EQ(DecodeRecord(raw, true, &view), DecodeOutcome::kRecord);
+  EXPECT_OK(ValidateTraceRecord(view.topic, view.flags, view.properties, view.body).status());
+
+  // Full by keys: the KEYS value reaches the properties' value limit before the event count does.
+  size_t added = 0;
+  for (;;) {
+    TraceEvent next = FullSendEvent();
+    if (builder.Add(next) == TraceRecordBuilder::AddOutcome::kFull) break;
+    ++added;
+  }
+  EXPECT_LT(added, kMaxEventsPerRecord);
+  EXPECT_GT(added, 100u);
+  raw.clear();
+  builder.Finish(NewMessageId(), 0, 1, &raw);
+  ASSERT_EQ(DecodeRecord(raw, true, &view), DecodeOutcome::kRecord);
+  EXPECT_OK(ValidatePropertiesBlock(view.properties));
+  EXPECT_OK(ValidateTraceRecord(view.topic, view.flags, view.properties, view.body).status());
 }
 
 TEST(TraceRecordTest, ValidateTraceRecordRefusesForgeries) {
   const TraceEvent e = FullSendEvent();
-  const std::string body = EncodeTraceEvent(e);
-  const std::string good_props = Pair("KEYS", e.msg_id) + Pair("TAGS", "TRACE");
-  EXPECT_OK(ValidateTraceRecord(kTraceTopic, 0, good_props, body));
+  const TraceEvent f = FullSendEvent();
+  const std::string body = Body({e, f, e});
+  const std::string ids = e.msg_id + " " + f.msg_id;
+  const std::string good_props = Pair("KEYS", ids) + Pair("TAGS", "TRACE");
+  EXPECT_OK(ValidateTraceRecord(kTraceTopic, 0, good_props, body).status());
   EXPECT_FALSE(ValidateTraceRecord("orders", 0, good_props, body).ok());
   EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, record::kFlagTransactionCommit, good_props, body).ok());
-  EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", NewMessageId()) + Pair("TAGS", "TRACE"), body).ok());
-  EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", e.msg_id), body).ok());
+  // KEYS naming another message, missing one, out of order, or with a duplicate.
+  for (const std::string& keys : {e.msg_id + " " + NewMessageId(), e.msg_id, f.msg_id + " " + e.msg_id,
+                                  ids + " " + e.msg_id}) {
+    EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", keys) + Pair("TAGS", "TRACE"), body).ok()) << keys;
+  }
+  EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", ids), body).ok());
   EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props + Pair("REAL_TOPIC", "x"), body).ok());
-  EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props, "not a trace event").ok());
+  // Bodies that are not whole length-prefixed events.
+  for (const std::string& bad : {std::string(), std::string("not a trace event"), body.substr(0, body.size() - 1),
+                                 body + std::string(3, '\0'), EncodeTraceEvent(e)}) {
+    EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props, bad).ok());
+  }
 }
 
 TEST(TraceRecordTest, RanksOrderEventsOfTheSameMillisecond) {
