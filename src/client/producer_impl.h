@@ -86,6 +86,7 @@ class ProducerImpl {
     std::vector<Message> messages;
     std::vector<std::string> msg_ids;  // given once, kept across attempts
     int64_t born_ms = 0;
+    int64_t born_ns = 0;               // monotonic, for the trace's send cost
     std::string records;               // sync sends: the encoded body (EncodeFor), reused by every attempt
     int64_t encoded_queue = -1;        // the queue id written into `records`, -1 before encoding
     uint32_t count = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -26,23 +27,21 @@ bool TraceQueue::Offer(TraceItem item) {
   return false;
 }
 
-std::vector<TraceItem> TraceQueue::TakeBatch(size_t max, std::chrono::milliseconds linger,
-                                             std::chrono::milliseconds idle) {
+void TraceQueue::TakeBatch(size_t max, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
+                           std::vector<TraceItem>* batch) {
+  batch->clear();
   if (max == 0) max = 1;
   std::unique_lock lock(mu_);
-  if (!cv_.wait_for(lock, idle, [&] { return closed_ || !items_.empty(); })) return {};
+  if (!cv_.wait_for(lock, idle, [&] { return closed_ || !items_.empty(); })) return;
   if (!closed_ && items_.size() < max) {
     // A partial batch waits a little for company: one request carries many events under load.
     cv_.wait_for(lock, linger, [&] { return closed_ || items_.size() >= max; });
   }
   const size_t n = std::min(max, items_.size());
-  std::vector<TraceItem> batch;
-  batch.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    batch.push_back(std::move(items_.front()));
+    batch->push_back(std::move(items_.front()));
     items_.pop_front();
   }
-  return batch;
 }
 
 void TraceQueue::Close() {
@@ -75,33 +74,49 @@ void TraceDispatcher::Start() {
   thread_ = std::thread([this] { Run(); });
 }
 
-void TraceDispatcher::SetClientId(std::string client_id) {
-  std::lock_guard lock(mu_);
-  client_id_ = std::move(client_id);
-}
-
-void TraceDispatcher::Record(vela::trace::TraceEvent event, std::string broker_addr) {
-  if (broker_addr.empty()) {
+void TraceDispatcher::Record(const vela::trace::TraceEvent& event, std::string_view broker_addr) {
+  std::string broker(broker_addr);
+  {
     std::lock_guard lock(mu_);
-    broker_addr = last_broker_addr_;
-  } else {
-    std::lock_guard lock(mu_);
-    if (last_broker_addr_ != broker_addr) last_broker_addr_ = broker_addr;
+    if (broker.empty()) {
+      broker = last_broker_addr_;
+    } else if (last_broker_addr_ != broker) {
+      last_broker_addr_ = broker;
+    }
   }
-  if (broker_addr.empty()) {
+  if (broker.empty()) {
     unroutable_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  if (!queue_.Offer(TraceItem{std::move(event), std::move(broker_addr)})) {
-    LogFailure("trace queue full: event dropped");
+  const bool needs_client = event.client_id.empty() && (event.type == vela::trace::EventType::kSend ||
+                                                        event.type == vela::trace::EventType::kConsume);
+  std::optional<vela::trace::TraceEvent> filled;
+  if (needs_client) {
+    filled = event;
+    filled->client_id = client_id_;
   }
+  const vela::trace::TraceEvent& e = filled ? *filled : event;
+  if (vela::Status valid = vela::trace::ValidateTraceEvent(e); !valid.ok()) {
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    LogFailure(fmt::format("trace event of {} not written: {}", e.msg_id, valid.ToString()));
+    return;
+  }
+  TraceItem item;
+  size_t id_at = 0;
+  item.encoded = vela::trace::EncodeTraceEvent(e, &id_at);
+  item.id_at = static_cast<uint32_t>(id_at);
+  item.id_size = static_cast<uint32_t>(e.msg_id.size());
+  item.broker_addr = std::move(broker);
+  if (!queue_.Offer(std::move(item))) LogFailure("trace queue full: event dropped");
 }
 
 void TraceDispatcher::Run() {
+  std::vector<TraceItem> batch;
+  batch.reserve(options_.max_batch);
   for (;;) {
     const bool closing = queue_.closed();
-    std::vector<TraceItem> batch = queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(options_.linger_ms),
-                                                    std::chrono::milliseconds(200));
+    queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(options_.linger_ms), std::chrono::milliseconds(200),
+                     &batch);
     if (batch.empty()) {
       if (closing || queue_.closed()) {
         if (queue_.size() == 0) return;
@@ -114,34 +129,23 @@ void TraceDispatcher::Run() {
       if (left <= 0) {
         // Stop's bound passed: what remains is dropped (counted as failed).
         failed_.fetch_add(batch.size() + queue_.size(), std::memory_order_relaxed);
-        while (!queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(0), std::chrono::milliseconds(0))
-                    .empty()) {
-        }
+        do {
+          queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(0), std::chrono::milliseconds(0), &batch);
+        } while (!batch.empty());
         return;
       }
       timeout = std::min(timeout, left);
     }
-    SendBatch(std::move(batch), timeout);
+    SendBatch(batch, timeout);
   }
 }
 
-void TraceDispatcher::SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms) {
-  std::string client_id;
-  {
-    std::lock_guard lock(mu_);
-    client_id = client_id_;
-  }
+void TraceDispatcher::SendBatch(std::vector<TraceItem>& batch, int64_t timeout_ms) {
   // One request per broker, in the order the events happened.
-  std::map<std::string, std::vector<vela::trace::TraceEvent*>> by_broker;
-  for (TraceItem& item : batch) {
-    if (item.event.client_id.empty() && (item.event.type == vela::trace::EventType::kSend ||
-                                         item.event.type == vela::trace::EventType::kConsume)) {
-      item.event.client_id = client_id;
-    }
-    by_broker[item.broker_addr].push_back(&item.event);
-  }
+  std::map<std::string_view, std::vector<const TraceItem*>> by_broker;
+  for (const TraceItem& item : batch) by_broker[item.broker_addr].push_back(&item);
   const int64_t now = NowEpochMs();
-  for (auto& [addr, events] : by_broker) {
+  for (auto& [addr, items] : by_broker) {
     // Usually one record per broker and batch; a batch too large for one record takes several.
     net::OutBody body;
     uint32_t count = 0, records = 0;
@@ -150,22 +154,14 @@ void TraceDispatcher::SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms
       builder.Finish(NewMessageId(), born_host_, now, &body.owned);
       ++records;
     };
-    for (const vela::trace::TraceEvent* e : events) {
-      vela::Status why;
-      auto added = builder.Add(*e, &why);
-      if (added == vela::trace::TraceRecordBuilder::AddOutcome::kFull) {
+    for (const TraceItem* item : items) {
+      if (builder.AddEncoded(item->msg_id(), item->encoded) == vela::trace::TraceRecordBuilder::AddOutcome::kFull) {
         finish();
-        added = builder.Add(*e, &why);
-      }
-      if (added == vela::trace::TraceRecordBuilder::AddOutcome::kInvalid) {
-        failed_.fetch_add(1, std::memory_order_relaxed);
-        LogFailure(fmt::format("trace event of {} not written: {}", e->msg_id, why.ToString()));
-        continue;
+        (void)builder.AddEncoded(item->msg_id(), item->encoded);  // an empty record takes any one event
       }
       ++count;
     }
     if (!builder.empty()) finish();
-    if (count == 0) continue;
     v1::Header header;
     header.set_code(v1::SEND_TRACE);
     auto* request = header.mutable_send_request();
@@ -173,7 +169,8 @@ void TraceDispatcher::SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms
     request->set_queue_id(0);
     request->set_message_count(records);
     request->set_batch(records > 1);
-    auto response = rpc_->InvokeSync(addr, std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
+    auto response =
+        rpc_->InvokeSync(std::string(addr), std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
     if (response.ok()) {
       written_.fetch_add(count, std::memory_order_relaxed);
     } else {
@@ -212,16 +209,17 @@ MessageListener TracingListener(std::shared_ptr<TraceDispatcher> tracer, std::st
     const int64_t start_ms = NowEpochMs();
     const int64_t start_ns = NowMonotonicNs();
     auto record = [&](bool ok) {
-      vela::trace::TraceEvent e;
+      thread_local vela::trace::TraceEvent e;  // refilled per delivery: Record copies its encoding
       e.type = vela::trace::EventType::kConsume;
       e.msg_id = m.msg_id;
       e.time_ms = start_ms;
       e.topic = m.topic;
+      e.client_id = tracer->client_id();
       e.group = group;
       e.cost_us = std::max<int64_t>(0, (NowMonotonicNs() - start_ns) / 1000);
       e.status = ok ? "ok" : "failed";
       e.attempt = std::max(0, m.reconsume_times) + 1;
-      tracer->Record(std::move(e), m.broker_addr);
+      tracer->Record(e, m.broker_addr);
     };
     ConsumeResult result;
     try {

@@ -18,11 +18,15 @@
 
 namespace vela::client {
 
-// One trace event waiting to be written, with the broker it goes to (the broker that stored the
-// traced message: its trace records sit beside it).
+// One trace event waiting to be written, checked and encoded (EncodeTraceEvent), with the broker
+// it goes to (the broker that stored the traced message: its trace records sit beside it).
 struct TraceItem {
-  vela::trace::TraceEvent event;
+  std::string encoded;
+  uint32_t id_at = 0;  // where the traced message's id lies in `encoded`
+  uint32_t id_size = 0;
   std::string broker_addr;
+
+  std::string_view msg_id() const { return std::string_view(encoded).substr(id_at, id_size); }
 };
 
 // TraceQueue is the bounded hand-off between the threads that trace (senders, listeners) and the
@@ -36,9 +40,11 @@ class TraceQueue {
   // Returns whether it was queued. Never blocks on anything but the queue's own short lock.
   bool Offer(TraceItem item);
   // Waits until `max` items wait, the queue is closed, or `linger` passed since the call with at
-  // least one item waiting (or `idle` with none); then takes up to `max` items, oldest first.
-  // Returns an empty batch only when the queue is closed and empty, or `idle` passed with nothing.
-  std::vector<TraceItem> TakeBatch(size_t max, std::chrono::milliseconds linger, std::chrono::milliseconds idle);
+  // least one item waiting (or `idle` with none); then replaces *batch with up to `max` items,
+  // oldest first (its capacity is reused). Leaves *batch empty only when the queue is closed and
+  // empty, or `idle` passed with nothing.
+  void TakeBatch(size_t max, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
+                 std::vector<TraceItem>* batch);
   // Refuses further offers (counted as dropped) and wakes a waiting TakeBatch. Idempotent.
   void Close();
 
@@ -58,7 +64,7 @@ class TraceQueue {
 // Settings of a TraceDispatcher.
 struct TraceDispatcherOptions {
   size_t queue_capacity = 20000;   // events waiting at most; more are dropped and counted
-  size_t max_batch = 128;          // events per SEND_TRACE request at most
+  size_t max_batch = 1024;         // events per SEND_TRACE request at most (one request in flight)
   int64_t linger_ms = 50;          // how long a partial batch waits for company
   int64_t request_timeout_ms = 3000;
   int64_t flush_on_stop_ms = 3000;  // Stop's bound for writing what is still queued
@@ -80,11 +86,16 @@ class TraceDispatcher {
   TraceDispatcher& operator=(const TraceDispatcher&) = delete;
 
   void Start();
-  // The client id written into events that name none (set once the owner's client exists).
-  void SetClientId(std::string client_id);
-  // Hands one event over; `broker_addr` empty: the broker of the last event that named one (the
-  // event is dropped when there is none yet). Never blocks.
-  void Record(vela::trace::TraceEvent event, std::string broker_addr);
+  // The client id written into send and consume events that name none (set once the owner's
+  // client exists). REQUIRES: before Start.
+  void SetClientId(std::string client_id) { client_id_ = std::move(client_id); }
+  // Checks and encodes one event and hands it over (a send or consume event that names no client
+  // gets this client's id); `broker_addr` empty: the broker of the last event that named one (the
+  // event is dropped when there is none yet). An event ValidateTraceEvent refuses is counted in
+  // failed(). Never blocks; copies only the encoded event, so callers may reuse `event`.
+  void Record(const vela::trace::TraceEvent& event, std::string_view broker_addr);
+  // The client id given to SetClientId.
+  const std::string& client_id() const { return client_id_; }
   // Writes what is queued (bounded by flush_on_stop_ms), then stops the thread and the
   // connections. Idempotent. REQUIRES: not called from a listener or send callback.
   void Stop();
@@ -98,15 +109,15 @@ class TraceDispatcher {
 
  private:
   void Run();
-  void SendBatch(std::vector<TraceItem> batch, int64_t timeout_ms);
+  void SendBatch(std::vector<TraceItem>& batch, int64_t timeout_ms);
   void LogFailure(const std::string& what);
 
   const TraceDispatcherOptions options_;
   TraceQueue queue_;
   std::unique_ptr<net::RpcClient> rpc_;
   std::thread thread_;
+  std::string client_id_;  // set before Start
   std::mutex mu_;
-  std::string client_id_;         // GUARDED_BY(mu_)
   std::string last_broker_addr_;  // GUARDED_BY(mu_)
   uint64_t born_host_ = 0;
   std::atomic<bool> started_{false};

@@ -118,11 +118,12 @@ Status ValidateTraceEvent(const TraceEvent& e) {
   return Status::OK();
 }
 
-std::string EncodeTraceEvent(const TraceEvent& e) {
+std::string EncodeTraceEvent(const TraceEvent& e, size_t* id_at) {
   std::string out;
   out.reserve(128 + e.topic.size() + e.client_id.size() + e.group.size() + e.keys.size() + e.detail.size());
   Put(&out, kFieldVersion, kTraceFormatVersion);
   Put(&out, kFieldType, EventTypeName(e.type));
+  if (id_at != nullptr) *id_at = out.size() + kFieldId.size() + 1;
   Put(&out, kFieldId, e.msg_id);
   Put(&out, kFieldTime, std::to_string(e.time_ms));
   auto text = [&](std::string_view key, const std::string& value) {
@@ -267,23 +268,23 @@ TraceRecordBuilder::AddOutcome TraceRecordBuilder::Add(const TraceEvent& event, 
     if (why != nullptr) *why = std::move(valid);
     return AddOutcome::kInvalid;
   }
+  return AddEncoded(event.msg_id, EncodeTraceEvent(event));
+}
+
+TraceRecordBuilder::AddOutcome TraceRecordBuilder::AddEncoded(std::string_view msg_id, std::string_view encoded) {
   if (events_ == kMaxEventsPerRecord) return AddOutcome::kFull;
-  const bool new_id = std::find(ids_seen_.begin(), ids_seen_.end(), event.msg_id) == ids_seen_.end();
-  if (new_id && keys_.size() + 1 + event.msg_id.size() > kMaxPropertyValueLength) return AddOutcome::kFull;
-  const size_t mark = body_.size();
-  body_.append(4, '\0');
-  body_ += EncodeTraceEvent(event);
-  const size_t length = body_.size() - mark - 4;
-  if (body_.size() > kMaxTraceBodyBytes) {  // never for a first event: one is at most ~120 KiB
-    body_.resize(mark);
-    return AddOutcome::kFull;
-  }
-  coding::PutFixed32(body_.data() + mark, static_cast<uint32_t>(length));
+  // A record never passes kMaxTraceBodyBytes; one event alone is at most ~120 KiB.
+  if (body_.size() + 4 + encoded.size() > kMaxTraceBodyBytes) return AddOutcome::kFull;
+  const bool new_id = msg_id != last_id_ && ids_seen_.find(msg_id) == ids_seen_.end();
+  if (new_id && keys_.size() + 1 + msg_id.size() > kMaxPropertyValueLength) return AddOutcome::kFull;
+  coding::AppendFixed32(&body_, static_cast<uint32_t>(encoded.size()));
+  body_.append(encoded);
   if (new_id) {
     if (!keys_.empty()) keys_ += ' ';
-    keys_ += event.msg_id;
-    ids_seen_.push_back(event.msg_id);
+    keys_.append(msg_id);
+    ids_seen_.emplace(msg_id);
   }
+  last_id_.assign(msg_id);
   ++events_;
   return AddOutcome::kAdded;
 }
@@ -303,6 +304,7 @@ void TraceRecordBuilder::Finish(std::string_view record_id, uint64_t born_host, 
   body_.clear();
   keys_.clear();
   ids_seen_.clear();
+  last_id_.clear();
   events_ = 0;
 }
 
@@ -319,10 +321,9 @@ Result<size_t> ValidateTraceRecord(std::string_view topic, uint32_t flags, std::
   VELA_ASSIGN_OR_RETURN(std::vector<TraceEvent> events, DecodeTraceEvents(body));
   // KEYS must be the events' distinct ids, in order of first appearance.
   std::string expected_keys;
-  std::vector<std::string_view> seen;
+  std::unordered_set<std::string_view> seen;
   for (const TraceEvent& e : events) {
-    if (std::find(seen.begin(), seen.end(), e.msg_id) != seen.end()) continue;
-    seen.push_back(e.msg_id);
+    if (!seen.insert(e.msg_id).second) continue;
     if (!expected_keys.empty()) expected_keys += ' ';
     expected_keys += e.msg_id;
   }

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "common/result.h"
@@ -83,8 +85,9 @@ bool TimelineBefore(const TraceEvent& a, const TraceEvent& b);
 Status ValidateTraceEvent(const TraceEvent& event);
 
 // One event's fields as an encoded properties block (key 0x01 value 0x02 pairs: v, type, id, time,
-// and the fields that are set). REQUIRES: ValidateTraceEvent(event).
-std::string EncodeTraceEvent(const TraceEvent& event);
+// and the fields that are set); *id_at, when given, is where the message id starts in it.
+// REQUIRES: ValidateTraceEvent(event).
+std::string EncodeTraceEvent(const TraceEvent& event, size_t* id_at = nullptr);
 // Decodes and validates one encoded event. InvalidArgument for an unknown version, type or field,
 // a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
 Result<TraceEvent> DecodeTraceEvent(std::string_view encoded);
@@ -111,6 +114,9 @@ class TraceRecordBuilder {
     kInvalid,  // not added, ever: ValidateTraceEvent refused the event (see `why`)
   };
   AddOutcome Add(const TraceEvent& event, Status* why = nullptr);
+  // Adds an event about message `msg_id` encoded by EncodeTraceEvent from an event
+  // ValidateTraceEvent accepted (so never kInvalid).
+  AddOutcome AddEncoded(std::string_view msg_id, std::string_view encoded);
   size_t events() const { return events_; }
   bool empty() const { return events_ == 0; }
   // Appends the record to `out` and starts an empty one. REQUIRES: !empty().
@@ -118,8 +124,13 @@ class TraceRecordBuilder {
 
  private:
   std::string body_;
-  std::string keys_;                   // the distinct ids, space-separated
-  std::vector<std::string> ids_seen_;  // the distinct ids (few per record: a linear search is fine)
+  std::string keys_;  // the distinct ids, space-separated
+  std::string last_id_;  // the id of the last event added (events of one message come together)
+  struct IdHash {  // lets ids_seen_ be searched with a string_view
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::unordered_set<std::string, IdHash, std::equal_to<>> ids_seen_;  // the distinct ids
   size_t events_ = 0;
 };
 

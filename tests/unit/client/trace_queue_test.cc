@@ -3,7 +3,9 @@
 #include "client/trace_dispatcher.h"
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -12,13 +14,27 @@
 namespace vela::client {
 namespace {
 
+vela::trace::TraceEvent Event(int n) {
+  vela::trace::TraceEvent e;
+  e.type = vela::trace::EventType::kSend;
+  e.msg_id = NewMessageId();
+  e.time_ms = 1000 + n;
+  return e;
+}
+
+// A queued item whose encoded event is tagged with n.
 TraceItem Item(int n) {
   TraceItem item;
-  item.event.type = vela::trace::EventType::kSend;
-  item.event.msg_id = NewMessageId();
-  item.event.time_ms = 1000 + n;
+  item.encoded = std::to_string(n);
   item.broker_addr = "127.0.0.1:1";
   return item;
+}
+
+std::vector<TraceItem> Take(TraceQueue& queue, size_t max, std::chrono::milliseconds linger,
+                            std::chrono::milliseconds idle) {
+  std::vector<TraceItem> batch(1);  // TakeBatch replaces what it holds
+  queue.TakeBatch(max, linger, idle, &batch);
+  return batch;
 }
 
 TEST(TraceQueueTest, DropsAndCountsWhenFull) {
@@ -29,10 +45,10 @@ TEST(TraceQueueTest, DropsAndCountsWhenFull) {
   EXPECT_EQ(queue.dropped(), 2u);
   EXPECT_EQ(queue.size(), 3u);
   // Taking makes room again; what was queued comes out oldest first.
-  auto batch = queue.TakeBatch(2, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  auto batch = Take(queue, 2, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
   ASSERT_EQ(batch.size(), 2u);
-  EXPECT_EQ(batch[0].event.time_ms, 1000);
-  EXPECT_EQ(batch[1].event.time_ms, 1001);
+  EXPECT_EQ(batch[0].encoded, "0");
+  EXPECT_EQ(batch[1].encoded, "1");
   EXPECT_TRUE(queue.Offer(Item(5)));
   EXPECT_EQ(queue.dropped(), 2u);
 }
@@ -40,24 +56,24 @@ TEST(TraceQueueTest, DropsAndCountsWhenFull) {
 TEST(TraceQueueTest, BatchesAreBoundedAndKeepOrder) {
   TraceQueue queue(100);
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(queue.Offer(Item(i)));
-  auto first = queue.TakeBatch(4, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
-  auto second = queue.TakeBatch(100, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  auto first = Take(queue, 4, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  auto second = Take(queue, 100, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
   ASSERT_EQ(first.size(), 4u);
   ASSERT_EQ(second.size(), 6u);
-  EXPECT_EQ(first.back().event.time_ms, 1003);
-  EXPECT_EQ(second.front().event.time_ms, 1004);
+  EXPECT_EQ(first.back().encoded, "3");
+  EXPECT_EQ(second.front().encoded, "4");
 }
 
 TEST(TraceQueueTest, EmptyBatchAfterIdleAndAfterClose) {
   TraceQueue queue(4);
-  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::milliseconds(1), std::chrono::milliseconds(1)).empty());
+  EXPECT_TRUE(Take(queue, 4, std::chrono::milliseconds(1), std::chrono::milliseconds(1)).empty());
   ASSERT_TRUE(queue.Offer(Item(0)));
   queue.Close();
   EXPECT_TRUE(queue.closed());
   EXPECT_FALSE(queue.Offer(Item(1)));  // refused after Close, and counted
   EXPECT_EQ(queue.dropped(), 1u);
-  EXPECT_EQ(queue.TakeBatch(4, std::chrono::seconds(10), std::chrono::seconds(10)).size(), 1u);  // drains at once
-  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::seconds(10), std::chrono::seconds(10)).empty());
+  EXPECT_EQ(Take(queue, 4, std::chrono::seconds(10), std::chrono::seconds(10)).size(), 1u);  // drains at once
+  EXPECT_TRUE(Take(queue, 4, std::chrono::seconds(10), std::chrono::seconds(10)).empty());
 }
 
 TEST(TraceQueueTest, CloseWakesAWaitingTaker) {
@@ -67,7 +83,7 @@ TEST(TraceQueueTest, CloseWakesAWaitingTaker) {
     queue.Close();
   });
   // Without the wake-up this would wait for a minute.
-  EXPECT_TRUE(queue.TakeBatch(4, std::chrono::seconds(60), std::chrono::seconds(60)).empty());
+  EXPECT_TRUE(Take(queue, 4, std::chrono::seconds(60), std::chrono::seconds(60)).empty());
   closer.join();
 }
 
@@ -75,14 +91,17 @@ TEST(TraceDispatcherTest, RecordNeverBlocksAndCountsWhatItCannotQueue) {
   TraceDispatcherOptions options;
   options.queue_capacity = 5;
   TraceDispatcher dispatcher(options);  // not started: nothing drains the queue
-  for (int i = 0; i < 8; ++i) {
-    TraceItem item = Item(i);
-    dispatcher.Record(std::move(item.event), item.broker_addr);
-  }
+  for (int i = 0; i < 8; ++i) dispatcher.Record(Event(i), "127.0.0.1:1");
+  EXPECT_EQ(dispatcher.dropped(), 3u);
+  // An invalid event is refused at once, counted as failed.
+  vela::trace::TraceEvent bad = Event(9);
+  bad.status = "maybe";
+  dispatcher.Record(bad, "127.0.0.1:1");
+  EXPECT_EQ(dispatcher.failed(), 1u);
   EXPECT_EQ(dispatcher.dropped(), 3u);
   // An event with no broker known yet cannot be routed: dropped and counted too.
   TraceDispatcher fresh(options);
-  fresh.Record(Item(0).event, "");
+  fresh.Record(Event(0), "");
   EXPECT_EQ(fresh.dropped(), 1u);
 }
 

@@ -58,6 +58,14 @@ TEST(TraceRecordTest, EveryEventTypeRoundTrips) {
   }
 }
 
+TEST(TraceRecordTest, EncodingSaysWhereTheIdIs) {
+  const TraceEvent e = FullSendEvent();
+  size_t id_at = 0;
+  const std::string encoded = EncodeTraceEvent(e, &id_at);
+  EXPECT_EQ(encoded.substr(id_at, e.msg_id.size()), e.msg_id);
+  EXPECT_EQ(encoded, EncodeTraceEvent(e));
+}
+
 TEST(TraceRecordTest, UnsetFieldsStayUnset) {
   TraceEvent e;
   e.type = EventType::kConsume;
