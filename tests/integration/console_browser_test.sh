@@ -5,8 +5,11 @@
 # topic, the group's page shows its lag (4, as `vela-admin group progress` says), a search by key
 # finds the message with its properties and its body (HTML in the body stays text), its page shows
 # its trace (sent, stored, consumed by the group), a pending
-# timer and a pending transaction show on their pages. It saves a
-# screenshot of every page into OUT_DIR (printed) for people to look at.
+# timer and a pending transaction show on their pages. The broker runs with
+# consoleWriteEnabled=true: the dead-letters page of a group with two dead letters shows a Resend
+# button for each and Resend all, the group page a Reset offset form (the write routes themselves
+# are tested in http_endpoint_test.cc). It saves a screenshot of every page into OUT_DIR (printed)
+# for people to look at.
 #   console_browser_test.sh BUILD_DIR OUT_DIR
 set -euo pipefail
 BIN=$(cd "$1" && pwd)/bin
@@ -40,7 +43,8 @@ for _ in $(seq 1 100); do grep -q '^listening on' ns.out 2>/dev/null && break; s
 export VELA_NAMESRV=$(sed -n 's/^listening on //p' ns.out)
 [ -n "$VELA_NAMESRV" ] || fail "the name server did not start"
 "$BIN/vela-broker" --listen 127.0.0.1:0 --namesrv "$VELA_NAMESRV" --store-dir "$TMP/store" \
-  --set httpPort=0 --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 >b.out 2>b.log &
+  --set httpPort=0 --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 \
+  --set consoleWriteEnabled=true >b.out 2>b.log &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q '^http on' b.out 2>/dev/null && break; sleep 0.1; done
 HTTP=$(sed -n 's/^http on //p' b.out)
@@ -74,6 +78,25 @@ LAG=$("$BIN/vela-admin" --json group progress "$GROUP" | python3 -c 'import json
 "$BIN/vela-admin" topic create ConsolePayments --queues 1 --type transaction >/dev/null
 "$BIN/vela-admin" send --topic ConsolePayments --body "payment 17" --transaction unknown \
   --producer-group console-payments >/dev/null
+
+# Two dead letters: a group without retries whose consumer fails every message.
+DEAD_GROUP=console-dead
+"$BIN/vela-admin" topic create ConsoleDead --queues 1 >/dev/null
+"$BIN/vela-admin" group create "$DEAD_GROUP" --max-retries 0 >/dev/null
+"$BIN/vela-admin" send --topic ConsoleDead --key dead --body "a message nobody could consume" --count 2 >/dev/null
+"$BIN/vela-consume-probe" --namesrv "$VELA_NAMESRV" --topic ConsoleDead --group "$DEAD_GROUP" --fail-always \
+  >probe.out 2>probe.log &
+PROBE=$!
+PIDS+=($PROBE)
+for _ in $(seq 1 200); do
+  [ "$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" 2>/dev/null | wc -l)" = 2 ] && break
+  sleep 0.1
+done
+kill "$PROBE" && wait "$PROBE" || true
+DEAD_IDS=$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))')
+[ "$(echo $DEAD_IDS | wc -w)" = 2 ] || fail "want 2 dead letters of $DEAD_GROUP, got: $DEAD_IDS"
+grep -q "consoleWriteEnabled=true: the web console on .* no access control" b.log ||
+  fail "no warning at start that the console's write actions are on"
 
 # The JSON API behind the pages: answers, bounds and errors (JSON, with the right status).
 python3 - "$HTTP" "$TOPIC" "$KEY" "$ID" "$GROUP" <<'PY' || fail "JSON API"
@@ -150,18 +173,9 @@ want("/api/groups?unknown=1", 400)
 want("/api/dlq", 400)
 want("/api/transactions?limit=-1", 400)
 want("/api/timers?x=1", 400)
+want("/api/cluster", 200, lambda d: d["consoleWriteEnabled"] is True or sys.exit(d))
 print("JSON API: answers, 400s and 404s as documented")
 PY
-
-# consoleWriteEnabled=true is refused at start: the write actions are not implemented.
-set +e
-"$BIN/vela-broker" --listen 127.0.0.1:0 --store-dir "$TMP/store2" --set httpPort=-1 \
-  --set consoleWriteEnabled=true >w.out 2>w.err
-code=$?
-set -e
-[ "$code" = 2 ] || fail "consoleWriteEnabled=true: exit status $code, want 2"
-grep -q "consoleWriteEnabled" w.err && grep -q "not implemented" w.err ||
-  fail "consoleWriteEnabled=true: the error does not say why: $(cat w.err)"
 
 # page NAME HASH: dumps the DOM of http://HTTP/HASH into NAME.html and a screenshot into OUT/NAME.png.
 page() {
@@ -244,4 +258,9 @@ page transactions "#/transactions"
 dom transactions.html noerror "text:id=view=console-payments" || fail "transactions page"
 page dlq "#/dlq?group=$GROUP"
 dom dlq.html noerror || fail "dead letters page"
-echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions and dead letters render in Chromium"
+page dlq-resend "#/dlq?group=$DEAD_GROUP"
+checks=(noerror "has:data-testid=resend-all")
+for id in $DEAD_IDS; do checks+=("has:data-resend=$id"); done
+dom dlq-resend.html "${checks[@]}" || fail "dead letters page with Resend buttons"
+dom group.html "has:data-testid=reset-offset-submit" || fail "group page: no Reset offset form"
+echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions, dead letters with Resend buttons and the Reset offset form render in Chromium"
