@@ -174,9 +174,10 @@ class HttpServer::Impl {
   std::atomic<bool> acceptor_ended{false};
 
   // The whole routing, before httplib's own: method, path, query; then the route's handler.
-  HttpResponse Dispatch(const httplib::Request& req) {
-    HttpResponse response = Route(req);
-    // The JSON API answers its errors in JSON too.
+  HttpResponse Dispatch(const httplib::Request& req) { return JsonUnderApi(req, Route(req)); }
+
+  // The JSON API answers its errors in JSON too.
+  static HttpResponse JsonUnderApi(const httplib::Request& req, HttpResponse response) {
     if (response.status >= 400 && req.path.starts_with("/api/") && response.content_type.starts_with("text/plain")) {
       std::string message = response.body;
       while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -254,9 +255,11 @@ class HttpServer::Impl {
   void Answer(const httplib::Request& req, httplib::Response& res, const HttpResponse& response) {
     uint64_t suppressed = 0;
     if (response.status >= 400 && refusal_log.Allow(&suppressed)) {
+      std::string_view reason = response.body;
+      while (!reason.empty() && reason.back() == '\n') reason.remove_suffix(1);
       HttpLogger()->info("http {} {} from {}:{} refused ({}): {} ({} similar suppressed)", Printable(req.method),
-                         Printable(req.path), req.remote_addr, req.remote_port, response.status,
-                         Printable(response.body), suppressed);
+                         Printable(req.path), req.remote_addr, req.remote_port, response.status, Printable(reason),
+                         suppressed);
     }
     Fill(res, response);
   }
@@ -293,7 +296,7 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
     if (req.method == "POST") {
       auto refusal = Impl::RefusePostBeforeBody(req);
       if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
-      impl->Answer(req, res, *refusal);
+      impl->Answer(req, res, Impl::JsonUnderApi(req, *refusal));
       return httplib::Server::HandlerResponse::Handled;
     }
     impl->Answer(req, res, impl->Dispatch(req));

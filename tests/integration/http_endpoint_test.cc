@@ -507,6 +507,12 @@ TEST_F(HttpEndpointTest, ConsoleWritesResendDeadLettersAndResetOffsets) {
   EXPECT_EQ(nlohmann::json::parse(progress.out)["total_lag"], 3) << progress.out;
   ASSERT_EQ(HttpPost(broker_http_, reset, base + "&to=latest").status, 200);
   EXPECT_EQ(lag(), 0);
+  // vela-admin's RESET_OFFSET runs the same broker code.
+  auto cli = cluster_.Admin({"group", "reset-offset", group, "--topic", topic, "--to", "earliest"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(lag(), 3);
+  ASSERT_EQ(HttpPost(broker_http_, reset, base + "&to=latest").status, 200);
+  EXPECT_EQ(lag(), 0);
   ASSERT_EQ(HttpPost(broker_http_, reset, base + "&time=0").status, 200);  // before every message
   EXPECT_EQ(lag(), 3);
 }

@@ -144,6 +144,12 @@ TEST_F(HttpServerTest, RefusesOtherMethodsWith405) {
   std::string r = Exchange(port_, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
   EXPECT_EQ(StatusOf(r), 405) << r;
   EXPECT_EQ(StatusOf(Exchange(port_, "PUT /api/act HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 405);
+  // A CORS preflight is never granted: a page of another site cannot send a POST with a header of
+  // its own (the console's write header).
+  std::string preflight = Exchange(port_, "OPTIONS /api/act HTTP/1.1\r\nHost: x\r\nOrigin: http://elsewhere\r\n"
+                                          "Access-Control-Request-Method: POST\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(StatusOf(preflight), 405) << preflight;
+  EXPECT_EQ(preflight.find("Access-Control-Allow"), std::string::npos) << preflight;
 }
 
 TEST_F(HttpServerTest, RefusesMalformedQueriesAndUndeclaredParameters) {
@@ -198,6 +204,7 @@ TEST_F(HttpServerTest, GetBodiesAreNeverReadAndPostBodiesAreBounded) {
   EXPECT_EQ(StatusOf(chunked), 411) << chunked;
   std::string no_length = Exchange(port_, "POST /api/act HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   EXPECT_EQ(StatusOf(no_length), 411) << no_length;
+  EXPECT_EQ(BodyOf(no_length), "{\"error\":\"a POST needs Content-Length\"}\n");
   EXPECT_EQ(actions_.load(), 0);
   EXPECT_EQ(StatusOf(Post(port_, "/api/act", "what=x")), 200);
 }
