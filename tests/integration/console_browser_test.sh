@@ -7,11 +7,14 @@
 # its trace (sent, stored, consumed by the group), a pending
 # timer and a pending transaction show on their pages. The broker runs with
 # consoleWriteEnabled=true: the dead-letters page of a group with two dead letters shows a Resend
-# button for each and Resend all, the group page a Reset offset form (the write routes themselves
-# are tested in http_endpoint_test.cc). It saves a screenshot of every page into OUT_DIR (printed)
-# for people to look at.
+# button for each and Resend all, the group page a Reset offset form; then Chromium, driven over
+# the DevTools protocol (chromium_cdp.py), clicks Resend on one dead letter and Reset offset
+# (earliest) on the group page, and the pages show the broker's answers (the write routes' every
+# case is tested in http_endpoint_test.cc). It saves a screenshot of every page into OUT_DIR
+# (printed) for people to look at.
 #   console_browser_test.sh BUILD_DIR OUT_DIR
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$1" && pwd)/bin
 OUT=$2
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
@@ -263,4 +266,30 @@ checks=(noerror "has:data-testid=resend-all")
 for id in $DEAD_IDS; do checks+=("has:data-resend=$id"); done
 dom dlq-resend.html "${checks[@]}" || fail "dead letters page with Resend buttons"
 dom group.html "has:data-testid=reset-offset-submit" || fail "group page: no Reset offset form"
-echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions, dead letters with Resend buttons and the Reset offset form render in Chromium"
+# The write actions from the page itself. act NAME HASH SCRIPT...: the scripts' values in NAME.cdp
+# (one JSON line each), a screenshot after them in OUT/NAME.png.
+act() {
+  local name=$1 hash=$2
+  shift 2
+  timeout 90 python3 "$HERE/chromium_cdp.py" "$CHROMIUM" "$TMP/chrome-$name" "http://$HTTP/$hash" "$OUT/$name.png" "$@" \
+    >"$name.cdp" 2>"$name.cdp.err" || fail "chromium (DevTools) on $hash: $(tail -n 5 "$name.cdp.err")"
+  echo "screenshot: $OUT/$name.png (after the write action)"
+}
+FIRST=${DEAD_IDS%% *}
+act dlq-resent "#/dlq?group=$DEAD_GROUP" \
+  "waitFor('[data-resend=\"$FIRST\"]', e => e.length == 1).then(() => { document.querySelector('[data-resend=\"$FIRST\"]').click(); return 'clicked'; })" \
+  "waitFor('[data-testid=write-result]', e => e.length == 1)" \
+  "waitFor('[data-resend]', e => e.length == 1).then(() => document.querySelector('[data-resend]').getAttribute('data-resend'))"
+sed -n 2p dlq-resent.cdp | grep -q "Resent 1 dead letter(s) of $DEAD_GROUP" || fail "Resend: the page says $(cat dlq-resent.cdp)"
+[ "$(sed -n 3p dlq-resent.cdp)" = "\"${DEAD_IDS##* }\"" ] || fail "Resend: the other dead letter should be left: $(cat dlq-resent.cdp)"
+[ "$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" | wc -l)" = 1 ] || fail "Resend from the page: vela-admin still lists 2 dead letters"
+grep -q "console write from .*: dlq resend group=$DEAD_GROUP id=$FIRST: 200" b.log || fail "the resend is not logged"
+act group-reset "#/groups/$GROUP" \
+  "waitFor('[data-testid=reset-offset-submit]', e => e.length == 1).then(() => { window.confirm = () => true; document.querySelector('[data-testid=reset-offset-submit]').click(); return 'clicked'; })" \
+  "waitFor('[data-testid=write-result]', e => e.length == 1)" \
+  "waitFor('#group-lag', e => e.length == 1 && e[0].textContent === '10')"
+sed -n 2p group-reset.cdp | grep -q "Offsets of $GROUP on $TOPIC reset" || fail "Reset offset: the page says $(cat group-reset.cdp)"
+LAG=$("$BIN/vela-admin" --json group progress "$GROUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_lag"])')
+[ "$LAG" = 10 ] || fail "after Reset offset to the earliest, vela-admin group progress says lag $LAG, want 10"
+
+echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions, dead letters with Resend buttons and the Reset offset form render in Chromium; Resend and Reset offset act from the page"
