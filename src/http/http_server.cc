@@ -189,19 +189,21 @@ class HttpServer::Impl {
   HttpResponse Route(const httplib::Request& req) {
     const bool post = req.method == "POST";
     if (!post && req.method != "GET" && req.method != "HEAD") {
-      return HttpResponse::Text(405, fmt::format("method {} not allowed: only GET, HEAD and POST", Printable(req.method)));
+      return HttpResponse::Text(405,
+                                fmt::format("method {} not allowed: only GET, HEAD and POST", Printable(req.method)));
     }
     const auto& served = post ? post_routes : routes;
     auto it = served.find(req.path);
     if (it == served.end()) {
       if ((post ? routes : post_routes).contains(req.path)) {
-        return HttpResponse::Text(405, fmt::format("method {} not allowed for {}: only {}", req.method, Printable(req.path),
-                                                   post ? "GET and HEAD" : "POST"));
+        return HttpResponse::Text(405, fmt::format("method {} not allowed for {}: only {}", req.method,
+                                                   Printable(req.path), post ? "GET and HEAD" : "POST"));
       }
       return HttpResponse::Text(404, "not found: " + Printable(req.path));
     }
     const size_t q = req.target.find('?');
-    std::string_view query_string = q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1);
+    std::string_view query_string =
+        q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1);
     if (post) {
       if (!query_string.empty()) {
         return HttpResponse::Text(400, fmt::format("the parameters of POST {} go in its form body "
@@ -210,14 +212,16 @@ class HttpServer::Impl {
       }
       const std::string content_type = req.get_header_value("Content-Type");
       if (!req.body.empty() && !content_type.starts_with("application/x-www-form-urlencoded")) {
-        return HttpResponse::Text(415, fmt::format("the body of POST {} must be application/x-www-form-urlencoded, not '{}'",
+        return HttpResponse::Text(415, fmt::format("the body of POST {} must be application/x-www-form-urlencoded, "
+                                                   "not '{}'",
                                                    req.path, Printable(content_type)));
       }
       query_string = req.body;
     }
     auto query = ParseQueryString(query_string);
     if (!query.ok()) {
-      return HttpResponse::Text(400, fmt::format("bad {}: {}", post ? "form body" : "query string", query.status().message()));
+      return HttpResponse::Text(
+          400, fmt::format("bad {}: {}", post ? "form body" : "query string", query.status().message()));
     }
     for (const auto& [name, value] : *query) {
       if (!it->second.params.contains(name)) {
@@ -302,7 +306,9 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
     impl->Answer(req, res, impl->Dispatch(req));
     return httplib::Server::HandlerResponse::Handled;
   });
-  s.Post(".*", [impl](const httplib::Request& req, httplib::Response& res) { impl->Answer(req, res, impl->Dispatch(req)); });
+  s.Post(".*", [impl](const httplib::Request& req, httplib::Response& res) {
+    impl->Answer(req, res, impl->Dispatch(req));
+  });
   // What the library answers itself (a malformed request line or header, a body too large):
   // a short text saying so.
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {

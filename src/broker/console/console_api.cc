@@ -339,8 +339,8 @@ std::optional<http::HttpResponse> ConsoleApi::RefuseWrite(const http::HttpReques
              "(use vela-admin group dlq-resend / group reset-offset, or set consoleWriteEnabled=true)");
   }
   if (request.Header("x-vela-console") != kConsoleWriteHeaderValue) {  // kConsoleWriteHeader, as the server keys it
-    return http::HttpResponse::JsonError(
-        403, fmt::format("a console write request needs the header {}: {}", kConsoleWriteHeader, kConsoleWriteHeaderValue));
+    return http::HttpResponse::JsonError(403, fmt::format("a console write request needs the header {}: {}",
+                                                          kConsoleWriteHeader, kConsoleWriteHeaderValue));
   }
   return std::nullopt;
 }
