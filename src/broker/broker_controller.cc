@@ -161,6 +161,14 @@ Status BrokerController::Start() {
                                                 *retries_);
     console_api_->Register(*http_);
     VELA_RETURN_IF_ERROR(http_->Start());
+    if (options_.console_write_enabled) {
+      BrokerLogger()->warn(
+          "consoleWriteEnabled=true: the web console on {} can resend dead letters and reset consumer offsets, and "
+          "the HTTP port has no access control: bind it to a trusted address or firewall it",
+          http_->listen_address());
+    }
+  } else if (options_.console_write_enabled) {
+    BrokerLogger()->info("consoleWriteEnabled=true has no effect: HTTP is off (httpPort=-1)");
   }
   started_ = true;
   BrokerLogger()->info("broker {} ({}/{}) serving on {}, store {}, {}", options_.broker_name, options_.cluster_name,

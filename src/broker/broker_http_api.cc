@@ -88,6 +88,7 @@ http::HttpResponse BrokerHttpApi::Cluster(const http::HttpRequest&) {
       {"uptimeMs", NowEpochMs() - start_time_ms_},
       {"topics", topics_.ListTopics().size()},
       {"groups", topics_.group_count()},
+      {"consoleWriteEnabled", options_.console_write_enabled},
       {"store",
        {{"rootDir", options_.store.root_dir},
         {"flushDiskType", options_.store.flush_disk_type == store::FlushDiskType::kSync ? "SYNC_FLUSH" : "ASYNC_FLUSH"},

@@ -60,14 +60,9 @@ Result<BrokerOptions> BrokerOptions::FromConfig(const Config& c) {
   VELA_ASSIGN_OR_RETURN(o.timer, timer::TimerOptions::FromConfig(c, o.store.file_reserved_ms()));
   VELA_ASSIGN_OR_RETURN(o.transaction, transaction::TransactionOptions::FromConfig(c));
   VELA_ASSIGN_OR_RETURN(o.http, http::HttpOptions::FromConfig(c, kDefaultBrokerHttpPort, o.listen));
-  // The console is read-only until access control exists: its write actions are not built.
-  VELA_ASSIGN_OR_RETURN(bool console_write, c.GetBool("consoleWriteEnabled", false));
-  if (console_write) {
-    return Status::InvalidArgument(
-        "consoleWriteEnabled=true is not supported: the web console's write actions (dead-letter resend, "
-        "offset reset) are not implemented yet; leave it false and use vela-admin group dlq-resend / "
-        "group reset-offset");
-  }
+  // The console's write actions (resend dead letters, reset offsets): off unless asked for, since
+  // the HTTP port has no access control (the broker warns at start when they are on).
+  VELA_ASSIGN_OR_RETURN(o.console_write_enabled, c.GetBool("consoleWriteEnabled", false));
   return o;
 }
 

@@ -43,6 +43,7 @@ struct BrokerOptions {
   timer::TimerOptions timer;                       // messageDelayLevel, timerMaxDelaySec, timerRollAfterSec
   transaction::TransactionOptions transaction;     // transactionTimeOut, transactionCheckInterval, ...
   http::HttpOptions http;                          // httpPort (default 8080; 0: any; -1: off), httpThreads
+  bool console_write_enabled = false;              // consoleWriteEnabled: the console's POST routes act
 
   static Result<BrokerOptions> FromConfig(const Config& config);
 };

@@ -36,4 +36,33 @@ std::vector<QueueProgress> GroupProgress(store::MessageStore& store, const Topic
   return out;
 }
 
+Status CheckResetTarget(const std::string& to) {
+  if (!to.empty() && to != "earliest" && to != "latest") {
+    return Status::InvalidArgument("reset target must be earliest, latest or a timestamp");
+  }
+  return Status::OK();
+}
+
+Result<std::vector<QueueProgress>> ResetGroupOffsets(store::MessageStore& store, const store::TopicConfig& topic,
+                                                     const std::string& group, const std::string& to,
+                                                     int64_t timestamp_ms) {
+  VELA_RETURN_IF_ERROR(CheckResetTarget(to));
+  std::vector<QueueProgress> out;
+  for (int32_t q = 0; q < topic.read_queues; ++q) {
+    const auto qid = static_cast<uint32_t>(q);
+    const store::QueueOffset target = to == "earliest" ? store.MinQueueOffset(topic.name, qid)
+                                      : to == "latest" ? store.MaxQueueOffset(topic.name, qid)
+                                                       : store.QueueOffsetForTimestamp(topic.name, qid, timestamp_ms);
+    VELA_RETURN_IF_ERROR(store.meta().CommitOffset(group, topic.name, qid, target));
+    QueueProgress p;
+    p.topic = topic.name;
+    p.queue_id = q;
+    p.consumer_offset = target.value();
+    p.broker_offset = store.MaxQueueOffset(topic.name, qid).value();
+    p.lag = p.broker_offset - target.value();
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
 }  // namespace vela::broker

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "broker/topic_manager.h"
+#include "common/result.h"
 #include "store/message_store.h"
 
 namespace vela::broker {
@@ -26,5 +27,19 @@ struct QueueProgress {
 // store's metadata (RocksDB): call it off the io threads. Thread-safe.
 std::vector<QueueProgress> GroupProgress(store::MessageStore& store, const TopicManager& topics,
                                          const std::string& group, const std::string& topic);
+
+// OK when `to` names a reset target: "earliest", "latest", or "" (a time); else InvalidArgument.
+Status CheckResetTarget(const std::string& to);
+
+// Moves the committed offset of `group` on every readable queue of `topic` (its config) to
+// `to` = "earliest" (the queue's min offset) or "latest" (its max offset), or, when `to` is empty,
+// to the first message stored at or after `timestamp_ms`; returns each queue's new progress. What
+// `vela-admin group reset-offset` (RESET_OFFSET) and the console's POST /api/groups/reset-offset
+// do; the callers check that the topic and the group exist. InvalidArgument for another `to`, or
+// the store's error when a commit fails (the queues before it are moved). Writes the store's
+// metadata (RocksDB): call it off the io threads. Thread-safe.
+Result<std::vector<QueueProgress>> ResetGroupOffsets(store::MessageStore& store, const store::TopicConfig& topic,
+                                                     const std::string& group, const std::string& to,
+                                                     int64_t timestamp_ms);
 
 }  // namespace vela::broker

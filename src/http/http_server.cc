@@ -1,11 +1,13 @@
 #include "http/http_server.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <optional>
 
 #include <sys/socket.h>
 
@@ -107,6 +109,11 @@ std::string HttpRequest::Param(const std::string& name, const std::string& fallb
   return it == query.end() ? fallback : it->second;
 }
 
+std::string HttpRequest::Header(std::string_view lower_case_name) const {
+  auto it = headers.find(lower_case_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
 HttpResponse HttpResponse::Text(int status, std::string body) {
   HttpResponse r;
   r.status = status;
@@ -161,14 +168,16 @@ Result<HttpOptions> HttpOptions::FromConfig(const Config& config, int default_po
 class HttpServer::Impl {
  public:
   httplib::Server server;
-  std::map<std::string, RouteEntry, std::less<>> routes;
+  std::map<std::string, RouteEntry, std::less<>> routes;       // GET and HEAD
+  std::map<std::string, RouteEntry, std::less<>> post_routes;  // POST
   LogRateLimiter refusal_log{10, 1000};
   std::atomic<bool> acceptor_ended{false};
 
   // The whole routing, before httplib's own: method, path, query; then the route's handler.
-  HttpResponse Dispatch(const httplib::Request& req) {
-    HttpResponse response = Route(req);
-    // The JSON API answers its errors in JSON too.
+  HttpResponse Dispatch(const httplib::Request& req) { return JsonUnderApi(req, Route(req)); }
+
+  // The JSON API answers its errors in JSON too.
+  static HttpResponse JsonUnderApi(const httplib::Request& req, HttpResponse response) {
     if (response.status >= 400 && req.path.starts_with("/api/") && response.content_type.starts_with("text/plain")) {
       std::string message = response.body;
       while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -178,27 +187,85 @@ class HttpServer::Impl {
   }
 
   HttpResponse Route(const httplib::Request& req) {
-    if (req.method != "GET" && req.method != "HEAD") {
-      return HttpResponse::Text(405, fmt::format("method {} not allowed: only GET and HEAD", req.method));
+    const bool post = req.method == "POST";
+    if (!post && req.method != "GET" && req.method != "HEAD") {
+      return HttpResponse::Text(405,
+                                fmt::format("method {} not allowed: only GET, HEAD and POST", Printable(req.method)));
     }
-    auto it = routes.find(req.path);
-    if (it == routes.end()) return HttpResponse::Text(404, "not found: " + Printable(req.path));
+    const auto& served = post ? post_routes : routes;
+    auto it = served.find(req.path);
+    if (it == served.end()) {
+      if ((post ? routes : post_routes).contains(req.path)) {
+        return HttpResponse::Text(405, fmt::format("method {} not allowed for {}: only {}", req.method,
+                                                   Printable(req.path), post ? "GET and HEAD" : "POST"));
+      }
+      return HttpResponse::Text(404, "not found: " + Printable(req.path));
+    }
     const size_t q = req.target.find('?');
-    auto query = ParseQueryString(q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1));
-    if (!query.ok()) return HttpResponse::Text(400, "bad query string: " + std::string(query.status().message()));
+    std::string_view query_string =
+        q == std::string::npos ? std::string_view() : std::string_view(req.target).substr(q + 1);
+    if (post) {
+      if (!query_string.empty()) {
+        return HttpResponse::Text(400, fmt::format("the parameters of POST {} go in its form body "
+                                                   "(application/x-www-form-urlencoded), not in the query string",
+                                                   req.path));
+      }
+      const std::string content_type = req.get_header_value("Content-Type");
+      if (!req.body.empty() && !content_type.starts_with("application/x-www-form-urlencoded")) {
+        return HttpResponse::Text(415, fmt::format("the body of POST {} must be application/x-www-form-urlencoded, "
+                                                   "not '{}'",
+                                                   req.path, Printable(content_type)));
+      }
+      query_string = req.body;
+    }
+    auto query = ParseQueryString(query_string);
+    if (!query.ok()) {
+      return HttpResponse::Text(
+          400, fmt::format("bad {}: {}", post ? "form body" : "query string", query.status().message()));
+    }
     for (const auto& [name, value] : *query) {
       if (!it->second.params.contains(name)) {
-        return HttpResponse::Text(400, fmt::format("unknown query parameter '{}' for {}", Printable(name), req.path));
+        return HttpResponse::Text(400, fmt::format("unknown {} parameter '{}' for {}", post ? "form" : "query",
+                                                   Printable(name), req.path));
       }
     }
     HttpRequest request{req.method, req.path, std::move(query).value(),
-                        fmt::format("{}:{}", req.remote_addr, req.remote_port)};
+                        fmt::format("{}:{}", req.remote_addr, req.remote_port), {}};
+    for (const auto& [name, value] : req.headers) {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      request.headers.emplace(std::move(lower), value);
+    }
     try {
       return it->second.handler(request);
     } catch (const std::exception& e) {
       HttpLogger()->error("http {} from {} threw: {}", req.path, request.peer, e.what());
       return HttpResponse::Text(500, "internal error");
     }
+  }
+
+  // A POST is answered only once its whole body is read (see the class comment): a body the
+  // library cannot bound (no Content-Length, or a transfer encoding such as chunked, which it
+  // reads without limit) is refused before; browsers always send Content-Length.
+  static std::optional<HttpResponse> RefusePostBeforeBody(const httplib::Request& req) {
+    if (req.has_header("Transfer-Encoding")) {
+      return HttpResponse::Text(411, "a POST body needs Content-Length (no Transfer-Encoding)");
+    }
+    if (!req.has_header("Content-Length")) return HttpResponse::Text(411, "a POST needs Content-Length");
+    return std::nullopt;
+  }
+
+  // Answers `req` with `response` (a refusal logged, rate-limited).
+  void Answer(const httplib::Request& req, httplib::Response& res, const HttpResponse& response) {
+    uint64_t suppressed = 0;
+    if (response.status >= 400 && refusal_log.Allow(&suppressed)) {
+      std::string_view reason = response.body;
+      while (!reason.empty() && reason.back() == '\n') reason.remove_suffix(1);
+      HttpLogger()->info("http {} {} from {}:{} refused ({}): {} ({} similar suppressed)", Printable(req.method),
+                         Printable(req.path), req.remote_addr, req.remote_port, response.status, Printable(reason),
+                         suppressed);
+    }
+    Fill(res, response);
   }
 
   // At most 200 bytes of client input, control bytes replaced: safe to echo and to log.
@@ -227,20 +294,24 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   Impl* impl = impl_.get();
+  // GET, HEAD and every other method are routed here, before the library reads any body. A POST
+  // goes on to the library, which reads its body (bounded), then to the handler below.
   s.set_pre_routing_handler([impl](const httplib::Request& req, httplib::Response& res) {
-    HttpResponse response = impl->Dispatch(req);
-    uint64_t suppressed = 0;
-    if (response.status >= 400 && impl->refusal_log.Allow(&suppressed)) {
-      HttpLogger()->info("http {} {} from {}:{} refused ({}): {} ({} similar suppressed)", req.method,
-                         Impl::Printable(req.path), req.remote_addr, req.remote_port, response.status,
-                         Impl::Printable(response.body), suppressed);
+    if (req.method == "POST") {
+      auto refusal = Impl::RefusePostBeforeBody(req);
+      if (!refusal) return httplib::Server::HandlerResponse::Unhandled;
+      impl->Answer(req, res, Impl::JsonUnderApi(req, *refusal));
+      return httplib::Server::HandlerResponse::Handled;
     }
-    Fill(res, response);
+    impl->Answer(req, res, impl->Dispatch(req));
     return httplib::Server::HandlerResponse::Handled;
+  });
+  s.Post(".*", [impl](const httplib::Request& req, httplib::Response& res) {
+    impl->Answer(req, res, impl->Dispatch(req));
   });
   // What the library answers itself (a malformed request line or header, a body too large):
   // a short text saying so.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string text;
     switch (res.status) {
@@ -250,7 +321,12 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
       case 414: text = "request line too long"; break;
       default: text = fmt::format("error {}", res.status); break;
     }
-    res.set_content(text + "\n", "text/plain; charset=utf-8");
+    if (req.path.starts_with("/api/")) {
+      const HttpResponse json = HttpResponse::JsonError(res.status, text);
+      res.set_content(json.body, json.content_type.c_str());
+    } else {
+      res.set_content(text + "\n", "text/plain; charset=utf-8");
+    }
     return httplib::Server::HandlerResponse::Handled;
   }));
   s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
@@ -264,6 +340,10 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(const std::string& path, std::set<std::string, std::less<>> params, HttpHandler handler) {
   impl_->routes[path] = RouteEntry{std::move(params), std::move(handler)};
+}
+
+void HttpServer::PostRoute(const std::string& path, std::set<std::string, std::less<>> params, HttpHandler handler) {
+  impl_->post_routes[path] = RouteEntry{std::move(params), std::move(handler)};
 }
 
 Status HttpServer::Listen() {

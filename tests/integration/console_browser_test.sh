@@ -5,10 +5,16 @@
 # topic, the group's page shows its lag (4, as `vela-admin group progress` says), a search by key
 # finds the message with its properties and its body (HTML in the body stays text), its page shows
 # its trace (sent, stored, consumed by the group), a pending
-# timer and a pending transaction show on their pages. It saves a
-# screenshot of every page into OUT_DIR (printed) for people to look at.
+# timer and a pending transaction show on their pages. The broker runs with
+# consoleWriteEnabled=true: the dead-letters page of a group with two dead letters shows a Resend
+# button for each and Resend all, the group page a Reset offset form; then Chromium, driven over
+# the DevTools protocol (chromium_cdp.py), clicks Resend on one dead letter and Reset offset
+# (earliest) on the group page, and the pages show the broker's answers (the write routes' every
+# case is tested in http_endpoint_test.cc). It saves a screenshot of every page into OUT_DIR
+# (printed) for people to look at.
 #   console_browser_test.sh BUILD_DIR OUT_DIR
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 BIN=$(cd "$1" && pwd)/bin
 OUT=$2
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
@@ -40,7 +46,8 @@ for _ in $(seq 1 100); do grep -q '^listening on' ns.out 2>/dev/null && break; s
 export VELA_NAMESRV=$(sed -n 's/^listening on //p' ns.out)
 [ -n "$VELA_NAMESRV" ] || fail "the name server did not start"
 "$BIN/vela-broker" --listen 127.0.0.1:0 --namesrv "$VELA_NAMESRV" --store-dir "$TMP/store" \
-  --set httpPort=0 --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 >b.out 2>b.log &
+  --set httpPort=0 --set mappedFileSizeCommitLog=16m --set maxHashSlotNum=4096 --set maxIndexNum=4096 \
+  --set consoleWriteEnabled=true >b.out 2>b.log &
 PIDS+=($!)
 for _ in $(seq 1 100); do grep -q '^http on' b.out 2>/dev/null && break; sleep 0.1; done
 HTTP=$(sed -n 's/^http on //p' b.out)
@@ -74,6 +81,25 @@ LAG=$("$BIN/vela-admin" --json group progress "$GROUP" | python3 -c 'import json
 "$BIN/vela-admin" topic create ConsolePayments --queues 1 --type transaction >/dev/null
 "$BIN/vela-admin" send --topic ConsolePayments --body "payment 17" --transaction unknown \
   --producer-group console-payments >/dev/null
+
+# Two dead letters: a group without retries whose consumer fails every message.
+DEAD_GROUP=console-dead
+"$BIN/vela-admin" topic create ConsoleDead --queues 1 >/dev/null
+"$BIN/vela-admin" group create "$DEAD_GROUP" --max-retries 0 >/dev/null
+"$BIN/vela-admin" send --topic ConsoleDead --key dead --body "a message nobody could consume" --count 2 >/dev/null
+"$BIN/vela-consume-probe" --namesrv "$VELA_NAMESRV" --topic ConsoleDead --group "$DEAD_GROUP" --fail-always \
+  >probe.out 2>probe.log &
+PROBE=$!
+PIDS+=($PROBE)
+for _ in $(seq 1 200); do
+  [ "$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" 2>/dev/null | wc -l)" = 2 ] && break
+  sleep 0.1
+done
+kill "$PROBE" && wait "$PROBE" || true
+DEAD_IDS=$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" | python3 -c 'import json,sys; print(" ".join(json.loads(l)["id"] for l in sys.stdin))')
+[ "$(echo $DEAD_IDS | wc -w)" = 2 ] || fail "want 2 dead letters of $DEAD_GROUP, got: $DEAD_IDS"
+grep -q "consoleWriteEnabled=true: the web console on .* no access control" b.log ||
+  fail "no warning at start that the console's write actions are on"
 
 # The JSON API behind the pages: answers, bounds and errors (JSON, with the right status).
 python3 - "$HTTP" "$TOPIC" "$KEY" "$ID" "$GROUP" <<'PY' || fail "JSON API"
@@ -150,18 +176,9 @@ want("/api/groups?unknown=1", 400)
 want("/api/dlq", 400)
 want("/api/transactions?limit=-1", 400)
 want("/api/timers?x=1", 400)
+want("/api/cluster", 200, lambda d: d["consoleWriteEnabled"] is True or sys.exit(d))
 print("JSON API: answers, 400s and 404s as documented")
 PY
-
-# consoleWriteEnabled=true is refused at start: the write actions are not implemented.
-set +e
-"$BIN/vela-broker" --listen 127.0.0.1:0 --store-dir "$TMP/store2" --set httpPort=-1 \
-  --set consoleWriteEnabled=true >w.out 2>w.err
-code=$?
-set -e
-[ "$code" = 2 ] || fail "consoleWriteEnabled=true: exit status $code, want 2"
-grep -q "consoleWriteEnabled" w.err && grep -q "not implemented" w.err ||
-  fail "consoleWriteEnabled=true: the error does not say why: $(cat w.err)"
 
 # page NAME HASH: dumps the DOM of http://HTTP/HASH into NAME.html and a screenshot into OUT/NAME.png.
 page() {
@@ -244,4 +261,35 @@ page transactions "#/transactions"
 dom transactions.html noerror "text:id=view=console-payments" || fail "transactions page"
 page dlq "#/dlq?group=$GROUP"
 dom dlq.html noerror || fail "dead letters page"
-echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions and dead letters render in Chromium"
+page dlq-resend "#/dlq?group=$DEAD_GROUP"
+checks=(noerror "has:data-testid=resend-all")
+for id in $DEAD_IDS; do checks+=("has:data-resend=$id"); done
+dom dlq-resend.html "${checks[@]}" || fail "dead letters page with Resend buttons"
+dom group.html "has:data-testid=reset-offset-submit" || fail "group page: no Reset offset form"
+# The write actions from the page itself. act NAME HASH SCRIPT...: the scripts' values in NAME.cdp
+# (one JSON line each), a screenshot after them in OUT/NAME.png.
+act() {
+  local name=$1 hash=$2
+  shift 2
+  timeout 90 python3 "$HERE/chromium_cdp.py" "$CHROMIUM" "$TMP/chrome-$name" "http://$HTTP/$hash" "$OUT/$name.png" "$@" \
+    >"$name.cdp" 2>"$name.cdp.err" || fail "chromium (DevTools) on $hash: $(tail -n 5 "$name.cdp.err")"
+  echo "screenshot: $OUT/$name.png (after the write action)"
+}
+FIRST=${DEAD_IDS%% *}
+act dlq-resent "#/dlq?group=$DEAD_GROUP" \
+  "waitFor('[data-resend=\"$FIRST\"]', e => e.length == 1).then(() => { document.querySelector('[data-resend=\"$FIRST\"]').click(); return 'clicked'; })" \
+  "waitFor('[data-testid=write-result]', e => e.length == 1)" \
+  "waitFor('[data-resend]', e => e.length == 1).then(() => document.querySelector('[data-resend]').getAttribute('data-resend'))"
+sed -n 2p dlq-resent.cdp | grep -q "Resent 1 dead letter(s) of $DEAD_GROUP" || fail "Resend: the page says $(cat dlq-resent.cdp)"
+[ "$(sed -n 3p dlq-resent.cdp)" = "\"${DEAD_IDS##* }\"" ] || fail "Resend: the other dead letter should be left: $(cat dlq-resent.cdp)"
+[ "$("$BIN/vela-admin" --json group dlq "$DEAD_GROUP" | wc -l)" = 1 ] || fail "Resend from the page: vela-admin still lists 2 dead letters"
+grep -q "console write from .*: dlq resend group=$DEAD_GROUP id=$FIRST: 200" b.log || fail "the resend is not logged"
+act group-reset "#/groups/$GROUP" \
+  "waitFor('[data-testid=reset-offset-submit]', e => e.length == 1).then(() => { window.confirm = () => true; document.querySelector('[data-testid=reset-offset-submit]').click(); return 'clicked'; })" \
+  "waitFor('[data-testid=write-result]', e => e.length == 1)" \
+  "waitFor('#group-lag', e => e.length == 1 && e[0].textContent === '10')"
+sed -n 2p group-reset.cdp | grep -q "Offsets of $GROUP on $TOPIC reset" || fail "Reset offset: the page says $(cat group-reset.cdp)"
+LAG=$("$BIN/vela-admin" --json group progress "$GROUP" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total_lag"])')
+[ "$LAG" = 10 ] || fail "after Reset offset to the earliest, vela-admin group progress says lag $LAG, want 10"
+
+echo "console: topics, group lag 4, search by key and by id, cluster, timers, transactions, dead letters with Resend buttons and the Reset offset form render in Chromium; Resend and Reset offset act from the page"

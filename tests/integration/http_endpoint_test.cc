@@ -89,6 +89,16 @@ HttpReply HttpGet(const std::string& addr, const std::string& target) {
   return Parse(RawExchange(addr, "GET " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"));
 }
 
+// POST `form` (application/x-www-form-urlencoded) to `target`, with the console's write header
+// unless `with_write_header` is false.
+HttpReply HttpPost(const std::string& addr, const std::string& target, const std::string& form,
+                   bool with_write_header = true) {
+  return Parse(RawExchange(addr, "POST " + target + " HTTP/1.1\r\nHost: test\r\nConnection: close\r\n" +
+                                     (with_write_header ? "X-Vela-Console: write\r\n" : "") +
+                                     "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: " +
+                                     std::to_string(form.size()) + "\r\n\r\n" + form));
+}
+
 // The metrics of `addr`, parsed strictly (fails the test when the text is not valid).
 PrometheusText Scrape(const std::string& addr) {
   HttpReply r = HttpGet(addr, "/metrics");
@@ -366,6 +376,145 @@ TEST(HttpSettingsTest, BadPortsAreRefusedAndMinusOneTurnsHttpOff) {
   auto second = RunCommand({BinaryPath("vela-namesrv"), "--listen", "127.0.0.1:0", "--set", "httpPort=" + taken}, 15000);
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("cannot bind 127.0.0.1:" + taken), std::string::npos) << second.err;
+}
+
+// Issue 15, the console's write actions off (the default): the POST routes answer 403 naming the
+// setting, and /api/cluster says they are off.
+TEST_F(HttpEndpointTest, ConsoleWritesAreRefusedWhenOff) {
+  StartCluster("console-off", 1);
+  for (const auto& [target, form] : {std::pair{"/api/dlq/resend", "group=g&all=true"},
+                                     std::pair{"/api/groups/reset-offset", "group=g&topic=console-off&to=earliest"}}) {
+    HttpReply r = HttpPost(broker_http_, target, form);
+    EXPECT_EQ(r.status, 403) << target << ": " << r.body;
+    EXPECT_NE(r.body.find("\"error\""), std::string::npos) << r.body;
+    EXPECT_NE(r.body.find("consoleWriteEnabled=false"), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(nlohmann::json::parse(HttpGet(broker_http_, "/api/cluster").body)["consoleWriteEnabled"], false);
+}
+
+// Issue 15, the console's write actions on: dead letters resent by id and all (consumed again by
+// the group through the SDK), offsets reset (the lag shows again), and every refusal: no write
+// header, bad parameters, unknown group, topic or message.
+TEST_F(HttpEndpointTest, ConsoleWritesResendDeadLettersAndResetOffsets) {
+  const std::string topic = "console-writes";
+  const std::string group = "console-g";
+  StartCluster(topic, 2, {"consoleWriteEnabled=true"});
+  EXPECT_EQ(nlohmann::json::parse(HttpGet(broker_http_, "/api/cluster").body)["consoleWriteEnabled"], true);
+  ASSERT_EQ(cluster_.Admin({"group", "create", group, "--max-retries", "0"}).exit_code, 0);
+  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  ASSERT_NE(producer, nullptr);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto receipt = producer->Send(client::Message(topic, "dead-" + std::to_string(i)));
+    ASSERT_TRUE(receipt.ok()) << receipt.status().ToString();
+    ids.push_back(receipt->msg_id);
+  }
+  // The group fails every message once: with no retries each becomes a dead letter at once.
+  std::mutex mu;
+  std::multiset<std::string> delivered;
+  std::atomic<bool> failing{true};
+  auto consumer = client::PushConsumerBuilder()
+                      .SetNamesrvAddr(cluster_.namesrv_addrs())
+                      .SetGroup(group)
+                      .Subscribe(topic, client::FilterExpression::All())
+                      .SetConsumeFrom(client::ConsumeFrom::kFirst)
+                      .SetListener([&](const client::MessageView& m) {
+                        std::lock_guard lock(mu);
+                        delivered.insert(m.msg_id);
+                        return failing ? client::ConsumeResult::kFailure : client::ConsumeResult::kSuccess;
+                      })
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  auto dead_letters = [&] {
+    HttpReply r = HttpGet(broker_http_, "/api/dlq?group=" + group);
+    return r.status == 200 ? nlohmann::json::parse(r.body)["messages"].size() : 0;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return dead_letters() == 3; })) << HttpGet(broker_http_, "/api/dlq?group=" + group).body;
+  failing = false;
+  auto times_delivered = [&](const std::string& id) {
+    std::lock_guard lock(mu);
+    return delivered.count(id);
+  };
+
+  // Refusals: no header (what a form of another site sends), bad parameters, unknown names.
+  HttpReply no_header = HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=" + ids[0], false);
+  EXPECT_EQ(no_header.status, 403) << no_header.body;
+  EXPECT_NE(no_header.body.find("X-Vela-Console: write"), std::string::npos) << no_header.body;
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "id=" + ids[0]).status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group).status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=" + ids[0] + "&all=true").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&all=yes").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=not%20an%20id").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&idd=x").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend?group=" + group + "&all=true", "").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=no-such-group&all=true").status, 404);
+  HttpReply unknown_id = HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=" + std::string(32, '0'));
+  EXPECT_EQ(unknown_id.status, 404) << unknown_id.body;
+  EXPECT_EQ(HttpGet(broker_http_, "/api/dlq/resend?group=" + group + "&all=true").status, 405);
+  EXPECT_EQ(dead_letters(), 3u);  // none of these resent anything
+
+  // Resend one by id: the group consumes it again (through %RETRY%<group>).
+  HttpReply one = HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=" + ids[0]);
+  ASSERT_EQ(one.status, 200) << one.body;
+  auto one_json = nlohmann::json::parse(one.body);
+  EXPECT_EQ(one_json["resent"], 1) << one.body;
+  EXPECT_EQ(one_json["ids"], nlohmann::json::array({ids[0]})) << one.body;
+  EXPECT_TRUE(WaitUntil([&] { return times_delivered(ids[0]) == 2; })) << times_delivered(ids[0]);
+  EXPECT_EQ(dead_letters(), 2u);
+  EXPECT_EQ(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&id=" + ids[0]).status, 404);  // once
+  // Resend all: the other two.
+  HttpReply all = HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&all=true");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(nlohmann::json::parse(all.body)["resent"], 2) << all.body;
+  EXPECT_TRUE(WaitUntil([&] { return times_delivered(ids[1]) == 2 && times_delivered(ids[2]) == 2; }));
+  EXPECT_EQ(dead_letters(), 0u);
+  EXPECT_EQ(nlohmann::json::parse(HttpPost(broker_http_, "/api/dlq/resend", "group=" + group + "&all=true").body)["resent"], 0);
+  (*consumer)->Shutdown();
+
+  // Reset offsets: the group consumed the topic (lag 0); back to the earliest, its lag is 3 again.
+  auto lag = [&] {
+    HttpReply r = HttpGet(broker_http_, "/api/groups?name=" + group);
+    if (r.status != 200) return int64_t{-1};
+    const auto doc = nlohmann::json::parse(r.body);
+    for (const auto& t : doc["groups"][0]["topics"]) {
+      if (t["topic"] == topic) return t["lag"].get<int64_t>();
+    }
+    return int64_t{-1};
+  };
+  ASSERT_TRUE(WaitUntil([&] { return lag() == 0; })) << HttpGet(broker_http_, "/api/groups?name=" + group).body;
+  const std::string reset = "/api/groups/reset-offset";
+  const std::string base = "group=" + group + "&topic=" + topic;
+  EXPECT_EQ(HttpPost(broker_http_, reset, base + "&to=earliest", false).status, 403);
+  EXPECT_EQ(HttpPost(broker_http_, reset, base + "&to=middle").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, base).status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, base + "&to=earliest&time=0").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, base + "&time=-5").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, base + "&time=12x").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, "group=" + group + "&to=earliest").status, 400);
+  EXPECT_EQ(HttpPost(broker_http_, reset, "group=" + group + "&topic=NoSuchTopic&to=earliest").status, 404);
+  EXPECT_EQ(HttpPost(broker_http_, reset, "group=no-such-group&topic=" + topic + "&to=earliest").status, 404);
+  EXPECT_EQ(lag(), 0);  // none of these moved anything
+  HttpReply earliest = HttpPost(broker_http_, reset, base + "&to=earliest");
+  ASSERT_EQ(earliest.status, 200) << earliest.body;
+  auto queues = nlohmann::json::parse(earliest.body)["queues"];
+  ASSERT_EQ(queues.size(), 2u) << earliest.body;
+  int64_t reset_lag = 0;
+  for (const auto& q : queues) reset_lag += q["lag"].get<int64_t>();
+  EXPECT_EQ(reset_lag, 3) << earliest.body;
+  EXPECT_EQ(lag(), 3);
+  auto progress = cluster_.Admin({"--json", "group", "progress", group, "--topic", topic});
+  ASSERT_EQ(progress.exit_code, 0) << progress.err;
+  EXPECT_EQ(nlohmann::json::parse(progress.out)["total_lag"], 3) << progress.out;
+  ASSERT_EQ(HttpPost(broker_http_, reset, base + "&to=latest").status, 200);
+  EXPECT_EQ(lag(), 0);
+  // vela-admin's RESET_OFFSET runs the same broker code.
+  auto cli = cluster_.Admin({"group", "reset-offset", group, "--topic", topic, "--to", "earliest"});
+  ASSERT_EQ(cli.exit_code, 0) << cli.err;
+  EXPECT_EQ(lag(), 3);
+  ASSERT_EQ(HttpPost(broker_http_, reset, base + "&to=latest").status, 200);
+  EXPECT_EQ(lag(), 0);
+  ASSERT_EQ(HttpPost(broker_http_, reset, base + "&time=0").status, 200);  // before every message
+  EXPECT_EQ(lag(), 3);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "broker/group_progress.h"
 #include "broker/http_api_support.h"
+#include "broker/logger.h"
 #include "broker/processors/query_processor.h"
 #include "common/message_record.h"
 #include "common/text_encoding.h"
@@ -149,6 +150,11 @@ void ConsoleApi::Register(http::HttpServer& server) {
   server.Route("/api/transactions", {"limit"}, [this](const http::HttpRequest& r) { return Transactions(r); });
   server.Route("/api/dlq", {"group", "limit", "from"}, [this](const http::HttpRequest& r) { return DeadLetters(r); });
   server.Route("/api/trace", {"id"}, [this](const http::HttpRequest& r) { return Trace(r); });
+  // Registered whether writes are on or off: off, they answer 403 naming the setting.
+  server.PostRoute("/api/dlq/resend", {"group", "id", "all"},
+                   [this](const http::HttpRequest& r) { return ResendDeadLetters(r); });
+  server.PostRoute("/api/groups/reset-offset", {"group", "topic", "to", "time"},
+                   [this](const http::HttpRequest& r) { return ResetOffset(r); });
 }
 
 http::HttpResponse ConsoleApi::Page(const http::HttpRequest&) {
@@ -319,6 +325,98 @@ http::HttpResponse ConsoleApi::DeadLetters(const http::HttpRequest& request) {
                  {"nextOffset", page->more ? nlohmann::json(page->next_offset) : nlohmann::json(nullptr)},
                  {"more", page->more},
                  {"undecodable", corrupt}});
+}
+
+std::optional<http::HttpResponse> ConsoleApi::RefuseWrite(const http::HttpRequest& request) const {
+  if (!options_.console_write_enabled) {
+    return http::HttpResponse::JsonError(
+        403, "the console's write actions are off: the broker runs with consoleWriteEnabled=false "
+             "(use vela-admin group dlq-resend / group reset-offset, or set consoleWriteEnabled=true)");
+  }
+  if (request.Header("x-vela-console") != kConsoleWriteHeaderValue) {  // kConsoleWriteHeader, as the server keys it
+    return http::HttpResponse::JsonError(403, fmt::format("a console write request needs the header {}: {}",
+                                                          kConsoleWriteHeader, kConsoleWriteHeaderValue));
+  }
+  return std::nullopt;
+}
+
+http::HttpResponse ConsoleApi::LogWrite(const http::HttpRequest& request, const std::string& action,
+                                        http::HttpResponse response) const {
+  std::string result = response.body;
+  while (!result.empty() && result.back() == '\n') result.pop_back();
+  BrokerLogger()->info("console write from {}: {}: {} {}", request.peer, action, response.status, result);
+  return response;
+}
+
+http::HttpResponse ConsoleApi::ResendDeadLetters(const http::HttpRequest& request) {
+  if (auto refused = RefuseWrite(request)) return *refused;
+  const std::string group = request.Param("group");
+  const bool all = request.query.contains("all");
+  const std::string id = request.Param("id");
+  const std::string action = fmt::format("dlq resend group={} {}", group, all ? "all" : "id=" + id);
+  auto answer = [&](http::HttpResponse response) { return LogWrite(request, action, std::move(response)); };
+  if (group.empty()) return answer(http::HttpResponse::JsonError(400, "resend needs group=G"));
+  if (Status valid = ValidateGroupName(group); !valid.ok()) return answer(JsonError(400, valid));
+  if (all == request.query.contains("id")) {
+    return answer(http::HttpResponse::JsonError(400, "resend needs either id=ID or all=true"));
+  }
+  if (all && request.Param("all") != "true") return answer(http::HttpResponse::JsonError(400, "all must be true"));
+  if (!all) {
+    if (Status valid = ValidateMessageId(id); !valid.ok()) return answer(JsonError(400, valid));
+  }
+  if (!topics_.GetGroup(group)) {
+    return answer(http::HttpResponse::JsonError(404, fmt::format("no group {} on this broker", group)));
+  }
+  auto result = retries_.Resend(group, id, all);
+  if (!result.ok()) {
+    // NotFound: no dead-letter topic, or no such dead letter left; with all=true nothing to resend.
+    if (result.status().code() == StatusCode::kNotFound) {
+      if (all) return answer(JsonOk({{"group", group}, {"resent", 0}, {"ids", nlohmann::json::array()}}));
+      return answer(JsonError(404, result.status()));
+    }
+    if (result.status().code() == StatusCode::kInvalidArgument) return answer(JsonError(400, result.status()));
+    return answer(JsonError(500, result.status()));
+  }
+  return answer(JsonOk({{"group", group}, {"resent", result->resent}, {"ids", result->msg_ids}}));
+}
+
+http::HttpResponse ConsoleApi::ResetOffset(const http::HttpRequest& request) {
+  if (auto refused = RefuseWrite(request)) return *refused;
+  const std::string group = request.Param("group");
+  const std::string topic = request.Param("topic");
+  const bool by_time = request.query.contains("time");
+  const std::string to = request.Param("to");
+  const std::string action = fmt::format("reset offset group={} topic={} {}", group, topic,
+                                         by_time ? "time=" + request.Param("time") : "to=" + to);
+  auto answer = [&](http::HttpResponse response) { return LogWrite(request, action, std::move(response)); };
+  if (group.empty() || topic.empty()) {
+    return answer(http::HttpResponse::JsonError(400, "reset-offset needs group=G and topic=T"));
+  }
+  if (Status valid = ValidateGroupName(group); !valid.ok()) return answer(JsonError(400, valid));
+  if (Status valid = ValidateTopicName(topic); !valid.ok()) return answer(JsonError(400, valid));
+  if (by_time == request.query.contains("to")) {
+    return answer(http::HttpResponse::JsonError(400, "reset-offset needs either to=earliest|latest or time=EPOCH_MS"));
+  }
+  if (!by_time && to != "earliest" && to != "latest") {
+    return answer(http::HttpResponse::JsonError(400, "to must be earliest or latest"));
+  }
+  auto time = IntParam(request, "time", 0, 0, INT64_MAX);
+  if (!time.ok()) return answer(JsonError(400, time.status()));
+  auto config = topics_.GetTopic(topic);
+  if (!config) return answer(http::HttpResponse::JsonError(404, fmt::format("no topic {} on this broker", topic)));
+  if (!topics_.GetGroup(group)) {
+    return answer(http::HttpResponse::JsonError(404, fmt::format("no group {} on this broker", group)));
+  }
+  auto queues = ResetGroupOffsets(store_, *config, group, by_time ? "" : to, *time);
+  if (!queues.ok()) return answer(JsonError(500, queues.status()));
+  nlohmann::json list = nlohmann::json::array();
+  for (const QueueProgress& q : *queues) {
+    list.push_back({{"queueId", q.queue_id},
+                    {"brokerOffset", q.broker_offset},
+                    {"consumerOffset", q.consumer_offset},
+                    {"lag", q.lag}});
+  }
+  return answer(JsonOk({{"group", group}, {"topic", topic}, {"queues", std::move(list)}}));
 }
 
 }  // namespace vela::broker

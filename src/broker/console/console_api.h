@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -39,11 +40,20 @@ inline constexpr int64_t kMaxTraceEvents = 1000;          // /api/trace: events 
 //   GET /api/dlq           ?group=G[&limit=N][&from=OFFSET]: the group's dead letters
 //   GET /api/trace         ?id=ID: the trace events of a traced message recorded on this broker
 //                          (RMQ_SYS_TRACE_TOPIC by key), in timeline order, as `message trace`
-// It reuses the services the admin requests use (GroupProgress, LookUpMessageRecord, the timer,
-// transaction and retry services); every answer is bounded (the k* limits above); a malformed
-// parameter is a 400 and an unknown group, topic or message a 404, each a JSON {"error"}. Handlers
-// run on the HTTP threads and only call thread-safe services. Everything passed in must outlive
-// the server's Stop. There are no write routes (consoleWriteEnabled=true is refused at startup).
+// and the write routes (parameters in a form body, application/x-www-form-urlencoded):
+//   POST /api/dlq/resend           group=G and id=ID or all=true: resends dead letters into
+//                                  %RETRY%G (RetryService::Resend, as DEAD_LETTER_RESEND)
+//   POST /api/groups/reset-offset  group=G&topic=T and to=earliest|latest or time=EPOCH_MS: moves
+//                                  the group's offsets (ResetGroupOffsets, as RESET_OFFSET)
+// The write routes act only when consoleWriteEnabled=true (else 403 naming the setting) and only
+// for a request carrying the header `X-Vela-Console: write` (else 403): a page of another site
+// cannot send it without a CORS preflight, which this server never grants, so a cross-site form
+// cannot trigger them. Every write request is logged (peer, action, result) at info level.
+// It reuses the services the admin requests use (GroupProgress, LookUpMessageRecord,
+// ResetGroupOffsets, the timer, transaction and retry services); every answer is bounded (the k*
+// limits above); a malformed parameter is a 400 and an unknown group, topic or message a 404, each
+// a JSON {"error"}. Handlers run on the HTTP threads and only call thread-safe services.
+// Everything passed in must outlive the server's Stop.
 class ConsoleApi {
  public:
   ConsoleApi(const BrokerOptions& options, store::MessageStore& store, TopicManager& topics, ClientManager& clients,
@@ -60,8 +70,16 @@ class ConsoleApi {
   http::HttpResponse Transactions(const http::HttpRequest& request);
   http::HttpResponse DeadLetters(const http::HttpRequest& request);
   http::HttpResponse Trace(const http::HttpRequest& request);
+  http::HttpResponse ResendDeadLetters(const http::HttpRequest& request);
+  http::HttpResponse ResetOffset(const http::HttpRequest& request);
 
  private:
+  // Why a write request may not act (403: writes off, or the header missing), or nullopt.
+  std::optional<http::HttpResponse> RefuseWrite(const http::HttpRequest& request) const;
+  // Logs a write request's outcome at info level and returns `response`.
+  http::HttpResponse LogWrite(const http::HttpRequest& request, const std::string& action,
+                              http::HttpResponse response) const;
+
   const BrokerOptions& options_;
   store::MessageStore& store_;
   TopicManager& topics_;
@@ -70,6 +88,11 @@ class ConsoleApi {
   transaction::TransactionService& transactions_;
   retry::RetryService& retries_;
 };
+
+// The header (and its value) a console write request must carry: a page of another site cannot
+// send it without a CORS preflight.
+inline constexpr const char* kConsoleWriteHeader = "X-Vela-Console";
+inline constexpr const char* kConsoleWriteHeaderValue = "write";
 
 // The console's HTML page (src/broker/console/index.html, embedded at build time).
 std::string_view ConsolePageHtml();

@@ -250,27 +250,21 @@ void AdminProcessor::HandleResetOffset(net::RequestContext rc, net::Frame frame)
   const auto& req = frame.header.reset_offset_request();
   auto topic = topics_.GetTopic(req.topic());
   if (!topic) return rc.ReplyError(resolver_.TopicMissing(req.topic()));
-  if (!req.to().empty() && req.to() != "earliest" && req.to() != "latest") {
-    return rc.ReplyError(Status::InvalidArgument("reset target must be earliest, latest or a timestamp"));
-  }
+  // Checked before the group is resolved: a bad request auto-creates no group.
+  if (Status valid = CheckResetTarget(req.to()); !valid.ok()) return rc.ReplyError(valid);
   auto g = resolver_.ResolveGroup(req.group(), rc.peer());
   if (!g.ok()) return rc.ReplyError(g.status());
+  auto queues = ResetGroupOffsets(store_, *topic, req.group(), req.to(), req.timestamp_ms());
+  if (!queues.ok()) return rc.ReplyError(queues.status());
   v1::Header resp;
   auto* out = resp.mutable_reset_offset_response();
-  for (int32_t q = 0; q < topic->read_queues; ++q) {
-    auto qid = static_cast<uint32_t>(q);
-    const store::QueueOffset target = req.to() == "earliest" ? store_.MinQueueOffset(req.topic(), qid)
-                                      : req.to() == "latest"
-                                          ? store_.MaxQueueOffset(req.topic(), qid)
-                                          : store_.QueueOffsetForTimestamp(req.topic(), qid, req.timestamp_ms());
-    Status s = store_.meta().CommitOffset(req.group(), req.topic(), qid, target);
-    if (!s.ok()) return rc.ReplyError(s);
+  for (const QueueProgress& q : *queues) {
     auto* p = out->add_queues();
-    p->set_topic(req.topic());
-    p->set_queue_id(q);
-    p->set_consumer_offset(target.value());
-    p->set_broker_offset(store_.MaxQueueOffset(req.topic(), qid).value());
-    p->set_lag(p->broker_offset() - target.value());
+    p->set_topic(q.topic);
+    p->set_queue_id(q.queue_id);
+    p->set_consumer_offset(q.consumer_offset);
+    p->set_broker_offset(q.broker_offset);
+    p->set_lag(q.lag);
   }
   BrokerLogger()->info("offsets of group {} on topic {} reset by {}", req.group(), req.topic(), rc.peer());
   rc.Reply(Status::OK(), std::move(resp));
