@@ -5,15 +5,17 @@
 #   bench/consumption.sh                 # 200,000 messages per drain, 50,000 send-backs
 #   COUNT=20000 RETRY_COUNT=5000 bench/consumption.sh
 #   SKIP_BUILD=1 BUILD=build bench/consumption.sh
+#   KEYS=1000 bench/consumption.sh       # every message keyed (sharding key key-<i mod 1000>)
 #
 # What it does, all on 127.0.0.1, with the Release build in $BUILD (default build-bench, built first):
 #   1. a fresh name server, broker ($FLUSH, default ASYNC_FLUSH; messageDelayLevel 100 ms steps so a
 #      retry comes back at once) and store;
 #   2. W2 three times, each on a fresh topic of 8 queues and a fresh group, the broker settled (under
 #      2 % of a core over 2 s) before each: `vela-bench consume --count $COUNT` with a concurrent
-#      clustering consumer, then with --orderly (broker queue locks; the backlog has no sharding key,
-#      so each queue is one key: one message at a time per queue), then with --broadcast (offsets in
-#      a temporary local directory);
+#      clustering consumer, then with --orderly (broker queue locks, order kept per sharding key;
+#      with KEYS=0, the default, the backlog has no sharding key, so each queue is one key: one
+#      message at a time per queue; with KEYS=N message i has the key key-<i mod N>, for all three
+#      drains), then with --broadcast (offsets in a temporary local directory);
 #   3. `vela-bench retry --count $RETRY_COUNT`: every message's first delivery fails, so each is sent
 #      back (CONSUMER_SEND_BACK), stored through the timer into %RETRY%<group> and consumed again;
 #   4. prints the three drain rates, the ratios orderly/concurrent and broadcast/concurrent (issue
@@ -29,6 +31,7 @@ COUNT=${COUNT:-200000}
 RETRY_COUNT=${RETRY_COUNT:-50000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
 SIZE=${SIZE:-1024}
+KEYS=${KEYS:-0}
 
 build_release
 PIDS=()
@@ -51,12 +54,15 @@ done
 echo "$("$BIN/vela-broker" --version 2> /dev/null || echo "commit $(git -C "$ROOT" rev-parse --short HEAD)"), broker $BROKER pid $BROKER_PID, $FLUSH, out $OUT" >&2
 
 BENCH=("$BIN/vela-bench" --namesrv "$NAMESRV" --json)
+KEYED=(--sharding-keys "$KEYS")
 settle "$BROKER_PID"
-"${BENCH[@]}" consume --topic Concurrent --group ConcurrentBench --count "$COUNT" --size "$SIZE" > "$OUT/concurrent.json"
+"${BENCH[@]}" consume --topic Concurrent --group ConcurrentBench --count "$COUNT" --size "$SIZE" "${KEYED[@]}" \
+  > "$OUT/concurrent.json"
 settle "$BROKER_PID"
-"${BENCH[@]}" consume --topic Orderly --group OrderlyBench --count "$COUNT" --size "$SIZE" --orderly > "$OUT/orderly.json"
+"${BENCH[@]}" consume --topic Orderly --group OrderlyBench --count "$COUNT" --size "$SIZE" "${KEYED[@]}" \
+  --orderly > "$OUT/orderly.json"
 settle "$BROKER_PID"
-"${BENCH[@]}" consume --topic Broadcast --group BroadcastBench --count "$COUNT" --size "$SIZE" --broadcast \
+"${BENCH[@]}" consume --topic Broadcast --group BroadcastBench --count "$COUNT" --size "$SIZE" "${KEYED[@]}" --broadcast \
   > "$OUT/broadcast.json"
 settle "$BROKER_PID"
 "${BENCH[@]}" retry --topic Retry --group RetryBench --count "$RETRY_COUNT" --size "$SIZE" > "$OUT/retry.json"
@@ -69,6 +75,7 @@ def load(name):
 c, o, b, r = load("concurrent"), load("orderly"), load("broadcast"), load("retry")
 for name, j in (("concurrent", c), ("orderly", o), ("broadcast", b)):
     print(f"W2 drain {name:>10}: {j['msgs_per_s']:>10,.0f} msgs/s ({j['received']} received, missing {j['missing']}, "
+          f"sharding keys {j.get('sharding_keys', 0)}, "
           f"dupes {j['dupes']}, errors {j['errors']})")
 print(f"ratio orderly/concurrent {o['msgs_per_s']/c['msgs_per_s']:.2f}x, "
       f"broadcast/concurrent {b['msgs_per_s']/c['msgs_per_s']:.2f}x (aim: at least 0.8x)")

@@ -26,14 +26,14 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
     if (settings.trace) builder.EnableTrace();
     auto tx_producer = builder.Build();
     if (!tx_producer.ok()) return tx_producer.status();
-    std::unique_ptr<BenchProducer> bench(new BenchProducer(settings.topic, nullptr, std::move(on_ack)));
+    std::unique_ptr<BenchProducer> bench(new BenchProducer(settings.topic, nullptr, std::move(on_ack), 0));
     bench->StartTransactionSenders(std::move(tx_producer).value(), settings.transaction_senders);
     return bench;
   }
   auto producer = BuildBenchSdkProducer(settings);
   if (!producer.ok()) return producer.status();
   return std::unique_ptr<BenchProducer>(
-      new BenchProducer(settings.topic, std::move(producer).value(), std::move(on_ack)));
+      new BenchProducer(settings.topic, std::move(producer).value(), std::move(on_ack), settings.sharding_keys));
 }
 
 client::StatusOr<std::unique_ptr<client::Producer>> BuildBenchSdkProducer(const ClientSettings& settings) {
@@ -49,8 +49,12 @@ client::StatusOr<std::unique_ptr<client::Producer>> BuildBenchSdkProducer(const 
   return builder.Build();
 }
 
-BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack)
-    : topic_(std::move(topic)), producer_(std::move(producer)), on_ack_(std::move(on_ack)) {}
+BenchProducer::BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack,
+                             int64_t sharding_keys)
+    : topic_(std::move(topic)),
+      sharding_keys_(sharding_keys),
+      producer_(std::move(producer)),
+      on_ack_(std::move(on_ack)) {}
 
 BenchProducer::~BenchProducer() { Shutdown(); }
 
@@ -92,6 +96,9 @@ void BenchProducer::Publish(std::string body, uint64_t token, int64_t deliver_at
   }
   client::Message message(topic_, std::move(body));
   message.deliver_at_ms = deliver_at_ms;
+  if (sharding_keys_ > 0) {
+    message.sharding_key = "key-" + std::to_string(token % static_cast<uint64_t>(sharding_keys_));
+  }
   producer_->SendAsync(std::move(message),
                        [this, token](const client::Status& status, const client::SendReceipt& receipt) {
                          Complete(token, status, receipt);

@@ -44,6 +44,9 @@ struct ClientSettings {
   int transaction_senders = 1;
   // --trace: producers and consumers with EnableTrace (events to RMQ_SYS_TRACE_TOPIC).
   bool trace = false;
+  // --sharding-keys N: message with token i carries the sharding key "key-<i mod N>" (the SDK
+  // picks its queue from the key; an orderly consumer keeps order per key); 0: no key.
+  int64_t sharding_keys = 0;
 };
 
 // BenchProducer publishes through one vela::client::Producer (one connection per broker) and
@@ -84,7 +87,8 @@ class BenchProducer {
   void Shutdown();
 
  private:
-  BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack);
+  BenchProducer(std::string topic, std::unique_ptr<client::Producer> producer, AckHandler on_ack,
+                int64_t sharding_keys);
   // Queues the outcome of one send (any thread).
   void Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt);
   // Transaction mode: starts `senders` threads that send and commit what Publish queues.
@@ -100,6 +104,7 @@ class BenchProducer {
   bool tx_stop_ = false;                                   // GUARDED_BY(tx_mu_)
 
   const std::string topic_;
+  const int64_t sharding_keys_;  // ClientSettings::sharding_keys
   std::unique_ptr<client::Producer> producer_;
   const AckHandler on_ack_;
   std::mutex mu_;

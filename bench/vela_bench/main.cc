@@ -3,6 +3,7 @@
 //   vela-bench consume --topic T --group G --count 200000 --json
 //   vela-bench e2e --topic T --group G --rate 5000 --duration 10 --json
 //   vela-bench consume ... --orderly | --broadcast     # W2 with an orderly or broadcasting consumer
+//   vela-bench produce|consume ... --sharding-keys N   # messages keyed key-<i mod N>
 //   vela-bench retry --topic T --group G --count 20000  # send-backs per second (bench/consumption.sh)
 // Definitions and computations follow ../shared/peers/src/main.cpp (docs/performance.md lists
 // every difference). Prints one line (or one JSON object with --json) on stdout.
@@ -136,6 +137,14 @@ int Main(int argc, char** argv) {
   auto* consume_broadcast =
       consume->add_flag("--broadcast", options.broadcast, "broadcasting consumer (offsets in a temporary local dir)");
   consume_broadcast->excludes("--orderly");
+  for (auto* sub : {produce, consume}) {
+    sub->add_option("--sharding-keys", options.client.sharding_keys,
+                    "message i carries the sharding key key-<i mod N> (its queue follows the key; an orderly "
+                    "consumer keeps order per key); 0: none")
+        ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+  }
+  produce->get_option("--sharding-keys")->excludes("--transaction");
   auto* retry = app.add_subcommand(
       "retry", "a backlog of --count whose first deliveries all fail: send-backs per second, all come back");
   add_common(retry);

@@ -307,6 +307,7 @@ nlohmann::json RunProduce(const RunOptions& options) {
   j["window"] = options.window;
   j["connections"] = options.connections;
   j["trace"] = options.client.trace;
+  j["sharding_keys"] = options.client.sharding_keys;
   if (options.client.trace && !options.client.transaction) j["trace_dropped"] = r.trace_dropped;
   j["send_api"] = options.client.transaction                      ? "SendInTransaction"
                   : options.sync_send && options.window == 1 ? "Send"
@@ -389,6 +390,7 @@ nlohmann::json RunConsume(const RunOptions& options) {
   j["malformed"] = malformed.load();
   j["broker_addr"] = fill.broker_addr;
   j["mode"] = options.broadcast ? "broadcast" : options.client.orderly ? "orderly" : "concurrent";
+  j["sharding_keys"] = options.client.sharding_keys;
   // Where the drain's time went: until the first message (consumer start, route, rebalance, first
   // pull), and after the last one (shutdown, offset commit). Diagnostics; peerbench has neither.
   auto ms = [](int64_t ns) { return Round3(static_cast<double>(ns) / 1e6); };

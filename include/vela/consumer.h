@@ -130,7 +130,9 @@ struct PushConsumerOptions {
   // tools that only peek.
   bool commit_offsets = true;
 
-  // Orderly consumption (see PushConsumer). consume_threads 0 means 1 here.
+  // Orderly consumption (see PushConsumer). With consume_threads 0, the keys a pulled batch wakes
+  // are consumed on the network thread, and keys resumed later (after a retry pause, a lock wait,
+  // or 64 messages of one key in a row) on one consume thread.
   bool orderly = false;
   // Orderly: failed deliveries of a message retried in place before it goes to the dead-letter
   // topic (%DLQ%<group>; broadcasting: skipped). 0: the first failure dead-letters it. Concurrent

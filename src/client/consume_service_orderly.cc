@@ -1,6 +1,8 @@
 #include "client/consume_service_orderly.h"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include <asio/post.hpp>
 
@@ -16,7 +18,9 @@ constexpr int kMessagesPerTask = 64;
 }  // namespace
 
 OrderlyConsumeService::OrderlyConsumeService(ConsumerContext& ctx)
-    : ctx_(ctx), pool_(ctx.options.consume_threads == 0 ? 1 : ctx.options.consume_threads) {}
+    : ctx_(ctx),
+      threads_(ctx.options.consume_threads == 0 ? 1 : ctx.options.consume_threads),
+      pool_(threads_) {}
 
 void OrderlyConsumeService::Shutdown() { pool_.join(); }
 
@@ -29,7 +33,23 @@ void OrderlyConsumeService::Submit(const std::shared_ptr<ProcessQueue>& pq, std:
       if (pq->backlog.Add(std::move(m), &key)) started.push_back(std::move(key));
     }
   }
-  for (const auto& key : started) PostKey(pq, key);
+  if (started.empty()) return;
+  if (ctx_.options.consume_threads == 0) {  // asked for: the keys this batch woke run here, on the network thread
+    for (const auto& key : started) RunKey(pq, key);
+    return;
+  }
+  // One task per consume thread, not one per key: a batch of many keys is handed over with a few
+  // wake-ups, and each key still has exactly one worker.
+  const size_t tasks = std::min(started.size(), threads_);
+  const size_t per_task = (started.size() + tasks - 1) / tasks;
+  for (size_t first = 0; first < started.size(); first += per_task) {
+    std::vector<std::string> keys(std::make_move_iterator(started.begin() + static_cast<ptrdiff_t>(first)),
+                                  std::make_move_iterator(started.begin() + static_cast<ptrdiff_t>(
+                                                              std::min(started.size(), first + per_task))));
+    asio::post(pool_, [this, pq, keys = std::move(keys)] {
+      for (const std::string& key : keys) RunKey(pq, key);
+    });
+  }
 }
 
 bool OrderlyConsumeService::WaitIdle(const std::shared_ptr<ProcessQueue>& pq, int64_t timeout_ms) {

@@ -23,6 +23,9 @@ namespace vela::client {
 // (its offset may be committed) only after success, an acknowledged dead letter or a broadcast
 // skip. Orderly clustering consumes only while the queue's lock is valid: a worker finding it
 // lapsed waits (the key keeps its place) until the lock is renewed or the queue is dropped.
+// With consume_threads 0, the keys a pulled batch wakes run on the network thread that delivered
+// it (no hand-off, as the concurrent service does with 0); a key resumed later (after a retry
+// pause, a lock wait, or kMessagesPerTask messages in a row) runs on one consume thread.
 // Thread-safe.
 class OrderlyConsumeService final : public ConsumeService {
  public:
@@ -43,6 +46,7 @@ class OrderlyConsumeService final : public ConsumeService {
   void FinishFront(const std::shared_ptr<ProcessQueue>& pq, const std::string& key);
 
   ConsumerContext& ctx_;
+  const size_t threads_;  // of pool_
   asio::thread_pool pool_;
 };
 

@@ -99,6 +99,51 @@ TEST(OrderlyConsumeTest, KeysAreSerializedInOffsetOrderAndDifferentKeysRunInPara
   EXPECT_EQ(total, static_cast<size_t>(kMessages));
 }
 
+// consume_threads 0: the keys a batch wakes run on the delivering thread; a key resumed later (a
+// retry after a failure, or more than 64 messages of one key in a row) goes on on the one
+// consume thread; order per key holds throughout.
+TEST(OrderlyConsumeTest, WithZeroConsumeThreadsWokenKeysRunOnTheDeliveringThread) {
+  const std::thread::id delivering = std::this_thread::get_id();
+  std::mutex mu;
+  std::map<std::string, std::vector<int64_t>> order;
+  std::map<std::string, std::set<std::thread::id>> threads;
+  bool failed_once = false;
+  auto listener = [&](const MessageView& m) {
+    const std::string key = m.properties.at("SHARDING_KEY");
+    std::lock_guard lock(mu);
+    if (key == "retry" && !failed_once) {
+      failed_once = true;
+      return ConsumeResult::kFailure;  // retried in place, after the suspend time
+    }
+    order[key].push_back(m.queue_offset);
+    threads[key].insert(std::this_thread::get_id());
+    return ConsumeResult::kSuccess;
+  };
+  PushConsumerOptions options = OrderlyOptions();
+  options.consume_threads = 0;
+  TestConsumer consumer(options, listener);
+  auto& service = consumer.Use<OrderlyConsumeService>();
+  auto pq = LockedQueue();
+  std::vector<MessageView> batch;
+  int64_t offset = 0;
+  for (int i = 0; i < 8; ++i) batch.push_back(MakeMessage("127.0.0.1:1", offset++, "k" + std::to_string(i)));
+  batch.push_back(MakeMessage("127.0.0.1:1", offset++, "retry"));
+  batch.push_back(MakeMessage("127.0.0.1:1", offset++, "retry"));
+  for (int i = 0; i < 100; ++i) batch.push_back(MakeMessage("127.0.0.1:1", offset++, "long"));
+  Deliver(service, pq, std::move(batch));
+  ASSERT_TRUE(WaitFor([&] { return Committable(pq) == offset; }));
+  std::lock_guard lock(mu);
+  for (int i = 0; i < 8; ++i) {
+    EXPECT_EQ(threads["k" + std::to_string(i)], std::set<std::thread::id>{delivering}) << i;
+  }
+  ASSERT_EQ(order["retry"].size(), 2u);
+  EXPECT_LT(order["retry"][0], order["retry"][1]);
+  EXPECT_EQ(threads["retry"].count(delivering), 0u) << "the retry runs after the pause, not on the delivering thread";
+  ASSERT_EQ(order["long"].size(), 100u);
+  for (size_t i = 1; i < order["long"].size(); ++i) EXPECT_LT(order["long"][i - 1], order["long"][i]);
+  EXPECT_EQ(threads["long"].size(), 2u) << "64 in a row here, the rest on the consume thread";
+}
+
 TEST(OrderlyConsumeTest, SlowKeyDoesNotStallOtherKeys) {
   std::atomic<bool> release_slow{false};
   std::atomic<int> fast_done{0};
