@@ -11,7 +11,18 @@ std::string KeyedBacklog::KeyOf(const MessageView& message) {
 
 bool KeyedBacklog::Add(MessageView message, std::string* key) {
   *key = KeyOf(message);
-  auto& fifo = fifo_[*key];
+  auto it = fifo_.find(*key);
+  if (it == fifo_.end()) {
+    if (spare_.empty()) {
+      it = fifo_.emplace(*key, Fifo{}).first;
+    } else {
+      auto node = std::move(spare_.back());
+      spare_.pop_back();
+      node.key() = *key;
+      it = fifo_.insert(std::move(node)).position;
+    }
+  }
+  Fifo& fifo = it->second;
   const bool was_idle = fifo.messages.empty();
   fifo.messages.push_back(std::move(message));
   ++size_;
@@ -31,7 +42,9 @@ bool KeyedBacklog::PopFront(const std::string& key) {
   it->second.front_failures = 0;
   --size_;
   if (!it->second.messages.empty()) return true;
-  fifo_.erase(it);
+  // The idle key's entry (map node and queue storage) is kept for the next key that wakes.
+  auto node = fifo_.extract(it);
+  if (spare_.size() < kMaxSpareFifos) spare_.push_back(std::move(node));
   return false;
 }
 

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "client/offset_tracker.h"
 #include "client/route.h"
@@ -47,7 +48,12 @@ class KeyedBacklog {
     std::deque<MessageView> messages;
     int front_failures = 0;
   };
-  std::unordered_map<std::string, Fifo> fifo_;
+  using FifoMap = std::unordered_map<std::string, Fifo>;
+  // Entries of keys that went idle, reused for keys that wake (many keys each busy for a message
+  // or two would otherwise allocate and free a map node and a queue per message).
+  static constexpr size_t kMaxSpareFifos = 256;
+  FifoMap fifo_;
+  std::vector<FifoMap::node_type> spare_;
   size_t size_ = 0;
 };
 
