@@ -90,15 +90,29 @@ void OrderlyConsumeService::FinishFront(const std::shared_ptr<ProcessQueue>& pq,
 
 void OrderlyConsumeService::RunKey(const std::shared_ptr<ProcessQueue>& pq, const std::string& key) {
   const int max_retries = ctx_.options.max_reconsume_times;
+  // The key's front message when it was taken, and counted in pq->consuming, by the previous
+  // message's completion (one lock per message while the key has more).
+  MessageView* carried = nullptr;
+  auto drop_carried = [&] {
+    if (carried == nullptr) return;
+    carried = nullptr;
+    std::lock_guard lock(pq->mu);
+    if (--pq->consuming == 0) pq->idle_cv.notify_all();
+  };
   for (int done = 0; done < kMessagesPerTask; ++done) {
-    if (!ctx_.running.load() || pq->dropped.load()) return;  // the key's messages go to the next owner
+    if (!ctx_.running.load() || pq->dropped.load()) {  // the key's messages go to the next owner
+      drop_carried();
+      return;
+    }
     if (ctx_.clustering() && !RebalanceService::LockValid(*pq, ctx_.options.lock_renew_interval_ms)) {
+      drop_carried();
       ctx_.instance->ScheduleAfter(kLockWaitMs, [this, pq, key] { PostKey(pq, key); });
       return;
     }
-    MessageView* message = nullptr;
+    MessageView* message = carried;
+    carried = nullptr;
     bool dead_letter = false;
-    {
+    if (message == nullptr) {
       std::lock_guard lock(pq->mu);
       message = pq->backlog.Front(key);
       if (message == nullptr) return;
@@ -111,15 +125,15 @@ void OrderlyConsumeService::RunKey(const std::shared_ptr<ProcessQueue>& pq, cons
       int failures = 0;
       {
         std::lock_guard lock(pq->mu);
-        if (--pq->consuming == 0) pq->idle_cv.notify_all();
         if (result == ConsumeResult::kSuccess) {
           pq->tracker.Remove(message->queue_offset);
-          if (!pq->backlog.PopFront(key)) {
-            pq->idle_cv.notify_all();
-            return;  // the key is idle
-          }
-          continue;
+          carried = pq->backlog.PopFrontAndPeek(key);
+          if (carried != nullptr) continue;  // still counted in consuming, for the next message
+          if (--pq->consuming == 0) pq->idle_cv.notify_all();
+          pq->idle_cv.notify_all();
+          return;  // the key is idle
         }
+        if (--pq->consuming == 0) pq->idle_cv.notify_all();
         if (result == ConsumeResult::kLeave) {
           ++pq->parked_keys;  // the key waits for the queue's next owner
           pq->idle_cv.notify_all();
@@ -162,6 +176,7 @@ void OrderlyConsumeService::RunKey(const std::shared_ptr<ProcessQueue>& pq, cons
                   });
     return;
   }
+  drop_carried();
   PostKey(pq, key);  // yield: other keys get the thread
 }
 

@@ -24,7 +24,12 @@ bool KeyedBacklog::Add(MessageView message, std::string* key) {
   }
   Fifo& fifo = it->second;
   const bool was_idle = fifo.messages.empty();
-  fifo.messages.push_back(std::move(message));
+  if (spare_messages_.empty()) {
+    fifo.messages.push_back(std::move(message));
+  } else {
+    fifo.messages.splice(fifo.messages.end(), spare_messages_, spare_messages_.begin());
+    fifo.messages.back() = std::move(message);
+  }
   ++size_;
   return was_idle;
 }
@@ -35,18 +40,29 @@ MessageView* KeyedBacklog::Front(const std::string& key) {
   return &it->second.messages.front();
 }
 
-bool KeyedBacklog::PopFront(const std::string& key) {
-  auto it = fifo_.find(key);
-  if (it == fifo_.end() || it->second.messages.empty()) return false;
-  it->second.messages.pop_front();
-  it->second.front_failures = 0;
+void KeyedBacklog::Pop(Fifo& fifo) {
+  if (spare_messages_.size() < kMaxSpareMessages) {
+    fifo.messages.front() = MessageView{};  // the body and properties are freed now, the node kept
+    spare_messages_.splice(spare_messages_.end(), fifo.messages, fifo.messages.begin());
+  } else {
+    fifo.messages.pop_front();
+  }
+  fifo.front_failures = 0;
   --size_;
-  if (!it->second.messages.empty()) return true;
-  // The idle key's entry (map node and queue storage) is kept for the next key that wakes.
+}
+
+MessageView* KeyedBacklog::PopFrontAndPeek(const std::string& key) {
+  auto it = fifo_.find(key);
+  if (it == fifo_.end() || it->second.messages.empty()) return nullptr;
+  Pop(it->second);
+  if (!it->second.messages.empty()) return &it->second.messages.front();
+  // The idle key's entry is kept for the next key that wakes.
   auto node = fifo_.extract(it);
   if (spare_.size() < kMaxSpareFifos) spare_.push_back(std::move(node));
-  return false;
+  return nullptr;
 }
+
+bool KeyedBacklog::PopFront(const std::string& key) { return PopFrontAndPeek(key) != nullptr; }
 
 int KeyedBacklog::FrontFailures(const std::string& key) const {
   auto it = fifo_.find(key);

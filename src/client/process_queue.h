@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -21,7 +22,7 @@ namespace vela::client {
 // exactly one worker (the one started on that first Add) serves a busy key, always at the front of
 // its FIFO, so a key's messages are handed out one at a time in the order they were added (offset
 // order). Different keys are independent. References returned by Front stay valid until that
-// message is popped (node-based map, deque fronts are never moved). Thread-compatible
+// message is popped (node-based map and lists). Thread-compatible
 // (ProcessQueue guards it with its mutex).
 class KeyedBacklog {
  public:
@@ -35,6 +36,9 @@ class KeyedBacklog {
   // Finishes the front message of `key`. Returns true when more messages of the key wait (the
   // worker goes on with them), false when the key became idle.
   bool PopFront(const std::string& key);
+  // PopFront, then the key's new front message (null when the key became idle), in one lookup.
+  // The new front has no failures yet.
+  MessageView* PopFrontAndPeek(const std::string& key);
   // Failed deliveries of the key's front message so far (reset when it is popped); 0 when idle.
   int FrontFailures(const std::string& key) const;
   // Counts one more failed delivery of the key's front message; returns the new count.
@@ -45,15 +49,20 @@ class KeyedBacklog {
 
  private:
   struct Fifo {
-    std::deque<MessageView> messages;
+    std::list<MessageView> messages;  // list nodes never move: Front stays valid across Adds
     int front_failures = 0;
   };
   using FifoMap = std::unordered_map<std::string, Fifo>;
-  // Entries of keys that went idle, reused for keys that wake (many keys each busy for a message
-  // or two would otherwise allocate and free a map node and a queue per message).
+  // Pops the front of `fifo`, keeping its list node (emptied) for a later Add.
+  void Pop(Fifo& fifo);
+  // Storage of keys that went idle and of popped messages, reused by Add: with many keys each
+  // busy for a message or two, a map node and a list node would otherwise be allocated and freed
+  // per message.
   static constexpr size_t kMaxSpareFifos = 256;
+  static constexpr size_t kMaxSpareMessages = 256;
   FifoMap fifo_;
   std::vector<FifoMap::node_type> spare_;
+  std::list<MessageView> spare_messages_;  // emptied MessageViews
   size_t size_ = 0;
 };
 
