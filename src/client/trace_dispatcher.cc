@@ -14,11 +14,21 @@
 
 namespace vela::client {
 
-bool TraceQueue::Offer(TraceItem item) {
+void TraceBatch::Append(std::string_view broker_addr, std::string_view encoded, size_t id_at, size_t id_size) {
+  const uint32_t header[kHeaderWords] = {static_cast<uint32_t>(broker_addr.size()),
+                                         static_cast<uint32_t>(encoded.size()), static_cast<uint32_t>(id_at),
+                                         static_cast<uint32_t>(id_size)};
+  bytes_.append(reinterpret_cast<const char*>(header), sizeof header);
+  bytes_.append(broker_addr);
+  bytes_.append(encoded);
+  ++count_;
+}
+
+bool TraceQueue::Offer(std::string_view broker_addr, std::string_view encoded, size_t id_at, size_t id_size) {
   {
     std::lock_guard lock(mu_);
     if (!closed_ && items_.size() < capacity_) {
-      items_.push_back(std::move(item));
+      items_.Append(broker_addr, encoded, id_at, id_size);
       if (items_.size() == 1) cv_.notify_one();
       return true;
     }
@@ -27,21 +37,17 @@ bool TraceQueue::Offer(TraceItem item) {
   return false;
 }
 
-void TraceQueue::TakeBatch(size_t max, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
-                           std::vector<TraceItem>* batch) {
+void TraceQueue::TakeBatch(size_t wake_at, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
+                           TraceBatch* batch) {
   batch->clear();
-  if (max == 0) max = 1;
+  if (wake_at == 0) wake_at = 1;
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, idle, [&] { return closed_ || !items_.empty(); })) return;
-  if (!closed_ && items_.size() < max) {
+  if (!closed_ && items_.size() < wake_at) {
     // A partial batch waits a little for company: one request carries many events under load.
-    cv_.wait_for(lock, linger, [&] { return closed_ || items_.size() >= max; });
+    cv_.wait_for(lock, linger, [&] { return closed_ || items_.size() >= wake_at; });
   }
-  const size_t n = std::min(max, items_.size());
-  for (size_t i = 0; i < n; ++i) {
-    batch->push_back(std::move(items_.front()));
-    items_.pop_front();
-  }
+  std::swap(*batch, items_);  // items_ is left with the batch's emptied buffer
 }
 
 void TraceQueue::Close() {
@@ -75,16 +81,17 @@ void TraceDispatcher::Start() {
 }
 
 void TraceDispatcher::Record(const vela::trace::TraceEvent& event, std::string_view broker_addr) {
-  std::string broker(broker_addr);
+  std::string last_broker;  // only when the event names no broker
   {
     std::lock_guard lock(mu_);
-    if (broker.empty()) {
-      broker = last_broker_addr_;
-    } else if (last_broker_addr_ != broker) {
-      last_broker_addr_ = broker;
+    if (broker_addr.empty()) {
+      last_broker = last_broker_addr_;
+      broker_addr = last_broker;
+    } else if (last_broker_addr_ != broker_addr) {
+      last_broker_addr_.assign(broker_addr);
     }
   }
-  if (broker.empty()) {
+  if (broker_addr.empty()) {
     unroutable_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
@@ -101,18 +108,14 @@ void TraceDispatcher::Record(const vela::trace::TraceEvent& event, std::string_v
     LogFailure(fmt::format("trace event of {} not written: {}", e.msg_id, valid.ToString()));
     return;
   }
-  TraceItem item;
+  thread_local std::string encoded;  // reused: the queue copies the bytes
   size_t id_at = 0;
-  item.encoded = vela::trace::EncodeTraceEvent(e, &id_at);
-  item.id_at = static_cast<uint32_t>(id_at);
-  item.id_size = static_cast<uint32_t>(e.msg_id.size());
-  item.broker_addr = std::move(broker);
-  if (!queue_.Offer(std::move(item))) LogFailure("trace queue full: event dropped");
+  vela::trace::EncodeTraceEventInto(e, &encoded, &id_at);
+  if (!queue_.Offer(broker_addr, encoded, id_at, e.msg_id.size())) LogFailure("trace queue full: event dropped");
 }
 
 void TraceDispatcher::Run() {
-  std::vector<TraceItem> batch;
-  batch.reserve(options_.max_batch);
+  TraceBatch batch;
   for (;;) {
     const bool closing = queue_.closed();
     queue_.TakeBatch(options_.max_batch, std::chrono::milliseconds(options_.linger_ms), std::chrono::milliseconds(200),
@@ -140,42 +143,52 @@ void TraceDispatcher::Run() {
   }
 }
 
-void TraceDispatcher::SendBatch(std::vector<TraceItem>& batch, int64_t timeout_ms) {
-  // One request per broker, in the order the events happened.
-  std::map<std::string_view, std::vector<const TraceItem*>> by_broker;
-  for (const TraceItem& item : batch) by_broker[item.broker_addr].push_back(&item);
+void TraceDispatcher::SendBatch(const TraceBatch& batch, int64_t timeout_ms) {
+  // Per broker, requests of at most max_batch events, in the order the events happened.
+  struct Event {
+    std::string_view msg_id;
+    std::string_view encoded;
+  };
+  std::map<std::string_view, std::vector<Event>> by_broker;
+  batch.ForEach([&](std::string_view broker, std::string_view msg_id, std::string_view encoded) {
+    by_broker[broker].push_back(Event{msg_id, encoded});
+  });
   const int64_t now = NowEpochMs();
-  for (auto& [addr, items] : by_broker) {
-    // Usually one record per broker and batch; a batch too large for one record takes several.
-    net::OutBody body;
-    uint32_t count = 0, records = 0;
-    vela::trace::TraceRecordBuilder builder;
-    auto finish = [&] {
-      builder.Finish(NewMessageId(), born_host_, now, &body.owned);
-      ++records;
-    };
-    for (const TraceItem* item : items) {
-      if (builder.AddEncoded(item->msg_id(), item->encoded) == vela::trace::TraceRecordBuilder::AddOutcome::kFull) {
-        finish();
-        (void)builder.AddEncoded(item->msg_id(), item->encoded);  // an empty record takes any one event
+  for (const auto& [addr, events] : by_broker) {
+    for (size_t first = 0; first < events.size(); first += options_.max_batch) {
+      const size_t end = std::min(events.size(), first + std::max<size_t>(1, options_.max_batch));
+      // Usually one record per request; a request too large for one record takes several.
+      net::OutBody body;
+      uint32_t records = 0;
+      vela::trace::TraceRecordBuilder builder;
+      auto finish = [&] {
+        builder.Finish(NewMessageId(), born_host_, now, &body.owned);
+        ++records;
+      };
+      for (size_t i = first; i < end; ++i) {
+        if (builder.AddEncoded(events[i].msg_id, events[i].encoded) ==
+            vela::trace::TraceRecordBuilder::AddOutcome::kFull) {
+          finish();
+          (void)builder.AddEncoded(events[i].msg_id, events[i].encoded);  // an empty record takes any one event
+        }
       }
-      ++count;
-    }
-    if (!builder.empty()) finish();
-    v1::Header header;
-    header.set_code(v1::SEND_TRACE);
-    auto* request = header.mutable_send_request();
-    request->set_topic(std::string(vela::trace::kTraceTopic));
-    request->set_queue_id(0);
-    request->set_message_count(records);
-    request->set_batch(records > 1);
-    auto response =
-        rpc_->InvokeSync(std::string(addr), std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
-    if (response.ok()) {
-      written_.fetch_add(count, std::memory_order_relaxed);
-    } else {
-      failed_.fetch_add(count, std::memory_order_relaxed);
-      LogFailure(fmt::format("{} trace event(s) not written to {}: {}", count, addr, response.status().ToString()));
+      if (!builder.empty()) finish();
+      const auto count = static_cast<uint64_t>(end - first);
+      v1::Header header;
+      header.set_code(v1::SEND_TRACE);
+      auto* request = header.mutable_send_request();
+      request->set_topic(std::string(vela::trace::kTraceTopic));
+      request->set_queue_id(0);
+      request->set_message_count(records);
+      request->set_batch(records > 1);
+      auto response =
+          rpc_->InvokeSync(std::string(addr), std::move(header), std::move(body), std::max<int64_t>(1, timeout_ms));
+      if (response.ok()) {
+        written_.fetch_add(count, std::memory_order_relaxed);
+      } else {
+        failed_.fetch_add(count, std::memory_order_relaxed);
+        LogFailure(fmt::format("{} trace event(s) not written to {}: {}", count, addr, response.status().ToString()));
+      }
     }
   }
 }

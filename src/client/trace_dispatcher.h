@@ -5,10 +5,11 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,33 +19,62 @@
 
 namespace vela::client {
 
-// One trace event waiting to be written, checked and encoded (EncodeTraceEvent), with the broker
-// it goes to (the broker that stored the traced message: its trace records sit beside it).
-struct TraceItem {
-  std::string encoded;
-  uint32_t id_at = 0;  // where the traced message's id lies in `encoded`
-  uint32_t id_size = 0;
-  std::string broker_addr;
+// Trace events taken from a TraceQueue together: each checked and encoded (EncodeTraceEvent), with
+// the broker it goes to (the broker that stored the traced message: its trace records sit beside
+// it), packed into one buffer that is handed back and forth, so that queueing an event allocates
+// nothing once the buffers have grown.
+class TraceBatch {
+ public:
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  void clear() {
+    bytes_.clear();
+    count_ = 0;
+  }
+  // Calls fn(broker_addr, msg_id, encoded) for each event, oldest first; the views live as long
+  // as the batch is not changed.
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    std::string_view rest = bytes_;
+    for (size_t i = 0; i < count_; ++i) {
+      uint32_t header[kHeaderWords];
+      std::memcpy(header, rest.data(), sizeof header);
+      rest.remove_prefix(sizeof header);
+      const std::string_view broker = rest.substr(0, header[0]);
+      const std::string_view encoded = rest.substr(header[0], header[1]);
+      rest.remove_prefix(header[0] + header[1]);
+      fn(broker, encoded.substr(header[2], header[3]), encoded);
+    }
+  }
 
-  std::string_view msg_id() const { return std::string_view(encoded).substr(id_at, id_size); }
+ private:
+  friend class TraceQueue;
+  // Per event: broker size, encoded size, where the id starts in the encoding, the id's size;
+  // then the broker's address and the encoding.
+  static constexpr size_t kHeaderWords = 4;
+  void Append(std::string_view broker_addr, std::string_view encoded, size_t id_at, size_t id_size);
+
+  std::string bytes_;
+  size_t count_ = 0;
 };
 
 // TraceQueue is the bounded hand-off between the threads that trace (senders, listeners) and the
-// trace dispatcher's thread. Offer never blocks and never allocates beyond the bound: when
-// `capacity` items wait, the item is dropped and counted. Thread-safe.
+// trace dispatcher's thread. Offer never blocks: when `capacity` events wait, the event is dropped
+// and counted. Thread-safe.
 class TraceQueue {
  public:
   explicit TraceQueue(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
-  // Queues the item, or drops it (counted in dropped()) when the queue is full or closed.
-  // Returns whether it was queued. Never blocks on anything but the queue's own short lock.
-  bool Offer(TraceItem item);
-  // Waits until `max` items wait, the queue is closed, or `linger` passed since the call with at
-  // least one item waiting (or `idle` with none); then replaces *batch with up to `max` items,
-  // oldest first (its capacity is reused). Leaves *batch empty only when the queue is closed and
-  // empty, or `idle` passed with nothing.
-  void TakeBatch(size_t max, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
-                 std::vector<TraceItem>* batch);
+  // Queues a copy of one encoded event (id_at, id_size: where the traced message's id lies in
+  // it), or drops it (counted in dropped()) when the queue is full or closed. Returns whether it
+  // was queued. Never blocks on anything but the queue's own short lock.
+  bool Offer(std::string_view broker_addr, std::string_view encoded, size_t id_at, size_t id_size);
+  // Waits until `wake_at` events wait, the queue is closed, or `linger` passed since the call
+  // with at least one event waiting (or `idle` with none); then replaces *batch with every event
+  // waiting (at most the capacity), oldest first; the queue keeps the batch's old buffer. Leaves
+  // *batch empty only when the queue is closed and empty, or `idle` passed with nothing.
+  void TakeBatch(size_t wake_at, std::chrono::milliseconds linger, std::chrono::milliseconds idle,
+                 TraceBatch* batch);
   // Refuses further offers (counted as dropped) and wakes a waiting TakeBatch. Idempotent.
   void Close();
 
@@ -56,15 +86,16 @@ class TraceQueue {
   const size_t capacity_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<TraceItem> items_;  // GUARDED_BY(mu_)
-  bool closed_ = false;          // GUARDED_BY(mu_)
+  TraceBatch items_;     // GUARDED_BY(mu_)
+  bool closed_ = false;  // GUARDED_BY(mu_)
   std::atomic<uint64_t> dropped_{0};
 };
 
 // Settings of a TraceDispatcher.
 struct TraceDispatcherOptions {
   size_t queue_capacity = 20000;   // events waiting at most; more are dropped and counted
-  size_t max_batch = 1024;         // events per SEND_TRACE request at most (one request in flight)
+  size_t max_batch = 1024;         // events per SEND_TRACE request at most (one request in flight);
+                                   // the thread wakes when this many wait
   int64_t linger_ms = 50;          // how long a partial batch waits for company
   int64_t request_timeout_ms = 3000;
   int64_t flush_on_stop_ms = 3000;  // Stop's bound for writing what is still queued
@@ -109,7 +140,7 @@ class TraceDispatcher {
 
  private:
   void Run();
-  void SendBatch(std::vector<TraceItem>& batch, int64_t timeout_ms);
+  void SendBatch(const TraceBatch& batch, int64_t timeout_ms);
   void LogFailure(const std::string& what);
 
   const TraceDispatcherOptions options_;

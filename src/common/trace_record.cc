@@ -120,17 +120,27 @@ Status ValidateTraceEvent(const TraceEvent& e) {
 
 std::string EncodeTraceEvent(const TraceEvent& e, size_t* id_at) {
   std::string out;
+  EncodeTraceEventInto(e, &out, id_at);
+  return out;
+}
+
+void EncodeTraceEventInto(const TraceEvent& e, std::string* encoded, size_t* id_at) {
+  std::string& out = *encoded;
+  out.clear();
   out.reserve(128 + e.topic.size() + e.client_id.size() + e.group.size() + e.keys.size() + e.detail.size());
   Put(&out, kFieldVersion, kTraceFormatVersion);
   Put(&out, kFieldType, EventTypeName(e.type));
   if (id_at != nullptr) *id_at = out.size() + kFieldId.size() + 1;
   Put(&out, kFieldId, e.msg_id);
-  Put(&out, kFieldTime, std::to_string(e.time_ms));
+  auto number = [&](std::string_view key, int64_t value) {
+    if (value < 0) return;
+    char digits[24];
+    const auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    Put(&out, key, std::string_view(digits, static_cast<size_t>(end - digits)));
+  };
+  number(kFieldTime, e.time_ms);
   auto text = [&](std::string_view key, const std::string& value) {
     if (!value.empty()) Put(&out, key, value);
-  };
-  auto number = [&](std::string_view key, int64_t value) {
-    if (value >= 0) Put(&out, key, std::to_string(value));
   };
   text(kFieldTopic, e.topic);
   text(kFieldClient, e.client_id);
@@ -144,7 +154,6 @@ std::string EncodeTraceEvent(const TraceEvent& e, size_t* id_at) {
   number(kFieldOffset, e.queue_offset);
   number(kFieldAttempt, e.attempt);
   text(kFieldDetail, e.detail);
-  return out;
 }
 
 Result<TraceEvent> DecodeTraceEvent(std::string_view body) {

@@ -88,6 +88,8 @@ Status ValidateTraceEvent(const TraceEvent& event);
 // and the fields that are set); *id_at, when given, is where the message id starts in it.
 // REQUIRES: ValidateTraceEvent(event).
 std::string EncodeTraceEvent(const TraceEvent& event, size_t* id_at = nullptr);
+// The same into *encoded (replacing what it held; its capacity is reused).
+void EncodeTraceEventInto(const TraceEvent& event, std::string* encoded, size_t* id_at = nullptr);
 // Decodes and validates one encoded event. InvalidArgument for an unknown version, type or field,
 // a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
 Result<TraceEvent> DecodeTraceEvent(std::string_view encoded);

@@ -22,55 +22,71 @@ vela::trace::TraceEvent Event(int n) {
   return e;
 }
 
-// A queued item whose encoded event is tagged with n.
-TraceItem Item(int n) {
-  TraceItem item;
-  item.encoded = std::to_string(n);
-  item.broker_addr = "127.0.0.1:1";
-  return item;
+// Offers an event whose encoding is the text of n, its id the first character.
+bool Offer(TraceQueue& queue, int n, std::string_view broker = "127.0.0.1:1") {
+  const std::string encoded = std::to_string(n);
+  return queue.Offer(broker, encoded, 0, 1);
 }
 
-std::vector<TraceItem> Take(TraceQueue& queue, size_t max, std::chrono::milliseconds linger,
-                            std::chrono::milliseconds idle) {
-  std::vector<TraceItem> batch(1);  // TakeBatch replaces what it holds
-  queue.TakeBatch(max, linger, idle, &batch);
-  return batch;
+struct Taken {
+  std::string broker;
+  std::string msg_id;
+  std::string encoded;
+};
+
+std::vector<Taken> Take(TraceQueue& queue, size_t wake_at, std::chrono::milliseconds linger,
+                        std::chrono::milliseconds idle) {
+  TraceBatch batch;
+  queue.TakeBatch(wake_at, linger, idle, &batch);
+  std::vector<Taken> out;
+  batch.ForEach([&](std::string_view broker, std::string_view msg_id, std::string_view encoded) {
+    out.push_back(Taken{std::string(broker), std::string(msg_id), std::string(encoded)});
+  });
+  EXPECT_EQ(out.size(), batch.size());
+  return out;
 }
 
 TEST(TraceQueueTest, DropsAndCountsWhenFull) {
   TraceQueue queue(3);
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(queue.Offer(Item(i)));
-  EXPECT_FALSE(queue.Offer(Item(3)));
-  EXPECT_FALSE(queue.Offer(Item(4)));
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Offer(queue, i));
+  EXPECT_FALSE(Offer(queue, 3));
+  EXPECT_FALSE(Offer(queue, 4));
   EXPECT_EQ(queue.dropped(), 2u);
   EXPECT_EQ(queue.size(), 3u);
-  // Taking makes room again; what was queued comes out oldest first.
+  // Taking makes room again; what was queued comes out oldest first, with its broker and id.
   auto batch = Take(queue, 2, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
-  ASSERT_EQ(batch.size(), 2u);
+  ASSERT_EQ(batch.size(), 3u);
   EXPECT_EQ(batch[0].encoded, "0");
-  EXPECT_EQ(batch[1].encoded, "1");
-  EXPECT_TRUE(queue.Offer(Item(5)));
+  EXPECT_EQ(batch[2].encoded, "2");
+  EXPECT_EQ(batch[1].broker, "127.0.0.1:1");
+  EXPECT_EQ(batch[1].msg_id, "1");
+  EXPECT_EQ(queue.size(), 0u);
+  EXPECT_TRUE(Offer(queue, 5));
   EXPECT_EQ(queue.dropped(), 2u);
 }
 
-TEST(TraceQueueTest, BatchesAreBoundedAndKeepOrder) {
+TEST(TraceQueueTest, BatchesTakeEverythingWaitingInOrderAndBuffersAreReused) {
   TraceQueue queue(100);
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(queue.Offer(Item(i)));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Offer(queue, i, i % 2 == 0 ? "a:1" : "b:2"));
   auto first = Take(queue, 4, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
+  ASSERT_EQ(first.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(first[static_cast<size_t>(i)].encoded, std::to_string(i));
+    EXPECT_EQ(first[static_cast<size_t>(i)].broker, i % 2 == 0 ? "a:1" : "b:2");
+  }
+  for (int i = 10; i < 13; ++i) ASSERT_TRUE(Offer(queue, i));
   auto second = Take(queue, 100, std::chrono::milliseconds(0), std::chrono::milliseconds(0));
-  ASSERT_EQ(first.size(), 4u);
-  ASSERT_EQ(second.size(), 6u);
-  EXPECT_EQ(first.back().encoded, "3");
-  EXPECT_EQ(second.front().encoded, "4");
+  ASSERT_EQ(second.size(), 3u);
+  EXPECT_EQ(second.front().encoded, "10");
 }
 
 TEST(TraceQueueTest, EmptyBatchAfterIdleAndAfterClose) {
   TraceQueue queue(4);
   EXPECT_TRUE(Take(queue, 4, std::chrono::milliseconds(1), std::chrono::milliseconds(1)).empty());
-  ASSERT_TRUE(queue.Offer(Item(0)));
+  ASSERT_TRUE(Offer(queue, 0));
   queue.Close();
   EXPECT_TRUE(queue.closed());
-  EXPECT_FALSE(queue.Offer(Item(1)));  // refused after Close, and counted
+  EXPECT_FALSE(Offer(queue, 1));  // refused after Close, and counted
   EXPECT_EQ(queue.dropped(), 1u);
   EXPECT_EQ(Take(queue, 4, std::chrono::seconds(10), std::chrono::seconds(10)).size(), 1u);  // drains at once
   EXPECT_TRUE(Take(queue, 4, std::chrono::seconds(10), std::chrono::seconds(10)).empty());
