@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <vector>
 
 #include "common/trace_record.h"
 #include "net/rpc_client.h"

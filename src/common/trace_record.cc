@@ -1,6 +1,5 @@
 #include "common/trace_record.h"
 
-#include <algorithm>
 #include <array>
 #include <charconv>
 
