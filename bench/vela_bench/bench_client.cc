@@ -27,7 +27,7 @@ client::StatusOr<std::unique_ptr<BenchProducer>> BenchProducer::Create(const Cli
     auto tx_producer = builder.Build();
     if (!tx_producer.ok()) return tx_producer.status();
     std::unique_ptr<BenchProducer> bench(new BenchProducer(settings.topic, nullptr, std::move(on_ack), 0));
-    bench->StartTransactionSenders(std::move(tx_producer).value(), settings.transaction_senders);
+    bench->tx_producer_ = std::move(tx_producer).value();
     return bench;
   }
   auto producer = BuildBenchSdkProducer(settings);
@@ -60,38 +60,14 @@ BenchProducer::~BenchProducer() { Shutdown(); }
 
 uint64_t BenchProducer::trace_dropped() const { return producer_ ? producer_->trace_dropped() : 0; }
 
-void BenchProducer::StartTransactionSenders(std::unique_ptr<client::TransactionProducer> producer, int senders) {
-  tx_producer_ = std::move(producer);
-  for (int i = 0; i < std::max(senders, 1); ++i) tx_senders_.emplace_back([this] { TransactionSenderLoop(); });
-}
-
-void BenchProducer::TransactionSenderLoop() {
-  const auto commit = [](const client::Message&, const client::SendReceipt&) {
-    return client::TransactionResolution::kCommit;
-  };
-  while (true) {
-    std::pair<std::string, uint64_t> job;
-    {
-      std::unique_lock lock(tx_mu_);
-      tx_cv_.wait(lock, [this] { return tx_stop_ || !tx_queue_.empty(); });
-      if (tx_queue_.empty()) return;
-      job = std::move(tx_queue_.front());
-      tx_queue_.pop_front();
-    }
-    client::Message message(topic_, std::move(job.first));
-    auto receipt = tx_producer_->SendInTransaction(message, commit);
-    Complete(job.second, receipt.ok() ? client::Status::OK() : receipt.status(),
-             receipt.ok() ? *receipt : client::SendReceipt{});
-  }
-}
-
 void BenchProducer::Publish(std::string body, uint64_t token, int64_t deliver_at_ms) {
   if (tx_producer_) {
-    {
-      std::lock_guard lock(tx_mu_);
-      tx_queue_.emplace_back(std::move(body), token);
-    }
-    tx_cv_.notify_one();
+    tx_producer_->SendInTransactionAsync(
+        client::Message(topic_, std::move(body)),
+        [](const client::Message&, const client::SendReceipt&) { return client::TransactionResolution::kCommit; },
+        [this, token](const client::Status& status, const client::SendReceipt& receipt) {
+          Complete(token, status, receipt);
+        });
     return;
   }
   client::Message message(topic_, std::move(body));
@@ -155,14 +131,6 @@ std::string BenchProducer::first_error() {
 }
 
 void BenchProducer::Shutdown() {
-  {
-    std::lock_guard lock(tx_mu_);
-    tx_stop_ = true;  // the senders finish what is queued, then stop
-  }
-  tx_cv_.notify_all();
-  for (auto& sender : tx_senders_) {
-    if (sender.joinable()) sender.join();
-  }
   if (tx_producer_) tx_producer_->Shutdown();
   if (producer_) producer_->Shutdown();
 }

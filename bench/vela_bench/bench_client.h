@@ -3,8 +3,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <thread>
 #include <utility>
 #include <cstdint>
 #include <functional>
@@ -38,10 +36,8 @@ struct ClientSettings {
   // SDK send-callback threads; 0 runs the acknowledgement callback on the SDK's network thread.
   size_t callback_threads = 0;
   // produce --transaction: each message is a one-message transaction (half message, then commit)
-  // sent through a TransactionProducer by min(window, 64) sender threads; acknowledged once the
-  // commit is.
+  // sent with TransactionProducer::SendInTransactionAsync; acknowledged once the commit is.
   bool transaction = false;
-  int transaction_senders = 1;
   // --trace: producers and consumers with EnableTrace (events to RMQ_SYS_TRACE_TOPIC).
   bool trace = false;
   // --sharding-keys N: message with token i carries the sharding key "key-<i mod N>" (the SDK
@@ -91,17 +87,8 @@ class BenchProducer {
                 int64_t sharding_keys);
   // Queues the outcome of one send (any thread).
   void Complete(uint64_t token, const client::Status& status, const client::SendReceipt& receipt);
-  // Transaction mode: starts `senders` threads that send and commit what Publish queues.
-  void StartTransactionSenders(std::unique_ptr<client::TransactionProducer> producer, int senders);
-  void TransactionSenderLoop();
-
-  // Transaction mode only.
+  // Transaction mode only: every message is a one-message transaction, committed by its executor.
   std::unique_ptr<client::TransactionProducer> tx_producer_;
-  std::vector<std::thread> tx_senders_;
-  std::mutex tx_mu_;
-  std::condition_variable tx_cv_;
-  std::deque<std::pair<std::string, uint64_t>> tx_queue_;  // GUARDED_BY(tx_mu_): body, token
-  bool tx_stop_ = false;                                   // GUARDED_BY(tx_mu_)
 
   const std::string topic_;
   const int64_t sharding_keys_;  // ClientSettings::sharding_keys

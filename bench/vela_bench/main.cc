@@ -121,7 +121,7 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   produce->add_flag("--transaction", options.client.transaction,
                     "each message a one-message transaction: half message, then commit (latency: send to commit "
-                    "acknowledged); min(window, 64) sender threads per connection, each sending synchronously");
+                    "acknowledged), with SendInTransactionAsync: --window transactions in flight");
 
   auto* consume = app.add_subcommand("consume", "W2: create a backlog of --count (window 256), then drain it");
   add_common(consume);
@@ -190,7 +190,6 @@ int Main(int argc, char** argv) {
   if (!timer->parsed()) options.count = std::clamp<int64_t>(options.count, 1, 5000000);
   options.window = std::max(options.window, 1);
   options.connections = std::clamp(options.connections, 1, 64);
-  options.client.transaction_senders = std::clamp(options.window, 1, 1024);  // one in flight per sender thread
   options.duration_s = std::min(options.duration_s, 120.0);
   if (produce->parsed() && duration > 0) {
     options.count = 5000000;  // --duration alone: time-bounded

@@ -309,10 +309,9 @@ nlohmann::json RunProduce(const RunOptions& options) {
   j["trace"] = options.client.trace;
   j["sharding_keys"] = options.client.sharding_keys;
   if (options.client.trace && !options.client.transaction) j["trace_dropped"] = r.trace_dropped;
-  j["send_api"] = options.client.transaction                      ? "SendInTransaction"
+  j["send_api"] = options.client.transaction                      ? "SendInTransactionAsync"
                   : options.sync_send && options.window == 1 ? "Send"
                                                              : "SendAsync";
-  if (options.client.transaction) j["transaction_senders"] = options.client.transaction_senders;
   j["sent"] = r.sent;
   j["capped"] = r.capped;
   if (!r.first_error.empty()) j["first_error"] = r.first_error;

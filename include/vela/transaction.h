@@ -8,6 +8,7 @@
 
 #include "vela/client_config.h"
 #include "vela/message.h"
+#include "vela/producer.h"
 #include "vela/status.h"
 
 // Transactional messages (docs/transactions.md): messages stored as half messages that no consumer
@@ -71,7 +72,7 @@ class Transaction {
 // be asked about any transaction of the group). Every message it sends carries TRAN_MSG=true,
 // PGROUP=<group> and __transactionId__=<transaction id>.
 //
-// Built by TransactionProducerBuilder, started on Build. Thread-safe. Sends are synchronous and
+// Built by TransactionProducerBuilder, started on Build. Thread-safe. Send is synchronous and
 // not retried on another broker once a transaction holds a message (its later messages must go
 // to the same broker). Shutdown (or the destructor) stops answering check-backs.
 class TransactionProducer {
@@ -99,6 +100,16 @@ class TransactionProducer {
   // (with transaction_id) when the half message was stored and the executor's answer was carried
   // out; the send's error; or the error of the commit/rollback (then the check-back resolves it).
   StatusOr<SendReceipt> SendInTransaction(const Message& message, const LocalTransactionExecutor& executor);
+
+  // SendInTransaction without blocking: the half message travels with other sends to its queue;
+  // once it is acknowledged, `executor` runs on an SDK callback thread with the message as sent
+  // (its transaction properties added), and its commit or rollback travels with the other
+  // resolutions to that broker. `callback` runs once, on an SDK callback thread: OK with the
+  // receipt (transaction_id set) when the executor's answer was carried out (or was kUnknown);
+  // the send's error with an empty receipt; or, the half message being stored, the commit's or
+  // rollback's error with the receipt (the broker's check-back then resolves the transaction).
+  // The executor should be quick: it holds a callback thread while it runs.
+  void SendInTransactionAsync(Message message, LocalTransactionExecutor executor, SendCallback callback);
 
   // Stops answering check-backs, unregisters from the brokers and stops the threads. Idempotent.
   // Sends, commits and rollbacks afterwards fail with FailedPrecondition.

@@ -381,16 +381,31 @@ void ProducerImpl::SendAsync(Message message, SendCallback callback) {
   std::vector<Message> one;
   one.push_back(std::move(message));
   auto job = MakeJob(std::move(one), false);
+  if (job.ok()) (*job)->callback = std::move(callback);  // traced, when tracing, by FinishAsync before it runs
+  StartAsync(std::move(job), [callback](const vela::Status& status) { callback(ToPublic(status), SendReceipt{}); });
+}
+
+void ProducerImpl::SendTransactionalAsync(Message message, const std::string& msg_id, PlacedCallback callback) {
+  std::vector<Message> one;
+  one.push_back(std::move(message));
+  auto job = MakeJob(std::move(one), false, /*validate=*/false);
+  if (job.ok()) {
+    (*job)->msg_ids.front() = msg_id;
+    (*job)->placed_callback = std::move(callback);
+  }
+  StartAsync(std::move(job), [callback](const vela::Status& status) { callback(status, {}, Message{}, {}); });
+}
+
+void ProducerImpl::StartAsync(Result<std::shared_ptr<SendJob>> job, std::function<void(const vela::Status&)> fail) {
   if (!job.ok()) {
-    Status status = ToPublic(job.status());
+    vela::Status status = job.status();
     if (!instance_ || instance_->stopped()) {
-      callback(status, SendReceipt{});
+      fail(status);
       return;
     }
-    asio::post(instance_->callback_pool(), [callback = std::move(callback), status] { callback(status, {}); });
+    asio::post(instance_->callback_pool(), [fail = std::move(fail), status] { fail(status); });
     return;
   }
-  (*job)->callback = std::move(callback);  // traced, when tracing, by FinishAsync before it runs
   {
     std::lock_guard lock(mu_);
     ++in_flight_;
@@ -402,7 +417,7 @@ void ProducerImpl::AttemptAsync(std::shared_ptr<SendJob> job, bool may_block) {
   const int64_t remaining = job->deadline_ms - NowEpochMs();
   if (job->attempts_left <= 0 || remaining <= 0) {
     vela::Status error = job->last_error.ok() ? vela::Status::DeadlineExceeded("send timed out") : job->last_error;
-    asio::post(instance_->callback_pool(), [this, job, error] { FinishAsync(job, error, {}); });
+    asio::post(instance_->callback_pool(), [this, job, error] { FinishAsync(job, error, {}, {}); });
     return;
   }
   auto target = PickTarget(*job, may_block);
@@ -496,17 +511,19 @@ void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, 
   std::vector<const SendJob*> parts;
   parts.reserve(jobs.size());
   for (const auto& job : jobs) parts.push_back(job.get());
-  auto receipts = ParseResponse(parts, addr, broker_name, std::move(response));
+  std::vector<int64_t> physical_offsets;
+  auto receipts = ParseResponse(parts, addr, broker_name, std::move(response), &physical_offsets);
   size_t next_receipt = 0;
   for (auto& job : jobs) {
     if (receipts.ok()) {
-      FinishAsync(job, vela::Status::OK(), (*receipts)[next_receipt]);
+      FinishAsync(job, vela::Status::OK(), (*receipts)[next_receipt],
+                  Placement{broker_name, addr, physical_offsets[next_receipt]});
       next_receipt += job->count;
       continue;
     }
     job->last_error = receipts.status().WithContext(fmt::format("send to {}", addr));
     if (!IsRetryable(receipts.status()) || shut_down_.load()) {
-      FinishAsync(job, job->last_error, {});
+      FinishAsync(job, job->last_error, {}, {});
       continue;
     }
     job->avoid_broker = broker_name;
@@ -517,13 +534,17 @@ void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, 
 }
 
 void ProducerImpl::FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status,
-                               const SendReceipt& receipt) {
+                               const SendReceipt& receipt, const Placement& placed) {
   if (tracer_) {
     TraceSend(job->messages.front(), job->msg_ids.front(), job->born_ms, (NowMonotonicNs() - job->born_ns) / 1000,
               status.ok() ? std::string() : status.ToString(), status.ok() ? &receipt : nullptr);
   }
   try {
-    job->callback(ToPublic(status), receipt);
+    if (job->placed_callback) {
+      job->placed_callback(status, receipt, job->messages.front(), placed);
+    } else {
+      job->callback(ToPublic(status), receipt);
+    }
   } catch (const std::exception& e) {
     ClientLogger()->error("send callback threw: {}", e.what());
   } catch (...) {

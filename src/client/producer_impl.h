@@ -73,6 +73,14 @@ class ProducerImpl {
   // retry: FailedPrecondition when the route has no writable queue on that broker. Fills *placed.
   Result<SendReceipt> SendTransactional(const Message& message, const std::string& msg_id, const Placement* pin,
                                         Placement* placed);
+  // What an asynchronous transactional send calls once it is done (on the callback pool): the
+  // outcome, the receipt, the message as it was sent, and where it went.
+  using PlacedCallback =
+      std::function<void(const vela::Status& status, const SendReceipt& receipt, const Message& sent,
+                         const Placement& placed)>;
+  // SendTransactional's first-message form (no pin: retried on another broker), asynchronous: the
+  // message travels on the send lanes with other sends to its queue.
+  void SendTransactionalAsync(Message message, const std::string& msg_id, PlacedCallback callback);
 
   // True for the errors worth another attempt on another broker: the broker is unreachable,
   // timed out, or its disk is full.
@@ -96,6 +104,7 @@ class ProducerImpl {
     std::string avoid_broker;
     vela::Status last_error;
     SendCallback callback;  // async only
+    PlacedCallback placed_callback;  // async transactional sends (instead of `callback`)
   };
   // Where one attempt goes.
   struct Target {
@@ -142,7 +151,11 @@ class ProducerImpl {
   // master of the cluster (the list refreshed at each heartbeat).
   std::vector<std::string> HeartbeatAddrs();
   void AttemptAsync(std::shared_ptr<SendJob> job, bool may_block);
-  void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt);
+  // Starts an async job, or reports MakeJob's error through `fail` on the callback pool.
+  void StartAsync(Result<std::shared_ptr<SendJob>> job, std::function<void(const vela::Status&)> fail);
+  // `placed`: where an acknowledged job went (for placed_callback; empty on failure).
+  void FinishAsync(const std::shared_ptr<SendJob>& job, const vela::Status& status, const SendReceipt& receipt,
+                   const Placement& placed);
   v1::Header MakeHeartbeat() const;
   void SendHeartbeat();
   // SendTransactional without its trace events.

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <exception>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -12,14 +13,14 @@
 #include "common/message_id.h"
 #include "common/message_record.h"
 #include "common/validation.h"
+#include "net/wire_status.h"
 
 namespace vela::client {
 
 // ---- helpers ----
 
-Message StampTransactional(const Message& message, const std::string& producer_group,
-                           const std::string& transaction_id) {
-  Message stamped = message;
+Message StampTransactional(Message message, const std::string& producer_group, const std::string& transaction_id) {
+  Message stamped = std::move(message);
   stamped.properties[std::string(prop::kTransactionPrepared)] = "true";
   stamped.properties[std::string(prop::kProducerGroup)] = producer_group;
   stamped.properties[std::string(prop::kTransactionId)] = transaction_id;
@@ -69,28 +70,48 @@ v1::TransactionResolution ToWire(TransactionResolution resolution) {
   return v1::TX_UNKNOWN;
 }
 
+v1::EndTransactionRequest MakeEndTransactionRequest(const std::string& producer_group, const std::string& transaction_id,
+                                                    const std::vector<int64_t>& half_offsets,
+                                                    TransactionResolution resolution, bool from_check,
+                                                    bool by_operator) {
+  v1::EndTransactionRequest request;
+  request.set_producer_group(producer_group);
+  request.set_transaction_id(transaction_id);
+  for (int64_t offset : half_offsets) request.add_half_physical_offsets(offset);
+  request.set_resolution(ToWire(resolution));
+  request.set_from_check(from_check);
+  request.set_by_operator(by_operator);
+  return request;
+}
+
 v1::Header MakeEndTransaction(const std::string& producer_group, const std::string& transaction_id,
                               const std::vector<int64_t>& half_offsets, TransactionResolution resolution,
                               bool from_check, bool by_operator) {
   v1::Header header;
   header.set_code(v1::END_TRANSACTION);
-  auto* request = header.mutable_end_transaction_request();
-  request->set_producer_group(producer_group);
-  request->set_transaction_id(transaction_id);
-  for (int64_t offset : half_offsets) request->add_half_physical_offsets(offset);
-  request->set_resolution(ToWire(resolution));
-  request->set_from_check(from_check);
-  request->set_by_operator(by_operator);
+  *header.mutable_end_transaction_request() =
+      MakeEndTransactionRequest(producer_group, transaction_id, half_offsets, resolution, from_check, by_operator);
   return header;
 }
 
 vela::Status EndTransactionOutcome(const Result<net::Frame>& response, bool commit, const std::string& transaction_id,
                                    const std::string& addr) {
+  Result<v1::EndTransactionResponse> answer = vela::Status::Internal("unset");
+  if (response.ok()) {
+    answer = response->header.end_transaction_response();
+  } else {
+    answer = response.status();
+  }
+  return EndTransactionOutcome(answer, commit, transaction_id, addr);
+}
+
+vela::Status EndTransactionOutcome(const Result<v1::EndTransactionResponse>& response, bool commit,
+                                   const std::string& transaction_id, const std::string& addr) {
   if (!response.ok()) {
     return response.status().WithContext(
         fmt::format("{} of transaction {} on {}", commit ? "commit" : "rollback", transaction_id, addr));
   }
-  const auto outcome = response->header.end_transaction_response().outcome();
+  const auto outcome = response->outcome();
   switch (outcome) {
     case v1::TX_END_COMMITTED:
     case v1::TX_END_ALREADY_COMMITTED:
@@ -108,6 +129,27 @@ vela::Status EndTransactionOutcome(const Result<net::Frame>& response, bool comm
                                                 static_cast<int>(outcome)));
   }
 }
+
+namespace {
+// Runs the local transaction; an exception counts as kUnknown (left to the check-back).
+TransactionResolution RunExecutor(const LocalTransactionExecutor& executor, const Message& message,
+                                  const SendReceipt& receipt) {
+  try {
+    return executor(message, receipt);
+  } catch (const std::exception& e) {
+    ClientLogger()->warn("local transaction executor of transaction {} threw ({}): left to the check-back",
+                         receipt.transaction_id, e.what());
+  } catch (...) {
+    ClientLogger()->warn("local transaction executor of transaction {} threw: left to the check-back",
+                         receipt.transaction_id);
+  }
+  return TransactionResolution::kUnknown;
+}
+// END_TRANSACTIONs in one END_TRANSACTION_BATCH at most (the broker takes up to 1,024).
+constexpr size_t kMaxEndsPerRequest = 512;
+// END_TRANSACTION requests in flight to one broker at most (the rest wait and leave together).
+constexpr int kEndsInFlight = 1;
+}  // namespace
 
 // ---- TransactionState ----
 
@@ -233,16 +275,21 @@ vela::Status TransactionProducerImpl::Resolve(TransactionState& state, bool comm
     return vela::Status::FailedPrecondition(
         fmt::format("transaction producer is shut down: transaction {} is left to the broker's check-back", id));
   }
-  auto header = MakeEndTransaction(group(), id, offsets,
-                                   commit ? TransactionResolution::kCommit : TransactionResolution::kRollback,
-                                   /*from_check=*/false, /*by_operator=*/false);
-  auto response =
-      producer_->instance().rpc().InvokeSync(addr, std::move(header), {}, settings_.producer.send_timeout_ms);
-  vela::Status status = EndTransactionOutcome(response, commit, id, addr);
+  // Through the broker's END_TRANSACTION lane, so that commits of many threads travel together.
+  std::promise<std::pair<vela::Status, bool>> answered;
+  auto answer = answered.get_future();
+  EndJob job;
+  job.request = MakeEndTransactionRequest(group(), id, offsets,
+                                          commit ? TransactionResolution::kCommit : TransactionResolution::kRollback,
+                                          /*from_check=*/false, /*by_operator=*/false);
+  job.commit = commit;
+  job.done = [&answered](const vela::Status& status, bool decided) { answered.set_value({status, decided}); };
+  EndAsync(addr, std::move(job));
+  auto [status, decided] = answer.get();
   std::lock_guard lock(state.mu);
   if (status.ok()) {
     state.phase = commit ? TransactionState::Phase::kCommitted : TransactionState::Phase::kRolledBack;
-  } else if (response.ok()) {
+  } else if (decided) {
     // The broker answered with the other outcome: that is what the transaction became.
     state.phase = commit ? TransactionState::Phase::kRolledBack : TransactionState::Phase::kCommitted;
   } else {
@@ -251,22 +298,77 @@ vela::Status TransactionProducerImpl::Resolve(TransactionState& state, bool comm
   return status;
 }
 
+void TransactionProducerImpl::EndAsync(const std::string& addr, EndJob job) {
+  {
+    std::lock_guard lock(end_mu_);
+    EndLane& lane = end_lanes_[addr];
+    if (lane.in_flight >= kEndsInFlight) {
+      lane.waiting.push_back(std::move(job));
+      return;
+    }
+    ++lane.in_flight;
+  }
+  std::vector<EndJob> jobs;
+  jobs.push_back(std::move(job));
+  DispatchEnds(addr, std::move(jobs));
+}
+
+void TransactionProducerImpl::DispatchEnds(const std::string& addr, std::vector<EndJob> jobs) {
+  v1::Header header;
+  if (jobs.size() == 1) {
+    header.set_code(v1::END_TRANSACTION);
+    *header.mutable_end_transaction_request() = jobs.front().request;
+  } else {
+    header.set_code(v1::END_TRANSACTION_BATCH);
+    auto* batch = header.mutable_end_transaction_batch_request();
+    for (const EndJob& job : jobs) *batch->add_requests() = job.request;
+  }
+  producer_->instance().rpc().Invoke(
+      addr, std::move(header), {}, settings_.producer.send_timeout_ms,
+      [this, addr, jobs = std::move(jobs)](Result<net::Frame> response) mutable {
+        producer_->instance().RunCallback([this, addr, jobs = std::move(jobs), response = std::move(response)] {
+          const bool batched = jobs.size() > 1;
+          const int results = response.ok() ? response->header.end_transaction_batch_response().results_size() : 0;
+          for (size_t i = 0; i < jobs.size(); ++i) {
+            Result<v1::EndTransactionResponse> one = vela::Status::Internal("no answer");
+            if (!response.ok()) {
+              one = response.status();
+            } else if (!batched) {
+              one = response->header.end_transaction_response();
+            } else if (static_cast<int>(i) >= results) {
+              one = vela::Status::Internal(fmt::format("broker {} answered {} of {} END_TRANSACTIONs", addr, results,
+                                                 jobs.size()));
+            } else if (const auto& r = response->header.end_transaction_batch_response().results(static_cast<int>(i));
+                       r.has_status() && r.status().code() != 0) {
+              one = net::FromWireStatus(r.status());
+            } else {
+              one = r.response();
+            }
+            const EndJob& job = jobs[i];
+            jobs[i].done(EndTransactionOutcome(one, job.commit, job.request.transaction_id(), addr), one.ok());
+          }
+          std::vector<EndJob> next;
+          {
+            std::lock_guard lock(end_mu_);
+            EndLane& lane = end_lanes_[addr];
+            const size_t n = std::min<size_t>(lane.waiting.size(), kMaxEndsPerRequest);
+            next.assign(std::make_move_iterator(lane.waiting.begin()),
+                        std::make_move_iterator(lane.waiting.begin() + static_cast<std::ptrdiff_t>(n)));
+            lane.waiting.erase(lane.waiting.begin(), lane.waiting.begin() + static_cast<std::ptrdiff_t>(n));
+            if (next.empty()) --lane.in_flight;
+          }
+          if (!next.empty()) DispatchEnds(addr, std::move(next));
+        });
+      });
+}
+
 Result<SendReceipt> TransactionProducerImpl::SendInTransaction(const Message& message,
                                                                const LocalTransactionExecutor& executor) {
   if (!executor) return vela::Status::InvalidArgument("SendInTransaction needs a local transaction executor");
   auto transaction = Begin();
   TransactionState& state = *transaction->state_;
   VELA_ASSIGN_OR_RETURN(SendReceipt receipt, Send(message, state));
-  TransactionResolution resolution = TransactionResolution::kUnknown;
-  try {
-    resolution = executor(message, receipt);
-  } catch (const std::exception& e) {
-    ClientLogger()->warn("local transaction executor of transaction {} threw ({}): left to the check-back",
-                         receipt.transaction_id, e.what());
-  } catch (...) {
-    ClientLogger()->warn("local transaction executor of transaction {} threw: left to the check-back",
-                         receipt.transaction_id);
-  }
+  const TransactionResolution resolution = RunExecutor(executor, message, receipt);
   if (resolution == TransactionResolution::kUnknown) return receipt;
   vela::Status status = Resolve(state, resolution == TransactionResolution::kCommit);
   if (!status.ok()) {
@@ -274,6 +376,46 @@ Result<SendReceipt> TransactionProducerImpl::SendInTransaction(const Message& me
                                           receipt.msg_id));
   }
   return receipt;
+}
+
+void TransactionProducerImpl::SendInTransactionAsync(Message message, LocalTransactionExecutor executor,
+                                                     SendCallback callback) {
+  auto refuse = [&](vela::Status status) {
+    asio::post(producer_->instance().callback_pool(),
+               [callback = std::move(callback), status = ToPublic(status)] { callback(status, SendReceipt{}); });
+  };
+  if (!executor) return refuse(vela::Status::InvalidArgument("SendInTransactionAsync needs a local transaction executor"));
+  if (!running_.load(std::memory_order_acquire)) {
+    return refuse(vela::Status::FailedPrecondition("transaction producer is shut down"));
+  }
+  if (auto valid = ValidateTransactional(message, settings_.producer.max_message_bytes); !valid.ok()) {
+    return refuse(valid);
+  }
+  const std::string transaction_id = NewMessageId();
+  producer_->SendTransactionalAsync(
+      StampTransactional(std::move(message), group(), transaction_id), transaction_id,
+      [this, executor = std::move(executor), callback = std::move(callback)](
+          const vela::Status& sent, const SendReceipt& half_receipt, const Message& stamped,
+          const ProducerImpl::Placement& placed) {
+        if (!sent.ok()) return callback(ToPublic(sent), SendReceipt{});
+        SendReceipt receipt = half_receipt;
+        receipt.transaction_id = receipt.msg_id;
+        const TransactionResolution resolution = RunExecutor(executor, stamped, receipt);
+        if (resolution == TransactionResolution::kUnknown || !running_.load(std::memory_order_acquire)) {
+          return callback(Status(), receipt);
+        }
+        EndJob job;
+        job.commit = resolution == TransactionResolution::kCommit;
+        job.request = MakeEndTransactionRequest(group(), receipt.transaction_id, {placed.physical_offset}, resolution,
+                                                /*from_check=*/false, /*by_operator=*/false);
+        job.done = [callback, receipt](const vela::Status& status, bool) {
+          if (status.ok()) return callback(Status(), receipt);
+          callback(ToPublic(status.WithContext(fmt::format(
+                       "half message {} stored; the broker's check-back will resolve it", receipt.msg_id))),
+                   receipt);
+        };
+        EndAsync(placed.addr, std::move(job));
+      });
 }
 
 void TransactionProducerImpl::OnCheck(net::RequestContext context, net::Frame frame) {
@@ -392,6 +534,11 @@ StatusOr<SendReceipt> TransactionProducer::SendInTransaction(const Message& mess
   auto result = impl_->SendInTransaction(message, executor);
   if (!result.ok()) return ToPublic(result.status());
   return std::move(result).value();
+}
+
+void TransactionProducer::SendInTransactionAsync(Message message, LocalTransactionExecutor executor,
+                                                 SendCallback callback) {
+  impl_->SendInTransactionAsync(std::move(message), std::move(executor), std::move(callback));
 }
 
 void TransactionProducer::Shutdown() {

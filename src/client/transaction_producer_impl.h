@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "client/producer_impl.h"
@@ -23,8 +25,7 @@ inline constexpr size_t kMaxMessagesPerTransaction = 64;
 
 // `message` as a transactional message of `producer_group` in transaction `transaction_id`:
 // TRAN_MSG=true, PGROUP, __transactionId__ set (over any such property the message had).
-Message StampTransactional(const Message& message, const std::string& producer_group,
-                           const std::string& transaction_id);
+Message StampTransactional(Message message, const std::string& producer_group, const std::string& transaction_id);
 
 // What a transactional message may not be, on top of ValidateMessage: a timer message.
 vela::Status ValidateTransactional(const Message& message, size_t max_body_bytes);
@@ -36,7 +37,11 @@ vela::Status ValidateTransactional(const Message& message, size_t max_body_bytes
 Result<MessageView> CheckedMessageView(const v1::CheckTransactionRequest& request, std::string_view body,
                                        const std::string& broker_addr);
 
-// The END_TRANSACTION request header resolving a transaction.
+// The END_TRANSACTION request resolving a transaction, and the header that carries it alone.
+v1::EndTransactionRequest MakeEndTransactionRequest(const std::string& producer_group, const std::string& transaction_id,
+                                                    const std::vector<int64_t>& half_offsets,
+                                                    TransactionResolution resolution, bool from_check,
+                                                    bool by_operator);
 v1::Header MakeEndTransaction(const std::string& producer_group, const std::string& transaction_id,
                               const std::vector<int64_t>& half_offsets, TransactionResolution resolution,
                               bool from_check, bool by_operator);
@@ -47,6 +52,9 @@ v1::TransactionResolution ToWire(TransactionResolution resolution);
 // way, or the transport / broker error with `addr` as context.
 vela::Status EndTransactionOutcome(const Result<net::Frame>& response, bool commit, const std::string& transaction_id,
                                    const std::string& addr);
+// The same for one result of END_TRANSACTION_BATCH (or the batch's transport error).
+vela::Status EndTransactionOutcome(const Result<v1::EndTransactionResponse>& response, bool commit,
+                                   const std::string& transaction_id, const std::string& addr);
 
 // The state of one Transaction: its phase, id, broker, receipts and half-message offsets. Thread-
 // safe: `send_mu` serializes the sends and resolutions of the transaction (the first send picks the
@@ -102,6 +110,7 @@ class TransactionProducerImpl : public std::enable_shared_from_this<TransactionP
   Result<SendReceipt> Send(const Message& message, TransactionState& state);
   vela::Status Resolve(TransactionState& state, bool commit);
   Result<SendReceipt> SendInTransaction(const Message& message, const LocalTransactionExecutor& executor);
+  void SendInTransactionAsync(Message message, LocalTransactionExecutor executor, SendCallback callback);
   void Shutdown();
 
   const std::string& client_id() const { return producer_->client_id(); }
@@ -113,8 +122,27 @@ class TransactionProducerImpl : public std::enable_shared_from_this<TransactionP
   // On the callback pool: runs the checker and answers over `connection`.
   void RunCheck(const std::shared_ptr<net::Connection>& connection, const std::string& peer, const net::Frame& frame);
 
+  // One END_TRANSACTION on its way: what it asks, and who hears the outcome (`decided`: the broker
+  // answered with an outcome, whichever).
+  struct EndJob {
+    v1::EndTransactionRequest request;
+    bool commit = false;
+    std::function<void(const vela::Status& status, bool decided)> done;
+  };
+  // END_TRANSACTIONs to one broker share a lane: up to kEndsInFlight requests in flight; those that
+  // come meanwhile leave together as one END_TRANSACTION_BATCH when one returns.
+  struct EndLane {
+    int in_flight = 0;
+    std::vector<EndJob> waiting;
+  };
+  // Sends `job` to the broker at `addr` (now, or with the next batch); `done` runs on the callback pool.
+  void EndAsync(const std::string& addr, EndJob job);
+  void DispatchEnds(const std::string& addr, std::vector<EndJob> jobs);
+
   TransactionProducerSettings settings_;
   std::unique_ptr<ProducerImpl> producer_;
+  std::mutex end_mu_;
+  std::unordered_map<std::string, EndLane> end_lanes_;  // GUARDED_BY(end_mu_), by broker address
   std::atomic<bool> running_{false};
 };
 

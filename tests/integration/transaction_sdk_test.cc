@@ -2,10 +2,14 @@
 // side): one-message transactions committed and rolled back, the SDK's refusals, and
 // `vela-admin send --transaction`. Multi-message transactions and check-backs need the broker side.
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -99,6 +103,126 @@ TEST(TransactionSdkTest, CommitPublishesRollbackDropsAndRepeatsAreRefused) {
   EXPECT_FALSE(received.Has(rolled->msg_id)) << "a rolled-back message was delivered";
   EXPECT_FALSE(received.saw_tran_msg()) << "a published message still carries TRAN_MSG=true";
   (*consumer)->Shutdown();
+  (*producer)->Shutdown();
+}
+
+// SendInTransactionAsync, with synchronous transactions of other threads beside it: their
+// commits and rollbacks travel together (END_TRANSACTION_BATCH); consumers get every committed
+// message once and no rolled-back one; bad calls are refused through the callback.
+TEST(TransactionSdkTest, AsyncTransactionsCommitAndRollBackBesideSyncOnes) {
+  TestCluster cluster;
+  const std::string ns = cluster.StartNamesrv();
+  cluster.StartBroker("broker-a");
+  ASSERT_TRUE(cluster.WaitForBrokers(1));
+  cluster.CreateTopic("TxAsync", 4);
+  auto producer = client::TransactionProducerBuilder()
+                      .SetNamesrvAddr(ns)
+                      .SetGroup("tx_async_group")
+                      .SetChecker([](const client::MessageView&) { return client::TransactionResolution::kRollback; })
+                      .SetTopics({"TxAsync"})
+                      .Build();
+  ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+
+  constexpr int kAsync = 2000;
+  constexpr int kSyncThreads = 4;
+  constexpr int kSyncEach = 50;
+  std::mutex mu;
+  std::condition_variable done_cv;
+  int done = 0;
+  std::set<std::string> committed, rolled_back;
+  std::string first_error;
+  auto executor = [](const client::Message& m, const client::SendReceipt& r) {
+    // The async form hands over the message as sent (with its transaction properties).
+    if (m.body.rfind("async", 0) == 0) {
+      EXPECT_EQ(m.properties.count("TRAN_MSG"), 1u);
+    }
+    EXPECT_EQ(r.transaction_id, r.msg_id);
+    return m.body.back() == 'c' ? client::TransactionResolution::kCommit : client::TransactionResolution::kRollback;
+  };
+  for (int i = 0; i < kAsync; ++i) {
+    const bool commit = i % 2 == 0;
+    (*producer)->SendInTransactionAsync(
+        client::Message("TxAsync", fmt::format("async {} {}", i, commit ? 'c' : 'r')), executor,
+        [&, commit](const client::Status& status, const client::SendReceipt& receipt) {
+          std::lock_guard lock(mu);
+          if (!status.ok()) {
+            if (first_error.empty()) first_error = status.ToString();
+          } else {
+            EXPECT_EQ(receipt.transaction_id, receipt.msg_id);
+            (commit ? committed : rolled_back).insert(receipt.msg_id);
+          }
+          ++done;
+          done_cv.notify_all();
+        });
+  }
+  std::vector<std::thread> sync_threads;
+  for (int t = 0; t < kSyncThreads; ++t) {
+    sync_threads.emplace_back([&, t] {
+      for (int i = 0; i < kSyncEach; ++i) {
+        const bool commit = (t + i) % 2 == 0;
+        auto r = (*producer)->SendInTransaction(
+            client::Message("TxAsync", fmt::format("sync {} {} {}", t, i, commit ? 'c' : 'r')), executor);
+        std::lock_guard lock(mu);
+        if (!r.ok()) {
+          if (first_error.empty()) first_error = r.status().ToString();
+        } else {
+          (commit ? committed : rolled_back).insert(r->msg_id);
+        }
+      }
+    });
+  }
+  for (auto& t : sync_threads) t.join();
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(done_cv.wait_for(lock, 60s, [&] { return done == kAsync; })) << done << " of " << kAsync;
+    ASSERT_TRUE(first_error.empty()) << first_error;
+  }
+  ASSERT_EQ(committed.size() + rolled_back.size(), static_cast<size_t>(kAsync + kSyncThreads * kSyncEach));
+
+  // Refused through the callback, never thrown or dropped.
+  std::promise<client::Status> timer_refused, no_executor;
+  client::Message timer("TxAsync", "a timer");
+  timer.delay_ms = 1000;
+  (*producer)->SendInTransactionAsync(timer, executor, [&](const client::Status& s, const client::SendReceipt&) {
+    timer_refused.set_value(s);
+  });
+  (*producer)->SendInTransactionAsync(client::Message("TxAsync", "x"), nullptr,
+                                      [&](const client::Status& s, const client::SendReceipt&) { no_executor.set_value(s); });
+  EXPECT_EQ(timer_refused.get_future().get().code(), client::StatusCode::kInvalidArgument);
+  EXPECT_EQ(no_executor.get_future().get().code(), client::StatusCode::kInvalidArgument);
+
+  std::map<std::string, int> seen;
+  std::mutex seen_mu;
+  auto consumer = client::PushConsumerBuilder()
+                      .SetNamesrvAddr(ns)
+                      .SetGroup("tx_async_consumer")
+                      .Subscribe("TxAsync", client::FilterExpression::All())
+                      .SetConsumeFrom(client::ConsumeFrom::kFirst)
+                      .SetListener([&](const client::MessageView& m) {
+                        std::lock_guard lock(seen_mu);
+                        ++seen[m.msg_id];
+                        return client::ConsumeResult::kSuccess;
+                      })
+                      .Build();
+  ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(seen_mu);
+      if (seen.size() >= committed.size()) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  std::this_thread::sleep_for(500ms);
+  (*consumer)->Shutdown();
+  std::lock_guard lock(seen_mu);
+  EXPECT_EQ(seen.size(), committed.size());
+  for (const std::string& id : committed) {
+    auto it = seen.find(id);
+    ASSERT_TRUE(it != seen.end()) << "committed " << id << " was not delivered";
+    EXPECT_EQ(it->second, 1) << id;
+  }
+  for (const std::string& id : rolled_back) EXPECT_EQ(seen.count(id), 0u) << "rolled back " << id << " was delivered";
   (*producer)->Shutdown();
 }
 

@@ -33,6 +33,9 @@ constexpr size_t kChecksPerRound = 20000;
 constexpr size_t kDiscardsPerRound = 1000;
 // Bytes of records one round of resolutions appends at most (further requests wait a round).
 constexpr size_t kRoundBytes = 64 << 20;
+// Half messages read from the half queue are saved (txn/p) once the oldest unsaved one is this old
+// and still pending: a restart reads at most this much of the half queue again.
+constexpr int64_t kSaveDelayMs = 1000;
 
 std::string OffsetKey(std::string_view prefix, int64_t offset) {
   std::string k(prefix);
@@ -107,6 +110,8 @@ Status TransactionService::Start() {
   while (IngestOps()) {
   }
   VELA_RETURN_IF_ERROR(ResolveInFlight());
+  SaveHalves(NowEpochMs(), /*force=*/true);
+  started_ = true;
   RecomputeFloor();
   {
     std::lock_guard lock(admit_mu_);
@@ -257,6 +262,7 @@ void TransactionService::RemoveTxn(const std::string& id) {
 
 Status TransactionService::LoadState() {
   half_ingest_ = ReadFixed64(meta_.GetState(kHalfIngestKey));
+  half_saved_ = half_ingest_;
   op_ingest_ = ReadFixed64(meta_.GetState(kOpIngestKey));
   // A queue shorter than what was read lost its tail in a crash (ASYNC_FLUSH): read on from its end.
   const int64_t half_max = half_reader_.MaxOffset().value();
@@ -304,6 +310,7 @@ Status TransactionService::LoadState() {
     half.immunity_ms = ParseDecimal(fields[4]);
     AddHalf(half, offset, static_cast<int64_t>(coding::GetFixed64(v.data())),
             static_cast<int64_t>(coding::GetFixed64(v.data() + 8)) - 1);
+    txns_.at(half.transaction_id).halves.at(offset).saved = true;
     ++pending;
     return true;
   });
@@ -314,6 +321,7 @@ Status TransactionService::LoadState() {
     it->second.next_check_ms = static_cast<int64_t>(coding::GetFixed64(v.data()));
     it->second.checks = static_cast<int32_t>(coding::GetFixed32(v.data() + 8));
     it->second.discarded = v[12] != 0;
+    it->second.check_saved = true;
     if (it->second.discarded) {
       ++discarded;
       pending -= static_cast<int64_t>(it->second.halves.size());
@@ -332,7 +340,7 @@ void TransactionService::Run() {
     bool check_now = false;
     {
       std::lock_guard lock(mu_);
-      if (stop_) return;
+      if (stop_) return;  // what is unsaved is read again at the next start, as after a crash
       signalled_ = false;
       std::swap(check_now, check_now_);
     }
@@ -340,6 +348,7 @@ void TransactionService::Run() {
     const bool more_ops = IngestOps();
     ProcessResolutions();
     const int64_t now = NowEpochMs();
+    SaveHalves(now, /*force=*/false);
     if (check_now || now - last_check_round_ms_ >= std::min<int64_t>(options_.check_interval_ms, 1000)) {
       last_check_round_ms_ = now;
       CheckRound(now);
@@ -380,41 +389,70 @@ std::optional<TransactionService::Resolved> TransactionService::GetResolved(int6
   return r;
 }
 
+std::optional<TransactionService::Resolved> TransactionService::ResolvedHalf(int64_t offset) {
+  // Every half record written before the start was read then: one past the last read is this
+  // process's, and what resolved it is in memory.
+  if (started_ && offset > last_half_offset_) {
+    auto it = resolved_early_.find(offset);
+    if (it == resolved_early_.end()) return std::nullopt;
+    return it->second;
+  }
+  return GetResolved(offset);
+}
+
 bool TransactionService::IngestHalf() {
   store::QueueOffset next(half_ingest_);
   store::GetResult got = half_reader_.Read(&next, kIngestBatch);
   if (next.value() == half_ingest_) return false;
-  const int64_t from = half_ingest_;
+  if (half_ingest_ == half_saved_) unsaved_since_ms_ = NowEpochMs();
   half_ingest_ = next.value();
-  store::MetaStore::StateBatch batch;
-  batch.sync = false;  // the log holds the records: a lost batch is read again from the saved offset
-  std::vector<std::pair<int64_t, std::pair<HalfRecord, int64_t>>> added;
+  bool added = false;
   for (std::string_view raw : got.records) {
     RecordView view;
     if (DecodeRecord(raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) continue;  // verified by the read
+    const int64_t offset = view.physical_offset;
+    last_half_offset_ = std::max(last_half_offset_, offset);
+    // Read again (a restart reads on from the saved offset), or resolved before it was read here
+    // (the dispatcher lags behind the acknowledgement).
+    if (by_offset_.count(offset) != 0) continue;
+    if (started_ ? resolved_early_.erase(offset) != 0 : GetResolved(offset).has_value()) continue;
     auto half = ParseHalfRecord(view);
     if (!half.ok()) {
       BrokerLogger()->warn("transactions: ignoring a record of the half queue: {}", half.status().ToString());
       continue;
     }
-    // Resolved before it was read here (the dispatcher lagged), or read again after a lost batch.
-    if (by_offset_.count(view.physical_offset) != 0 || GetResolved(view.physical_offset)) continue;
-    added.push_back({view.physical_offset, {std::move(half).value(), view.store_timestamp_ms}});
+    AddHalf(*half, offset, view.store_timestamp_ms, -1);
+    if (!txns_.at(half->transaction_id).discarded) pending_.fetch_add(1);
+    unsaved_.push_back(offset);
+    added = true;
   }
-  for (auto& [offset, h] : added) {
-    AddHalf(h.first, offset, h.second, -1);
-    const Txn& txn = txns_.at(h.first.transaction_id);
-    batch.puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, txn.halves.at(offset)));
-    if (!txn.discarded) pending_.fetch_add(1);
+  if (added) RecomputeFloor();
+  return true;
+}
+
+void TransactionService::SaveHalves(int64_t now_ms, bool force) {
+  if (half_ingest_ == half_saved_ || (!force && now_ms - unsaved_since_ms_ < kSaveDelayMs)) return;
+  store::MetaStore::StateBatch batch;
+  batch.sync = false;  // the log holds the records: a lost batch is read again from the saved offset
+  std::vector<Half*> saving;
+  for (int64_t offset : unsaved_) {
+    auto at = by_offset_.find(offset);
+    if (at == by_offset_.end()) continue;  // resolved meanwhile: txn/r says so
+    Txn& txn = txns_.at(at->second);
+    Half& half = txn.halves.at(offset);
+    if (half.saved) continue;
+    batch.puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, half));
+    saving.push_back(&half);
   }
   batch.puts.emplace_back(std::string(kHalfIngestKey), Fixed64(half_ingest_));
   if (Status st = meta_.WriteState(batch); !st.ok()) {
-    BrokerLogger()->error("transactions: pending index write: {}", st.ToString());
     // The memory index has them; the saved offset makes a restart read them again.
-    (void)from;
+    BrokerLogger()->error("transactions: pending index write: {}", st.ToString());
+    return;
   }
-  if (!added.empty()) RecomputeFloor();
-  return true;
+  for (Half* half : saving) half->saved = true;
+  unsaved_.clear();
+  half_saved_ = half_ingest_;
 }
 
 bool TransactionService::IngestOps() {
@@ -452,18 +490,25 @@ bool TransactionService::IngestOps() {
       }
       batch.puts.emplace_back(OffsetKey(kPendingPrefix, op->half_offset), PendingValue(txn, half));
       batch.puts.emplace_back(CheckKey(txn.id), CheckStateValue(txn));
+      half.saved = true;
+      txn.check_saved = true;
       changed = true;
       continue;
     }
-    if (seen.count(op->half_offset) != 0 || GetResolved(op->half_offset)) continue;  // applied already
+    // Applied already: written by this process (which applied it then), or read before.
+    if (seen.count(op->half_offset) != 0 || own_ops_.erase(op->half_offset) != 0 || GetResolved(op->half_offset)) {
+      continue;
+    }
     seen.insert(op->half_offset);
     batch.puts.emplace_back(OffsetKey(kResolvedPrefix, op->half_offset),
                             ResolvedValue(op->resolution, op->producer_group, op->transaction_id));
     if (auto at = by_offset_.find(op->half_offset); at != by_offset_.end()) {
       const std::string id = at->second;
-      batch.deletes.push_back(OffsetKey(kPendingPrefix, op->half_offset));
+      const Txn& txn = txns_.at(id);
+      const bool check_saved = txn.check_saved;
+      if (txn.halves.at(op->half_offset).saved) batch.deletes.push_back(OffsetKey(kPendingPrefix, op->half_offset));
       RemoveHalf(op->half_offset);
-      if (txns_.count(id) == 0) batch.deletes.push_back(CheckKey(id));
+      if (txns_.count(id) == 0 && check_saved) batch.deletes.push_back(CheckKey(id));
       changed = true;
     }
   }
@@ -500,6 +545,40 @@ void TransactionService::EndTransaction(EndTransactionRequest request, EndCallba
       return;
     }
     requests_.push_back(Pending{std::move(request), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void TransactionService::EndTransactions(std::vector<EndTransactionRequest> requests, EndBatchCallback done) {
+  // The answers gather here; the last one to arrive hands them all over (they arrive on the
+  // service thread, or on the stopping thread once it has joined it).
+  struct Gather {
+    std::vector<Result<v1::EndTransactionResponse>> results;
+    std::atomic<size_t> left{0};
+    EndBatchCallback done;
+  };
+  auto gather = std::make_shared<Gather>();
+  gather->results.resize(requests.size(), Status::Internal("not decided"));
+  gather->left.store(requests.size());
+  gather->done = std::move(done);
+  if (requests.empty()) {
+    gather->done({});
+    return;
+  }
+  auto answer = [gather](size_t i, Result<v1::EndTransactionResponse> result) {
+    gather->results[i] = std::move(result);
+    if (gather->left.fetch_sub(1) == 1) gather->done(std::move(gather->results));
+  };
+  {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) {
+      EndCallback one = [answer, i](Result<v1::EndTransactionResponse> r) { answer(i, std::move(r)); };
+      if (stop_) {
+        one(Status::Unavailable("the broker is stopping"));
+        continue;
+      }
+      requests_.push_back(Pending{std::move(requests[i]), std::move(one)});
+    }
   }
   wake_.notify_one();
 }
@@ -547,6 +626,8 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
       trace_pending_.push_back(std::move(e));
     }
   }
+  // Only what was written is deleted (SaveHalves writes txn/p late, CheckRound txn/c).
+  const auto indexed = txns_.find(txn_id);
   for (const HalfRead& r : reads) {
     OpRecord op;
     op.resolution = resolution;
@@ -556,10 +637,15 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
     op.transaction_id = txn_id;
     records->push_back(EncodeOpRecord(op, now));
     state->puts.emplace_back(OffsetKey(kResolvedPrefix, r.offset), ResolvedValue(resolution, group, txn_id));
+    round_resolved_.emplace_back(r.offset, Resolved{resolution, group, txn_id});
     uncounted_.emplace_back(r.half.real_topic, resolution);
-    state->deletes.push_back(OffsetKey(kPendingPrefix, r.offset));
+    if (indexed != txns_.end()) {
+      if (auto h = indexed->second.halves.find(r.offset); h != indexed->second.halves.end() && h->second.saved) {
+        state->deletes.push_back(OffsetKey(kPendingPrefix, r.offset));
+      }
+    }
   }
-  state->deletes.push_back(CheckKey(txn_id));
+  if (indexed != txns_.end() && indexed->second.check_saved) state->deletes.push_back(CheckKey(txn_id));
   return Status::OK();
 }
 
@@ -622,7 +708,7 @@ Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransacti
   std::set<int64_t> named;
   for (int64_t offset : r.half_offsets) {
     if ((txn && txn->halves.count(offset) != 0) || !named.insert(offset).second) continue;
-    if (auto known = GetResolved(offset)) {
+    if (auto known = ResolvedHalf(offset)) {
       if (known->transaction_id != id) {
         return Status::NotFound(fmt::format("no half message of transaction {} at commit-log offset {}", id, offset));
       }
@@ -703,6 +789,7 @@ void TransactionService::ProcessResolutions() {
   }
   if (batch.empty()) return;
   trace_pending_.clear();  // events of an earlier settle: not part of this round
+  round_resolved_.clear();
   if (unsettled_from_ >= 0) {
     for (Pending& p : batch) {
       p.done(Status::Unavailable("the broker is settling an earlier failed write of resolutions; ask again"));
@@ -754,11 +841,16 @@ void TransactionService::ProcessResolutions() {
         state.puts.emplace_back(std::string(kInFlightKey), Fixed64(end));
         last_commit_ms_ = NowEpochMs();
       }
-      if (Status st = meta_.WriteState(state); !st.ok()) {
+      const Status written = meta_.WriteState(state);
+      if (!written.ok()) {
         // The op records are in the log: reading the op queue resolves them again.
-        BrokerLogger()->error("transactions: resolution index write: {}", st.ToString());
+        BrokerLogger()->error("transactions: resolution index write: {}", written.ToString());
       } else if (commits > 0) {
         marker_end_ = store_.stats().max_physical_offset.value();
+      }
+      for (auto& [offset, resolved] : round_resolved_) {
+        if (written.ok()) own_ops_.insert(offset);
+        if (offset > last_half_offset_) resolved_early_.emplace(offset, std::move(resolved));
       }
       for (const std::string& id : resolved_ids) RemoveTxn(id);
       {
@@ -907,6 +999,7 @@ Status TransactionService::SettleFrom(int64_t from) {
       return appended.status().WithContext("finishing the commits in flight");
     }
   }
+  round_resolved_.clear();  // the op queue's reading looks these up in txn/r
   VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
   for (const auto& [offset, op] : ops) RemoveHalf(offset);
   for (const std::string& id : finished) RemoveTxn(id);
@@ -937,6 +1030,8 @@ void TransactionService::CheckRound(int64_t now_ms) {
     if (!txn.discarded && txn.next_check_ms <= now_ms) due.push_back(&txn);
   }
   if (due.empty()) return;
+  // txn/c is only read back for a transaction whose txn/p is written.
+  SaveHalves(now_ms, /*force=*/true);
   std::sort(due.begin(), due.end(), [](const Txn* a, const Txn* b) { return a->next_check_ms < b->next_check_ms; });
   store::MetaStore::StateBatch state;
   state.sync = false;  // a lost count only means a few more checks
@@ -999,6 +1094,7 @@ void TransactionService::CheckRound(int64_t now_ms) {
       txn->next_check_ms = now_ms + options_.check_interval_ms;
     }
     state.puts.emplace_back(CheckKey(txn->id), CheckStateValue(*txn));
+    txn->check_saved = true;
   }
   for (const std::string& group : without_producer) {
     int64_t& logged = no_producer_logged_ms_[group];
@@ -1079,10 +1175,12 @@ void TransactionService::Discard(Txn& txn, int64_t now_ms, store::MetaStore::Sta
     std::lock_guard lock(admit_mu_);
     admitted_.erase(txn.id);
   }
-  for (const auto& [offset, half] : txn.halves) {
+  for (auto& [offset, half] : txn.halves) {
     state->puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, half));
+    half.saved = true;
   }
   state->puts.emplace_back(CheckKey(txn.id), CheckStateValue(txn));
+  txn.check_saved = true;
   BrokerLogger()->warn("transactions: transaction {} of producer group {} ({} messages, first for topic {}) discarded "
                        "after {} check-backs without a decision: copied to {}; resolve it with vela-admin transaction "
                        "resolve {} --commit|--rollback",

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "broker/system_queue_reader.h"
@@ -129,6 +130,10 @@ class TransactionService final {
   // the other way; a real topic is gone; discarded), InvalidArgument, Unavailable (stopping), or the
   // store's error.
   void EndTransaction(EndTransactionRequest request, EndCallback done);
+  using EndBatchCallback = std::function<void(std::vector<Result<v1::EndTransactionResponse>>)>;
+  // EndTransaction for each of `requests`, decided in order as if each came alone; `done` runs
+  // once, when every one of them has its answer (results in the order of the requests).
+  void EndTransactions(std::vector<EndTransactionRequest> requests, EndBatchCallback done);
 
   // Pending and discarded transactions, oldest first, at most `max`; *truncated when there are more.
   std::vector<TransactionSummary> List(size_t max, bool* truncated) const;
@@ -160,6 +165,7 @@ class TransactionService final {
     std::string msg_id;
     std::string real_topic;
     int64_t discard_copy = -1;  // offset of its copy in the discard topic (discarded only)
+    bool saved = false;         // its txn/p entry is written
   };
   // A pending or discarded transaction.
   struct Txn {
@@ -171,6 +177,7 @@ class TransactionService final {
     int32_t checks = 0;
     bool discarded = false;
     bool waiting_for_producer = false;  // due, and no producer of the group was connected
+    bool check_saved = false;           // its txn/c entry is written
   };
   // What is known of a resolved half message (txn/r).
   struct Resolved {
@@ -223,6 +230,14 @@ class TransactionService final {
   // The half record at `offset` (or, when retention took it, the discard copy named), CRC checked.
   bool ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out);
   std::optional<Resolved> GetResolved(int64_t offset);
+  // How the half record at `offset` was resolved, if it was: from memory for a half record this
+  // process has not read from the half queue yet, else from txn/r.
+  std::optional<Resolved> ResolvedHalf(int64_t offset);
+  // Writes txn/p for the half messages read since the last save that are still pending, with the
+  // half queue's offset (write-behind: most transactions end before they are saved, and never
+  // touch the state column family but for their txn/r). `force`: now, else once the oldest is
+  // kSaveDelayMs old.
+  void SaveHalves(int64_t now_ms, bool force);
   // In-memory index changes; REQUIRES: the service thread.
   void AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy);
   void RemoveTxn(const std::string& id);
@@ -248,6 +263,8 @@ class TransactionService final {
   SystemQueueReader half_reader_;
   SystemQueueReader op_reader_;
   CheckSender check_sender_;
+  // The half records resolved in the current round (own_ops_, resolved_early_ once it is stored).
+  std::vector<std::pair<int64_t, Resolved>> round_resolved_;
   // Real topics of the messages resolved in the current round, not yet counted.
   std::vector<std::pair<std::string, Resolution>> uncounted_;
   std::set<std::string> gauge_topics_;  // topics whose pending gauge was set
@@ -279,6 +296,18 @@ class TransactionService final {
 
   // Service-thread state.
   int64_t half_ingest_ = 0;      // next queue offset of the half queue to read
+  int64_t half_saved_ = 0;       // the half queue offset saved (txn/half_ingest)
+  bool started_ = false;         // the queues were read to their ends at start
+  // Read from the half queue but not saved (SaveHalves): their offsets, in order, and when the
+  // first of them was read.
+  std::vector<int64_t> unsaved_;
+  int64_t unsaved_since_ms_ = 0;
+  int64_t last_half_offset_ = -1;  // commit-log offset of the last half record read from the queue
+  // Half records resolved (after start) before they were read from the half queue, until read.
+  std::unordered_map<int64_t, Resolved> resolved_early_;
+  // Half records whose op records this process wrote (and whose txn/r is written), until the op
+  // queue reads them: the reading then skips the txn/r lookup.
+  std::unordered_set<int64_t> own_ops_;
   int64_t op_ingest_ = 0;        // next queue offset of the op queue to read
   int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
   int64_t unsettled_from_ = -1;  // a failed append of resolutions began here; settled first (-1: none)

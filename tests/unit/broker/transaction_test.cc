@@ -13,6 +13,7 @@
 #include "broker/transaction/transaction_service.h"
 #include "common/clock.h"
 #include "common/coding.h"
+#include "net/wire_status.h"
 #include "store/message_store.h"
 #include "support/test_support.h"
 #include "unit/store/store_test_util.h"
@@ -58,7 +59,8 @@ class TransactionTest : public ::testing::Test {
   }
 
   // Stops everything. What a kill -9 leaves differs only in the checkpoint, which the store's own
-  // recovery tests cover; the service writes nothing at Stop, so its state is as a crash leaves it.
+  // recovery tests cover; the service writes nothing at Stop (what it has not saved yet it reads
+  // again at the next start), so its state is as a crash leaves it.
   void Close() {
     if (service_) service_->Stop();
     if (store_) store_->Shutdown();
@@ -617,6 +619,101 @@ TEST_F(TransactionTest, ProcessorAnswersEndTransactionIncludingCheckAnswers) {
   req->set_producer_group("");
   EXPECT_EQ(call(h).first.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(CountOf("A"), 1u);
+}
+
+TEST_F(TransactionTest, ProcessorAnswersABatchOfEndTransactionsEachAsIfAlone) {
+  const int64_t a = SendHalf("A");
+  const int64_t b = SendHalf("B");
+  auto call = [&](v1::Header h) {
+    std::promise<std::pair<Status, v1::Header>> p;
+    auto f = p.get_future();
+    h.set_code(v1::END_TRANSACTION_BATCH);
+    net::RequestContext rc(
+        [&p](Status s, v1::Header resp, net::OutBody) { p.set_value({std::move(s), std::move(resp)}); }, h);
+    net::Frame frame;
+    frame.header = h;
+    processor_->EndTransactionBatch(rc, frame);
+    EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
+    return f.get();
+  };
+  v1::Header empty;
+  EXPECT_EQ(call(empty).first.code(), StatusCode::kInvalidArgument);  // no batch at all
+  empty.mutable_end_transaction_batch_request();
+  EXPECT_EQ(call(empty).first.code(), StatusCode::kInvalidArgument);  // an empty one
+  v1::Header h;
+  auto add = [&](const std::string& group, const std::string& id, int64_t offset, v1::TransactionResolution r) {
+    auto* req = h.mutable_end_transaction_batch_request()->add_requests();
+    req->set_producer_group(group);
+    req->set_transaction_id(id);
+    req->add_half_physical_offsets(offset);
+    req->set_resolution(r);
+  };
+  add("pg", "A", a, v1::TX_COMMIT);
+  add("pg", "A", a, v1::TX_COMMIT);     // the same again: already committed
+  add("pg", "A", a, v1::TX_ROLLBACK);   // the other way: refused
+  add("pg", "X", a, v1::TX_COMMIT);     // not a half message of X
+  add("other", "B", b, v1::TX_COMMIT);  // another group's
+  add("pg", "B", b, v1::TX_ROLLBACK);
+  auto done = call(h);
+  ASSERT_TRUE(done.first.ok()) << done.first.ToString();
+  const auto& results = done.second.end_transaction_batch_response().results();
+  ASSERT_EQ(results.size(), 6);
+  auto code = [&](int i) { return net::FromWireStatus(results[i].status()).code(); };
+  EXPECT_EQ(code(0), StatusCode::kOk);
+  EXPECT_EQ(results[0].response().outcome(), v1::TX_END_COMMITTED);
+  EXPECT_EQ(results[0].response().transaction_id(), "A");
+  EXPECT_EQ(code(1), StatusCode::kOk);
+  EXPECT_EQ(results[1].response().outcome(), v1::TX_END_ALREADY_COMMITTED);
+  EXPECT_EQ(code(2), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(code(3), StatusCode::kNotFound);
+  EXPECT_EQ(code(4), StatusCode::kPermissionDenied);
+  EXPECT_EQ(code(5), StatusCode::kOk);
+  EXPECT_EQ(results[5].response().outcome(), v1::TX_END_ROLLED_BACK);
+  EXPECT_EQ(CountOf("A"), 1u);
+  EXPECT_EQ(CountOf("B"), 0u);
+  WaitPending(0);
+}
+
+// Half messages are indexed in the state column family late (write-behind): a transaction that
+// ends before that never gets a txn/p entry, one that is still pending gets it, every entry goes
+// when its transaction ends, and a crash before the save only means the half queue is read again.
+TEST_F(TransactionTest, PendingEntriesAreWrittenLateAndOnlyForWhatStaysPending) {
+  auto entries = [&](std::string_view prefix) {
+    size_t n = 0;
+    store_->meta().ScanState(prefix, [&](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    });
+    return n;
+  };
+  const int64_t a = SendHalf("A");
+  const int64_t b = SendHalf("B");
+  const int64_t c = SendHalf("C");
+  WaitPending(3);
+  ASSERT_EQ(End("pg", "A", a, v1::TX_COMMIT)->outcome(), v1::TX_END_COMMITTED);
+  EXPECT_LE(entries("txn/p/"), 2u);  // A's never (saved a second after the first read, if at all)
+  Close();                            // as a crash before the save
+  Open();                             // reads B and C again, and saves them
+  EXPECT_EQ(service_->stats().pending, 2);
+  EXPECT_EQ(entries("txn/p/"), 2u);
+  EXPECT_EQ(End("pg", "A", a, v1::TX_COMMIT)->outcome(), v1::TX_END_ALREADY_COMMITTED);
+  const int64_t d = SendHalf("D");
+  ASSERT_EQ(End("pg", "D", d, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ROLLED_BACK);  // maybe before it was read
+  ASSERT_EQ(End("pg", "B", b, v1::TX_COMMIT)->outcome(), v1::TX_END_COMMITTED);
+  ASSERT_EQ(End("pg", "C", c, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ROLLED_BACK);
+  WaitPending(0);
+  EXPECT_EQ(entries("txn/p/"), 0u);
+  EXPECT_EQ(entries("txn/c/"), 0u);
+  EXPECT_EQ(entries("txn/r/"), 4u);
+  Close();
+  Open();
+  EXPECT_EQ(service_->stats().pending, 0);
+  EXPECT_EQ(End("pg", "D", d, v1::TX_ROLLBACK)->outcome(), v1::TX_END_ALREADY_ROLLED_BACK);
+  EXPECT_EQ(End("pg", "B", b, v1::TX_ROLLBACK).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CountOf("A"), 1u);
+  EXPECT_EQ(CountOf("B"), 1u);
+  EXPECT_EQ(CountOf("C"), 0u);
+  EXPECT_EQ(CountOf("D"), 0u);
 }
 
 TEST_F(TransactionTest, AMultiMessageTransactionPublishesAllOrNothing) {
