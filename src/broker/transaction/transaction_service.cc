@@ -36,6 +36,8 @@ constexpr size_t kRoundBytes = 64 << 20;
 // Half messages read from the half queue are saved (txn/p) once the oldest unsaved one is this old
 // and still pending: a restart reads at most this much of the half queue again.
 constexpr int64_t kSaveDelayMs = 1000;
+// Bytes of unsaved half records kept in memory at most (beyond, a resolution reads them back).
+constexpr size_t kMaxCachedBytes = 32 << 20;
 
 std::string OffsetKey(std::string_view prefix, int64_t offset) {
   std::string k(prefix);
@@ -238,6 +240,7 @@ void TransactionService::RemoveHalf(int64_t offset) {
   by_offset_.erase(at);
   if (it == txns_.end()) return;
   if (!it->second.discarded) pending_.fetch_sub(1);
+  if (auto h = it->second.halves.find(offset); h != it->second.halves.end()) DropCached(h->second);
   it->second.halves.erase(offset);
   if (it->second.halves.empty()) {
     if (it->second.discarded) discarded_.fetch_sub(1);
@@ -423,6 +426,10 @@ bool TransactionService::IngestHalf() {
     }
     AddHalf(*half, offset, view.store_timestamp_ms, -1);
     if (!txns_.at(half->transaction_id).discarded) pending_.fetch_add(1);
+    if (cached_bytes_ + raw.size() <= kMaxCachedBytes) {
+      txns_.at(half->transaction_id).halves.at(offset).raw.assign(raw);
+      cached_bytes_ += raw.size();
+    }
     unsaved_.push_back(offset);
     added = true;
   }
@@ -440,6 +447,7 @@ void TransactionService::SaveHalves(int64_t now_ms, bool force) {
     if (at == by_offset_.end()) continue;  // resolved meanwhile: txn/r says so
     Txn& txn = txns_.at(at->second);
     Half& half = txn.halves.at(offset);
+    DropCached(half);  // it stays pending a while: read back when it is resolved
     if (half.saved) continue;
     batch.puts.emplace_back(OffsetKey(kPendingPrefix, offset), PendingValue(txn, half));
     saving.push_back(&half);
@@ -517,6 +525,25 @@ bool TransactionService::IngestOps() {
     BrokerLogger()->error("transactions: resolution index write: {}", st.ToString());
   }
   if (changed) RecomputeFloor();
+  return true;
+}
+
+void TransactionService::DropCached(Half& half) {
+  cached_bytes_ -= half.raw.size();
+  std::string().swap(half.raw);
+}
+
+bool TransactionService::TakeCached(int64_t offset, Half& half, HalfRead* out) {
+  if (half.raw.empty()) return false;
+  cached_bytes_ -= half.raw.size();
+  out->raw = std::move(half.raw);
+  half.raw.clear();
+  RecordView view;
+  if (DecodeRecord(out->raw, /*verify_crc=*/false, &view) != DecodeOutcome::kRecord) return false;  // checked when read
+  auto parsed = ParseHalfRecord(view);
+  if (!parsed.ok()) return false;
+  out->offset = offset;
+  out->half = std::move(parsed).value();
   return true;
 }
 
@@ -636,6 +663,7 @@ Status TransactionService::BuildResolution(Resolution resolution, const std::str
     op.producer_group = group;
     op.transaction_id = txn_id;
     records->push_back(EncodeOpRecord(op, now));
+    round_ops_.push_back(records->size() - 1);
     state->puts.emplace_back(OffsetKey(kResolvedPrefix, r.offset), ResolvedValue(resolution, group, txn_id));
     round_resolved_.emplace_back(r.offset, Resolved{resolution, group, txn_id});
     uncounted_.emplace_back(r.half.real_topic, resolution);
@@ -691,13 +719,13 @@ Result<v1::EndTransactionResponse> TransactionService::Decide(const EndTransacti
   // not read yet (the dispatcher lags behind the acknowledgement).
   std::vector<HalfRead> reads;
   std::string group;
-  const Txn* txn = nullptr;
+  Txn* txn = nullptr;
   if (auto it = txns_.find(id); it != txns_.end()) {
     txn = &it->second;
     group = txn->group;
-    for (const auto& [offset, half] : txn->halves) {
+    for (auto& [offset, half] : txn->halves) {
       HalfRead read;
-      if (!ReadHalf(offset, half.discard_copy, &read)) {
+      if (!TakeCached(offset, half, &read) && !ReadHalf(offset, half.discard_copy, &read)) {
         return Status::FailedPrecondition(fmt::format(
             "transaction {} is pending but its message at commit-log offset {} can no longer be read", id, offset));
       }
@@ -790,6 +818,7 @@ void TransactionService::ProcessResolutions() {
   if (batch.empty()) return;
   trace_pending_.clear();  // events of an earlier settle: not part of this round
   round_resolved_.clear();
+  round_ops_.clear();
   if (unsettled_from_ >= 0) {
     for (Pending& p : batch) {
       p.done(Status::Unavailable("the broker is settling an earlier failed write of resolutions; ask again"));
@@ -832,8 +861,24 @@ void TransactionService::ProcessResolutions() {
   if (!records.empty()) {
     // The marker is in place before commits are appended (crash window 2).
     if (commits > 0 && marker_end_ < 0) appended = WriteInFlightMarker();
-    if (appended.ok()) appended = AppendAndWait(records).status();
+    Result<store::AppendResult> stored = Status::Internal("not appended");
     if (appended.ok()) {
+      stored = AppendAndWait(records);
+      appended = stored.status();
+    }
+    if (appended.ok()) {
+      // This round's op records sit next in the op queue (its reading is caught up): the queue
+      // offset past them is saved with their txn/r entries, and the reading skips them.
+      int64_t op_queue_end = op_ingest_;
+      for (size_t i : round_ops_) {
+        if (op_queue_end < 0 || stored->records[i].queue_offset.value() != op_queue_end) {
+          op_queue_end = -1;
+          break;
+        }
+        ++op_queue_end;
+      }
+      const bool skip_ops = op_queue_end > op_ingest_;
+      if (skip_ops) state.puts.emplace_back(std::string(kOpIngestKey), Fixed64(op_queue_end));
       if (commits > 0) {
         // Moved past this round's commits in the batch that resolves them: if the batch is lost,
         // the older marker still covers them.
@@ -848,8 +893,9 @@ void TransactionService::ProcessResolutions() {
       } else if (commits > 0) {
         marker_end_ = store_.stats().max_physical_offset.value();
       }
+      if (written.ok() && skip_ops) op_ingest_ = op_queue_end;
       for (auto& [offset, resolved] : round_resolved_) {
-        if (written.ok()) own_ops_.insert(offset);
+        if (written.ok() && !skip_ops) own_ops_.insert(offset);
         if (offset > last_half_offset_) resolved_early_.emplace(offset, std::move(resolved));
       }
       for (const std::string& id : resolved_ids) RemoveTxn(id);
@@ -1000,6 +1046,7 @@ Status TransactionService::SettleFrom(int64_t from) {
     }
   }
   round_resolved_.clear();  // the op queue's reading looks these up in txn/r
+  round_ops_.clear();
   VELA_RETURN_IF_ERROR(meta_.WriteState(batch));
   for (const auto& [offset, op] : ops) RemoveHalf(offset);
   for (const std::string& id : finished) RemoveTxn(id);

@@ -75,8 +75,11 @@ using CheckSender = std::function<bool(const v1::CheckTransactionRequest& reques
 //   txn/c/<id>      a transaction's check-back state (next check, checks sent, discarded),
 //   txn/r/<offset>  resolved half messages (which resolution, the group and transaction: idempotent
 //                   answers),
-// each batch written together with the queue offset it reached. Pending transactions are also
-// held in memory (by id and by half offset). Every resolution runs on the service's one thread,
+// each batch written together with the queue offset it reached. txn/p is written behind: only for
+// half messages still pending a second after they were read (SaveHalves), so that a transaction
+// resolved promptly costs the state column family its txn/r entry alone; until then a restart
+// reads the half queue again. Pending transactions are also held in memory (by id and by half
+// offset; with the record itself while it is unsaved). Every resolution runs on the service's one thread,
 // so two requests for one transaction can never both take effect: the first decides, every later
 // one is answered from what it decided (already committed / already rolled back, or
 // FailedPrecondition when it asks for the other outcome).
@@ -166,6 +169,7 @@ class TransactionService final {
     std::string real_topic;
     int64_t discard_copy = -1;  // offset of its copy in the discard topic (discarded only)
     bool saved = false;         // its txn/p entry is written
+    std::string raw;            // the record while it is unsaved (and the cache has room), else empty
   };
   // A pending or discarded transaction.
   struct Txn {
@@ -229,6 +233,10 @@ class TransactionService final {
   void Discard(Txn& txn, int64_t now_ms, store::MetaStore::StateBatch* state);
   // The half record at `offset` (or, when retention took it, the discard copy named), CRC checked.
   bool ReadHalf(int64_t offset, int64_t discard_copy, HalfRead* out);
+  // The half record kept since it was read from the half queue, taken out of `half` (false: none
+  // kept); the cache's bytes are counted in cached_bytes_. REQUIRES: the service thread.
+  bool TakeCached(int64_t offset, Half& half, HalfRead* out);
+  void DropCached(Half& half);
   std::optional<Resolved> GetResolved(int64_t offset);
   // How the half record at `offset` was resolved, if it was: from memory for a half record this
   // process has not read from the half queue yet, else from txn/r.
@@ -265,6 +273,7 @@ class TransactionService final {
   CheckSender check_sender_;
   // The half records resolved in the current round (own_ops_, resolved_early_ once it is stored).
   std::vector<std::pair<int64_t, Resolved>> round_resolved_;
+  std::vector<size_t> round_ops_;  // indexes of the current round's op records among its records
   // Real topics of the messages resolved in the current round, not yet counted.
   std::vector<std::pair<std::string, Resolution>> uncounted_;
   std::set<std::string> gauge_topics_;  // topics whose pending gauge was set
@@ -303,6 +312,7 @@ class TransactionService final {
   std::vector<int64_t> unsaved_;
   int64_t unsaved_since_ms_ = 0;
   int64_t last_half_offset_ = -1;  // commit-log offset of the last half record read from the queue
+  size_t cached_bytes_ = 0;        // bytes of Half::raw, at most kMaxCachedBytes
   // Half records resolved (after start) before they were read from the half queue, until read.
   std::unordered_map<int64_t, Resolved> resolved_early_;
   // Half records whose op records this process wrote (and whose txn/r is written), until the op
