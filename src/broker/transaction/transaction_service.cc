@@ -38,6 +38,9 @@ constexpr size_t kRoundBytes = 64 << 20;
 constexpr int64_t kSaveDelayMs = 1000;
 // Bytes of unsaved half records kept in memory at most (beyond, a resolution reads them back).
 constexpr size_t kMaxCachedBytes = 32 << 20;
+// While END_TRANSACTIONs keep coming (a round within this long), the half queue is read at most
+// this often; otherwise at once.
+constexpr int64_t kHalfReadDelayMs = 100;
 
 std::string OffsetKey(std::string_view prefix, int64_t offset) {
   std::string k(prefix);
@@ -95,7 +98,7 @@ TransactionService::TransactionService(store::MessageStore& store, TopicManager&
       options_(options),
       metrics_(metrics),
       traces_(traces),
-      half_reader_(store, kHalfTopic, 0, [this] { Wake(); }),
+      half_reader_(store, kHalfTopic, 0, [this] { WakeForHalves(); }),
       op_reader_(store, kOpTopic, 0, [this] { Wake(); }) {}
 
 TransactionService::~TransactionService() { Stop(); }
@@ -148,9 +151,23 @@ void TransactionService::Stop() {
 void TransactionService::Wake() {
   {
     std::lock_guard lock(mu_);
+    if (signalled_) return;  // told already
     signalled_ = true;
   }
   wake_.notify_one();
+}
+
+void TransactionService::WakeForHalves() {
+  {
+    std::lock_guard lock(mu_);
+    if (halves_signalled_) return;
+    halves_signalled_ = true;
+  }
+  wake_.notify_one();
+}
+
+bool TransactionService::ResolutionsStreaming(int64_t now_ms) const {
+  return now_ms - last_round_ms_ < kHalfReadDelayMs && now_ms - last_half_read_ms_ < kHalfReadDelayMs;
 }
 
 void TransactionService::CheckNowForTesting() {
@@ -347,9 +364,19 @@ void TransactionService::Run() {
       signalled_ = false;
       std::swap(check_now, check_now_);
     }
-    const bool more_half = IngestHalf();
+    // While resolutions stream in, the half queue is read every kHalfReadDelayMs only: most half
+    // messages are resolved by then, and are skipped without entering the index.
+    if (!ResolutionsStreaming(NowEpochMs())) {
+      {
+        std::lock_guard lock(mu_);
+        halves_signalled_ = false;
+      }
+      last_half_read_ms_ = NowEpochMs();
+      while (IngestHalf()) {
+      }
+    }
     const bool more_ops = IngestOps();
-    ProcessResolutions();
+    if (ProcessResolutions()) last_round_ms_ = NowEpochMs();
     const int64_t now = NowEpochMs();
     SaveHalves(now, /*force=*/false);
     if (check_now || now - last_check_round_ms_ >= std::min<int64_t>(options_.check_interval_ms, 1000)) {
@@ -363,7 +390,7 @@ void TransactionService::Run() {
       ForgetDiscardedBefore(log_start);
       PruneAdmitted(now);
     }
-    if (more_half || more_ops) continue;
+    if (more_ops) continue;
     // Idle: nothing is in flight, so the marker goes (a restart then scans nothing for it).
     if (marker_end_ >= 0 && now - last_commit_ms_ >= 1000) {
       if (Status st = meta_.DeleteState(kInFlightKey); st.ok()) {
@@ -373,10 +400,16 @@ void TransactionService::Run() {
       }
     }
     std::unique_lock lock(mu_);
-    if (stop_ || signalled_ || check_now_ || !requests_.empty()) continue;
-    const int64_t wait_ms = std::min<int64_t>(marker_end_ >= 0 ? 200 : 1000, options_.check_interval_ms);
-    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stop_ || signalled_ || check_now_ || !requests_.empty(); });
+    const bool streaming = ResolutionsStreaming(now);
+    if (stop_ || signalled_ || check_now_ || !requests_.empty() || (halves_signalled_ && !streaming)) continue;
+    int64_t wait_ms = std::min<int64_t>(marker_end_ >= 0 ? 200 : 1000, options_.check_interval_ms);
+    if (halves_signalled_) {
+      // Half messages wait for the next read: at most until the stream's delay has passed.
+      wait_ms = std::clamp<int64_t>(std::min(last_round_ms_, last_half_read_ms_) + kHalfReadDelayMs - now, 1, wait_ms);
+    }
+    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] {
+      return stop_ || signalled_ || check_now_ || !requests_.empty() || (halves_signalled_ && !streaming);
+    });
   }
 }
 
@@ -805,7 +838,7 @@ void TransactionService::SettleFailedAppend() {
   unsettled_from_ = -1;
 }
 
-void TransactionService::ProcessResolutions() {
+bool TransactionService::ProcessResolutions() {
   SettleFailedAppend();
   std::deque<Pending> batch;
   {
@@ -815,7 +848,7 @@ void TransactionService::ProcessResolutions() {
       requests_.pop_front();
     }
   }
-  if (batch.empty()) return;
+  if (batch.empty()) return false;
   trace_pending_.clear();  // events of an earlier settle: not part of this round
   round_resolved_.clear();
   round_ops_.clear();
@@ -823,7 +856,7 @@ void TransactionService::ProcessResolutions() {
     for (Pending& p : batch) {
       p.done(Status::Unavailable("the broker is settling an earlier failed write of resolutions; ask again"));
     }
-    return;
+    return true;
   }
   struct Work {
     Pending* pending = nullptr;
@@ -929,6 +962,7 @@ void TransactionService::ProcessResolutions() {
     }
     w.pending->done(std::move(w.answer));
   }
+  return true;
 }
 
 Status TransactionService::WriteInFlightMarker() {

@@ -198,12 +198,17 @@ class TransactionService final {
 
   void Run();
   void Wake();
+  // The half queue has new records: read at once, or (ResolutionsStreaming) a little later.
+  void WakeForHalves();
+  // END_TRANSACTIONs keep coming and the half queue was read less than kHalfReadDelayMs ago.
+  bool ResolutionsStreaming(int64_t now_ms) const;
   Status LoadState();
   // Reads new half records into txn/p; true when it read any.
   bool IngestHalf();
   // Reads new op records into txn/r; true when it read any.
   bool IngestOps();
-  void ProcessResolutions();
+  // Decides the END_TRANSACTIONs waiting (one round); false when none was waiting.
+  bool ProcessResolutions();
   // A resolution taken in the current round.
   struct Decided {
     Resolution resolution = Resolution::kRollback;
@@ -283,6 +288,7 @@ class TransactionService final {
   std::condition_variable wake_;
   bool stop_ = false;            // GUARDED_BY(mu_)
   bool signalled_ = false;       // GUARDED_BY(mu_)
+  bool halves_signalled_ = false;  // GUARDED_BY(mu_): the half queue has records not read yet
   bool check_now_ = false;       // GUARDED_BY(mu_)
   std::deque<Pending> requests_;  // GUARDED_BY(mu_)
   std::atomic<bool> topics_ready_{false};
@@ -322,6 +328,8 @@ class TransactionService final {
   int64_t marker_end_ = -1;      // the log end the saved in-flight marker names (-1: none saved)
   int64_t unsettled_from_ = -1;  // a failed append of resolutions began here; settled first (-1: none)
   int64_t last_commit_ms_ = 0;
+  int64_t last_round_ms_ = 0;      // the last round of resolutions
+  int64_t last_half_read_ms_ = 0;  // the last reading of the half queue
   int64_t last_prune_ms_ = 0;
   int64_t last_check_round_ms_ = 0;
   std::map<std::string, int64_t> no_producer_logged_ms_;  // by group: when it was last logged
