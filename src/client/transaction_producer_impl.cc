@@ -345,7 +345,13 @@ void TransactionProducerImpl::DispatchEnds(const std::string& addr, std::vector<
               one = r.response();
             }
             const EndJob& job = jobs[i];
-            jobs[i].done(EndTransactionOutcome(one, job.commit, job.request.transaction_id(), addr), one.ok());
+            try {
+              job.done(EndTransactionOutcome(one, job.commit, job.request.transaction_id(), addr), one.ok());
+            } catch (const std::exception& e) {
+              ClientLogger()->error("transaction callback threw: {}", e.what());
+            } catch (...) {
+              ClientLogger()->error("transaction callback threw");
+            }
           }
           std::vector<EndJob> next;
           {
@@ -381,6 +387,7 @@ Result<SendReceipt> TransactionProducerImpl::SendInTransaction(const Message& me
 void TransactionProducerImpl::SendInTransactionAsync(Message message, LocalTransactionExecutor executor,
                                                      SendCallback callback) {
   auto refuse = [&](vela::Status status) {
+    if (producer_->instance().stopped()) return callback(ToPublic(status), SendReceipt{});  // no pool to run it
     asio::post(producer_->instance().callback_pool(),
                [callback = std::move(callback), status = ToPublic(status)] { callback(status, SendReceipt{}); });
   };
@@ -401,8 +408,13 @@ void TransactionProducerImpl::SendInTransactionAsync(Message message, LocalTrans
         SendReceipt receipt = half_receipt;
         receipt.transaction_id = receipt.msg_id;
         const TransactionResolution resolution = RunExecutor(executor, stamped, receipt);
-        if (resolution == TransactionResolution::kUnknown || !running_.load(std::memory_order_acquire)) {
-          return callback(Status(), receipt);
+        if (resolution == TransactionResolution::kUnknown) return callback(Status(), receipt);
+        if (!running_.load(std::memory_order_acquire)) {
+          return callback(Status(StatusCode::kFailedPrecondition,
+                                 fmt::format("transaction producer is shut down: transaction {} is left to the "
+                                             "broker's check-back",
+                                             receipt.transaction_id)),
+                          receipt);
         }
         EndJob job;
         job.commit = resolution == TransactionResolution::kCommit;

@@ -137,6 +137,24 @@ class TransactionTest : public ::testing::Test {
     return f.get();
   }
 
+  // Hands `h` (as a `code` request) to the processor and waits for its reply: status and header.
+  std::pair<Status, v1::Header> CallProcessor(v1::RequestCode code, v1::Header h) {
+    std::promise<std::pair<Status, v1::Header>> p;
+    auto f = p.get_future();
+    h.set_code(code);
+    net::RequestContext rc(
+        [&p](Status s, v1::Header resp, net::OutBody) { p.set_value({std::move(s), std::move(resp)}); }, h);
+    net::Frame frame;
+    frame.header = h;
+    if (code == v1::END_TRANSACTION_BATCH) {
+      processor_->EndTransactionBatch(rc, frame);
+    } else {
+      processor_->EndTransaction(rc, frame);
+    }
+    EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
+    return f.get();
+  }
+
   // Every record of a queue from offset 0.
   std::vector<Read> ReadQueue(std::string_view topic, uint32_t queue) {
     std::vector<Read> out;
@@ -588,18 +606,7 @@ TEST_F(TransactionTest, ResolutionsOfHalfRecordsRetentionDeletedAreForgotten) {
 
 TEST_F(TransactionTest, ProcessorAnswersEndTransactionIncludingCheckAnswers) {
   const int64_t offset = SendHalf("A");
-  auto call = [&](v1::Header h) {
-    std::promise<std::pair<Status, v1::Header>> p;
-    auto f = p.get_future();
-    h.set_code(v1::END_TRANSACTION);
-    net::RequestContext rc(
-        [&p](Status s, v1::Header resp, net::OutBody) { p.set_value({std::move(s), std::move(resp)}); }, h);
-    net::Frame frame;
-    frame.header = h;
-    processor_->EndTransaction(rc, frame);
-    EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
-    return f.get();
-  };
+  auto call = [&](v1::Header h) { return CallProcessor(v1::END_TRANSACTION, std::move(h)); };
   v1::Header empty;
   EXPECT_EQ(call(empty).first.code(), StatusCode::kInvalidArgument);
   v1::Header h;
@@ -624,18 +631,7 @@ TEST_F(TransactionTest, ProcessorAnswersEndTransactionIncludingCheckAnswers) {
 TEST_F(TransactionTest, ProcessorAnswersABatchOfEndTransactionsEachAsIfAlone) {
   const int64_t a = SendHalf("A");
   const int64_t b = SendHalf("B");
-  auto call = [&](v1::Header h) {
-    std::promise<std::pair<Status, v1::Header>> p;
-    auto f = p.get_future();
-    h.set_code(v1::END_TRANSACTION_BATCH);
-    net::RequestContext rc(
-        [&p](Status s, v1::Header resp, net::OutBody) { p.set_value({std::move(s), std::move(resp)}); }, h);
-    net::Frame frame;
-    frame.header = h;
-    processor_->EndTransactionBatch(rc, frame);
-    EXPECT_EQ(f.wait_for(20s), std::future_status::ready);
-    return f.get();
-  };
+  auto call = [&](v1::Header h) { return CallProcessor(v1::END_TRANSACTION_BATCH, std::move(h)); };
   v1::Header empty;
   EXPECT_EQ(call(empty).first.code(), StatusCode::kInvalidArgument);  // no batch at all
   empty.mutable_end_transaction_batch_request();
