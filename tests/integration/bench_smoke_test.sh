@@ -61,7 +61,7 @@ check errors 0 <<<"$out"
 out=$("$BIN/vela-bench" --json produce --topic P --count 1000 --window 16 --transaction)
 check msgs 1000 <<<"$out"
 check errors 0 <<<"$out"
-check send_api SendInTransaction <<<"$out"
+check send_api SendInTransactionAsync <<<"$out"
 out=$("$BIN/vela-bench" --json consume --topic C --group G --count 5000)
 check msgs 5000 <<<"$out"
 check errors 0 <<<"$out"
