@@ -511,13 +511,16 @@ void ProducerImpl::CompleteLaneJobs(std::vector<std::shared_ptr<SendJob>> jobs, 
   std::vector<const SendJob*> parts;
   parts.reserve(jobs.size());
   for (const auto& job : jobs) parts.push_back(job.get());
+  // Commit-log offsets only when a transactional send needs them (its END_TRANSACTION names them).
+  const bool placed =
+      std::any_of(jobs.begin(), jobs.end(), [](const auto& job) { return job->placed_callback != nullptr; });
   std::vector<int64_t> physical_offsets;
-  auto receipts = ParseResponse(parts, addr, broker_name, std::move(response), &physical_offsets);
+  auto receipts = ParseResponse(parts, addr, broker_name, std::move(response), placed ? &physical_offsets : nullptr);
   size_t next_receipt = 0;
   for (auto& job : jobs) {
     if (receipts.ok()) {
       FinishAsync(job, vela::Status::OK(), (*receipts)[next_receipt],
-                  Placement{broker_name, addr, physical_offsets[next_receipt]});
+                  placed ? Placement{broker_name, addr, physical_offsets[next_receipt]} : Placement{});
       next_receipt += job->count;
       continue;
     }

@@ -391,7 +391,9 @@ void TransactionProducerImpl::SendInTransactionAsync(Message message, LocalTrans
     asio::post(producer_->instance().callback_pool(),
                [callback = std::move(callback), status = ToPublic(status)] { callback(status, SendReceipt{}); });
   };
-  if (!executor) return refuse(vela::Status::InvalidArgument("SendInTransactionAsync needs a local transaction executor"));
+  if (!executor) {
+    return refuse(vela::Status::InvalidArgument("SendInTransactionAsync needs a local transaction executor"));
+  }
   if (!running_.load(std::memory_order_acquire)) {
     return refuse(vela::Status::FailedPrecondition("transaction producer is shut down"));
   }

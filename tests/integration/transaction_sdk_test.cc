@@ -186,8 +186,9 @@ TEST(TransactionSdkTest, AsyncTransactionsCommitAndRollBackBesideSyncOnes) {
   (*producer)->SendInTransactionAsync(timer, executor, [&](const client::Status& s, const client::SendReceipt&) {
     timer_refused.set_value(s);
   });
-  (*producer)->SendInTransactionAsync(client::Message("TxAsync", "x"), nullptr,
-                                      [&](const client::Status& s, const client::SendReceipt&) { no_executor.set_value(s); });
+  (*producer)->SendInTransactionAsync(
+      client::Message("TxAsync", "x"), nullptr,
+      [&](const client::Status& s, const client::SendReceipt&) { no_executor.set_value(s); });
   EXPECT_EQ(timer_refused.get_future().get().code(), client::StatusCode::kInvalidArgument);
   EXPECT_EQ(no_executor.get_future().get().code(), client::StatusCode::kInvalidArgument);
 

@@ -405,7 +405,8 @@ void TransactionService::Run() {
     int64_t wait_ms = std::min<int64_t>(marker_end_ >= 0 ? 200 : 1000, options_.check_interval_ms);
     if (halves_signalled_) {
       // Half messages wait for the next read: at most until the stream's delay has passed.
-      wait_ms = std::max<int64_t>(1, std::min(wait_ms, std::min(last_round_ms_, last_half_read_ms_) + kHalfReadDelayMs - now));
+      const int64_t read_at = std::min(last_round_ms_, last_half_read_ms_) + kHalfReadDelayMs;
+      wait_ms = std::max<int64_t>(1, std::min(wait_ms, read_at - now));
     }
     wake_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] {
       return stop_ || signalled_ || check_now_ || !requests_.empty() || (halves_signalled_ && !streaming);
