@@ -116,6 +116,10 @@ Status TransactionService::Start() {
   }
   VELA_RETURN_IF_ERROR(ResolveInFlight());
   SaveHalves(NowEpochMs(), /*force=*/true);
+  // Every half record before the log's end was written before this start (read now, or in an
+  // earlier life when the saved offset is past it): its resolution, if any, is in txn/r. Only
+  // those after it are this process's, and what resolved them is in memory (ResolvedHalf).
+  last_half_offset_ = std::max(last_half_offset_, store_.stats().max_physical_offset.value() - 1);
   started_ = true;
   RecomputeFloor();
   {
@@ -427,8 +431,8 @@ std::optional<TransactionService::Resolved> TransactionService::GetResolved(int6
 }
 
 std::optional<TransactionService::Resolved> TransactionService::ResolvedHalf(int64_t offset) {
-  // Every half record written before the start was read then: one past the last read is this
-  // process's, and what resolved it is in memory.
+  // A half record past the last one read (and past the log's end at start) is this process's,
+  // and what resolved it is in memory.
   if (started_ && offset > last_half_offset_) {
     auto it = resolved_early_.find(offset);
     if (it == resolved_early_.end()) return std::nullopt;

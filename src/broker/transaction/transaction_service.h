@@ -317,7 +317,9 @@ class TransactionService final {
   // first of them was read.
   std::vector<int64_t> unsaved_;
   int64_t unsaved_since_ms_ = 0;
-  int64_t last_half_offset_ = -1;  // commit-log offset of the last half record read from the queue
+  // Commit-log offset of the last half record read from the queue, at least the log's end at
+  // start less one: every half record at or before it was written before, or read.
+  int64_t last_half_offset_ = -1;
   size_t cached_bytes_ = 0;        // bytes of Half::raw, at most kMaxCachedBytes
   // Half records resolved (after start) before they were read from the half queue, until read.
   std::unordered_map<int64_t, Resolved> resolved_early_;

@@ -137,6 +137,20 @@ class TransactionTest : public ::testing::Test {
     return f.get();
   }
 
+  // Waits until the service has saved its reading of the half queue up to `queue_offset`
+  // (SaveHalves, a second or two after the last read).
+  void WaitHalvesSaved(int64_t queue_offset) {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    for (;;) {
+      auto saved = store_->meta().GetState("txn/half_ingest");
+      if (saved && saved->size() == 8 && static_cast<int64_t>(coding::GetFixed64(saved->data())) >= queue_offset) {
+        return;
+      }
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the half queue's reading was not saved";
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
   // Hands `h` (as a `code` request) to the processor and waits for its reply: status and header.
   std::pair<Status, v1::Header> CallProcessor(v1::RequestCode code, v1::Header h) {
     std::promise<std::pair<Status, v1::Header>> p;
@@ -572,6 +586,7 @@ TEST_F(TransactionTest, ManyTransactionsAcrossARestartResolveExactlyOnce) {
   EXPECT_EQ(resolve_all(0, 3, v1::TX_COMMIT, 2), kCount / 3);
   EXPECT_EQ(resolve_all(1, 3, v1::TX_ROLLBACK, 1), kCount / 3);
   WaitPending(kCount / 3);
+  WaitHalvesSaved(kCount);  // so the restart reads none of them again: resolutions must come from txn/r
   Close();
   Open();
   EXPECT_EQ(service_->stats().pending, kCount / 3);
