@@ -1,6 +1,7 @@
 #include "client/transaction_producer_impl.h"
 
 #include <charconv>
+#include <chrono>
 #include <exception>
 #include <future>
 
@@ -276,16 +277,26 @@ vela::Status TransactionProducerImpl::Resolve(TransactionState& state, bool comm
         fmt::format("transaction producer is shut down: transaction {} is left to the broker's check-back", id));
   }
   // Through the broker's END_TRANSACTION lane, so that commits of many threads travel together.
-  std::promise<std::pair<vela::Status, bool>> answered;
-  auto answer = answered.get_future();
+  auto answered = std::make_shared<std::promise<std::pair<vela::Status, bool>>>();
+  auto answer = answered->get_future();
   EndJob job;
   job.request = MakeEndTransactionRequest(group(), id, offsets,
                                           commit ? TransactionResolution::kCommit : TransactionResolution::kRollback,
                                           /*from_check=*/false, /*by_operator=*/false);
   job.commit = commit;
-  job.done = [&answered](const vela::Status& status, bool decided) { answered.set_value({status, decided}); };
+  job.done = [answered](const vela::Status& status, bool decided) { answered->set_value({status, decided}); };
   EndAsync(addr, std::move(job));
-  auto [status, decided] = answer.get();
+  // The request times out after the send timeout; the margin covers a lane that waits for an
+  // earlier request, and a shutdown that stops the callback threads before the answer runs.
+  std::pair<vela::Status, bool> outcome{
+      vela::Status::DeadlineExceeded(fmt::format("no answer to the {} of transaction {} from {}",
+                                                 commit ? "commit" : "rollback", id, addr)),
+      false};
+  if (answer.wait_for(std::chrono::milliseconds(2 * settings_.producer.send_timeout_ms + 1000)) ==
+      std::future_status::ready) {
+    outcome = answer.get();
+  }
+  auto [status, decided] = outcome;
   std::lock_guard lock(state.mu);
   if (status.ok()) {
     state.phase = commit ? TransactionState::Phase::kCommitted : TransactionState::Phase::kRolledBack;
