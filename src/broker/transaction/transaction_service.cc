@@ -234,7 +234,8 @@ std::string TransactionService::CheckStateValue(const Txn& txn) const {
   return v;
 }
 
-void TransactionService::AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy) {
+TransactionService::Txn& TransactionService::AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms,
+                                                     int64_t discard_copy) {
   std::lock_guard lock(index_mu_);
   auto [it, fresh] = txns_.try_emplace(half.transaction_id);
   Txn& txn = it->second;
@@ -251,6 +252,7 @@ void TransactionService::AddHalf(const HalfRecord& half, int64_t offset, int64_t
   // CHECK_IMMUNITY_TIME_IN_SECONDS, when set, stands in for transactionTimeOut (as in RocketMQ).
   if (fresh) txn.next_check_ms = store_ms + (txn.immunity_ms > 0 ? txn.immunity_ms : options_.timeout_ms);
   by_offset_[offset] = half.transaction_id;
+  return txn;
 }
 
 void TransactionService::RemoveHalf(int64_t offset) {
@@ -333,8 +335,9 @@ Status TransactionService::LoadState() {
     half.transaction_id = std::string(fields[3]);
     half.immunity_ms = ParseDecimal(fields[4]);
     AddHalf(half, offset, static_cast<int64_t>(coding::GetFixed64(v.data())),
-            static_cast<int64_t>(coding::GetFixed64(v.data() + 8)) - 1);
-    txns_.at(half.transaction_id).halves.at(offset).saved = true;
+            static_cast<int64_t>(coding::GetFixed64(v.data() + 8)) - 1)
+        .halves.at(offset)
+        .saved = true;
     ++pending;
     return true;
   });
@@ -462,10 +465,10 @@ bool TransactionService::IngestHalf() {
       BrokerLogger()->warn("transactions: ignoring a record of the half queue: {}", half.status().ToString());
       continue;
     }
-    AddHalf(*half, offset, view.store_timestamp_ms, -1);
-    if (!txns_.at(half->transaction_id).discarded) pending_.fetch_add(1);
+    Txn& txn = AddHalf(*half, offset, view.store_timestamp_ms, -1);
+    if (!txn.discarded) pending_.fetch_add(1);
     if (cached_bytes_ + raw.size() <= kMaxCachedBytes) {
-      txns_.at(half->transaction_id).halves.at(offset).raw.assign(raw);
+      txn.halves.at(offset).raw.assign(raw);
       cached_bytes_ += raw.size();
     }
     unsaved_.push_back(offset);

@@ -252,7 +252,8 @@ class TransactionService final {
   // kSaveDelayMs old.
   void SaveHalves(int64_t now_ms, bool force);
   // In-memory index changes; REQUIRES: the service thread.
-  void AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy);
+  // Returns the transaction the half message joined.
+  Txn& AddHalf(const HalfRecord& half, int64_t offset, int64_t store_ms, int64_t discard_copy);
   void RemoveTxn(const std::string& id);
   void RemoveHalf(int64_t offset);
   std::string PendingValue(const Txn& txn, const Half& half) const;
