@@ -478,6 +478,11 @@ nlohmann::json RunE2e(const RunOptions& options) {
   std::vector<std::atomic<uint8_t>> seen(static_cast<size_t>(total));
   std::mutex latency_mu;
   LatencyHistogram latency_ns;  // GUARDED_BY(latency_mu)
+  // Per second of sending (by each message's send stamp): the worst latency and how many took
+  // over 1 ms, so a tail can be placed in time (a stall in the first second, or one every second).
+  const auto seconds_of_sending = static_cast<size_t>(std::ceil(options.duration_s)) + 1;
+  std::vector<int64_t> worst_ns_by_second(seconds_of_sending), over_1ms_by_second(seconds_of_sending);  // GUARDED_BY(latency_mu)
+  std::atomic<int64_t> send_start_ns{0};
   std::atomic<int64_t> received{0}, dupes{0}, malformed{0}, foreign{0};
   // Messages of an earlier run on the same topic carry another run id: counted apart, never as
   // this run's (their sequence numbers overlap).
@@ -498,6 +503,11 @@ nlohmann::json RunE2e(const RunOptions& options) {
       } else {
         std::lock_guard lock(latency_mu);
         latency_ns.Record(t - ts);
+        const int64_t since_start = ts - send_start_ns.load(std::memory_order_relaxed);
+        const auto second = std::min(static_cast<size_t>(std::max<int64_t>(since_start, 0) / kNsPerS),
+                                     seconds_of_sending - 1);
+        worst_ns_by_second[second] = std::max(worst_ns_by_second[second], t - ts);
+        if (t - ts > 1000000) ++over_1ms_by_second[second];
       }
     }
     received.fetch_add(1, std::memory_order_release);
@@ -513,7 +523,9 @@ nlohmann::json RunE2e(const RunOptions& options) {
   std::vector<uint64_t> acked, failed;
   int64_t inflight = 0, acks = 0, fails = 0, late_1ms = 0, max_lag = 0;
   const auto period = static_cast<int64_t>(1e9 / options.rate);
+  std::vector<int64_t> send_lag_by_second(seconds_of_sending);  // the sending thread's own
   const int64_t t0 = NowMonotonicNs() + 1000000;
+  send_start_ns.store(t0, std::memory_order_relaxed);
   for (int64_t i = 0; i < total; ++i) {
     const int64_t target = t0 + i * period;
     for (;;) {
@@ -532,6 +544,8 @@ nlohmann::json RunE2e(const RunOptions& options) {
     }
     const int64_t ts = NowMonotonicNs();
     max_lag = std::max(max_lag, ts - target);
+    auto& second_lag = send_lag_by_second[std::min(static_cast<size_t>((target - t0) / kNsPerS), seconds_of_sending - 1)];
+    second_lag = std::max(second_lag, ts - target);
     if (ts - target > 1000000) ++late_1ms;
     p.Publish(payload.Stamp(static_cast<uint64_t>(i), ts), payload.size(), static_cast<uint64_t>(i));
     ++inflight;
@@ -563,6 +577,12 @@ nlohmann::json RunE2e(const RunOptions& options) {
   {
     std::lock_guard lock(latency_mu);
     j["latency_us"] = LatencyJson(latency_ns);
+    auto& by_second = j["by_second"] = nlohmann::json::array();
+    for (size_t s = 0; s < seconds_of_sending; ++s) {
+      by_second.push_back({{"max_us", Round1(static_cast<double>(worst_ns_by_second[s]) / 1000.0)},
+                           {"over_1ms", over_1ms_by_second[s]},
+                           {"send_lag_max_us", Round1(static_cast<double>(send_lag_by_second[s]) / 1000.0)}});
+    }
   }
   j["rate"] = options.rate;
   j["sent"] = total;

@@ -48,10 +48,10 @@ class MappedSegment {
   const std::string& path() const { return file_->path(); }
   std::string_view View(int64_t rel, int64_t len) const { return {data_ + rel, static_cast<size_t>(len)}; }
 
-  // Brings the pages of [rel_from, rel_to) into the page cache and this mapping without dirtying
-  // them, so appends there find their pages (a background thread's job; costs seconds of CPU per
-  // GiB on this machine, hence done in pieces ahead of the writer). Safe while a writer uses the
-  // segment. Best effort: on an old kernel the writer allocates the pages itself.
+  // Brings the pages of [rel_from, rel_to) into the page cache without dirtying them, so appends
+  // there find their pages (a background thread's job; costs seconds of CPU per GiB on this
+  // machine, hence done in pieces ahead of the writer). Takes no lock of the address space, so no
+  // other thread waits for it. Safe while a writer uses the segment. Best effort.
   void Prefault(int64_t rel_from, int64_t rel_to) const;
   // Page faults then read only the page they need. Without it a fault reads ahead as far as the
   // disk's read_ahead_kb (8 MiB on this machine's virtual disk): for a small consume-queue file

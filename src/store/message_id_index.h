@@ -96,6 +96,9 @@ class MessageIdIndex {
   // The newest file's slots, for Prefetch from any thread. The newest file is never deleted
   // (retention keeps the segment being appended to, and so the file whose first offset is in it).
   std::atomic<const File*> prefetch_file_{nullptr};
+  // Zeroed, touched slots for the next file started, made at Open when the first insert will
+  // start one (a new store): the writer's.
+  std::shared_ptr<uint32_t> spare_hot_slots_;
   int64_t start_retry_at_us_ = 0;             // the writer's: no new file before (after a failure)
   uint64_t files_created_ = 0;                // GUARDED_BY(mu_)
   uint64_t files_created_synced_ = 0;         // Sync's: files_created_ when the directory was last synced
