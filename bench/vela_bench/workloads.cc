@@ -481,7 +481,8 @@ nlohmann::json RunE2e(const RunOptions& options) {
   // Per second of sending (by each message's send stamp): the worst latency and how many took
   // over 1 ms, so a tail can be placed in time (a stall in the first second, or one every second).
   const auto seconds_of_sending = static_cast<size_t>(std::ceil(options.duration_s)) + 1;
-  std::vector<int64_t> worst_ns_by_second(seconds_of_sending), over_1ms_by_second(seconds_of_sending);  // GUARDED_BY(latency_mu)
+  std::vector<int64_t> worst_ns_by_second(seconds_of_sending);  // GUARDED_BY(latency_mu)
+  std::vector<int64_t> over_1ms_by_second(seconds_of_sending);   // GUARDED_BY(latency_mu)
   std::atomic<int64_t> send_start_ns{0};
   std::atomic<int64_t> received{0}, dupes{0}, malformed{0}, foreign{0};
   // Messages of an earlier run on the same topic carry another run id: counted apart, never as
@@ -544,7 +545,8 @@ nlohmann::json RunE2e(const RunOptions& options) {
     }
     const int64_t ts = NowMonotonicNs();
     max_lag = std::max(max_lag, ts - target);
-    auto& second_lag = send_lag_by_second[std::min(static_cast<size_t>((target - t0) / kNsPerS), seconds_of_sending - 1)];
+    const auto send_second = std::min(static_cast<size_t>((target - t0) / kNsPerS), seconds_of_sending - 1);
+    auto& second_lag = send_lag_by_second[send_second];
     second_lag = std::max(second_lag, ts - target);
     if (ts - target > 1000000) ++late_1ms;
     p.Publish(payload.Stamp(static_cast<uint64_t>(i), ts), payload.size(), static_cast<uint64_t>(i));

@@ -64,11 +64,18 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 
+  // A 200 with `body` as it is, of `content_type`.
+  static HttpResponse Content(std::string content_type, std::string body);
   static HttpResponse Text(int status, std::string body);
   static HttpResponse Json(std::string body, int status = 200);
   // A JSON error object {"error": message} with `status`.
   static HttpResponse JsonError(int status, const std::string& message);
 };
+
+// The Content-Security-Policy of every answer: nothing inline, everything from this origin.
+inline constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 // The Prometheus text exposition format's content type (version 0.0.4).
 inline constexpr const char* kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";

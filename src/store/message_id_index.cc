@@ -291,7 +291,9 @@ Result<std::unique_ptr<MessageIdIndex>> MessageIdIndex::Open(FileSystem& fs, std
     // The first insert starts a file: its slots are made now, every page touched, so that the
     // first message does not fault in 20 MB on the send path.
     index->spare_hot_slots_ = AllocateHotSlots(index->geometry_.slots);
-    if (index->spare_hot_slots_) std::memset(index->spare_hot_slots_.get(), 0, 4 * static_cast<size_t>(index->geometry_.slots));
+    if (index->spare_hot_slots_) {
+      std::memset(index->spare_hot_slots_.get(), 0, 4 * static_cast<size_t>(index->geometry_.slots));
+    }
   }
   return index;
 }

@@ -127,6 +127,15 @@ def want(path, status, check=None):
 status, ctype, page = get("/")
 assert status == 200 and ctype.startswith("text/html"), (status, ctype)
 assert "<title>Vela console</title>" in page
+# No inline script or style: the page loads both from this origin, under a policy that allows
+# nothing else (the screenshots below show that the page still renders under it).
+assert "<script>" not in page and "<style>" not in page, "inline script or style in the page"
+with urllib.request.urlopen(f"http://{http}/", timeout=10) as r:
+    csp = r.headers.get("Content-Security-Policy") or ""
+    assert "script-src 'self'" in csp and "unsafe" not in csp and "frame-ancestors 'none'" in csp, csp
+for path, want_type in (("/console.js", "text/javascript"), ("/console.css", "text/css")):
+    status, ctype, body = get(path)
+    assert status == 200 and ctype.startswith(want_type) and len(body) > 1000, (path, status, ctype)
 def search(doc):
     [m] = doc["messages"]
     assert m["id"] == msg_id and key in m["keys"] and m["properties"]["region"] == "eu-west", m
@@ -187,9 +196,12 @@ page() {
   # One run dumps the DOM and takes the screenshot, both after 5 s of the page's (virtual) time.
   timeout 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --user-data-dir="$TMP/chrome" \
     --virtual-time-budget=5000 --hide-scrollbars --window-size=1280,900 --screenshot="$OUT/$name.png" \
-    --dump-dom "$url" >"$name.html" 2>"$name.chrome.log" ||
+    --enable-logging=stderr --v=0 --dump-dom "$url" >"$name.html" 2>"$name.chrome.log" ||
     fail "chromium $url failed: $(tail -n 5 "$name.chrome.log")"
   [ -s "$OUT/$name.png" ] || fail "no screenshot of $url"
+  # The page's console: anything the Content-Security-Policy refused (an inline style, say) would
+  # show a page that half works.
+  if grep -i "content security policy" "$name.chrome.log"; then fail "$url: the page broke its own policy"; fi
   echo "screenshot: $OUT/$name.png ($url)"
 }
 # dom FILE CHECK...: checks on a dumped DOM (python's html.parser), see below.

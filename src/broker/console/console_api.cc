@@ -143,6 +143,12 @@ ConsoleApi::ConsoleApi(const BrokerOptions& options, store::MessageStore& store,
 
 void ConsoleApi::Register(http::HttpServer& server) {
   server.Route("/", {}, [this](const http::HttpRequest& r) { return Page(r); });
+  server.Route("/console.js", {}, [](const http::HttpRequest&) {
+    return http::HttpResponse::Content("text/javascript; charset=utf-8", std::string(ConsoleScriptJs()));
+  });
+  server.Route("/console.css", {}, [](const http::HttpRequest&) {
+    return http::HttpResponse::Content("text/css; charset=utf-8", std::string(ConsoleStyleCss()));
+  });
   server.Route("/api/groups", {"limit", "after", "name"}, [this](const http::HttpRequest& r) { return Groups(r); });
   server.Route("/api/messages", {"topic", "key", "id", "limit"},
                [this](const http::HttpRequest& r) { return Messages(r); });
@@ -158,10 +164,7 @@ void ConsoleApi::Register(http::HttpServer& server) {
 }
 
 http::HttpResponse ConsoleApi::Page(const http::HttpRequest&) {
-  http::HttpResponse r;
-  r.content_type = "text/html; charset=utf-8";
-  r.body = std::string(ConsolePageHtml());
-  return r;
+  return http::HttpResponse::Content("text/html; charset=utf-8", std::string(ConsolePageHtml()));
 }
 
 http::HttpResponse ConsoleApi::Groups(const http::HttpRequest& request) {

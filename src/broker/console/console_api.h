@@ -94,7 +94,10 @@ class ConsoleApi {
 inline constexpr const char* kConsoleWriteHeader = "X-Vela-Console";
 inline constexpr const char* kConsoleWriteHeaderValue = "write";
 
-// The console's HTML page (src/broker/console/index.html, embedded at build time).
+// The console's files (src/broker/console/, embedded at build time): the page, served at `/`, and
+// the script and style it loads from /console.js and /console.css.
 std::string_view ConsolePageHtml();
+std::string_view ConsoleScriptJs();
+std::string_view ConsoleStyleCss();
 
 }  // namespace vela::broker

@@ -139,6 +139,20 @@ TEST_F(HttpServerTest, AnswersUnknownPathsWith404AndAShortText) {
   EXPECT_EQ(BodyOf(r), "not found: /nowhere\n");
 }
 
+// Issue 15: the console's page loads its script and style from its own origin only, so a value
+// that slipped into the page as markup could not run; every answer, errors included, says so.
+TEST_F(HttpServerTest, EveryAnswerCarriesTheSecurityHeaders) {
+  StartServer();
+  for (const std::string& r : {Get(port_, "/hello?name=x"), Get(port_, "/nowhere"), Get(port_, "/hello?%zz"),
+                               Exchange(port_, "GARBAGE\r\n\r\n")}) {
+    const std::string csp = std::string("Content-Security-Policy: ") + kContentSecurityPolicy + "\r\n";
+    EXPECT_NE(r.find(csp), std::string::npos) << r;
+    EXPECT_NE(r.find("X-Content-Type-Options: nosniff\r\n"), std::string::npos) << r;
+    EXPECT_NE(r.find("X-Frame-Options: DENY\r\n"), std::string::npos) << r;
+  }
+  EXPECT_EQ(std::string(kContentSecurityPolicy).find("unsafe"), std::string::npos);
+}
+
 TEST_F(HttpServerTest, RefusesOtherMethodsWith405) {
   StartServer();
   std::string r = Exchange(port_, "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi");
