@@ -49,17 +49,19 @@ for round in $(seq 1 "$ROUNDS"); do
   sleep "$IDLE"
   topic="W3_$round"
   "$BIN/vela-admin" --namesrv "$ns" topic create "$topic" --queues 8 > /dev/null
-  c0=$(cpu_ticks "$broker_pid")
+  m0=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
+  c0=$(cpu_ticks "$broker_pid"); f0=$(awk '{print $10}' "/proc/$broker_pid/stat")
   "$BIN/vela-bench" --namesrv "$ns" --json e2e --topic "$topic" --group "G_$topic" --rate 5000 --duration 10 \
     2> "$OUT/e2e_$round.err" > "$OUT/e2e_$round.json"
-  c1=$(cpu_ticks "$broker_pid")
-  python3 - "$round" "$(((c1 - c0) * 1000 / TICKS))" "$OUT/e2e_$round.json" <<'PY'
+  c1=$(cpu_ticks "$broker_pid"); f1=$(awk '{print $10}' "/proc/$broker_pid/stat")
+  m1=$(awk '/^cpu /{print $2+$3+$4+$7+$8}' /proc/stat)
+  python3 - "$round" "$(((c1 - c0) * 1000 / TICKS))" "$((f1 - f0))" "$(((m1 - m0) * 1000 / TICKS))" "$OUT/e2e_$round.json" <<'PY'
 import json, sys
-round_, cpu_ms, path = sys.argv[1:]
+round_, cpu_ms, faults, machine_ms, path = sys.argv[1:]
 j = json.loads(open(path).read().strip().splitlines()[-1])
 l = j["latency_us"]
 print(f"round {round_}: p50 {l['p50']} us, p99 {l['p99']} us, p99.9 {l['p999']} us, max {l['max']} us; "
-      f"broker CPU {int(cpu_ms) / 1000:.2f} s; sends late > 1 ms {j['send_late_gt_1ms']}; missing {j['missing']}")
+      f"CPU: broker {int(cpu_ms) / 1000:.2f} s, client {j.get('client_cpu_s', 0):.2f} s, machine {int(machine_ms) / 1000:.2f} s; broker minor faults {faults}; sends late > 1 ms {j['send_late_gt_1ms']}; missing {j['missing']}")
 print("  per second (worst ms / over 1 ms / producer late ms): " + " | ".join(
     f"{b['max_us'] / 1000:.1f}/{b['over_1ms']}/{b['send_lag_max_us'] / 1000:.1f}" for b in j["by_second"][:-1]))
 PY
