@@ -1,12 +1,15 @@
-// Micro-benchmarks of src/common: CRC-32C at several sizes and encoding one 1 KiB-body message
-// record (header, properties, body, CRC) as the producer does per message.
+// Micro-benchmarks of src/common: CRC-32C at several sizes, encoding one 1 KiB-body message
+// record (header, properties, body, CRC) as the producer does per message, and the broker's
+// check of a full trace record.
 #include <string>
 #include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "common/crc32c.h"
+#include "common/message_id.h"
 #include "common/message_record.h"
+#include "common/trace_record.h"
 
 namespace vela {
 namespace {
@@ -78,6 +81,57 @@ void BM_Record_DecodeVerify(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_Record_DecodeVerify);
+
+// The broker's check of one trace record as the SDK sends them under load: a send and a store
+// event per message, 480 messages (the KEYS value's limit stops a record near 490 distinct ids).
+// Items: events.
+void BM_ValidateTraceRecord(benchmark::State& state) {
+  constexpr int kMessages = 480;
+  trace::TraceRecordBuilder builder;
+  for (int i = 0; i < kMessages; ++i) {
+    trace::TraceEvent send;
+    send.type = trace::EventType::kSend;
+    send.msg_id = NewMessageId();
+    send.time_ms = 1700000000000 + i;
+    send.topic = "orders";
+    send.client_id = "10.0.0.1@vela@4242";
+    send.group = "order-producers";
+    send.cost_us = 230;
+    send.status = "ok";
+    send.keys = "order-4711";
+    send.tags = "created";
+    trace::TraceEvent store = send;
+    store.type = trace::EventType::kStore;
+    store.client_id = store.group = store.status = store.keys = store.tags = "";
+    store.cost_us = -1;
+    store.broker = "10.0.0.2:10911";
+    store.queue_id = 3;
+    store.queue_offset = 100000 + i;
+    if (builder.Add(send) != trace::TraceRecordBuilder::AddOutcome::kAdded ||
+        builder.Add(store) != trace::TraceRecordBuilder::AddOutcome::kAdded) {
+      state.SkipWithError("the record filled up early");
+      return;
+    }
+  }
+  std::string record;
+  builder.Finish(NewMessageId(), 0, 1700000000000, &record);
+  RecordView view;
+  std::string reason;
+  if (DecodeRecord(record, /*verify_crc=*/true, &view, &reason) != DecodeOutcome::kRecord) {
+    state.SkipWithError(reason.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    auto events = trace::ValidateTraceRecord(view.topic, view.flags, view.properties, view.body);
+    if (!events.ok()) {
+      state.SkipWithError(events.status().ToString().c_str());
+      return;
+    }
+    benchmark::DoNotOptimize(*events);
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * kMessages);
+}
+BENCHMARK(BM_ValidateTraceRecord);
 
 }  // namespace
 }  // namespace vela

@@ -101,7 +101,10 @@ bool TimelineBefore(const TraceEvent& a, const TraceEvent& b) {
   return a.attempt < b.attempt;
 }
 
-Status ValidateTraceEvent(const TraceEvent& e) {
+namespace {
+
+template <typename Text>
+Status ValidateEvent(const BasicTraceEvent<Text>& e) {
   if (Status id = ValidateMessageId(e.msg_id); !id.ok()) return id.WithContext("trace event");
   if (e.time_ms <= 0) return Status::InvalidArgument("trace event has no time");
   if (!e.status.empty() && e.status != "ok" && e.status != "failed") {
@@ -110,12 +113,17 @@ Status ValidateTraceEvent(const TraceEvent& e) {
   if (e.cost_us < -1 || e.queue_id < -1 || e.queue_offset < -1 || e.attempt < -1 || e.attempt == 0) {
     return Status::InvalidArgument("trace event has a negative cost, queue, offset or attempt");
   }
-  const std::pair<std::string_view, const std::string*> texts[] = {
-      {kFieldTopic, &e.topic}, {kFieldClient, &e.client_id}, {kFieldGroup, &e.group},   {kFieldKeys, &e.keys},
-      {kFieldTags, &e.tags},   {kFieldBroker, &e.broker},    {kFieldDetail, &e.detail}};
-  for (const auto& [field, value] : texts) VELA_RETURN_IF_ERROR(CheckText(field, *value));
+  const std::pair<std::string_view, std::string_view> texts[] = {
+      {kFieldTopic, e.topic}, {kFieldClient, e.client_id}, {kFieldGroup, e.group},   {kFieldKeys, e.keys},
+      {kFieldTags, e.tags},   {kFieldBroker, e.broker},    {kFieldDetail, e.detail}};
+  for (const auto& [field, value] : texts) VELA_RETURN_IF_ERROR(CheckText(field, value));
   return Status::OK();
 }
+
+}  // namespace
+
+Status ValidateTraceEvent(const TraceEvent& e) { return ValidateEvent(e); }
+Status ValidateTraceEvent(const TraceEventView& e) { return ValidateEvent(e); }
 
 std::string EncodeTraceEvent(const TraceEvent& e, size_t* id_at) {
   std::string out;
@@ -155,8 +163,12 @@ void EncodeTraceEventInto(const TraceEvent& e, std::string* encoded, size_t* id_
   text(kFieldDetail, e.detail);
 }
 
-Result<TraceEvent> DecodeTraceEvent(std::string_view body) {
-  TraceEvent e;
+namespace {
+
+// Decodes one encoded event into *out (text fields assigned from views into `body`).
+template <typename Text>
+Status DecodeEvent(std::string_view body, BasicTraceEvent<Text>* out) {
+  BasicTraceEvent<Text>& e = *out;
   Status error;
   uint32_t seen = 0;  // one bit per field, so that a field given twice is refused
   bool has_version = false, has_type = false, has_id = false, has_time = false;
@@ -237,37 +249,62 @@ Result<TraceEvent> DecodeTraceEvent(std::string_view body) {
   if (!error.ok()) return error;
   if (!has_version) return Status::InvalidArgument("trace record has no format version");
   if (!has_type || !has_id || !has_time) return Status::InvalidArgument("trace record lacks its type, id or time");
-  VELA_RETURN_IF_ERROR(ValidateTraceEvent(e));
-  return e;
+  return ValidateEvent(e);
 }
 
-Result<std::vector<TraceEvent>> DecodeTraceEvents(std::string_view body) {
+// Calls fn(index, encoded event) for each event of a trace record's body, after checking the
+// framing (not empty, at most kMaxEventsPerRecord, lengths within the body); stops at the first
+// error fn returns, with the event's index as context.
+template <typename Fn>
+Status ForEachEncodedEvent(std::string_view body, Fn&& fn) {
   if (body.empty()) return Status::InvalidArgument("trace record body holds no event");
-  std::vector<TraceEvent> events;
-  while (!body.empty()) {
-    if (events.size() == kMaxEventsPerRecord) {
+  for (size_t index = 0; !body.empty(); ++index) {
+    if (index == kMaxEventsPerRecord) {
       return Status::InvalidArgument(fmt::format("trace record holds more than {} events", kMaxEventsPerRecord));
     }
     if (body.size() < 4) return Status::InvalidArgument("trace record body ends inside an event's length");
     const uint32_t length = coding::GetFixed32(body.data());
     body.remove_prefix(4);
     if (length > body.size()) {
-      return Status::InvalidArgument(fmt::format("trace event {} claims {} bytes, {} remain", events.size(), length,
+      return Status::InvalidArgument(fmt::format("trace event {} claims {} bytes, {} remain", index, length,
                                                  body.size()));
     }
-    auto event = DecodeTraceEvent(body.substr(0, length));
-    if (!event.ok()) return event.status().WithContext(fmt::format("trace event {}", events.size()));
-    events.push_back(std::move(event).value());
+    if (Status st = fn(body.substr(0, length)); !st.ok()) return st.WithContext(fmt::format("trace event {}", index));
     body.remove_prefix(length);
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<TraceEvent> DecodeTraceEvent(std::string_view body) {
+  TraceEvent e;
+  VELA_RETURN_IF_ERROR(DecodeEvent(body, &e));
+  return e;
+}
+
+Result<TraceEventView> DecodeTraceEventView(std::string_view body) {
+  TraceEventView e;
+  VELA_RETURN_IF_ERROR(DecodeEvent(body, &e));
+  return e;
+}
+
+Result<std::vector<TraceEvent>> DecodeTraceEvents(std::string_view body) {
+  std::vector<TraceEvent> events;
+  VELA_RETURN_IF_ERROR(ForEachEncodedEvent(body, [&](std::string_view encoded) {
+    return DecodeEvent(encoded, &events.emplace_back());
+  }));
   return events;
 }
 
 Status AppendEventsOfMessage(std::string_view body, std::string_view msg_id, std::vector<TraceEvent>* out) {
-  VELA_ASSIGN_OR_RETURN(std::vector<TraceEvent> events, DecodeTraceEvents(body));
-  for (TraceEvent& e : events) {
-    if (e.msg_id == msg_id) out->push_back(std::move(e));
-  }
+  std::vector<TraceEvent> found;  // appended only when the whole body decodes
+  VELA_RETURN_IF_ERROR(ForEachEncodedEvent(body, [&](std::string_view encoded) {
+    TraceEventView view;
+    VELA_RETURN_IF_ERROR(DecodeEvent(encoded, &view));
+    return view.msg_id == msg_id ? DecodeEvent(encoded, &found.emplace_back()) : Status::OK();
+  }));
+  out->insert(out->end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
   return Status::OK();
 }
 
@@ -326,19 +363,12 @@ Result<size_t> ValidateTraceRecord(std::string_view topic, uint32_t flags, std::
     return Status::InvalidArgument(
         fmt::format("a trace record body takes {} bytes, above the limit of {}", body.size(), kMaxTraceBodyBytes));
   }
-  VELA_ASSIGN_OR_RETURN(std::vector<TraceEvent> events, DecodeTraceEvents(body));
-  // KEYS must be the events' distinct ids, in order of first appearance.
-  std::string expected_keys;
-  std::unordered_set<std::string_view> seen;
-  for (const TraceEvent& e : events) {
-    if (!seen.insert(e.msg_id).second) continue;
-    if (!expected_keys.empty()) expected_keys += ' ';
-    expected_keys += e.msg_id;
-  }
-  bool keys_ok = false, tags_ok = false, other = false;
+  std::string_view keys;
+  bool has_keys = false, tags_ok = false, other = false;
   ForEachProperty(properties, [&](std::string_view key, std::string_view value) {
-    if (key == prop::kKeys && !keys_ok) {
-      keys_ok = value == expected_keys;
+    if (key == prop::kKeys && !has_keys) {
+      keys = value;
+      has_keys = true;
     } else if (key == prop::kTags && !tags_ok) {
       tags_ok = value == kTraceTag;
     } else {
@@ -346,13 +376,34 @@ Result<size_t> ValidateTraceRecord(std::string_view topic, uint32_t flags, std::
     }
     return true;
   });
-  if (!keys_ok || !tags_ok || other) {
+  // The events are decoded in place (nothing copied), and KEYS is matched as they go: it must be
+  // the events' distinct ids, in order of first appearance, space-separated.
+  size_t events = 0;
+  std::string_view keys_left = keys;
+  bool keys_ok = has_keys;
+  std::string_view last_id;  // events of one message come together: most repeats are the last id
+  std::unordered_set<std::string_view> seen;
+  VELA_RETURN_IF_ERROR(ForEachEncodedEvent(body, [&](std::string_view encoded) {
+    TraceEventView e;
+    VELA_RETURN_IF_ERROR(DecodeEvent(encoded, &e));
+    ++events;
+    if (e.msg_id == last_id || !seen.insert(e.msg_id).second) return Status::OK();
+    last_id = e.msg_id;
+    if (keys_left.size() != keys.size()) {  // not the first id: a space before it
+      keys_ok = keys_ok && keys_left.starts_with(' ');
+      if (keys_ok) keys_left.remove_prefix(1);
+    }
+    keys_ok = keys_ok && keys_left.starts_with(e.msg_id);
+    if (keys_ok) keys_left.remove_prefix(e.msg_id.size());
+    return Status::OK();
+  }));
+  if (!keys_ok || !keys_left.empty() || !tags_ok || other) {
     return Status::InvalidArgument(
         fmt::format("a trace record's properties must be exactly KEYS=<the distinct ids of its events, in order> "
                     "and TAGS={}",
                     kTraceTag));
   }
-  return events.size();
+  return events;
 }
 
 }  // namespace vela::trace

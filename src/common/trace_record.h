@@ -54,26 +54,31 @@ Result<EventType> ParseEventType(std::string_view name);
 int EventTypeRank(EventType type);
 
 // One trace event. Fields that do not apply to an event's type are left empty / -1 and are not
-// encoded.
-struct TraceEvent {
+// encoded. `Text` is std::string for an event that owns its fields (TraceEvent), std::string_view
+// for one decoded in place, pointing into the encoded bytes (TraceEventView: the broker's checks
+// on the append path, which copy nothing).
+template <typename Text>
+struct BasicTraceEvent {
   EventType type = EventType::kSend;
-  std::string msg_id;      // the traced message's unique id (required)
+  Text msg_id;             // the traced message's unique id (required)
   int64_t time_ms = 0;     // when it happened, epoch ms (required, > 0)
-  std::string topic;       // the traced message's topic
-  std::string client_id;   // send, consume: the client that sent or consumed it
-  std::string group;       // send: producer group; consume: consumer group
+  Text topic;              // the traced message's topic
+  Text client_id;          // send, consume: the client that sent or consumed it
+  Text group;              // send: producer group; consume: consumer group
   int64_t cost_us = -1;    // send: until the acknowledgement; consume: the listener's run
-  std::string status;      // send: "ok" | "failed"; consume: "ok" | "failed"
-  std::string keys;        // send: the message's keys, space-separated
-  std::string tags;        // send: the message's tag
-  std::string broker;      // store and broker events: the broker's address
+  Text status;             // send: "ok" | "failed"; consume: "ok" | "failed"
+  Text keys;               // send: the message's keys, space-separated
+  Text tags;               // send: the message's tag
+  Text broker;             // store and broker events: the broker's address
   int32_t queue_id = -1;   // store
   int64_t queue_offset = -1;  // store
   int32_t attempt = -1;    // consume: 1 for the first delivery, reconsume times + 1 after
-  std::string detail;      // free text: a send error, a transaction's outcome source, ...
+  Text detail;             // free text: a send error, a transaction's outcome source, ...
 
-  bool operator==(const TraceEvent&) const = default;
+  bool operator==(const BasicTraceEvent&) const = default;
 };
+using TraceEvent = BasicTraceEvent<std::string>;
+using TraceEventView = BasicTraceEvent<std::string_view>;
 
 // Timeline order (a strict weak order for std::stable_sort): by time; within a millisecond by
 // EventTypeRank, then consumes by attempt.
@@ -83,6 +88,7 @@ bool TimelineBefore(const TraceEvent& a, const TraceEvent& b);
 // where one is set, every text field free of the properties separators (0x01, 0x02) and at most
 // 16 KiB. InvalidArgument naming the first problem.
 Status ValidateTraceEvent(const TraceEvent& event);
+Status ValidateTraceEvent(const TraceEventView& event);
 
 // One event's fields as an encoded properties block (key 0x01 value 0x02 pairs: v, type, id, time,
 // and the fields that are set); *id_at, when given, is where the message id starts in it.
@@ -93,6 +99,8 @@ void EncodeTraceEventInto(const TraceEvent& event, std::string* encoded, size_t*
 // Decodes and validates one encoded event. InvalidArgument for an unknown version, type or field,
 // a field given twice, a number that does not parse, or an event ValidateTraceEvent refuses.
 Result<TraceEvent> DecodeTraceEvent(std::string_view encoded);
+// The same, decoded in place: the view's text fields point into `encoded`.
+Result<TraceEventView> DecodeTraceEventView(std::string_view encoded);
 
 // The body of a trace record: each event as a 4-byte little-endian length followed by its
 // EncodeTraceEvent block. Decoding refuses an empty body, more than kMaxEventsPerRecord events,

@@ -214,17 +214,56 @@ TEST(TraceRecordTest, ValidateTraceRecordRefusesForgeries) {
   EXPECT_FALSE(ValidateTraceRecord("orders", 0, good_props, body).ok());
   EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, record::kFlagTransactionCommit, good_props, body).ok());
   // KEYS naming another message, missing one, out of order, or with a duplicate.
+  // Also: cut short, with a doubled, leading or trailing space, or run together.
   for (const std::string& keys : {e.msg_id + " " + NewMessageId(), e.msg_id, f.msg_id + " " + e.msg_id,
-                                  ids + " " + e.msg_id}) {
+                                  ids + " " + e.msg_id, ids.substr(0, ids.size() - 1), e.msg_id + "  " + f.msg_id,
+                                  " " + ids, ids + " ", e.msg_id + f.msg_id, std::string()}) {
     EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", keys) + Pair("TAGS", "TRACE"), body).ok()) << keys;
   }
   EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, Pair("KEYS", ids), body).ok());
+  EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props + Pair("KEYS", ids), body).ok());
   EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props + Pair("REAL_TOPIC", "x"), body).ok());
   // Bodies that are not whole length-prefixed events.
   for (const std::string& bad : {std::string(), std::string("not a trace event"), body.substr(0, body.size() - 1),
                                  body + std::string(3, '\0'), EncodeTraceEvent(e)}) {
     EXPECT_FALSE(ValidateTraceRecord(kTraceTopic, 0, good_props, bad).ok());
   }
+}
+
+// The broker checks records with events decoded in place: the same fields, the same refusals.
+TEST(TraceRecordTest, AnEventDecodedInPlaceHoldsWhatTheOwnedDecodeHolds) {
+  const TraceEvent e = FullSendEvent();
+  const std::string encoded = EncodeTraceEvent(e);
+  auto owned = DecodeTraceEvent(encoded);
+  auto view = DecodeTraceEventView(encoded);
+  ASSERT_OK(owned.status());
+  ASSERT_OK(view.status());
+  EXPECT_EQ(view->msg_id, owned->msg_id);
+  EXPECT_EQ(view->topic, owned->topic);
+  EXPECT_EQ(view->client_id, owned->client_id);
+  EXPECT_EQ(view->keys, owned->keys);
+  EXPECT_EQ(view->time_ms, owned->time_ms);
+  EXPECT_EQ(view->cost_us, owned->cost_us);
+  EXPECT_EQ(view->type, owned->type);
+  EXPECT_GE(view->msg_id.data(), encoded.data());  // in place
+  EXPECT_LE(view->msg_id.data() + view->msg_id.size(), encoded.data() + encoded.size());
+  EXPECT_FALSE(DecodeTraceEventView(encoded.substr(0, encoded.size() - 1)).ok());
+  EXPECT_FALSE(DecodeTraceEventView(encoded + encoded).ok());  // every field twice
+}
+
+// Looking a message up in a record keeps only its events, and nothing when the body is bad.
+TEST(TraceRecordTest, AppendEventsOfMessageKeepsOnlyThatMessagesEvents) {
+  const TraceEvent e = FullSendEvent();
+  TraceEvent f = FullSendEvent();
+  f.type = EventType::kStore;
+  const std::string body = Body({e, f, e});
+  std::vector<TraceEvent> out;
+  ASSERT_OK(AppendEventsOfMessage(body, e.msg_id, &out));
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0], e);
+  EXPECT_EQ(out[1], e);
+  EXPECT_FALSE(AppendEventsOfMessage(body + "x", e.msg_id, &out).ok());
+  EXPECT_EQ(out.size(), 2u);
 }
 
 TEST(TraceRecordTest, RanksOrderEventsOfTheSameMillisecond) {
