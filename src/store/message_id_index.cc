@@ -98,6 +98,7 @@ class MessageIdIndex::File {
   int64_t first_offset() const { return seg_->base(); }
   uint32_t count() const { return Count().load(std::memory_order_acquire); }
   bool full() const { return next_ >= capacity_; }
+  uint32_t capacity() const { return capacity_; }
   bool active() const { return hot_slots_ != nullptr; }
 
   // A file just created has zero slots: `blank_hot`, zeroed slots made ahead of time (or, without
@@ -117,11 +118,26 @@ class MessageIdIndex::File {
     std::memcpy(hot.get(), MappedSlots(), 4 * static_cast<size_t>(slots_));
     UseHotSlots(std::move(hot));
   }
-  // Copies hot slots back into the mapping (for the next Sync). The writer only.
-  void Seal() {
+  // The writer moves on to a new file: no entry is added here again. Readers keep using the hot
+  // slots until FinishSeal, on the next Sync, copies them into the mapping: that copy faults in
+  // 20 MB of file pages (100+ ms on this VM), which the writer's thread must not wait for. The
+  // writer only.
+  void Retire() {
     if (!active()) return;
-    std::memcpy(MappedSlots(), hot_slots_, 4 * static_cast<size_t>(slots_));
     hot_slots_ = nullptr;
+    seal_pending_.store(true, std::memory_order_release);  // after the last insert's writes
+  }
+  // Retire and FinishSeal at once (a clean close). The writer only.
+  void Seal() {
+    Retire();
+    FinishSeal();
+  }
+  // Copies the slots of a retired file into its mapping (for the sync that follows) and points
+  // readers there. Sync's, or the writer's at Close (never both at once).
+  void FinishSeal() {
+    if (!seal_pending_.exchange(false, std::memory_order_acq_rel)) return;
+    const std::shared_ptr<uint32_t> hot = read_slots_.load(std::memory_order_acquire);
+    std::memcpy(MappedSlots(), hot.get(), 4 * static_cast<size_t>(slots_));
     prefetch_slots_.store(MappedSlots(), std::memory_order_relaxed);
     read_slots_.store(std::shared_ptr<uint32_t>(seg_, MappedSlots()), std::memory_order_release);
     slots_unsynced_.store(true, std::memory_order_release);
@@ -181,8 +197,10 @@ class MessageIdIndex::File {
     if (!active()) slots_unsynced_.store(true);
   }
 
-  // Syncs the header, the entries written so far and, once sealed, the slots. One caller at a time.
+  // Syncs the header, the entries written so far and, once sealed, the slots (finishing the seal
+  // of a retired file first). One caller at a time.
   Status Sync() {
+    FinishSeal();
     const bool slots = slots_unsynced_.exchange(false, std::memory_order_acquire);
     const uint32_t n = count();
     if (n == synced_ && !slots) return Status::OK();
@@ -219,6 +237,7 @@ class MessageIdIndex::File {
   std::atomic<uint32_t*> prefetch_slots_{MappedSlots()};
   uint32_t* hot_slots_ = nullptr;  // the writer's: set while active
   std::atomic<bool> slots_unsynced_{false};  // sealed or relinked slots not yet synced
+  std::atomic<bool> seal_pending_{false};    // retired: its hot slots still to be copied to the mapping
   uint32_t next_;    // the writer's: entries written
   uint32_t synced_;  // Sync's: entries known durable
 };
@@ -308,8 +327,13 @@ Status MessageIdIndex::StartFile(int64_t first_offset) {
   seg->AdviseRandomAccess();
   File::Format(*seg, geometry_.slots, geometry_.entries);
   auto file = std::make_shared<File>(std::move(seg), geometry_.slots, geometry_.entries);
-  file->ActivateBlank(std::move(spare_hot_slots_));
-  if (active_) active_->Seal();
+  std::shared_ptr<uint32_t> spare;
+  {
+    std::lock_guard lock(mu_);
+    spare = std::move(spare_hot_slots_);
+  }
+  file->ActivateBlank(std::move(spare));
+  if (active_) active_->Retire();
   std::lock_guard lock(mu_);
   files_.push_back(file);
   active_ = std::move(file);
@@ -367,12 +391,29 @@ Status MessageIdIndex::Sync() {
     std::lock_guard lock(mu_);
     created = files_created_;
   }
-  for (const auto& f : Snapshot()) VELA_RETURN_IF_ERROR(f->Sync());
+  const auto files = Snapshot();
+  for (const auto& f : files) VELA_RETURN_IF_ERROR(f->Sync());
   if (created != files_created_synced_) {
     VELA_RETURN_IF_ERROR(fs_.SyncDir(dir_));
     files_created_synced_ = created;
   }
+  PrepareSpareSlots(files);
   return Status::OK();
+}
+
+void MessageIdIndex::PrepareSpareSlots(const std::vector<std::shared_ptr<File>>& files) {
+  // When the newest file is seven eighths full, the next one's slots are made here (and touched),
+  // so that starting it costs the writer no allocation and no page faults.
+  if (files.empty() || files.back()->count() < files.back()->capacity() / 8 * 7) return;
+  {
+    std::lock_guard lock(mu_);
+    if (spare_hot_slots_) return;
+  }
+  std::shared_ptr<uint32_t> spare = AllocateHotSlots(geometry_.slots);
+  if (!spare) return;
+  std::memset(spare.get(), 0, 4 * static_cast<size_t>(geometry_.slots));
+  std::lock_guard lock(mu_);
+  if (!spare_hot_slots_) spare_hot_slots_ = std::move(spare);
 }
 
 Status MessageIdIndex::DeleteBelow(PhysicalOffset min_physical) {

@@ -86,6 +86,7 @@ class MessageIdIndex {
   MessageIdIndex(FileSystem& fs, std::string dir, Geometry geometry);
   Status StartFile(int64_t first_offset);
   std::vector<std::shared_ptr<File>> Snapshot() const;
+  void PrepareSpareSlots(const std::vector<std::shared_ptr<File>>& files);
 
   FileSystem& fs_;
   const std::string dir_;
@@ -96,8 +97,8 @@ class MessageIdIndex {
   // The newest file's slots, for Prefetch from any thread. The newest file is never deleted
   // (retention keeps the segment being appended to, and so the file whose first offset is in it).
   std::atomic<const File*> prefetch_file_{nullptr};
-  // Zeroed, touched slots for the next file started, made at Open when the first insert will
-  // start one (a new store): the writer's.
+  // Zeroed, touched slots for the next file started: made at Open when the first insert will
+  // start one (a new store), and by Sync when the newest file is nearly full. GUARDED_BY(mu_)
   std::shared_ptr<uint32_t> spare_hot_slots_;
   int64_t start_retry_at_us_ = 0;             // the writer's: no new file before (after a failure)
   uint64_t files_created_ = 0;                // GUARDED_BY(mu_)

@@ -120,6 +120,32 @@ TEST_F(MessageIdIndexTest, RelinkAfterACrashRecoversChainsFromTheEntries) {
   ExpectFindsAll(*index, 0, 101);
 }
 
+// A full file is retired by the writer and sealed (its slots copied into the mapping) by the next
+// Sync, off the writer's thread: until then readers use its slots in memory, and a crash before
+// that Sync is covered by the relink from the checkpoint, which is older than the switch.
+TEST_F(MessageIdIndexTest, AFullFileIsSealedByTheNextSyncNotByTheWriter) {
+  {
+    auto index = Open();
+    for (int i = 0; i < 70; ++i) ASSERT_OK(index->Insert(IdOf(i), OffsetOf(i)));  // 64 a file
+    ExpectFindsAll(*index, 0, 70);  // the retired file answers from memory
+    // A crash now: neither Sync nor Close ran since the switch.
+  }
+  {
+    auto index = Open();  // no relink: the retired file's slots never reached its mapping
+    EXPECT_TRUE(Candidates(*index, IdOf(5)).empty());
+  }
+  {
+    auto index = Open(/*relink_from=*/OffsetOf(60));  // the last checkpoint came before the switch
+    ExpectFindsAll(*index, 0, 70);
+    for (int i = 70; i < 140; ++i) ASSERT_OK(index->Insert(IdOf(i), OffsetOf(i)));
+    ASSERT_OK(index->Sync());  // seals the file retired at 128
+    ExpectFindsAll(*index, 0, 140);
+    // A crash after that Sync: the sealed files need no relink.
+  }
+  auto index = Open();
+  ExpectFindsAll(*index, 0, 128);
+}
+
 TEST_F(MessageIdIndexTest, DamagedFileDropsTheIndexAndBlankFileIsRemoved) {
   {
     auto index = Open();
