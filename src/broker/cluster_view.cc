@@ -123,7 +123,9 @@ ClusterSurvey ClusterSurveyor::Survey() {
         s.broker_id = id;
         s.address = addr;
         auto last = info.last_update_ms().find(addr);
-        if (last != info.last_update_ms().end()) s.last_registration_ms = std::max(s.last_registration_ms, last->second);
+        if (last != info.last_update_ms().end()) {
+          s.last_registration_ms = std::max(s.last_registration_ms, last->second);
+        }
       }
     }
   }
