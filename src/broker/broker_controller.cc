@@ -69,7 +69,12 @@ Status BrokerController::Start() {
   VELA_RETURN_IF_ERROR(server_->Listen());
   broker_addr_ = fmt::format("{}:{}", options_.advertised_ip, server_->port());
   options_.store.store_host = PackHost(broker_addr_);
-  if (http_) VELA_RETURN_IF_ERROR(http_->Listen());
+  if (http_) {
+    VELA_RETURN_IF_ERROR(http_->Listen());
+    // The bound port from here on (httpPort=0 picks one): BROKER_STATUS reports it, so that other
+    // brokers' consoles can link to this one.
+    options_.http.port = http_->port();
+  }
   options_.store.flush_observer = RegisterFlushLatency(counters_.registry);
   // A trace record's keys are the ids of the messages it describes: a distinct key per message,
   // written at message rates (common/trace_record.h).
@@ -155,7 +160,12 @@ Status BrokerController::Start() {
   VELA_RETURN_IF_ERROR(server_->Start());
   if (!options_.namesrv_addrs.empty()) registrar_->Start();
   if (http_) {
-    http_api_ = std::make_unique<BrokerHttpApi>(options_, broker_addr_, *store_, *topics_, counters_, NowEpochMs());
+    cluster_surveyor_ = std::make_unique<ClusterSurveyor>(options_.namesrv_addrs, kClusterSurveyTimeoutMs);
+    cluster_view_ = std::make_unique<ClusterView>([surveyor = cluster_surveyor_.get()] { return surveyor->Survey(); },
+                                                  kClusterViewMaxAgeMs,
+                                                  [] { return NowMonotonicNs() / 1000000; });
+    http_api_ = std::make_unique<BrokerHttpApi>(options_, broker_addr_, *store_, *topics_, counters_, *cluster_view_,
+                                                NowEpochMs());
     http_api_->Register(*http_);
     console_api_ = std::make_unique<ConsoleApi>(options_, *store_, *topics_, *clients_, *timers_, *transactions_,
                                                 *retries_);

@@ -9,6 +9,7 @@
 #include "broker/broker_http_api.h"
 #include "broker/broker_options.h"
 #include "broker/client_manager.h"
+#include "broker/cluster_view.h"
 #include "broker/console/console_api.h"
 #include "broker/lock/lock_processor.h"
 #include "broker/lock/queue_lock_manager.h"
@@ -100,6 +101,10 @@ class BrokerController {
   std::unique_ptr<lock::LockProcessor> lock_processor_;
   std::unique_ptr<trace::TraceWriter> trace_writer_;
   std::unique_ptr<trace::TraceProcessor> trace_processor_;
+  // /api/brokers' surveys of the cluster (with HTTP only); declared before http_, so they outlive
+  // the handlers that use them.
+  std::unique_ptr<ClusterSurveyor> cluster_surveyor_;
+  std::unique_ptr<ClusterView> cluster_view_;
   // HTTP (/metrics, /api/): its own threads; bound in Start before the store opens, serving last.
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<BrokerHttpApi> http_api_;

@@ -42,21 +42,61 @@ nlohmann::json TopicJson(store::MessageStore& store, const store::TopicConfig& t
           {"queues", std::move(queues)}};
 }
 
+// A figure, or null when the broker did not report it.
+template <typename T>
+nlohmann::json OrNull(const std::optional<T>& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+// One broker of /api/brokers. `before`: its sighting in the previous survey, for rates.
+nlohmann::json BrokerJson(const BrokerSighting& b, const BrokerSighting* before, const std::string& self_addr,
+                          int64_t now_ms) {
+  nlohmann::json j = {{"clusterName", b.cluster_name},
+                      {"brokerName", b.broker_name},
+                      {"brokerId", b.broker_id},
+                      {"address", b.address},
+                      {"self", b.address == self_addr},
+                      {"lastRegistrationMs", b.last_registration_ms},
+                      // Between two clocks (the name server's and this broker's): skew shows here.
+                      {"lastRegistrationAgeMs",
+                       b.last_registration_ms > 0 ? nlohmann::json(now_ms - b.last_registration_ms) : nullptr},
+                      {"reachable", b.reach.ok()}};
+  if (!b.reach.ok()) {
+    j["error"] = b.reach.ToString();
+    return j;
+  }
+  const BrokerFigures f = FiguresOf(b, before);
+  j["version"] = f.version;
+  j["uptimeMs"] = OrNull(f.uptime_ms);
+  j["httpPort"] = OrNull(f.http_port);
+  j["messagesIn"] = OrNull(f.messages_in);
+  j["messagesOut"] = OrNull(f.messages_out);
+  j["messagesInPerSec"] = OrNull(f.messages_in_per_sec);
+  j["messagesOutPerSec"] = OrNull(f.messages_out_per_sec);
+  j["rateWindowMs"] = OrNull(f.rate_window_ms);
+  j["commitLogBytes"] = OrNull(f.commit_log_bytes);
+  j["diskUsedRatio"] = OrNull(f.disk_used_ratio);
+  return j;
+}
+
 }  // namespace
 
 BrokerHttpApi::BrokerHttpApi(const BrokerOptions& options, std::string broker_addr, store::MessageStore& store,
-                             TopicManager& topics, BrokerCounters& counters, int64_t start_time_ms)
+                             TopicManager& topics, BrokerCounters& counters, ClusterView& cluster_view,
+                             int64_t start_time_ms)
     : options_(options),
       broker_addr_(std::move(broker_addr)),
       store_(store),
       topics_(topics),
       counters_(counters),
+      cluster_view_(cluster_view),
       start_time_ms_(start_time_ms) {}
 
 void BrokerHttpApi::Register(http::HttpServer& server) {
   server.Route("/metrics", {}, [this](const http::HttpRequest& r) { return Metrics(r); });
   server.Route("/api/cluster", {}, [this](const http::HttpRequest& r) { return Cluster(r); });
   server.Route("/api/topics", {"limit", "after", "name"}, [this](const http::HttpRequest& r) { return Topics(r); });
+  server.Route("/api/brokers", {}, [this](const http::HttpRequest& r) { return Brokers(r); });
 }
 
 http::HttpResponse BrokerHttpApi::Metrics(const http::HttpRequest&) {
@@ -126,6 +166,21 @@ http::HttpResponse BrokerHttpApi::Topics(const http::HttpRequest& request) {
   nlohmann::json next = nullptr;
   if (it != all.end() && listed > 0) next = topics.back()["name"];
   return JsonOk({{"topics", std::move(topics)}, {"next", next}});
+}
+
+http::HttpResponse BrokerHttpApi::Brokers(const http::HttpRequest&) {
+  const auto snapshot = cluster_view_.Get();
+  const ClusterSurvey& survey = *snapshot->latest;
+  const int64_t now_ms = NowEpochMs();
+  nlohmann::json brokers = nlohmann::json::array();
+  for (const auto& b : survey.brokers) {
+    brokers.push_back(BrokerJson(b, snapshot->Previous(b.address), broker_addr_, now_ms));
+  }
+  return JsonOk({{"takenAtMs", survey.taken_at_ms},
+                 {"registered", survey.registered},
+                 {"truncated", survey.registered > survey.brokers.size()},
+                 {"namesrvErrors", survey.namesrv_errors},
+                 {"brokers", std::move(brokers)}});
 }
 
 }  // namespace vela::broker

@@ -5,7 +5,8 @@
 # topic, the group's page shows its lag (4, as `vela-admin group progress` says), a search by key
 # finds the message with its properties and its body (HTML in the body stays text), its page shows
 # its trace (sent, stored, consumed by the group), a pending
-# timer and a pending transaction show on their pages. The broker runs with
+# timer and a pending transaction show on their pages, the cluster page lists the broker (asked by
+# the broker itself over RPC) in its Brokers panel. The broker runs with
 # consoleWriteEnabled=true: the dead-letters page of a group with two dead letters shows a Resend
 # button for each and Resend all, the group page a Reset offset form; then Chromium, driven over
 # the DevTools protocol (chromium_cdp.py), clicks Resend on one dead letter and Reset offset
@@ -186,6 +187,12 @@ want("/api/dlq", 400)
 want("/api/transactions?limit=-1", 400)
 want("/api/timers?x=1", 400)
 want("/api/cluster", 200, lambda d: d["consoleWriteEnabled"] is True or sys.exit(d))
+def brokers(doc):
+    [b] = doc["brokers"]
+    assert b["reachable"] is True and b["self"] is True and b["httpPort"] == int(http.rsplit(":", 1)[1]), doc
+    assert doc["truncated"] is False and doc["namesrvErrors"] == [], doc
+want("/api/brokers", 200, brokers)
+want("/api/brokers?x=1", 400)
 print("JSON API: answers, 400s and 404s as documented")
 PY
 
@@ -266,7 +273,11 @@ dom message.html noerror "has:data-id=$ID" "has:data-event=send" "has:data-event
 page topic "#/topics/$TOPIC"
 dom topic.html noerror || fail "topic page"
 page cluster "#/cluster"
-dom cluster.html noerror || fail "cluster page"
+# The Brokers panel: the brokers the name server lists (here the one), each asked for its status.
+BROKER_NAME=$("$BIN/vela-admin" --json cluster list | python3 -c 'import json,sys; print(json.load(sys.stdin)["brokers"][0]["broker"])')
+dom cluster.html noerror "has:data-testid=brokers" "text:data-broker=$BROKER_NAME=$BROKER_NAME" \
+  "text:data-testid=brokers=reachable" "text:data-testid=brokers=$BROKER" "text:data-testid=brokers=this broker" ||
+  fail "cluster page: the Brokers panel"
 page timers "#/timers"
 dom timers.html noerror "text:id=view=ConsoleLater" || fail "timers page"
 page transactions "#/transactions"

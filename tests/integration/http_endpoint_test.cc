@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -515,6 +517,105 @@ TEST_F(HttpEndpointTest, ConsoleWritesResendDeadLettersAndResetOffsets) {
   EXPECT_EQ(lag(), 0);
   ASSERT_EQ(HttpPost(broker_http_, reset, base + "&time=0").status, 200);  // before every message
   EXPECT_EQ(lag(), 3);
+}
+
+
+// Issue 15, the console's cluster page: GET /api/brokers on broker-a of a two-broker cluster lists
+// both as the name server knows them, each reached with its own figures (its traffic among them);
+// after broker-b is killed (SIGKILL), broker-a still answers at once and shows broker-b
+// unreachable with the reason (or no longer lists it, once the name server dropped it).
+TEST_F(HttpEndpointTest, BrokersListsTheClusterAndAnswersPromptlyWithABrokerDead) {
+  const std::string topic = "surveyed";
+  cluster_.StartNamesrv();
+  cluster_.StartBroker("broker-a");
+  cluster_.StartBroker("broker-b");
+  ASSERT_TRUE(cluster_.WaitForBrokers(2));
+  cluster_.CreateTopic(topic, 2);
+  const std::string http_a = cluster_.broker("broker-a").http_address();
+  const std::string http_b = cluster_.broker("broker-b").http_address();
+  ASSERT_FALSE(http_a.empty());
+  ASSERT_FALSE(http_b.empty());
+  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  ASSERT_NE(producer, nullptr);
+  const int sent = SendMany(*producer, topic, 40);
+  EXPECT_EQ(sent, 40);
+
+  // The brokers by name from one answer of `http` (200 and well formed, or an empty map).
+  auto brokers_by_name = [](const std::string& http, std::chrono::milliseconds* took) {
+    const auto start = std::chrono::steady_clock::now();
+    HttpReply r = HttpGet(http, "/api/brokers");
+    if (took) *took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    std::map<std::string, nlohmann::json> out;
+    EXPECT_EQ(r.status, 200) << r.headers << r.body;
+    auto doc = nlohmann::json::parse(r.body, nullptr, false);
+    EXPECT_TRUE(doc.is_object() && doc["brokers"].is_array()) << r.body;
+    if (!doc.is_object() || !doc["brokers"].is_array()) return out;
+    EXPECT_EQ(doc["truncated"], false) << r.body;
+    EXPECT_TRUE(doc["namesrvErrors"].empty()) << r.body;
+    for (const auto& b : doc["brokers"]) out[b.at("brokerName").get<std::string>()] = b;
+    return out;
+  };
+  std::map<std::string, nlohmann::json> brokers;
+  // The surveys are cached for about 2 s: the traffic shows within a few.
+  ASSERT_TRUE(WaitUntil([&] {
+    brokers = brokers_by_name(http_a, nullptr);
+    if (brokers.size() != 2) return false;
+    int64_t in = 0;
+    for (const auto& [name, b] : brokers) {
+      if (b.at("reachable") != true || !b.at("messagesIn").is_number()) return false;
+      in += b.at("messagesIn").get<int64_t>();
+    }
+    return in >= sent;
+  })) << nlohmann::json(brokers).dump(2);
+  for (const auto& [name, b] : brokers) {
+    SCOPED_TRACE(b.dump());
+    EXPECT_EQ(b.at("address"), cluster_.broker(name).address());
+    EXPECT_EQ(b.at("self"), name == "broker-a");
+    EXPECT_FALSE(b.at("clusterName").get<std::string>().empty());
+    EXPECT_EQ(b.at("brokerId"), 0);
+    EXPECT_GT(b.at("lastRegistrationMs").get<int64_t>(), 0);
+    EXPECT_TRUE(b.at("lastRegistrationAgeMs").is_number());
+    EXPECT_FALSE(b.contains("error"));
+    EXPECT_FALSE(b.at("version").get<std::string>().empty());
+    EXPECT_GT(b.at("uptimeMs").get<int64_t>(), 0);
+    const std::string& http = name == "broker-a" ? http_a : http_b;
+    EXPECT_EQ(b.at("httpPort"), std::stoi(http.substr(http.rfind(':') + 1))) << "the link to its own console";
+    EXPECT_GE(b.at("commitLogBytes").get<int64_t>(), 0);
+    EXPECT_GE(b.at("diskUsedRatio").get<double>(), 0.0);
+    EXPECT_LE(b.at("diskUsedRatio").get<double>(), 1.0);
+    EXPECT_TRUE(b.contains("messagesInPerSec") && b.contains("messagesOut"));
+  }
+  // broker-b's own API lists the same two.
+  EXPECT_EQ(brokers_by_name(http_b, nullptr).size(), 2u);
+
+  // `broker_b_gone_ok`: broker-b may also be absent (the name server dropped it).
+  auto wait_for_broker_b_down = [&](bool broker_b_gone_ok) {
+    std::string last;
+    EXPECT_TRUE(WaitUntil([&] {
+      std::chrono::milliseconds took{0};
+      auto now = brokers_by_name(http_a, &took);
+      last = nlohmann::json(now).dump();
+      // A survey asks every broker at once, each for about 1 s at most: never held up by one.
+      EXPECT_LT(took, std::chrono::seconds(6)) << last;
+      if (!now.contains("broker-a") || now["broker-a"]["reachable"] != true) return false;
+      if (!now.contains("broker-b")) return broker_b_gone_ok;
+      const auto& b = now["broker-b"];
+      return b.at("reachable") == false && b.contains("error") && !b.at("error").get<std::string>().empty() &&
+             !b.contains("messagesIn");
+    })) << last;
+  };
+  // A broker that does not answer at all (stopped: its connections stay open, the name server
+  // keeps it listed): it costs the survey one timeout.
+  ASSERT_EQ(kill(cluster_.broker("broker-b").pid(), SIGSTOP), 0);
+  wait_for_broker_b_down(/*broker_b_gone_ok=*/false);
+  ASSERT_EQ(kill(cluster_.broker("broker-b").pid(), SIGCONT), 0);
+  EXPECT_TRUE(WaitUntil([&] {
+    auto now = brokers_by_name(http_a, nullptr);
+    return now.contains("broker-b") && now["broker-b"]["reachable"] == true;
+  })) << "broker-b answers again once resumed";
+  // Killed: its connections close, so the name server may drop it at once.
+  cluster_.broker("broker-b").Kill();
+  wait_for_broker_b_down(/*broker_b_gone_ok=*/true);
 }
 
 }  // namespace

@@ -133,7 +133,7 @@
       setStatus(false, "broker unreachable: " + e.message);
     }).then(function () { sampling = false; });
   }
-  var charts = [];  // redraw functions of the charts on the current page
+  var charts = [];  // redraw functions of the live parts of the current page (charts, the brokers table)
   function rates() {
     var out = [];
     for (var i = 1; i < samples.length; i++) {
@@ -256,6 +256,7 @@
         card("Commit log", bytes(st.commitLogMaxOffset - st.commitLogMinOffset), num(st.commitLogSegments) + " segment(s)"),
         card("Disk used", disk ? Math.round(disk.usedRatio * 100) + " %" : "-",
           disk ? bytes(disk.availableBytes) + " free of " + bytes(disk.totalBytes) : "unknown")));
+      view.appendChild(brokersPanel());
       view.appendChild(el("div", { "class": "grid2" },
         chart("Messages in per second", "msg/s", rates, "#2563eb"),
         chart("Consumer lag, all groups", "messages", function () {
@@ -273,6 +274,69 @@
       panel.appendChild(kv);
       view.appendChild(panel);
     });
+  }
+
+  // The brokers of the cluster (/api/brokers: the name servers' list, each broker asked for its
+  // status by this one), refreshed with every sample while the page is open.
+  function brokersPanel() {
+    var box = el("div", { "class": "panel flush brokers", "data-testid": "brokers" });
+    var head = el("div", { "class": "panel-head" }, el("h2", { text: "Brokers" }));
+    var summary = el("span", { "class": "sub", text: "surveying the cluster\u2026" });
+    head.appendChild(summary);
+    var body = el("div");
+    box.appendChild(head);
+    box.appendChild(body);
+    var loading = false;
+    function refresh() {
+      if (loading) return;
+      loading = true;
+      api("/api/brokers").then(function (r) {
+        body.textContent = "";
+        var down = r.brokers.filter(function (b) { return !b.reachable; }).length;
+        summary.textContent = r.brokers.length + " broker(s)" + (down ? " \u00b7 " + down + " unreachable" : "") +
+          (r.truncated ? " \u00b7 first " + r.brokers.length + " of " + r.registered + " listed" : "") +
+          " \u00b7 surveyed " + time(r.takenAtMs).substr(11, 8);
+        if (r.namesrvErrors.length) {
+          body.appendChild(el("div", { "class": "note bad inset", text: "Name server(s) not answering: " + r.namesrvErrors.join("; ") }));
+        }
+        body.appendChild(table(["Broker", "Address", "State", "Last registration", "#Msg/s in / out", "#Commit log",
+          "Disk used", "#Uptime", "Version"], r.brokers.map(brokerRow),
+          emptyState("No brokers listed", "The name servers know no broker yet, or none of them answered.")));
+      }, function (e) {
+        body.textContent = "";
+        body.appendChild(el("div", { "class": "error inset", role: "alert", text: "Could not survey the cluster: " + e.message }));
+      }).then(function () { loading = false; });
+    }
+    charts.push(refresh);
+    refresh();
+    return box;
+  }
+  function brokerRow(b) {
+    var host = b.address.substr(0, b.address.lastIndexOf(":"));
+    var name = b.httpPort && !b.self
+      ? el("a", { href: "http://" + host + ":" + b.httpPort + "/#/cluster", title: "open the console of " + b.brokerName, text: b.brokerName })
+      : el("strong", { text: b.brokerName });
+    var who = el("td", { "class": "who", "data-broker": b.brokerName }, name, b.self ? el("span", { "class": "badge blue tag", text: "this broker" }) : null,
+      el("div", { "class": "cell-sub", text: b.clusterName + " \u00b7 id " + b.brokerId }));
+    var state = el("td", null, el("span", { "class": "badge " + (b.reachable ? "ok" : "bad"), text: b.reachable ? "reachable" : "unreachable" }));
+    var age = b.lastRegistrationAgeMs === null ? "never" : duration(Math.max(0, b.lastRegistrationAgeMs)) + " ago";
+    var row = el("tr", { "data-reachable": String(b.reachable), "class": b.reachable ? null : "down" }, who,
+      el("td", { "class": "mono", text: b.address }), state, el("td", { text: age, title: time(b.lastRegistrationMs) }));
+    if (!b.reachable) {
+      row.appendChild(el("td", { "class": "failure", colspan: 5, "data-testid": "broker-error" },
+        el("div", { text: "No figures: it did not answer this broker." }), el("div", { "class": "mono", text: b.error })));
+      return row;
+    }
+    function rate(v) { return v === null ? "-" : shortNum(v); }
+    var perSec = b.rateWindowMs === null ? null : rate(b.messagesInPerSec) + " / " + rate(b.messagesOutPerSec);
+    row.appendChild(el("td", { "class": "num" }, perSec || "\u2013",
+      el("div", { "class": "cell-sub", text: "total " + num(b.messagesIn) + " / " + num(b.messagesOut) })));
+    row.appendChild(el("td", { "class": "num", text: bytes(b.commitLogBytes) }));
+    row.appendChild(b.diskUsedRatio === null ? el("td", { text: "-" })
+      : el("td", { "class": "disk" }, el("span", { text: Math.round(b.diskUsedRatio * 100) + " %" }), meter(b.diskUsedRatio)));
+    row.appendChild(el("td", { "class": "num", text: b.uptimeMs === null ? "-" : duration(b.uptimeMs) }));
+    row.appendChild(el("td", { text: b.version || "-" }));
+    return row;
   }
 
   function topicsPage(view, params) {
@@ -616,7 +680,7 @@
 
   // ---- Routing: #/page[/name][?params]; every state of a page is in its address. ----
   var routes = {
-    cluster: { title: "Cluster", sub: "This broker, its store and its traffic.", run: clusterPage },
+    cluster: { title: "Cluster", sub: "The brokers of the cluster, and this broker's store and traffic.", run: clusterPage },
     topics: { title: "Topics", sub: "Topics on this broker with their queues and offsets.", run: topicsPage },
     groups: { title: "Consumer groups", sub: "Committed offsets and lag per group on this broker.", run: groupsPage },
     messages: { title: "Messages", sub: "Search the store by key or by message id.", run: messagesPage },

@@ -290,6 +290,8 @@ void AdminProcessor::HandleBrokerStatus(net::RequestContext rc, net::Frame) {
   v["brokerClusterName"] = options_.cluster_name;
   v["brokerId"] = std::to_string(options_.broker_id);
   v["brokerAddr"] = broker_addr_;
+  // The web console's port (the bound one), -1 when HTTP is off: other brokers' consoles link here.
+  v["httpPort"] = std::to_string(options_.http.port);
   v["flushDiskType"] = options_.store.flush_disk_type == store::FlushDiskType::kSync ? "SYNC_FLUSH" : "ASYNC_FLUSH";
   v["uptimeMs"] = std::to_string(NowEpochMs() - start_time_ms_);
   v["topics"] = std::to_string(topics_.ListTopics().size());
