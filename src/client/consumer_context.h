@@ -9,12 +9,18 @@
 #include "client/client_instance.h"
 #include "client/route.h"
 #include "vela/consumer.h"
+#include "vela/v1/vela.pb.h"
 
 namespace vela::client {
 
 // The retry topic of a consumer group: failed messages come back to the group through it.
 inline std::string RetryTopicOf(const std::string& group) { return "%RETRY%" + group; }
 inline bool IsRetryTopic(const std::string& topic) { return topic.rfind("%RETRY%", 0) == 0; }
+
+// The protocol's name for a subscription's filter language.
+inline v1::FilterType FilterTypeToWire(FilterExpression::Type type) {
+  return type == FilterExpression::Type::kSql92 ? v1::FILTER_SQL92 : v1::FILTER_TAG;
+}
 
 // ConsumerContext is what the parts of one push consumer share (rebalance, pull service, consume
 // service, offset store): the settings, the listener, the client instance, the subscriptions and

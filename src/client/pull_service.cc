@@ -19,10 +19,6 @@ constexpr int64_t kFlowControlDelayMs = 50;
 constexpr int64_t kBadFilterDelayMs = 10000;
 constexpr int64_t kWaitForLockMs = 1000;
 
-v1::FilterType ToWire(FilterExpression::Type type) {
-  return type == FilterExpression::Type::kSql92 ? v1::FILTER_SQL92 : v1::FILTER_TAG;
-}
-
 }  // namespace
 
 void PullService::PullNext(const std::shared_ptr<ProcessQueue>& pq) {
@@ -63,7 +59,7 @@ void PullService::PullNext(const std::shared_ptr<ProcessQueue>& pq) {
   request->set_max_messages(ctx_.options.pull_batch_size);
   request->set_max_bytes(ctx_.options.pull_max_bytes);
   request->set_suspend_timeout_ms(ctx_.options.long_poll_ms);
-  request->set_filter_type(ToWire(filter->type));
+  request->set_filter_type(FilterTypeToWire(filter->type));
   request->set_expression(filter->expression);
   request->set_commit_offset(commit);
   ctx_.instance->rpc().Invoke(addr, std::move(header), {}, ctx_.options.long_poll_ms + 5000,

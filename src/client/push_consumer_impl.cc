@@ -19,10 +19,6 @@ namespace vela::client {
 
 namespace {
 
-v1::FilterType ToWire(FilterExpression::Type type) {
-  return type == FilterExpression::Type::kSql92 ? v1::FILTER_SQL92 : v1::FILTER_TAG;
-}
-
 constexpr int64_t kLockRoundIntervalMs = 1000;
 
 }  // namespace
@@ -194,7 +190,7 @@ vela::Status PushConsumerImpl::SendHeartbeat(bool sync) {
   for (const auto& [topic, filter] : ctx_.CopySubscriptions()) {
     auto* sub = consumer->add_subscriptions();
     sub->set_topic(topic);
-    sub->set_filter_type(ToWire(filter.type));
+    sub->set_filter_type(FilterTypeToWire(filter.type));
     sub->set_expression(filter.expression);
   }
   vela::Status refused;

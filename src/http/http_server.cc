@@ -92,11 +92,6 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
   std::vector<std::thread> workers_;
 };
 
-struct RouteEntry {
-  std::set<std::string, std::less<>> params;
-  HttpHandler handler;
-};
-
 // On every answer (the console's page, its files, JSON, metrics, the library's own errors):
 // scripts, styles and requests only from this origin, no inline script or style, never in a frame
 // (no clickjacking of the write actions), content types taken as given, no referrer sent elsewhere.
@@ -185,6 +180,12 @@ Result<HttpOptions> HttpOptions::FromConfig(const Config& config, int default_po
 
 class HttpServer::Impl {
  public:
+  // One registered path: the query parameters it accepts, and its handler.
+  struct RouteEntry {
+    std::set<std::string, std::less<>> params;
+    HttpHandler handler;
+  };
+
   httplib::Server server;
   std::map<std::string, RouteEntry, std::less<>> routes;       // GET and HEAD
   std::map<std::string, RouteEntry, std::less<>> post_routes;  // POST
@@ -358,11 +359,11 @@ HttpServer::HttpServer(HttpOptions options) : options_(std::move(options)), impl
 HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Route(const std::string& path, std::set<std::string, std::less<>> params, HttpHandler handler) {
-  impl_->routes[path] = RouteEntry{std::move(params), std::move(handler)};
+  impl_->routes[path] = Impl::RouteEntry{std::move(params), std::move(handler)};
 }
 
 void HttpServer::PostRoute(const std::string& path, std::set<std::string, std::less<>> params, HttpHandler handler) {
-  impl_->post_routes[path] = RouteEntry{std::move(params), std::move(handler)};
+  impl_->post_routes[path] = Impl::RouteEntry{std::move(params), std::move(handler)};
 }
 
 Status HttpServer::Listen() {

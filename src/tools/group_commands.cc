@@ -14,7 +14,7 @@ namespace vela::tools {
 
 namespace {
 
-struct CreateArgs {
+struct GroupCreateArgs {
   std::string name;
   bool broadcast = false;
   int max_retries = 16;
@@ -22,7 +22,7 @@ struct CreateArgs {
   std::string cluster;
 };
 
-int GroupCreate(AdminContext& ctx, const CreateArgs& args) {
+int GroupCreate(AdminContext& ctx, const GroupCreateArgs& args) {
   auto valid = ValidateGroupName(args.name);
   if (!valid.ok()) return Fail(valid);
   auto resolved = ctx.TargetBrokers(args.broker, args.cluster);
@@ -275,7 +275,7 @@ int GroupDlqResend(AdminContext& ctx, const std::string& group, const std::strin
 void AddGroupCommands(CLI::App& app, AdminContext& ctx) {
   auto* group = app.add_subcommand("group", "consumer group administration");
 
-  auto create_args = std::make_shared<CreateArgs>();
+  auto create_args = std::make_shared<GroupCreateArgs>();
   auto* create = group->add_subcommand("create", "create a consumer group on every broker");
   create->add_option("NAME", create_args->name, "group name")->required();
   create->add_flag("--broadcast", create_args->broadcast, "allow broadcast consumption");

@@ -27,7 +27,7 @@ std::string PermName(uint32_t perm) {
   return s;
 }
 
-struct CreateArgs {
+struct TopicCreateArgs {
   std::string name;
   int queues = 8;
   std::string type = "normal";
@@ -35,7 +35,7 @@ struct CreateArgs {
   std::string cluster;
 };
 
-int TopicCreate(AdminContext& ctx, const CreateArgs& args) {
+int TopicCreate(AdminContext& ctx, const TopicCreateArgs& args) {
   auto valid = ValidateUserTopicName(args.name);
   if (!valid.ok()) return Fail(valid);
   static const std::map<std::string, v1::MessageType> kTypes = {{"normal", v1::MESSAGE_NORMAL},
@@ -224,7 +224,7 @@ int TopicDelete(AdminContext& ctx, const std::string& topic) {
 void AddTopicCommands(CLI::App& app, AdminContext& ctx) {
   auto* topic = app.add_subcommand("topic", "topic administration");
 
-  auto create_args = std::make_shared<CreateArgs>();
+  auto create_args = std::make_shared<TopicCreateArgs>();
   auto* create = topic->add_subcommand("create", "create a topic on every broker (or one broker / cluster)");
   create->add_option("NAME", create_args->name, "topic name")->required();
   create->add_option("--queues", create_args->queues, "read and write queues per broker (default 8)")

@@ -8,6 +8,12 @@
 
 namespace vela::testing {
 
+std::unique_ptr<client::Producer> MakeProducer(const std::string& namesrv, const std::string& group) {
+  auto p = client::ProducerBuilder().SetNamesrvAddr(namesrv).SetGroup(group).Build();
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return p.ok() ? std::move(p).value() : nullptr;
+}
+
 std::string TestCluster::StartNamesrv() {
   std::string addr = "127.0.0.1:" + std::to_string(FreePort());
   auto p = ChildProcess::Start({BinaryPath("vela-namesrv"), "--listen", addr, "--set", "httpPort=0"},

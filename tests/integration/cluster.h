@@ -6,8 +6,13 @@
 
 #include "support/process.h"
 #include "support/test_support.h"
+#include "vela/producer.h"
 
 namespace vela::testing {
+
+// A started SDK producer of `group` that finds its brokers through `namesrv`; null (and a failed
+// expectation) when it cannot start.
+std::unique_ptr<client::Producer> MakeProducer(const std::string& namesrv, const std::string& group);
 
 // TestCluster starts real name servers and brokers for one test, each on a free loopback port
 // with its own store directory under one temporary directory, and stops them at the end.

@@ -78,15 +78,6 @@ std::vector<Event> ReadEvents(const std::string& path) {
   return out;
 }
 
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
 // A running vela-consume-probe: its pid and the file its JSON lines go to.
 struct Probe {
   pid_t pid = -1;
@@ -215,7 +206,7 @@ TEST_F(ConsumptionAcceptanceTest, ThousandMessagesFailedTwiceAreConsumedOnceOnTh
   const auto ids = SendPlain("orders", 1000);
   ASSERT_EQ(ids.size(), 1000u);
   StartProbe("twice", {"--topic", "orders", "--group", "twice", "--fail-first", "2"});
-  ASSERT_TRUE(Eventually([&] { return OkIds().size() >= 1000; }, 120s)) << OkIds().size() << " of 1000";
+  ASSERT_TRUE(WaitUntil([&] { return OkIds().size() >= 1000; }, 120s)) << OkIds().size() << " of 1000";
   std::this_thread::sleep_for(1s);  // anything extra would show up now
   std::map<std::string, std::vector<Event>> by_id;
   for (const auto& e : AllEvents()) by_id[e.id].push_back(e);
@@ -244,7 +235,7 @@ TEST_F(ConsumptionAcceptanceTest, AlwaysFailingMessagesEndInTheDeadLetterTopicAn
   const auto ids = SendPlain("orders", 1000);
   ASSERT_EQ(ids.size(), 1000u);
   Probe& failing = StartProbe("failing", {"--topic", "orders", "--group", "doomed", "--fail-always"});
-  ASSERT_TRUE(Eventually([&] { return DeadLetters("doomed") >= 1000; }, 120s)) << DeadLetters("doomed");
+  ASSERT_TRUE(WaitUntil([&] { return DeadLetters("doomed") >= 1000; }, 120s)) << DeadLetters("doomed");
   StopProbe(failing);
 
   // Every dead letter: one of ours, once, with its properties, origin topic and count.
@@ -281,7 +272,7 @@ TEST_F(ConsumptionAcceptanceTest, AlwaysFailingMessagesEndInTheDeadLetterTopicAn
     }
     return ok;
   };
-  ASSERT_TRUE(Eventually([&] { return healthy_ok().size() >= 1000; }, 60s)) << healthy_ok().size();
+  ASSERT_TRUE(WaitUntil([&] { return healthy_ok().size() >= 1000; }, 60s)) << healthy_ok().size();
   EXPECT_EQ(healthy_ok(), sent);
   StopProbe(healthy);
 }
@@ -296,11 +287,11 @@ TEST_F(ConsumptionAcceptanceTest, RetryingConsumerKilledMidwayLosesNone) {
   std::vector<std::string> args = {"--topic", "orders", "--group", "survivors", "--fail-first", "1",
                                    "--sleep-max-us", "2000", "--commit-ms", "500"};
   Probe& first = StartProbe("first", args);
-  ASSERT_TRUE(Eventually([&] { return ReadEvents(first.out).size() >= 600; }, 60s));
+  ASSERT_TRUE(WaitUntil([&] { return ReadEvents(first.out).size() >= 600; }, 60s));
   KillProbe(first);
   const size_t before = OkIds().size();
   StartProbe("second", args);
-  ASSERT_TRUE(Eventually([&] { return OkIds().size() >= 1000; }, 120s)) << OkIds().size() << " of 1000";
+  ASSERT_TRUE(WaitUntil([&] { return OkIds().size() >= 1000; }, 120s)) << OkIds().size() << " of 1000";
   EXPECT_EQ(OkIds(), std::set<std::string>(ids.begin(), ids.end()));
   EXPECT_LT(before, 1000u) << "the kill came too late to matter";
   StopProbe(probes_.back());
@@ -382,7 +373,7 @@ TEST_F(ConsumptionAcceptanceTest, OrderlyKeysStayInOrderAndExclusiveWhileConsume
     }
     return ok.size() >= static_cast<size_t>(kKeys * kSeqs);
   };
-  ASSERT_TRUE(Eventually(complete, 120s));
+  ASSERT_TRUE(WaitUntil(complete, 120s));
   for (auto& p : probes_) {
     if (p.pid > 0) StopProbe(p);
   }
@@ -463,7 +454,7 @@ TEST_F(ConsumptionAcceptanceTest, BroadcastInstancesEachReceiveEverythingAndAKil
   Probe& one = StartProbe("one", args("one"));
   Probe& two = StartProbe("two", args("two"));
   Probe& three = StartProbe("three", args("three"));
-  ASSERT_TRUE(Eventually([&] { return ReadEvents(three.out).size() >= 3000; }, 60s));
+  ASSERT_TRUE(WaitUntil([&] { return ReadEvents(three.out).size() >= 3000; }, 60s));
   KillProbe(three);
   const auto before = ReadEvents(three.out);
   const auto file = ReadOffsetFile(dir + "/caches/three.offsets");
@@ -479,9 +470,9 @@ TEST_F(ConsumptionAcceptanceTest, BroadcastInstancesEachReceiveEverythingAndAKil
     auto got = ids_of(ReadEvents(p.out));
     return std::set<std::string>(got.begin(), got.end()).size() >= 10000;
   };
-  ASSERT_TRUE(Eventually([&] { return has_all(one) && has_all(two); }, 90s));
+  ASSERT_TRUE(WaitUntil([&] { return has_all(one) && has_all(two); }, 90s));
   auto three_all = before;
-  ASSERT_TRUE(Eventually(
+  ASSERT_TRUE(WaitUntil(
       [&] {
         three_all = before;
         auto after = ReadEvents(again.out);

@@ -28,12 +28,6 @@ using namespace std::chrono_literals;
 using client::ConsumeResult;
 using client::MessageView;
 
-std::unique_ptr<client::Producer> MakeProducer(const std::string& namesrv) {
-  auto p = client::ProducerBuilder().SetNamesrvAddr(namesrv).SetGroup("consumption-producers").Build();
-  EXPECT_TRUE(p.ok()) << p.status().ToString();
-  return p.ok() ? std::move(p).value() : nullptr;
-}
-
 // Sends `count` messages (property seq = prefix + i); returns the acknowledged ids.
 std::vector<std::string> SendAll(client::Producer& producer, const std::string& topic, const std::string& prefix,
                                  int count) {
@@ -45,15 +39,6 @@ std::vector<std::string> SendAll(client::Producer& producer, const std::string& 
     if (r.ok()) ids.push_back(r->msg_id);
   }
   return ids;
-}
-
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
 }
 
 // Everything one consumer received: deliveries per unique id, thread-safe.
@@ -170,11 +155,11 @@ TEST_F(SdkConsumptionTest, BroadcastEveryInstanceReceivesEverythingAndResumesFro
   ASSERT_FALSE(twin.ok());
   EXPECT_NE(twin.status().message().find("in use"), std::string::npos) << twin.status().message();
 
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "consumption-producers");
   auto first = SendAll(*producer, "prices", "a", 3000);
   ASSERT_EQ(first.size(), 3000u);
   for (auto* d : {&d0, &d1, &d2}) {
-    EXPECT_TRUE(Eventually([&] { return d->distinct() >= 3000; }, 60s)) << d->distinct();
+    EXPECT_TRUE(WaitUntil([&] { return d->distinct() >= 3000; }, 60s)) << d->distinct();
   }
   std::this_thread::sleep_for(1s);  // a duplicate (or a retried failure) would arrive meanwhile
   EXPECT_EQ(d0.total(), 3000u) << "broadcast failures must be skipped, not redelivered";
@@ -190,9 +175,9 @@ TEST_F(SdkConsumptionTest, BroadcastEveryInstanceReceivesEverythingAndResumesFro
   Deliveries d2_again;
   auto c2b = BroadcastConsumer(ns, dir, "i2", d2_again);
   ASSERT_TRUE(c2b);
-  EXPECT_TRUE(Eventually([&] { return d2_again.distinct() >= 1000; }, 60s)) << d2_again.distinct();
+  EXPECT_TRUE(WaitUntil([&] { return d2_again.distinct() >= 1000; }, 60s)) << d2_again.distinct();
   for (auto* d : {&d0, &d1}) {
-    EXPECT_TRUE(Eventually([&] { return d->distinct() >= 4000; }, 60s)) << d->distinct();
+    EXPECT_TRUE(WaitUntil([&] { return d->distinct() >= 4000; }, 60s)) << d->distinct();
   }
   std::this_thread::sleep_for(1s);
   EXPECT_EQ(d2_again.total(), 1000u) << "the restarted instance received again what it had consumed";
@@ -233,10 +218,10 @@ TEST_F(SdkConsumptionTest, FailedMessagesComeBackThroughTheRetryTopic) {
                       })
                       .Build();
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "consumption-producers");
   auto ids = SendAll(*producer, "jobs", "r", 300);
   ASSERT_EQ(ids.size(), 300u);
-  EXPECT_TRUE(Eventually([&] { return seen.SucceededOnce() >= 300; }, 120s)) << seen.SucceededOnce();
+  EXPECT_TRUE(WaitUntil([&] { return seen.SucceededOnce() >= 300; }, 120s)) << seen.SucceededOnce();
   std::this_thread::sleep_for(2s);
   auto snapshot = seen.snapshot();
   for (const auto& id : ids) {
@@ -273,7 +258,7 @@ TEST_F(SdkConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
                       })
                       .Build();
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "consumption-producers");
   auto ids = SendAll(*producer, "jobs", "d", 100);
   ASSERT_EQ(ids.size(), 100u);
 
@@ -302,7 +287,7 @@ TEST_F(SdkConsumptionTest, MessagesFailingEveryTimeEndInTheDeadLetterTopic) {
     return nullptr;
   }();
   ASSERT_TRUE(reader);
-  EXPECT_TRUE(Eventually([&] { return dead.distinct() >= 100; }, 120s)) << dead.distinct();
+  EXPECT_TRUE(WaitUntil([&] { return dead.distinct() >= 100; }, 120s)) << dead.distinct();
   std::this_thread::sleep_for(2s);
   for (const auto& id : ids) {
     EXPECT_EQ(failing.Deliveries_(id), 3) << id << ": one delivery and two retries";
@@ -365,7 +350,7 @@ TEST_F(SdkConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
   };
   auto a = make("a");
   auto b = make("b");
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "consumption-producers");
   constexpr int kKeys = 40;
   constexpr int kSeqs = 25;
   std::thread sender([&] {
@@ -393,7 +378,7 @@ TEST_F(SdkConsumptionTest, OrderlyKeysStayInOrderWhileConsumersJoinAndLeave) {
     }
     return ok >= static_cast<size_t>(kKeys * kSeqs);
   };
-  EXPECT_TRUE(Eventually(done, 120s));
+  EXPECT_TRUE(WaitUntil(done, 120s));
   std::this_thread::sleep_for(2s);
   b->Shutdown();
   c->Shutdown();
@@ -433,7 +418,7 @@ TEST_F(SdkConsumptionTest, CliFailEveryRetriesUntilEveryMessageSucceedsOnce) {
   cluster_.StartBroker("broker-a", {"messageDelayLevel=" + levels});
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
   cluster_.CreateTopic("cli-jobs", 2);
-  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto producer = MakeProducer(cluster_.namesrv_addrs(), "consumption-producers");
   auto ids = SendAll(*producer, "cli-jobs", "c", 10);
   ASSERT_EQ(ids.size(), 10u);
   // The failed messages come back through %RETRY%cli-workers after 1 s (within the 4 s the
@@ -472,7 +457,7 @@ TEST_F(SdkConsumptionTest, CliBroadcastSkipsFailuresAndResumesFromItsLocalFile) 
   cluster_.StartBroker("broker-a");
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
   cluster_.CreateTopic("cli-prices", 2);
-  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto producer = MakeProducer(cluster_.namesrv_addrs(), "consumption-producers");
   ASSERT_EQ(SendAll(*producer, "cli-prices", "p", 30).size(), 30u);
   auto first = cluster_.Admin({"consume", "--topic", "cli-prices", "--group", "cli-caches", "--broadcast", "--from",
                                "first", "--fail-every", "3", "--timeout", "4", "--json"});

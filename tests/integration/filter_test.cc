@@ -55,15 +55,6 @@ std::unique_ptr<client::PushConsumer> Subscribe(const std::string& ns, const std
   return c.ok() ? std::move(c).value() : nullptr;
 }
 
-bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
-
 TEST(FilterIntegrationTest, GrayReleaseLanesEachReceiveExactlyTheirTraffic) {
   TestCluster cluster;
   cluster.StartNamesrv();

@@ -52,16 +52,6 @@ int64_t RssBytes(pid_t pid) {
   return -1;
 }
 
-template <typename Cond>
-bool WaitUntil(Cond cond, std::chrono::milliseconds timeout = 20s) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
 size_t CountOccurrences(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;

@@ -112,21 +112,6 @@ PrometheusText Scrape(const std::string& addr) {
   return text;
 }
 
-bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 60s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return condition();
-}
-
-std::unique_ptr<client::Producer> MakeProducer(const std::string& namesrv) {
-  auto p = client::ProducerBuilder().SetNamesrvAddr(namesrv).SetGroup("http-test-producers").Build();
-  EXPECT_TRUE(p.ok()) << p.status().ToString();
-  return p.ok() ? std::move(p).value() : nullptr;
-}
-
 int SendMany(client::Producer& producer, const std::string& topic, int count) {
   int ok = 0;
   for (int i = 0; i < count; ++i) {
@@ -183,7 +168,7 @@ TEST_F(HttpEndpointTest, MetricsMatchWhatWasSentAndConsumed) {
   const std::string group = "metered-group";
   ASSERT_NO_FATAL_FAILURE(StartCluster(topic, 4));
   const std::string ns = cluster_.namesrv_addrs();
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "http-test-producers");
   ASSERT_TRUE(producer);
 
   // M messages sent and consumed by the group, then N - M more sent while nobody consumes.
@@ -283,7 +268,7 @@ TEST_F(HttpEndpointTest, BadHttpClientsGetClearErrorsAndMessagingGoesOn) {
   // the requests below are not queued behind them (a unit test covers a worker freed by the
   // timeout: ASlowClientIsCutOffAndOthersAreServed).
   ASSERT_NO_FATAL_FAILURE(StartCluster(topic, 2, {"httpThreads=16"}));
-  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto producer = MakeProducer(cluster_.namesrv_addrs(), "http-test-producers");
   ASSERT_TRUE(producer);
 
   // Slow clients: connections that send half a request, or nothing, and hold on.
@@ -403,7 +388,7 @@ TEST_F(HttpEndpointTest, ConsoleWritesResendDeadLettersAndResetOffsets) {
   StartCluster(topic, 2, {"consoleWriteEnabled=true"});
   EXPECT_EQ(nlohmann::json::parse(HttpGet(broker_http_, "/api/cluster").body)["consoleWriteEnabled"], true);
   ASSERT_EQ(cluster_.Admin({"group", "create", group, "--max-retries", "0"}).exit_code, 0);
-  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto producer = MakeProducer(cluster_.namesrv_addrs(), "http-test-producers");
   ASSERT_NE(producer, nullptr);
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
@@ -535,7 +520,7 @@ TEST_F(HttpEndpointTest, BrokersListsTheClusterAndAnswersPromptlyWithABrokerDead
   const std::string http_b = cluster_.broker("broker-b").http_address();
   ASSERT_FALSE(http_a.empty());
   ASSERT_FALSE(http_b.empty());
-  auto producer = MakeProducer(cluster_.namesrv_addrs());
+  auto producer = MakeProducer(cluster_.namesrv_addrs(), "http-test-producers");
   ASSERT_NE(producer, nullptr);
   const int sent = SendMany(*producer, topic, 40);
   EXPECT_EQ(sent, 40);

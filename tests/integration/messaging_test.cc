@@ -72,12 +72,6 @@ class Received {
   size_t corrupt_ = 0;
 };
 
-std::unique_ptr<client::Producer> MakeProducer(const std::string& namesrv) {
-  auto p = client::ProducerBuilder().SetNamesrvAddr(namesrv).SetGroup("test-producers").Build();
-  EXPECT_TRUE(p.ok()) << p.status().ToString();
-  return p.ok() ? std::move(p).value() : nullptr;
-}
-
 std::unique_ptr<client::PushConsumer> MakeConsumer(const std::string& namesrv, const std::string& group,
                                                    const std::string& topic, Received& sink) {
   auto c = client::PushConsumerBuilder()
@@ -150,8 +144,8 @@ TEST_F(MessagingTest, EveryMessageConsumedOncePerGroupAcrossTwoBrokers) {
   std::this_thread::sleep_for(3s);  // let the group settle its queue assignment
 
   std::vector<std::string> ids_a, ids_b;
-  auto p1 = MakeProducer(ns);
-  auto p2 = MakeProducer(ns);
+  auto p1 = MakeProducer(ns, "test-producers");
+  auto p2 = MakeProducer(ns, "test-producers");
   std::thread t1([&] { ids_a = SendAll(*p1, "orders", "a", 10000); });
   std::thread t2([&] { ids_b = SendAll(*p2, "orders", "b", 10000); });
   t1.join();
@@ -180,7 +174,7 @@ TEST_F(MessagingTest, EveryMessageConsumedOncePerGroupAcrossTwoBrokers) {
 TEST_F(MessagingTest, ConsumerKilledMidStreamLosesNothing) {
   const std::string ns = StartOneBrokerWithTopic("events", 6);
   ASSERT_FALSE(ns.empty());
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   auto first = SendAll(*producer, "events", "x", 3000);
 
   // Three consumer processes in one group, printing JSON lines as they consume.
@@ -264,7 +258,7 @@ void BrokerRestartScenario(TestCluster& cluster, bool hard_kill) {
   ASSERT_TRUE(cluster.WaitForBrokers(2));
   cluster.CreateTopic("payments", 4);
   const std::string ns = cluster.namesrv_addrs();
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   {
     BackgroundProducer bg(*producer, "payments");
     std::this_thread::sleep_for(1500ms);
@@ -306,12 +300,12 @@ TEST_F(MessagingTest, ClientsCarryOnWhenOneNameServerDies) {
   ASSERT_FALSE(ns.empty());
   Received got;
   auto consumer = MakeConsumer(ns, "cache", "sync", got);
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   auto before = SendAll(*producer, "sync", "a", 100);
   cluster_.namesrv(0).Kill();
   auto after = SendAll(*producer, "sync", "b", 100);
   // Clients created after the death find the route through the survivor.
-  auto late_producer = MakeProducer(ns);
+  auto late_producer = MakeProducer(ns, "test-producers");
   auto late = SendAll(*late_producer, "sync", "c", 100);
   EXPECT_EQ(before.size() + after.size() + late.size(), 300u);
   EXPECT_TRUE(got.WaitFor(300, 30s)) << got.distinct();
@@ -326,7 +320,7 @@ TEST_F(MessagingTest, AsyncSendsShareRequestsAndEachGetsItsOwnReceipt) {
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
   cluster_.CreateTopic("bulk", 4);
   const std::string ns = cluster_.namesrv_addrs();
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   constexpr int kCount = 5000;
   std::mutex mu;
   std::condition_variable cv;
@@ -379,7 +373,7 @@ TEST_F(MessagingTest, EveryGroupParkedOnAQueueGetsEveryMessage) {
     consumers.push_back(MakeConsumer(ns, "fan-" + std::to_string(g), "fanout", *sinks.back()));
     ASSERT_NE(consumers.back(), nullptr);
   }
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   ASSERT_NE(producer, nullptr);
   std::this_thread::sleep_for(2s);  // every group's pull is parked now
   const auto ids = SendAll(*producer, "fanout", "f", 30);
@@ -410,7 +404,7 @@ TEST_F(MessagingTest, LongPollingDeliversAMessageAtOnce) {
                       })
                       .Build();
   ASSERT_TRUE(consumer.ok());
-  auto producer = MakeProducer(ns);
+  auto producer = MakeProducer(ns, "test-producers");
   std::this_thread::sleep_for(3s);  // the consumer is now parked in a long poll
   auto sent_at = std::chrono::steady_clock::now();
   ASSERT_TRUE(producer->Send(client::Message("signals", "wake up")).ok());

@@ -63,17 +63,6 @@ int64_t CpuMs(pid_t pid) {
   return (utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
 }
 
-// Polls `fn` until it returns true or the deadline passes.
-template <typename Fn>
-bool WaitUntil(Fn fn, int timeout_ms) {
-  auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (Clock::now() < deadline) {
-    if (fn()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return false;
-}
-
 class ScaleTrustTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -100,7 +89,7 @@ TEST_F(ScaleTrustTest, BrokerWith100000TopicsRegistersAndEveryTopicRoutes) {
   client::NameServerClient ns(&rpc_, {namesrv_}, 5000);
   // The last topic created routes once the whole table is registered.
   start = Clock::now();
-  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute(TopicName(kTopics - 1)).ok(); }, 60000))
+  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute(TopicName(kTopics - 1)).ok(); }, std::chrono::seconds(60)))
       << "the table of " << kTopics << " topics never registered; broker log: " << cluster_.broker("big").log_file();
   const double register_s = SecondsSince(start);
   std::cout << fmt::format("[ scale ] {} topics: batch creation {:.2f} s, then registered and routed within {:.2f} s",
@@ -122,7 +111,7 @@ TEST_F(ScaleTrustTest, BrokerWith100000TopicsRegistersAndEveryTopicRoutes) {
         auto lines = full_tables();
         return !lines.empty() && lines.back().find(fmt::format(": {} topics", kTopics)) != std::string::npos;
       },
-      10000));
+      std::chrono::seconds(10)));
   const auto tables = full_tables();
   std::cout << "[ scale ] name server: " << tables.back() << std::endl;
   EXPECT_NE(tables.back().find("part 2 of 2"), std::string::npos) << "expected a table in two parts";
@@ -167,7 +156,7 @@ TEST_F(ScaleTrustTest, BrokerWith100000TopicsRegistersAndEveryTopicRoutes) {
                                        namesrv_log + ".2");
   ASSERT_TRUE(restarted.ok()) << restarted.status().ToString();
   start = Clock::now();
-  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute(TopicName(pick(rng))).ok(); }, 30000));
+  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute(TopicName(pick(rng))).ok(); }, std::chrono::seconds(30)));
   std::cout << fmt::format("[ scale ] after a name-server restart, routes back within {:.2f} s", SecondsSince(start))
             << std::endl;
   for (int n = 0; n < 100; ++n) ASSERT_TRUE(ns.GetRoute(TopicName(pick(rng))).ok());
@@ -228,7 +217,7 @@ TEST_F(ScaleTrustTest, FakeBrokerCannotTakeOverOrUnregisterTheRealOne) {
   ASSERT_TRUE(cluster_.WaitForBrokers(1));
   cluster_.CreateTopic("trusted", 4);
   client::NameServerClient ns(&rpc_, {namesrv_}, 5000);
-  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute("trusted").ok(); }, 20000));
+  ASSERT_TRUE(WaitUntil([&] { return ns.GetRoute("trusted").ok(); }, std::chrono::seconds(20)));
 
   // A fake broker under the real broker's address: old form (topics in the header)...
   v1::Header fake;
@@ -281,7 +270,7 @@ TEST_F(ScaleTrustTest, FakeBrokerCannotTakeOverOrUnregisterTheRealOne) {
         auto route = ns.GetRoute("trusted");
         return route.ok() && route->queues_size() == 1 && route->queues(0).broker_name() == "real";
       },
-      30000));
+      std::chrono::seconds(30)));
   auto sent = cluster_.Admin({"send", "--topic", "trusted", "--body", "still here"});
   EXPECT_EQ(sent.exit_code, 0) << sent.err;
   rpc_.Shutdown();

@@ -25,15 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
 class TraceTest : public ::testing::Test {
  protected:
   // A broker whose retries come back after 1 s; one topic of one queue.
@@ -57,7 +48,7 @@ class TraceTest : public ::testing::Test {
   // `message trace ID --json` once `count` events are there (the trace is written asynchronously).
   nlohmann::json TraceWithEvents(const std::string& id, size_t count) {
     nlohmann::json doc;
-    Eventually(
+    WaitUntil(
         [&] {
           auto r = cluster_.Admin({"message", "trace", id, "--json"});
           if (r.exit_code != 0 && r.exit_code != 1) return false;
@@ -95,7 +86,7 @@ TEST_F(TraceTest, SendStoreAndTwoConsumesInTimeOrder) {
                       })
                       .Build();
   ASSERT_TRUE(consumer.ok()) << consumer.status().ToString();
-  EXPECT_TRUE(Eventually(
+  EXPECT_TRUE(WaitUntil(
       [&] {
         std::lock_guard lock(mu);
         return reconsumes.size() >= 2;

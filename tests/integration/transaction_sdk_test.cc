@@ -22,7 +22,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Received {
+class ReceivedTransactions {
  public:
   client::ConsumeResult Add(const client::MessageView& m) {
     std::lock_guard lock(mu_);
@@ -89,7 +89,7 @@ TEST(TransactionSdkTest, CommitPublishesRollbackDropsAndRepeatsAreRefused) {
   EXPECT_EQ((*producer)->Send(client::Message("TxOrders", "late"), *tx).status().code(),
             client::StatusCode::kFailedPrecondition);
 
-  Received received;
+  ReceivedTransactions received;
   auto consumer = client::PushConsumerBuilder()
                       .SetNamesrvAddr(ns)
                       .SetGroup("tx_it_consumer")

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -51,5 +53,9 @@ std::string ReadFile(const std::string& path);
 // Whether `bytes` hold a whole HTTP response: its headers and a Content-Length body. A test
 // reading a kept-alive connection stops there instead of waiting for the server's idle timeout.
 bool HttpResponseComplete(const std::string& bytes);
+
+// Polls `done` every `poll` until it holds or `timeout` passes; returns whether it held at the end.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(60),
+               std::chrono::milliseconds poll = std::chrono::milliseconds(50));
 
 }  // namespace vela::testing

@@ -15,6 +15,7 @@
 namespace vela::client {
 namespace {
 
+using testing::Committable;
 using testing::FakeSendBackBroker;
 using testing::MakeMessage;
 using testing::TestConsumer;
@@ -37,11 +38,6 @@ std::shared_ptr<ProcessQueue> Deliver(ConsumeService& service, std::vector<Messa
   }
   service.Submit(pq, std::move(messages));
   return pq;
-}
-
-int64_t Committable(const std::shared_ptr<ProcessQueue>& pq) {
-  std::lock_guard lock(pq->mu);
-  return pq->tracker.CommittableOffset();
 }
 
 TEST(ConcurrentSendBackTest, FailedMessagesAreSentBackAndCountAsConsumed) {

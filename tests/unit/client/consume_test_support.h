@@ -17,6 +17,7 @@
 #include "client/client_instance.h"
 #include "client/consume_service.h"
 #include "client/consumer_context.h"
+#include "client/process_queue.h"
 #include "common/message_id.h"
 #include "common/message_record.h"
 #include "net/dispatcher.h"
@@ -109,6 +110,12 @@ inline MessageView MakeMessage(const std::string& broker_addr, int64_t offset, c
   m.broker_addr = broker_addr;
   if (!key.empty()) m.properties[std::string(prop::kShardingKey)] = key;
   return m;
+}
+
+// The offset a queue's consumption could commit now.
+inline int64_t Committable(const std::shared_ptr<ProcessQueue>& pq) {
+  std::lock_guard lock(pq->mu);
+  return pq->tracker.CommittableOffset();
 }
 
 // Polls `done` until it holds or 20 s pass.

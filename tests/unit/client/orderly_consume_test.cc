@@ -16,6 +16,7 @@
 namespace vela::client {
 namespace {
 
+using testing::Committable;
 using testing::FakeSendBackBroker;
 using testing::MakeMessage;
 using testing::TestConsumer;
@@ -46,11 +47,6 @@ void Deliver(ConsumeService& service, const std::shared_ptr<ProcessQueue>& pq, s
     if (!messages.empty()) pq->tracker.AdvanceTo(messages.back().queue_offset + 1);
   }
   service.Submit(pq, std::move(messages));
-}
-
-int64_t Committable(const std::shared_ptr<ProcessQueue>& pq) {
-  std::lock_guard lock(pq->mu);
-  return pq->tracker.CommittableOffset();
 }
 
 TEST(OrderlyConsumeTest, KeysAreSerializedInOffsetOrderAndDifferentKeysRunInParallel) {

@@ -5,17 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "queue_test_support.h"
+
 namespace vela::client {
 namespace {
 
-std::vector<MessageQueue> Queues(int brokers, int per_broker) {
-  std::vector<MessageQueue> out;
-  for (int b = 0; b < brokers; ++b) {
-    for (int q = 0; q < per_broker; ++q) out.push_back({"T", "broker-" + std::to_string(b), q});
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using testing::Queues;
 
 std::vector<std::string> Clients(int n) {
   std::vector<std::string> out;

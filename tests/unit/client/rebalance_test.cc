@@ -4,19 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "queue_test_support.h"
+
 #include "client/rebalance.h"
 #include "common/clock.h"
 
 namespace vela::client {
 namespace {
 
-std::vector<MessageQueue> Queues(int brokers, int per_broker) {
-  std::vector<MessageQueue> out;
-  for (int b = 0; b < brokers; ++b) {
-    for (int q = 0; q < per_broker; ++q) out.push_back(MessageQueue{"T", "broker-" + std::to_string(b), q});
-  }
-  return out;  // already sorted
-}
+using testing::Queues;
 
 TEST(RebalanceAllocationTest, ClusteringSplitsEveryQueueToExactlyOneMember) {
   const auto queues = Queues(2, 4);
