@@ -11,7 +11,7 @@
 #   2. PASSES passes; each runs the three variants on fresh topics of 8 queues, the broker settled
 #      (under 2 % of a core over 2 s) before each, in a rotating order so that drift over the run
 #      does not favour one variant: `vela-bench produce --window 256 --count $COUNT` plain, the same
-#      with --trace (a send and a store event per message go to RMQ_SYS_TRACE_TOPIC), and plain while
+#      with --trace (one send event per message, carrying its store, goes to RMQ_SYS_TRACE_TOPIC), and plain while
 #      a loop fetches /metrics once a second;
 #   3. prints each variant's rate and broker CPU per message per pass, and the median ratios
 #      trace/plain (issue 15's aim: at most 10 % slower, so at least 0.9x) and scraped/plain (aim:

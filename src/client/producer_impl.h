@@ -29,7 +29,7 @@ struct ProducerSettings {
   // Heartbeat every broker of the cluster, not only those of known routes (a TransactionProducer
   // must be known to every broker that may hold a transaction of its group).
   bool heartbeat_every_broker = false;
-  // Message trace (ProducerBuilder::EnableTrace): send and store events of every traced send.
+  // Message trace (ProducerBuilder::EnableTrace): one send event, carrying its store, per traced send.
   bool trace = false;
 };
 
@@ -163,7 +163,7 @@ class ProducerImpl {
                                                 Placement* placed);
   // The sync attempts of a job (Send).
   Result<std::vector<SendReceipt>> SendJobSync(SendJob& job);
-  // With tracing on: the send event of one message (and its store event when `receipt`).
+  // With tracing on: the send event of one message, carrying its store when `receipt`.
   // `start_ms`: when the send began; `cost_us`: until its outcome; `error`: empty when it was
   // acknowledged, else the failure's text. Never blocks.
   void TraceSend(const Message& message, const std::string& msg_id, int64_t start_ms, int64_t cost_us,

@@ -67,8 +67,15 @@ bool TraceQueue::closed() const {
   return closed_;
 }
 
+namespace {
+std::atomic<uint64_t> next_dispatcher_id{1};
+}  // namespace
+
 TraceDispatcher::TraceDispatcher(TraceDispatcherOptions options)
-    : options_(options), queue_(options.queue_capacity), born_host_(PackHost(LocalIpAddress() + ":0")) {}
+    : options_(options),
+      queue_(options.queue_capacity),
+      born_host_(PackHost(LocalIpAddress() + ":0")),
+      instance_id_(next_dispatcher_id.fetch_add(1, std::memory_order_relaxed)) {}
 
 TraceDispatcher::~TraceDispatcher() { Stop(); }
 
@@ -83,12 +90,19 @@ void TraceDispatcher::Start() {
 
 void TraceDispatcher::Record(const vela::trace::TraceEvent& event, std::string_view broker_addr) {
   std::string last_broker;  // only when the event names no broker
-  {
+  if (broker_addr.empty()) {
     std::lock_guard lock(mu_);
-    if (broker_addr.empty()) {
-      last_broker = last_broker_addr_;
-      broker_addr = last_broker;
-    } else if (last_broker_addr_ != broker_addr) {
+    last_broker = last_broker_addr_;
+    broker_addr = last_broker;
+  } else {
+    // Each thread tells the shared "last broker" only when its own broker changes: the common
+    // case (every event to the same broker) takes no lock here.
+    thread_local uint64_t told_dispatcher = 0;  // an instance_id_ (never reused, unlike an address)
+    thread_local std::string told_broker;
+    if (told_dispatcher != instance_id_ || told_broker != broker_addr) {
+      told_dispatcher = instance_id_;
+      told_broker.assign(broker_addr);
+      std::lock_guard lock(mu_);
       last_broker_addr_.assign(broker_addr);
     }
   }

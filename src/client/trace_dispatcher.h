@@ -150,6 +150,7 @@ class TraceDispatcher {
   std::mutex mu_;
   std::string last_broker_addr_;  // GUARDED_BY(mu_)
   uint64_t born_host_ = 0;
+  const uint64_t instance_id_;  // unique per process: keys Record's per-thread cache
   std::atomic<bool> started_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<int64_t> stop_deadline_ms_{0};  // set by Stop: the last batches' timeout bound

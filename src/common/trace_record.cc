@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,7 @@ constexpr std::string_view kFieldQueue = "queue";
 constexpr std::string_view kFieldOffset = "offset";
 constexpr std::string_view kFieldAttempt = "attempt";
 constexpr std::string_view kFieldDetail = "detail";
+constexpr std::string_view kFieldStoreTime = "stored";
 
 Status CheckText(std::string_view field, std::string_view value) {
   if (value.size() > kMaxPropertyValueLength) {
@@ -110,8 +112,12 @@ Status ValidateEvent(const BasicTraceEvent<Text>& e) {
   if (!e.status.empty() && e.status != "ok" && e.status != "failed") {
     return Status::InvalidArgument(fmt::format("trace event status '{}' is neither ok nor failed", e.status));
   }
-  if (e.cost_us < -1 || e.queue_id < -1 || e.queue_offset < -1 || e.attempt < -1 || e.attempt == 0) {
-    return Status::InvalidArgument("trace event has a negative cost, queue, offset or attempt");
+  if (e.cost_us < -1 || e.queue_id < -1 || e.queue_offset < -1 || e.attempt < -1 || e.attempt == 0 ||
+      e.store_time_ms < -1) {
+    return Status::InvalidArgument("trace event has a negative cost, queue, offset, attempt or store time");
+  }
+  if (e.store_time_ms >= 0 && (e.type != EventType::kSend || e.broker.empty())) {
+    return Status::InvalidArgument("only a send event carries a store time, with the broker's address");
   }
   const std::pair<std::string_view, std::string_view> texts[] = {
       {kFieldTopic, e.topic}, {kFieldClient, e.client_id}, {kFieldGroup, e.group},   {kFieldKeys, e.keys},
@@ -160,6 +166,7 @@ void EncodeTraceEventInto(const TraceEvent& e, std::string* encoded, size_t* id_
   number(kFieldQueue, e.queue_id);
   number(kFieldOffset, e.queue_offset);
   number(kFieldAttempt, e.attempt);
+  number(kFieldStoreTime, e.store_time_ms);
   text(kFieldDetail, e.detail);
 }
 
@@ -180,7 +187,8 @@ Status DecodeEvent(std::string_view body, BasicTraceEvent<Text>* out) {
     static constexpr std::string_view kFields[] = {kFieldVersion, kFieldType,   kFieldId,     kFieldTime,
                                                    kFieldTopic,   kFieldClient, kFieldGroup,  kFieldCost,
                                                    kFieldStatus,  kFieldKeys,   kFieldTags,   kFieldBroker,
-                                                   kFieldQueue,   kFieldOffset, kFieldAttempt, kFieldDetail};
+                                                   kFieldQueue,   kFieldOffset, kFieldAttempt, kFieldDetail,
+                                                   kFieldStoreTime};
     size_t index = 0;
     while (index < std::size(kFields) && kFields[index] != key) ++index;
     if (index == std::size(kFields)) {
@@ -241,6 +249,8 @@ Status DecodeEvent(std::string_view body, BasicTraceEvent<Text>* out) {
       return number(&e.queue_offset);
     } else if (key == kFieldAttempt) {
       return number(&e.attempt);
+    } else if (key == kFieldStoreTime) {
+      return number(&e.store_time_ms);
     } else {
       e.detail = value;
     }
@@ -302,7 +312,26 @@ Status AppendEventsOfMessage(std::string_view body, std::string_view msg_id, std
   VELA_RETURN_IF_ERROR(ForEachEncodedEvent(body, [&](std::string_view encoded) {
     TraceEventView view;
     VELA_RETURN_IF_ERROR(DecodeEvent(encoded, &view));
-    return view.msg_id == msg_id ? DecodeEvent(encoded, &found.emplace_back()) : Status::OK();
+    if (view.msg_id != msg_id) return Status::OK();
+    TraceEvent& event = found.emplace_back();
+    VELA_RETURN_IF_ERROR(DecodeEvent(encoded, &event));
+    if (event.store_time_ms < 0) return Status::OK();
+    // A send that carries its store: the store becomes an event of its own, with the detail (a
+    // stored send has no error to report, only a note such as a timer's due time).
+    TraceEvent store;
+    store.type = EventType::kStore;
+    store.msg_id = event.msg_id;
+    store.time_ms = event.store_time_ms;
+    store.topic = event.topic;
+    store.broker = std::move(event.broker);
+    store.queue_id = std::exchange(event.queue_id, -1);
+    store.queue_offset = std::exchange(event.queue_offset, -1);
+    store.detail = std::move(event.detail);
+    event.broker.clear();
+    event.detail.clear();
+    event.store_time_ms = -1;
+    found.push_back(std::move(store));  // `event` is not used after this
+    return Status::OK();
   }));
   out->insert(out->end(), std::make_move_iterator(found.begin()), std::make_move_iterator(found.end()));
   return Status::OK();

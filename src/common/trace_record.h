@@ -36,7 +36,8 @@ inline constexpr size_t kMaxTraceBodyBytes = 1024 * 1024;
 
 enum class EventType {
   kSend,                 // SDK: the producer's send of the message (cost, status)
-  kStore,                // SDK, from the send receipt: where the broker stored it
+  kStore,                // where the broker stored it: written inside the send event (store_time_ms),
+                         // and read back as an event of its own (AppendEventsOfMessage)
   kConsume,              // SDK: one delivery to a listener (group, attempt, cost, result)
   kTimerDue,             // broker: a timer message was due and published into its topic
   kTimerRecalled,        // broker: a pending timer message was recalled
@@ -73,6 +74,8 @@ struct BasicTraceEvent {
   int32_t queue_id = -1;   // store
   int64_t queue_offset = -1;  // store
   int32_t attempt = -1;    // consume: 1 for the first delivery, reconsume times + 1 after
+  int64_t store_time_ms = -1;  // send: when the broker stored the message (with broker, queue_id,
+                               // queue_offset: the store event, carried by the send event)
   Text detail;             // free text: a send error, a transaction's outcome source, ...
 
   bool operator==(const BasicTraceEvent&) const = default;
@@ -107,7 +110,9 @@ Result<TraceEventView> DecodeTraceEventView(std::string_view encoded);
 // a length that runs past the body, and any event DecodeTraceEvent refuses.
 Result<std::vector<TraceEvent>> DecodeTraceEvents(std::string_view body);
 // Appends to `out` the events of a trace record's body that are about message `msg_id`;
-// InvalidArgument (nothing appended) when the body does not decode.
+// InvalidArgument (nothing appended) when the body does not decode. A send event that carries
+// its store (store_time_ms set) is appended as two events: the send, and the store (broker,
+// queue, offset and detail), so that readers see the same timeline as from separate events.
 Status AppendEventsOfMessage(std::string_view body, std::string_view msg_id, std::vector<TraceEvent>* out);
 
 // TraceRecordBuilder gathers events into one trace record, in the store format: topic

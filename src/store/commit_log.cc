@@ -310,7 +310,9 @@ void CommitLog::EraseTopic(std::string_view topic) {
   });
 }
 
-Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out) {
+Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out,
+                         std::string* stamped) {
+  if (stamped != nullptr) stamped->clear();
   int64_t total = 0;
   for (const auto& r : records) total += static_cast<int64_t>(r.bytes.size());
   if (total > segment_size_) {
@@ -368,9 +370,7 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
   write_buf_.clear();
   auto flush_buf = [&]() -> Status {
     if (write_buf_.empty()) return Status::OK();
-    Status st = buf_seg->WriteAt(buf_start - buf_seg->base(), write_buf_);
-    write_buf_.clear();
-    return st;
+    return buf_seg->WriteAt(buf_start - buf_seg->base(), write_buf_);
   };
   Status write_status;
   const size_t first_record = out->records.size();
@@ -388,6 +388,7 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
         write_buf_.append(blank, 8);
       }
       if (write_status.ok()) write_status = flush_buf();
+      write_buf_.clear();
       pos = cur->end();
       cur = next;
       buf_start = pos;
@@ -426,6 +427,9 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
     return write_status;
   }
   write_offset_.store(pos, std::memory_order_seq_cst);
+  // write_buf_ holds exactly this batch's bytes unless the batch rolled to the next segment
+  // (flush_buf then cleared the first segment's part).
+  if (stamped != nullptr && !roll) std::swap(*stamped, write_buf_);
   if (pos + kPrefaultAhead / 2 > prefault_asked_until_) {
     // The writer is half way through the pages asked for: ask for the next stretch.
     prefault_asked_until_ = pos + kPrefaultAhead;

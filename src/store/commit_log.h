@@ -94,7 +94,13 @@ class CommitLog {
   // `now_ms` and the store host. Fails without writing anything with ResourceExhausted/kNoSpace
   // when the next segment cannot be created or the size limit is reached, and with
   // InvalidArgument when the batch is larger than a segment. May wait for the allocator.
-  Status Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out);
+  // With `stamped`: on success, when the batch stayed in one segment, *stamped receives the bytes
+  // as written (stamped), starting at out->records' first physical offset, so that the caller can
+  // read them back without touching the mapping (each first touch of a mapped page is a page
+  // fault); otherwise it is left empty. Its old buffer is kept for the next append (no copy, no
+  // allocation once the buffers have grown).
+  Status Append(const std::vector<PendingRecord>& records, int64_t now_ms, AppendResult* out,
+                std::string* stamped = nullptr);
 
   // Syncs [flushed, write) and advances flushed. Called by one thread at a time (flush service,
   // or shutdown). May block on the disk. Returns the new flushed offset.

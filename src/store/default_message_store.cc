@@ -287,7 +287,8 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
     ids_->Prefetch(view.msg_id);  // its slot is in cache when the dispatch below inserts the id
   }
   AppendResult result;
-  Status st = log_->Append(pending, NowEpochMs(), &result);
+  thread_local std::string stamped;  // this thread's records as written, for the dispatch below
+  Status st = log_->Append(pending, NowEpochMs(), &result, &stamped);
   if (!st.ok()) {
     on_done(st);
     return;
@@ -296,7 +297,8 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
   // records now. A failure is left to the dispatcher thread, which retries; the records are in the
   // log and will be served once it succeeds, but the send is not acknowledged (the producer may
   // retry: at least once, never an acknowledged message that cannot be consumed).
-  if (Status st = dispatcher_->DispatchQueues(); !st.ok()) {
+  const AppendedBytes appended{result.records.empty() ? -1 : result.records.front().physical_offset.value(), stamped};
+  if (Status st = dispatcher_->DispatchQueues(appended); !st.ok()) {
     on_done(Status(st.code(),
                    fmt::format("the message was written but cannot be indexed yet ({}); it may be delivered once "
                                "the dispatcher recovers, retry the send",

@@ -15,13 +15,14 @@ constexpr auto kIdleInterval = std::chrono::milliseconds(100);
 constexpr auto kRetryInterval = std::chrono::milliseconds(1000);
 
 // Calls fn(position, segment, view) for each record in [from, end) of the log, in order, until fn
-// returns false. A record that does not decode (or, with verify_crc, does not verify) is damage:
+// returns false. Records inside `appended` are decoded from its bytes, the others from the mapping. A record that does not decode (or, with verify_crc, does not verify) is damage:
 // on_damaged(position, next, reason) is called with the offset of the next intact record (or
 // `end` when none follows) and the walk goes on there. Returns the position reached and, when
 // the log itself cannot be read there, the error.
 template <typename Fn, typename OnDamaged>
 std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, bool verify_crc, Fn&& fn,
-                                   OnDamaged&& on_damaged) {
+                                   OnDamaged&& on_damaged, AppendedBytes appended = {}) {
+  const int64_t appended_end = appended.start + static_cast<int64_t>(appended.bytes.size());
   int64_t pos = from;
   while (pos < end) {
     auto seg = log.SegmentFor(PhysicalOffset(pos));
@@ -39,9 +40,14 @@ std::pair<int64_t, Status> WalkLog(CommitLog& log, int64_t from, int64_t end, bo
       continue;
     }
     const int64_t rest = std::min(seg->size(), end - seg->base()) - rel;
+    const bool in_appended = pos >= appended.start && pos < appended_end && appended_end <= seg->end();
+    const std::string_view bytes =
+        in_appended ? appended.bytes.substr(static_cast<size_t>(pos - appended.start),
+                                            static_cast<size_t>(std::min(rest, appended_end - pos)))
+                    : seg->View(rel, rest);
     RecordView view;
     std::string why;
-    const auto outcome = DecodeRecord(seg->View(rel, rest), verify_crc, &view, &why);
+    const auto outcome = DecodeRecord(bytes, verify_crc, &view, &why);
     if (outcome == DecodeOutcome::kBlank) {
       pos = seg->end();
       continue;
@@ -155,7 +161,7 @@ void Dispatcher::PlaceDamagedRecord(int64_t at, int64_t next, const std::string&
               view.queue_offset, view.topic, view.queue_id);
 }
 
-Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
+Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc, AppendedBytes appended) {
   if (!from_thread && queue_failed_.load(std::memory_order_acquire)) return Status::OK();
   // What this round dispatched, told to the listeners after the lock is released (the segments
   // are pinned so the views stay valid).
@@ -193,8 +199,17 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
       if (!put_status.ok()) return false;
       const bool hash_keyed = IndexIdsOf(view, PhysicalOffset(at));
       if (std::string_view keys; !hash_keyed && FindProperty(view.properties, prop::kKeys, &keys) && !keys.empty()) {
-        pending_keys_.push_back(KeyIndexEntry{view.topic, keys, PhysicalOffset(at), size});
-        if (pending_key_pins_.empty() || pending_key_pins_.back() != seg) pending_key_pins_.push_back(seg);
+        std::string_view topic = view.topic;
+        if (view.raw.data() >= appended.bytes.data() &&
+            view.raw.data() < appended.bytes.data() + appended.bytes.size()) {
+          // The appender reuses its bytes: the entry keeps copies until the key index is written.
+          const std::string& copy = pending_key_copies_.emplace_back(std::string(topic).append(keys));
+          topic = std::string_view(copy).substr(0, topic.size());
+          keys = std::string_view(copy).substr(topic.size());
+        } else if (pending_key_pins_.empty() || pending_key_pins_.back() != seg) {
+          pending_key_pins_.push_back(seg);
+        }
+        pending_keys_.push_back(KeyIndexEntry{topic, keys, PhysicalOffset(at), size});
       }
       if (!listeners_.empty()) {
         told.push_back(Told{view, at, tag_hash});
@@ -209,7 +224,7 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
       PlaceDamagedRecord(at, next, why);
       queued_.store(next, std::memory_order_release);
     };
-    auto walked = WalkLog(log_, from, end, verify_crc, on_record, on_damaged);
+    auto walked = WalkLog(log_, from, end, verify_crc, on_record, on_damaged, appended);
     status = walked.second.ok() ? put_status : walked.second;
     queued_.store(walked.first, std::memory_order_release);
   }
@@ -236,11 +251,13 @@ Status Dispatcher::DispatchQueuesUpTo(bool from_thread, bool verify_crc) {
 Status Dispatcher::DispatchKeys() {
   std::vector<KeyIndexEntry> keys;
   std::vector<std::shared_ptr<MappedSegment>> pins;  // keep the entries' views mapped until written
+  std::deque<std::string> copies;                     // or their copies alive
   int64_t upto;
   {
     std::lock_guard lock(queue_mu_);
     keys.swap(pending_keys_);
     pins.swap(pending_key_pins_);
+    copies.swap(pending_key_copies_);
     upto = queued_.load(std::memory_order_relaxed);
   }
   Status st;

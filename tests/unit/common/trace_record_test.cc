@@ -169,6 +169,49 @@ TEST(TraceRecordTest, OneRecordHoldsABatchKeyedByTheDistinctIdsOfItsEvents) {
   EXPECT_FALSE(AppendEventsOfMessage("junk", send.msg_id, &none).ok());
 }
 
+TEST(TraceRecordTest, ASendCarryingItsStoreIsReadAsTwoEvents) {
+  TraceEvent send = FullSendEvent();
+  send.detail = "timer message due at 1700000009000";
+  send.broker = "127.0.0.1:10911";
+  send.queue_id = 5;
+  send.queue_offset = 41;
+  send.store_time_ms = send.time_ms + 2;
+  ASSERT_OK_AND_ASSIGN(TraceEvent round_trip, DecodeTraceEvent(EncodeTraceEvent(send)));
+  EXPECT_EQ(round_trip, send);
+
+  std::vector<TraceEvent> timeline;
+  ASSERT_OK(AppendEventsOfMessage(Body({send}), send.msg_id, &timeline));
+  ASSERT_EQ(timeline.size(), 2u);
+  TraceEvent expected_send = send;
+  expected_send.broker.clear();
+  expected_send.queue_id = -1;
+  expected_send.queue_offset = -1;
+  expected_send.store_time_ms = -1;
+  expected_send.detail.clear();
+  EXPECT_EQ(timeline[0], expected_send);
+  TraceEvent expected_store;
+  expected_store.type = EventType::kStore;
+  expected_store.msg_id = send.msg_id;
+  expected_store.time_ms = send.store_time_ms;
+  expected_store.topic = send.topic;
+  expected_store.broker = "127.0.0.1:10911";
+  expected_store.queue_id = 5;
+  expected_store.queue_offset = 41;
+  expected_store.detail = "timer message due at 1700000009000";
+  EXPECT_EQ(timeline[1], expected_store);
+
+  // Only a send names a store time, and only with the broker that stored it.
+  TraceEvent no_broker = send;
+  no_broker.broker.clear();
+  EXPECT_FALSE(ValidateTraceEvent(no_broker).ok());
+  TraceEvent consume = send;
+  consume.type = EventType::kConsume;
+  EXPECT_FALSE(ValidateTraceEvent(consume).ok());
+  TraceEvent negative = send;
+  negative.store_time_ms = -5;
+  EXPECT_FALSE(ValidateTraceEvent(negative).ok());
+}
+
 TEST(TraceRecordTest, BuilderRefusesInvalidEventsAndCutsFullRecords) {
   TraceRecordBuilder builder;
   TraceEvent bad = FullSendEvent();
