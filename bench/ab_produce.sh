@@ -4,8 +4,9 @@
 #
 #   bench/ab_produce.sh OLD_BIN_DIR NEW_BIN_DIR      # e.g. a worktree's build-bench/bin and ours
 #   PASSES=5 COUNT=500000 bench/ab_produce.sh A B
+#   FLUSH=ASYNC_FLUSH bench/ab_produce.sh A B       # default: the brokers' own default (SYNC_FLUSH)
 #
-# Each pass starts a fresh name server and broker (ASYNC_FLUSH) from each directory in turn, waits
+# Each pass starts a fresh name server and broker (the default flush, or $FLUSH) from each directory in turn, waits
 # until the broker is settled (under 2 % of a core over 2 s), runs `vela-bench produce --window 256
 # --count $COUNT` with NEW_BIN_DIR's vela-bench, and prints msgs/s, p50/p99 ack latency and the
 # broker's CPU per message. Stores are deleted after each run.
@@ -21,7 +22,7 @@ run() {  # label bindir
   dir=$(mktemp -d /tmp/vela-ab.XXXXXX)
   "$2/vela-namesrv" --listen 127.0.0.1:0 > "$dir/ns.out" 2>&1 & ns_pid=$!
   ns=$(wait_listen "$dir/ns.out" $ns_pid)
-  "$2/vela-broker" --namesrv "$ns" --listen 127.0.0.1:0 --store-dir "$dir/store" --set logLevel=warn \
+  "$2/vela-broker" --namesrv "$ns" --listen 127.0.0.1:0 --store-dir "$dir/store" --set logLevel=warn ${FLUSH:+--set flushDiskType=$FLUSH} \
     > "$dir/b.out" 2>&1 & broker_pid=$!
   wait_listen "$dir/b.out" $broker_pid > /dev/null
   for _ in $(seq 1 40); do "$NEW/vela-admin" --namesrv "$ns" topic create AB --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done

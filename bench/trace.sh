@@ -49,7 +49,6 @@ run() {
   local variant=$1 pass=$2 topic="Trace_${1}_${2}" extra=() scraper="" before after
   for _ in $(seq 1 40); do "${ADMIN[@]}" topic create "$topic" --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
   [ "$variant" = traced ] && extra=(--trace)
-  settle "$BROKER_PID"
   if [ "$variant" = scraped ]; then
     python3 -c '
 import sys, time, urllib.request
@@ -58,6 +57,7 @@ while True:
     time.sleep(1)' "$HTTP" &
     scraper=$!
   fi
+  settle "$BROKER_PID"  # after the scraper started: its interpreter start-up is not measured
   before=$(cpu_ticks "$BROKER_PID")
   "${BENCH[@]}" produce --topic "$topic" --window 256 --count "$COUNT" --size "$SIZE" "${extra[@]}" > "$OUT/$variant-$pass.raw"
   after=$(cpu_ticks "$BROKER_PID")
@@ -89,7 +89,9 @@ for p in range(1, passes + 1):
         errors += j["errors"]
         us = j["broker_cpu_s"] / max(j["msgs"], 1) * 1e6
         extra = f", trace dropped {j['trace_dropped']}" if "trace_dropped" in j else ""
-        line.append(f"{variant} {j['msgs_per_s']:,.0f} msgs/s (p99 {j['latency_us']['p99']} us, broker {us:.2f} us/msg{extra})")
+        client_us = j["client_cpu_s"] / max(j["msgs"], 1) * 1e6
+        line.append(f"{variant} {j['msgs_per_s']:,.0f} msgs/s (p99 {j['latency_us']['p99']} us, broker {us:.2f} us/msg, "
+                    f"client {client_us:.2f} us/msg{extra})")
         if variant != "plain":
             ratios[variant].append(j["msgs_per_s"] / plain["msgs_per_s"])
     print("; ".join(line))

@@ -1,7 +1,9 @@
 #include "common/trace_record.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <unordered_set>
 #include <utility>
 
 #include <fmt/format.h>
@@ -349,18 +351,32 @@ TraceRecordBuilder::AddOutcome TraceRecordBuilder::AddEncoded(std::string_view m
   if (events_ == kMaxEventsPerRecord) return AddOutcome::kFull;
   // A record never passes kMaxTraceBodyBytes; one event alone is at most ~120 KiB.
   if (body_.size() + 4 + encoded.size() > kMaxTraceBodyBytes) return AddOutcome::kFull;
-  const bool new_id = msg_id != last_id_ && ids_seen_.find(msg_id) == ids_seen_.end();
+  const bool new_id = !SeenId(msg_id, /*add=*/false);
   if (new_id && keys_.size() + 1 + msg_id.size() > kMaxPropertyValueLength) return AddOutcome::kFull;
   coding::AppendFixed32(&body_, static_cast<uint32_t>(encoded.size()));
   body_.append(encoded);
   if (new_id) {
     if (!keys_.empty()) keys_ += ' ';
+    (void)SeenId(msg_id, /*add=*/true);
     keys_.append(msg_id);
-    ids_seen_.emplace(msg_id);
   }
-  last_id_.assign(msg_id);
   ++events_;
   return AddOutcome::kAdded;
+}
+
+bool TraceRecordBuilder::SeenId(std::string_view id, bool add) {
+  // keys_ stays within kMaxPropertyValueLength (< 2^16), so offset and size fit 16 bits each.
+  static_assert(kMaxPropertyValueLength < (1u << 16));
+  constexpr size_t kMask = kIdSlots - 1;
+  static_assert((kIdSlots & kMask) == 0, "a power of two");
+  for (size_t i = std::hash<std::string_view>{}(id) & kMask;; i = (i + 1) & kMask) {
+    const uint32_t slot = id_slots_[i];
+    if (slot == 0) {
+      if (add) id_slots_[i] = static_cast<uint32_t>(keys_.size() << 16 | id.size());
+      return false;
+    }
+    if (std::string_view(keys_).substr(slot >> 16, slot & 0xffff) == id) return true;
+  }
 }
 
 void TraceRecordBuilder::Finish(std::string_view record_id, uint64_t born_host, int64_t born_ms, std::string* out) {
@@ -377,8 +393,7 @@ void TraceRecordBuilder::Finish(std::string_view record_id, uint64_t born_host, 
   EncodeRecord(fields, out);
   body_.clear();
   keys_.clear();
-  ids_seen_.clear();
-  last_id_.clear();
+  std::fill(id_slots_.begin(), id_slots_.end(), 0);
   events_ = 0;
 }
 

@@ -4,7 +4,6 @@
 #include <functional>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
 #include "common/result.h"
@@ -138,14 +137,17 @@ class TraceRecordBuilder {
   void Finish(std::string_view record_id, uint64_t born_host, int64_t born_ms, std::string* out);
 
  private:
+  // Whether `id` is in keys_ already; if not and `add`, records that it is about to be appended
+  // at keys_'s current end.
+  bool SeenId(std::string_view id, bool add);
+
   std::string body_;
   std::string keys_;  // the distinct ids, space-separated
-  std::string last_id_;  // the id of the last event added (events of one message come together)
-  struct IdHash {  // lets ids_seen_ be searched with a string_view
-    using is_transparent = void;
-    size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
-  };
-  std::unordered_set<std::string, IdHash, std::equal_to<>> ids_seen_;  // the distinct ids
+  // The distinct ids as an open-addressing set of slots, each 0 (empty) or where an id lies in
+  // keys_ (offset << 16 | size): a record holds at most kMaxEventsPerRecord ids, so the table is
+  // at most half full, and adding an id allocates nothing (it runs once per traced message).
+  static constexpr size_t kIdSlots = 2 * kMaxEventsPerRecord;
+  std::vector<uint32_t> id_slots_ = std::vector<uint32_t>(kIdSlots, 0);
   size_t events_ = 0;
 };
 
