@@ -5,6 +5,7 @@
 #   bench/ab_produce.sh OLD_BIN_DIR NEW_BIN_DIR      # e.g. a worktree's build-bench/bin and ours
 #   PASSES=5 COUNT=500000 bench/ab_produce.sh A B
 #   FLUSH=ASYNC_FLUSH bench/ab_produce.sh A B       # default: the brokers' own default (SYNC_FLUSH)
+#   WORKLOAD=consume bench/ab_produce.sh A B         # W2 instead: a backlog of COUNT, then its drain rate
 #
 # Each pass starts a fresh name server and broker (the default flush, or $FLUSH) from each directory in turn, waits
 # until the broker is settled (under 2 % of a core over 2 s), runs `vela-bench produce --window 256
@@ -28,8 +29,10 @@ run() {  # label bindir
   for _ in $(seq 1 40); do "$NEW/vela-admin" --namesrv "$ns" topic create AB --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
   settle $broker_pid
   c0=$(cpu_ticks $broker_pid)
-  result=$("$NEW/vela-bench" --namesrv "$ns" --json produce --topic AB --window 256 --count "$COUNT" |
-    python3 -c "import json,sys; j=json.load(sys.stdin); print(j['msgs_per_s'], j['latency_us']['p50'], j['latency_us']['p99'])")
+  local workload=(produce --window 256)
+  [ "${WORKLOAD:-produce}" = consume ] && workload=(consume --group AB)
+  result=$("$NEW/vela-bench" --namesrv "$ns" --json "${workload[@]}" --topic AB --count "$COUNT" |
+    python3 -c "import json,sys; j=json.load(sys.stdin); l=j.get('latency_us') or {}; print(j['msgs_per_s'], l.get('p50'), l.get('p99'))")
   c1=$(cpu_ticks $broker_pid)
   echo "$1 msgs/s p50_us p99_us: $result broker_cpu_us_per_msg: $(python3 -c "print(round(($c1-$c0)/$TICKS/$COUNT*1e6, 2))")"
   kill $broker_pid $ns_pid; wait $broker_pid $ns_pid 2> /dev/null || true
