@@ -18,7 +18,12 @@ namespace {
 // Pins of a GetResult: the commit-log segments its views point into.
 struct SegmentPins {
   std::vector<std::shared_ptr<MappedSegment>> segments;
+  std::vector<std::unique_ptr<char[]>> copies;  // records read with pread (GetMessages)
 };
+// GetMessages copies a run of adjacent records with one pread: records of the queue at most this
+// far apart are read together (the bytes between are read and ignored), up to kMaxReadRun bytes.
+constexpr int64_t kMaxReadGap = 4096;
+constexpr int64_t kMaxReadRun = 1 << 20;
 constexpr int kMinScanEntries = 2048;
 // A lookup first lets the index catch up with what was appended before it, for at most this long.
 constexpr auto kIndexLookupWait = std::chrono::milliseconds(1000);
@@ -354,6 +359,10 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
   const PhysicalOffset written = log_->write_offset();
   auto pins = std::make_shared<SegmentPins>();
   std::shared_ptr<MappedSegment> seg;
+  // The log bytes [copied_from, copied_to) of copied_seg are at copied_base (a copy, or the mapping).
+  const char* copied_base = nullptr;
+  int64_t copied_from = 0, copied_to = 0;
+  const MappedSegment* copied_seg = nullptr;
   QueueOffset off = queue_offset;
   for (int64_t scanned = 0; off < r.max_offset && scanned < scan_limit; ++scanned) {
     QueueEntry e;
@@ -385,9 +394,41 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
     RecordView view;
     std::string why;
     const bool fits = (e.physical_offset + e.size).value() <= seg->end();
-    if (!fits ||
-        DecodeRecord(seg->View(e.physical_offset.value() - seg->base(), e.size), /*verify_crc=*/true, &view, &why) !=
-            DecodeOutcome::kRecord ||
+    std::string_view bytes;
+    if (fits) {
+      const int64_t at = e.physical_offset.value();
+      if (at < copied_from || at + e.size > copied_to || copied_seg != seg.get()) {
+        // Copies this record and the next ones of the queue that lie close after it (one run of
+        // the log) with one pread, instead of mapping their pages (see MappedSegment::ReadAt).
+        int64_t run_end = at + e.size;
+        int64_t budget = std::max<int64_t>(0, max_count - static_cast<int64_t>(r.records.size()) - 1);
+        for (QueueOffset next = off + 1; budget > 0 && next < r.max_offset; ++next) {
+          QueueEntry n;
+          if (!cq->Get(next, &n)) break;
+          if (filter && !filter->MatchesTagHash(n.tag_hash)) continue;
+          const int64_t n_end = (n.physical_offset + n.size).value();
+          if (n.physical_offset.value() < run_end || n.physical_offset.value() - run_end > kMaxReadGap ||
+              n_end > seg->end() || n_end > written.value() || n_end - at > kMaxReadRun ||
+              r.total_bytes + (n_end - at) > max_bytes) {
+            break;
+          }
+          run_end = n_end;
+          --budget;
+        }
+        auto copy = std::make_unique<char[]>(static_cast<size_t>(run_end - at));
+        if (seg->ReadAt(at - seg->base(), run_end - at, copy.get())) {
+          copied_base = copy.get();
+          pins->copies.push_back(std::move(copy));
+        } else {
+          copied_base = seg->data() + (at - seg->base());  // an I/O error: read through the mapping
+        }
+        copied_from = at;
+        copied_to = run_end;
+        copied_seg = seg.get();
+      }
+      bytes = std::string_view(copied_base + (at - copied_from), static_cast<size_t>(e.size));
+    }
+    if (!fits || DecodeRecord(bytes, /*verify_crc=*/true, &view, &why) != DecodeOutcome::kRecord ||
         view.physical_offset != e.physical_offset.value() || static_cast<int64_t>(view.raw.size()) != e.size) {
       if (why.empty()) why = fits ? "the record does not match its queue entry" : "the entry runs past its segment";
       ReportCorrupt(topic, queue_id, off, e.physical_offset, why);

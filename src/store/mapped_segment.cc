@@ -45,6 +45,19 @@ void MappedSegment::Prefault(int64_t rel_from, int64_t rel_to) const {
   (void)::posix_fadvise(file_->fd(), from, to - from, POSIX_FADV_WILLNEED);
 }
 
+bool MappedSegment::ReadAt(int64_t rel, int64_t len, char* out) const {
+  if (rel < 0 || len < 0 || rel + len > size_) return false;
+  while (len > 0) {
+    const ssize_t n = ::pread(file_->fd(), out, static_cast<size_t>(len), rel);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    out += n;
+    rel += n;
+    len -= n;
+  }
+  return true;
+}
+
 void MappedSegment::AdviseRandomAccess() const { ::madvise(data_, static_cast<size_t>(size_), MADV_RANDOM); }
 
 Result<std::shared_ptr<MappedSegment>> MappedSegment::Create(FileSystem& fs, const std::string& path,

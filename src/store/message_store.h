@@ -118,9 +118,10 @@ struct GetResult {
   QueueOffset next_begin_offset;
   QueueOffset min_offset;
   QueueOffset max_offset;
-  // Whole stored records, viewing mapped segment memory: valid while `pins` are held.
+  // Whole stored records, viewing copies of the log (or, after a read error, the mapped
+  // segments): valid while `pins` are held.
   std::vector<std::string_view> records;
-  std::shared_ptr<const void> pins;  // keeps the segments mapped (retention waits for it)
+  std::shared_ptr<const void> pins;  // keeps the copies, and the segments mapped (retention waits for it)
   int64_t total_bytes = 0;
   // Queue offsets in [queue_offset, next_begin_offset) whose record is damaged (its CRC fails, or
   // nothing intact is left of it): skipped, never served, reported so the consumer knows.
