@@ -472,11 +472,33 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(PhysicalOffset physical_of
   if (!seg) return Status::NotFound(fmt::format("no record at commit-log offset {}", physical_offset));
   const int64_t rel = physical_offset.value() - seg->base();
   const int64_t avail = std::min(seg->size(), written.value() - seg->base()) - rel;
-  RecordView view;
-  if (avail < 8 || DecodeRecord(seg->View(rel, avail), /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
-      view.physical_offset != physical_offset.value()) {
+  auto not_found = [&] {
     return Status::NotFound(fmt::format("no record starts at commit-log offset {}", physical_offset));
+  };
+  if (avail < 8) return not_found();
+  // Copied with pread, as GetMessages does (no page of the mapping touched): a first read that
+  // most records fit in, then the rest of a larger one. A read error falls back to the mapping.
+  std::string bytes(static_cast<size_t>(std::min<int64_t>(avail, 4096)), '\0');
+  std::string_view record;
+  if (seg->ReadAt(rel, static_cast<int64_t>(bytes.size()), bytes.data())) {
+    const int64_t size = coding::GetFixed32(bytes.data() + record::kOffTotalSize);
+    if (size > static_cast<int64_t>(bytes.size()) && size <= avail) {
+      const size_t have = bytes.size();
+      bytes.resize(static_cast<size_t>(size));
+      if (!seg->ReadAt(rel + static_cast<int64_t>(have), size - static_cast<int64_t>(have), bytes.data() + have)) {
+        return not_found();
+      }
+    }
+    record = bytes;
+  } else {
+    record = seg->View(rel, avail);
   }
+  RecordView view;
+  if (DecodeRecord(record, /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
+      view.physical_offset != physical_offset.value()) {
+    return not_found();
+  }
+  if (view.raw.data() == bytes.data() && view.raw.size() == bytes.size()) return bytes;
   return std::string(view.raw);
 }
 
