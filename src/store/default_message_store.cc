@@ -19,7 +19,17 @@ namespace {
 struct SegmentPins {
   std::vector<std::shared_ptr<MappedSegment>> segments;
   std::vector<std::unique_ptr<char[]>> copies;  // records read with pread (GetMessages)
+  std::shared_ptr<std::atomic<int64_t>> copied_total;  // the store's count of copies held
+  int64_t copied = 0;                                   // bytes of `copies`, counted there
+
+  SegmentPins() = default;
+  SegmentPins(const SegmentPins&) = delete;
+  SegmentPins& operator=(const SegmentPins&) = delete;
+  ~SegmentPins() {
+    if (copied_total) copied_total->fetch_sub(copied, std::memory_order_relaxed);
+  }
 };
+
 // GetMessages copies a run of adjacent records with one pread: records of the queue at most this
 // far apart are read together (the bytes between are read and ignored), up to kMaxReadRun bytes.
 constexpr int64_t kMaxReadGap = 4096;
@@ -401,8 +411,8 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
         // Copies this record and the next ones of the queue that lie close after it (one run of
         // the log) with one pread, instead of mapping their pages (see MappedSegment::ReadAt).
         int64_t run_end = at + e.size;
-        int64_t budget = std::max<int64_t>(0, max_count - static_cast<int64_t>(r.records.size()) - 1);
-        for (QueueOffset next = off + 1; budget > 0 && next < r.max_offset; ++next) {
+        int64_t more = std::max<int64_t>(0, max_count - static_cast<int64_t>(r.records.size()) - 1);
+        for (QueueOffset next = off + 1; more > 0 && next < r.max_offset; ++next) {
           QueueEntry n;
           if (!cq->Get(next, &n)) break;
           if (filter && !filter->MatchesTagHash(n.tag_hash)) continue;
@@ -413,15 +423,25 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
             break;
           }
           run_end = n_end;
-          --budget;
+          --more;
         }
-        auto copy = std::make_unique<char[]>(static_cast<size_t>(run_end - at));
-        if (seg->ReadAt(at - seg->base(), run_end - at, copy.get())) {
-          copied_base = copy.get();
-          pins->copies.push_back(std::move(copy));
-        } else {
-          copied_base = seg->data() + (at - seg->base());  // an I/O error: read through the mapping
+        const int64_t len = run_end - at;
+        copied_base = seg->data() + (at - seg->base());  // the mapping, unless copied below
+        bool copied = false;
+        // Bounded over all results held (StoreOptions::max_read_copy_bytes): a pull response lives
+        // until it is sent, so slow consumers would otherwise hold copies up to their connections'
+        // unsent-bytes limits (32 MiB each); past the bound, records view the page cache instead.
+        if (copied_total_->fetch_add(len, std::memory_order_relaxed) + len <= options_.max_read_copy_bytes) {
+          auto copy = std::make_unique<char[]>(static_cast<size_t>(len));
+          if (seg->ReadAt(at - seg->base(), len, copy.get())) {  // else an I/O error: the mapping
+            copied_base = copy.get();
+            pins->copies.push_back(std::move(copy));
+            pins->copied += len;
+            pins->copied_total = copied_total_;
+            copied = true;
+          }
         }
+        if (!copied) copied_total_->fetch_sub(len, std::memory_order_relaxed);
         copied_from = at;
         copied_to = run_end;
         copied_seg = seg.get();
@@ -613,6 +633,7 @@ StoreStats DefaultMessageStore::stats() const {
   s.recovered_truncated_bytes = recovery_.dropped_bytes;
   s.recovered_damaged_ranges = static_cast<int64_t>(recovery_.damaged.size());
   s.corrupt_records = corrupt_records_.load(std::memory_order_relaxed) + dispatcher_->damaged_records();
+  s.read_copy_bytes = copied_total_->load(std::memory_order_relaxed);
   s.dispatch_healthy = dispatcher_->healthy();
   s.disk_writable = retention_ ? retention_->WritableStatus().ok() : true;
   s.commitlog_segments = static_cast<int64_t>(log_->Segments().size());

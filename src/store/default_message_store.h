@@ -96,6 +96,8 @@ class DefaultMessageStore final : public MessageStore {
   std::mutex corrupt_mu_;
   std::unordered_set<PhysicalOffset> reported_corrupt_;  // GUARDED_BY(corrupt_mu_): physical offsets
   std::atomic<int64_t> corrupt_records_{0};
+  // Bytes of records GetMessages copied that results still hold (their pins give them back).
+  std::shared_ptr<std::atomic<int64_t>> copied_total_ = std::make_shared<std::atomic<int64_t>>(0);
 };
 
 }  // namespace vela::store

@@ -52,6 +52,9 @@ struct StoreOptions {
   // at message rates with a distinct key per message (RMQ_SYS_TRACE_TOPIC). QueryByKey serves
   // both the same way.
   std::vector<std::string> hash_keyed_topics;
+  // The most bytes of records that results of GetMessages may hold as copies at once (pulls copy
+  // records out of the log; past this they view the mapped log instead). Not a broker setting.
+  int64_t max_read_copy_bytes = 128 << 20;
   // Set by the broker (not a setting): called on the flush thread after each successful
   // commit-log flush with how long it took, in microseconds (flush latency metrics). Must be cheap.
   std::function<void(int64_t micros)> flush_observer;
@@ -166,6 +169,7 @@ struct StoreStats {
   bool dispatch_healthy = true;          // false while queue entries cannot be written
   bool disk_writable = true;             // false while the disk is past diskSpaceWarningLevelRatio
   int64_t commitlog_segments = 0;
+  int64_t read_copy_bytes = 0;           // bytes of copied records that results of GetMessages hold
 };
 
 // MessageStore owns a broker's store directory: commit log, consume queues, dispatcher, flush

@@ -108,6 +108,33 @@ TEST_F(MessageStoreReadTest, PullsReturnExactlyTheirQueuesRecordsWhateverTheInte
   }
 }
 
+// Copies held by results are bounded over all of them: past max_read_copy_bytes, records view the
+// mapped log instead (the same bytes); each result gives its copies back when dropped.
+TEST_F(MessageStoreReadTest, CopiesHeldByResultsAreBoundedAndGivenBack) {
+  store_.reset();
+  auto o = SmallOptions(dir_.str());
+  o.max_read_copy_bytes = 8 * 1024;
+  store_ = OpenStore(o);
+  for (int i = 0; i < 20; ++i) ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::string(1000, 'a' + i))).status());
+  store_->WaitForDispatch();
+  std::vector<GetResult> held;
+  for (int i = 0; i < 20; i += 4) {
+    held.push_back(store_->GetMessages("T", 0, QueueOffset(i), 4, 1 << 20, nullptr));
+    EXPECT_LE(store_->stats().read_copy_bytes, 8 * 1024);
+  }
+  EXPECT_GT(store_->stats().read_copy_bytes, 0);
+  for (size_t k = 0; k < held.size(); ++k) {
+    ASSERT_EQ(held[k].records.size(), 4u);
+    for (size_t j = 0; j < 4; ++j) {
+      RecordView v;
+      ASSERT_EQ(DecodeRecord(held[k].records[j], /*verify_crc=*/true, &v), DecodeOutcome::kRecord);
+      EXPECT_EQ(v.body, std::string(1000, static_cast<char>('a' + 4 * k + j)));
+    }
+  }
+  held.clear();
+  EXPECT_EQ(store_->stats().read_copy_bytes, 0);
+}
+
 TEST_F(MessageStoreReadTest, FiltersByTagHashThenRecord) {
   for (int i = 0; i < 30; ++i) {
     ASSERT_OK(AppendOne(*store_, MakeRecord("T", 0, std::to_string(i), i % 3 == 0 ? "A" : "B")).status());
