@@ -329,7 +329,7 @@ void DefaultMessageStore::Append(AppendRequest request, AppendCallback on_done) 
 }
 
 GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset,
-                                           int32_t max_count, int64_t max_bytes, const MessageFilter* filter) {
+                                           int32_t max_count, int64_t max_bytes, const MessageFilter* filter, bool may_copy) {
   GetResult r;
   auto cq = queues_->Find(topic, queue_id);
   if (!cq) {
@@ -431,7 +431,7 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
         // Bounded over all results held (StoreOptions::max_read_copy_bytes): a pull response lives
         // until it is sent, so slow consumers would otherwise hold copies up to their connections'
         // unsent-bytes limits (32 MiB each); past the bound, records view the page cache instead.
-        if (copied_total_->fetch_add(len, std::memory_order_relaxed) + len <= options_.max_read_copy_bytes) {
+        if (may_copy && copied_total_->fetch_add(len, std::memory_order_relaxed) + len <= options_.max_read_copy_bytes) {
           auto copy = std::make_unique<char[]>(static_cast<size_t>(len));
           if (seg->ReadAt(at - seg->base(), len, copy.get())) {  // else an I/O error: the mapping
             copied_base = copy.get();
@@ -441,7 +441,7 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
             copied = true;
           }
         }
-        if (!copied) copied_total_->fetch_sub(len, std::memory_order_relaxed);
+        if (may_copy && !copied) copied_total_->fetch_sub(len, std::memory_order_relaxed);
         copied_from = at;
         copied_to = run_end;
         copied_seg = seg.get();
@@ -518,7 +518,10 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(PhysicalOffset physical_of
       view.physical_offset != physical_offset.value()) {
     return not_found();
   }
-  if (view.raw.data() == bytes.data() && view.raw.size() == bytes.size()) return bytes;
+  if (view.raw.data() == bytes.data()) {  // the copy: trimmed to the record, not copied again
+    bytes.resize(view.raw.size());
+    return bytes;
+  }
   return std::string(view.raw);
 }
 

@@ -34,7 +34,7 @@ class DefaultMessageStore final : public MessageStore {
   void Shutdown() override;
   void Append(AppendRequest request, AppendCallback on_done) override;
   GetResult GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset, int32_t max_count,
-                        int64_t max_bytes, const MessageFilter* filter) override;
+                        int64_t max_bytes, const MessageFilter* filter, bool may_copy = true) override;
   Result<std::string> ReadRecordAt(PhysicalOffset physical_offset) override;
   Result<std::string> LookupByMessageId(std::string_view msg_id) override;
   std::vector<std::string> QueryByKey(std::string_view topic, std::string_view key, int max_results) override;

@@ -15,7 +15,8 @@ constexpr auto kIdleInterval = std::chrono::milliseconds(100);
 constexpr auto kRetryInterval = std::chrono::milliseconds(1000);
 
 // Calls fn(position, segment, view) for each record in [from, end) of the log, in order, until fn
-// returns false. Records inside `appended` are decoded from its bytes, the others from the mapping. A record that does not decode (or, with verify_crc, does not verify) is damage:
+// returns false. Records inside `appended` are decoded from its bytes, the others from the
+// mapping. A record that does not decode (or, with verify_crc, does not verify) is damage:
 // on_damaged(position, next, reason) is called with the offset of the next intact record (or
 // `end` when none follows) and the walk goes on there. Returns the position reached and, when
 // the log itself cannot be read there, the error.

@@ -195,8 +195,12 @@ class MessageStore {
   Result<AppendResult> AppendAndWait(AppendRequest request);
 
   // Reads up to max_count records (and about max_bytes) of (topic, queue) from queue_offset.
+  // With `may_copy` (the caller will let the result go soon, e.g. a response to a connection
+  // that is keeping up) the records are copied out of the log (StoreOptions::max_read_copy_bytes);
+  // otherwise they view the mapped log (a result held for long, e.g. queued behind a slow reader,
+  // then costs page cache, not the broker's own memory).
   virtual GetResult GetMessages(std::string_view topic, uint32_t queue_id, QueueOffset queue_offset, int32_t max_count,
-                                int64_t max_bytes, const MessageFilter* filter) = 0;
+                                int64_t max_bytes, const MessageFilter* filter, bool may_copy = true) = 0;
   // A copy of the record at a physical offset (offset ids); NotFound if none starts there.
   virtual Result<std::string> ReadRecordAt(PhysicalOffset physical_offset) = 0;
   // A copy of the record with this producer-assigned unique id (RocksDB index); NotFound if none.

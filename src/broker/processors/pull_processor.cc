@@ -7,6 +7,10 @@
 #include "common/clock.h"
 
 namespace vela::broker {
+namespace {
+// A pull's records are copied out of the log while its connection has less than this unsent.
+constexpr size_t kCopyWhileUnsentBelow = 1 << 20;
+}  // namespace
 
 PullProcessor::PullProcessor(const BrokerOptions& options, ResourceResolver& resolver, store::MessageStore& store,
                              PullHoldService& holds, filter::FilterCache& filters, BrokerCounters& counters)
@@ -50,9 +54,14 @@ void PullProcessor::ExecutePull(net::RequestContext rc, v1::PullRequest req, boo
                                                  : options_.max_pull_messages;
   int64_t max_bytes = req.max_bytes() > 0 ? std::min<int64_t>(req.max_bytes(), options_.max_pull_bytes)
                                           : options_.max_pull_bytes;
+  // Records are copied out of the log only for a connection that is keeping up with its
+  // responses: behind a slow reader they would wait in the broker's memory (up to the connection's
+  // unsent-bytes limit) instead of in the page cache.
+  const auto connection = rc.connection();
+  const bool may_copy = connection != nullptr && connection->unsent_bytes() < kCopyWhileUnsentBelow;
   store::GetResult r = store_.GetMessages(req.topic(), static_cast<uint32_t>(req.queue_id()),
                                           store::QueueOffset(req.queue_offset()), max_messages, max_bytes,
-                                          filter->get());
+                                          filter->get(), may_copy);
   switch (r.outcome) {
     case store::GetOutcome::kFound: {
       net::OutBody body;

@@ -133,6 +133,13 @@ TEST_F(MessageStoreReadTest, CopiesHeldByResultsAreBoundedAndGivenBack) {
   }
   held.clear();
   EXPECT_EQ(store_->stats().read_copy_bytes, 0);
+  // A caller that may hold the result long (a slow reader's response) asks for views, not copies.
+  GetResult viewed = store_->GetMessages("T", 0, QueueOffset(0), 4, 1 << 20, nullptr, /*may_copy=*/false);
+  ASSERT_EQ(viewed.records.size(), 4u);
+  EXPECT_EQ(store_->stats().read_copy_bytes, 0);
+  RecordView v;
+  ASSERT_EQ(DecodeRecord(viewed.records[3], /*verify_crc=*/true, &v), DecodeOutcome::kRecord);
+  EXPECT_EQ(v.body, std::string(1000, 'd'));
 }
 
 TEST_F(MessageStoreReadTest, FiltersByTagHashThenRecord) {

@@ -48,9 +48,9 @@ static_assert(std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), Message
 static_assert(!std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), MessageStore&, QueueOffset>);
 static_assert(!std::is_invocable_v<decltype(&MessageStore::ReadRecordAt), MessageStore&, int64_t>);
 static_assert(std::is_invocable_v<decltype(&MessageStore::GetMessages), MessageStore&, std::string_view, uint32_t,
-                                  QueueOffset, int32_t, int64_t, const MessageFilter*>);
+                                  QueueOffset, int32_t, int64_t, const MessageFilter*, bool>);
 static_assert(!std::is_invocable_v<decltype(&MessageStore::GetMessages), MessageStore&, std::string_view, uint32_t,
-                                   PhysicalOffset, int32_t, int64_t, const MessageFilter*>);
+                                   PhysicalOffset, int32_t, int64_t, const MessageFilter*, bool>);
 static_assert(std::is_same_v<decltype(GetResult::next_begin_offset), QueueOffset>);
 static_assert(std::is_same_v<decltype(AppendedRecord::queue_offset), QueueOffset>);
 static_assert(std::is_same_v<decltype(AppendedRecord::physical_offset), PhysicalOffset>);
