@@ -428,7 +428,7 @@ Status CommitLog::Append(const std::vector<PendingRecord>& records, int64_t now_
   }
   write_offset_.store(pos, std::memory_order_seq_cst);
   // write_buf_ holds exactly this batch's bytes unless the batch rolled to the next segment
-  // (flush_buf then cleared the first segment's part).
+  // (the roll cleared the first segment's part).
   if (stamped != nullptr && !roll) std::swap(*stamped, write_buf_);
   if (pos + kPrefaultAhead / 2 > prefault_asked_until_) {
     // The writer is half way through the pages asked for: ask for the next stretch.

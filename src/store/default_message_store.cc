@@ -437,7 +437,7 @@ GetResult DefaultMessageStore::GetMessages(std::string_view topic, uint32_t queu
             copied_base = copy.get();
             pins->copies.push_back(std::move(copy));
             pins->copied += len;
-            pins->copied_total = copied_total_;
+            if (!pins->copied_total) pins->copied_total = copied_total_;
             copied = true;
           }
         }
@@ -499,20 +499,16 @@ Result<std::string> DefaultMessageStore::ReadRecordAt(PhysicalOffset physical_of
   // Copied with pread, as GetMessages does (no page of the mapping touched): a first read that
   // most records fit in, then the rest of a larger one. A read error falls back to the mapping.
   std::string bytes(static_cast<size_t>(std::min<int64_t>(avail, 4096)), '\0');
-  std::string_view record;
-  if (seg->ReadAt(rel, static_cast<int64_t>(bytes.size()), bytes.data())) {
+  bool copied = seg->ReadAt(rel, static_cast<int64_t>(bytes.size()), bytes.data());
+  if (copied) {
     const int64_t size = coding::GetFixed32(bytes.data() + record::kOffTotalSize);
     if (size > static_cast<int64_t>(bytes.size()) && size <= avail) {
       const size_t have = bytes.size();
       bytes.resize(static_cast<size_t>(size));
-      if (!seg->ReadAt(rel + static_cast<int64_t>(have), size - static_cast<int64_t>(have), bytes.data() + have)) {
-        return not_found();
-      }
+      copied = seg->ReadAt(rel + static_cast<int64_t>(have), size - static_cast<int64_t>(have), bytes.data() + have);
     }
-    record = bytes;
-  } else {
-    record = seg->View(rel, avail);
   }
+  const std::string_view record = copied ? std::string_view(bytes) : seg->View(rel, avail);
   RecordView view;
   if (DecodeRecord(record, /*verify_crc=*/true, &view) != DecodeOutcome::kRecord ||
       view.physical_offset != physical_offset.value()) {
