@@ -5,6 +5,7 @@
 #   COUNT=200000 SPREAD=20 bench/timer.sh
 #   FLUSH=SYNC_FLUSH bench/timer.sh
 #   MEMORY=1 COUNT=10000000 bench/timer.sh   # timers a day ahead: only stored, memory per pending timer
+#   PASSES=3 COUNT=200000 SPREAD=20 bench/timer.sh   # plain then timers, three times: a ratio per pass
 #
 # What it does, all on 127.0.0.1, with the Release build in $BUILD (default build-bench, built first):
 #   1. a fresh name server, broker ($FLUSH, default ASYNC_FLUSH) and store; waits until the broker is
@@ -13,7 +14,9 @@
 #   3. timer sends: `vela-bench timer --count $COUNT --spread $SPREAD` on another fresh topic (window
 #      256, the same SDK producer), lateness at the consumer; then `vela-admin timer status --json`
 #      (lateness at the broker: store time of the delivered message minus its due time);
-#   4. prints the two send rates, their ratio, the lateness figures and the broker's CPU per message.
+#   4. prints the two send rates, their ratio, the lateness figures and the broker's CPU per message;
+#   steps 2-4 are repeated $PASSES times on the same broker (timers on a new topic each pass), and
+#   with more than one pass the median of the per-pass ratios is printed too.
 # Raw JSON goes to $OUT (default /tmp/vela-timer-<stamp>). Every process started is stopped on exit
 # and the store deleted (KEEP_STORE=1 keeps it).
 set -euo pipefail
@@ -27,6 +30,7 @@ PLAIN_COUNT=${PLAIN_COUNT:-200000}
 FLUSH=${FLUSH:-ASYNC_FLUSH}
 MEMORY=${MEMORY:-0}
 SIZE=${SIZE:-1024}
+PASSES=${PASSES:-1}
 
 build_release
 PIDS=()
@@ -40,20 +44,11 @@ PIDS+=($!); NAMESRV=$(wait_listen "$OUT/namesrv.out" $!)
 BROKER_PID=$!; PIDS+=($BROKER_PID)
 BROKER=$(wait_listen "$OUT/broker.out" $BROKER_PID)
 ADMIN=("$BIN/vela-admin" --namesrv "$NAMESRV")
-for t in Plain Timers; do
+for t in Plain $(seq -f "Timers%g" 1 "$PASSES"); do
   for _ in $(seq 1 40); do "${ADMIN[@]}" topic create "$t" --queues 8 > /dev/null 2>&1 && break; sleep 0.25; done
 done
 echo "$("$BIN/vela-broker" --version 2> /dev/null || echo "commit $(git -C "$ROOT" rev-parse --short HEAD)"), broker $BROKER pid $BROKER_PID, $FLUSH, out $OUT" >&2
 
-settle "$BROKER_PID"
-c0=$(cpu_ticks "$BROKER_PID")
-"$BIN/vela-bench" --namesrv "$NAMESRV" --json produce --topic Plain --window 256 --count "$PLAIN_COUNT" --size "$SIZE" \
-  > "$OUT/plain.json"
-c1=$(cpu_ticks "$BROKER_PID")
-settle "$BROKER_PID"
-LEAD=()
-[ "$MEMORY" = 1 ] && LEAD=(--lead 86400)
-c2=$(cpu_ticks "$BROKER_PID")
 # Indexing progress, once a second: pending timers and the broker's CPU (timer_progress.txt).
 ( while kill -0 "$BROKER_PID" 2> /dev/null; do
     echo "$(date +%s.%N | cut -c1-14) pending $("${ADMIN[@]}" timer status --json 2> /dev/null |
@@ -61,27 +56,48 @@ c2=$(cpu_ticks "$BROKER_PID")
     sleep 1
   done > "$OUT/timer_progress.txt" ) &
 PIDS+=($!)
-"$BIN/vela-bench" --namesrv "$NAMESRV" --json timer --topic Timers --group TimerBench --count "$COUNT" --spread "$SPREAD" \
-  --size "$SIZE" --broker-pid "$BROKER_PID" "${LEAD[@]}" > "$OUT/timer.json"
-c3=$(cpu_ticks "$BROKER_PID")
+LEAD=()
+[ "$MEMORY" = 1 ] && LEAD=(--lead 86400)
+# Each pass: plain sends, then timers on a topic of their own (so that one pass's deliveries are
+# not counted by the next), each on a settled broker; broker CPU ticks around each workload.
+TICKS_BY_PASS=()
+for pass in $(seq 1 "$PASSES"); do
+  settle "$BROKER_PID"
+  c0=$(cpu_ticks "$BROKER_PID")
+  "$BIN/vela-bench" --namesrv "$NAMESRV" --json produce --topic Plain --window 256 --count "$PLAIN_COUNT" --size "$SIZE" \
+    > "$OUT/plain$pass.json"
+  c1=$(cpu_ticks "$BROKER_PID")
+  settle "$BROKER_PID"
+  c2=$(cpu_ticks "$BROKER_PID")
+  "$BIN/vela-bench" --namesrv "$NAMESRV" --json timer --topic "Timers$pass" --group "TimerBench$pass" --count "$COUNT" \
+    --spread "$SPREAD" --size "$SIZE" --broker-pid "$BROKER_PID" "${LEAD[@]}" > "$OUT/timer$pass.json"
+  c3=$(cpu_ticks "$BROKER_PID")
+  TICKS_BY_PASS+=("$c0,$c1,$c2,$c3")
+done
 "${ADMIN[@]}" timer status --json > "$OUT/timer_status.json"
 
-python3 - "$OUT" "$PLAIN_COUNT" "$COUNT" "$c0" "$c1" "$c2" "$c3" "$TICKS" << 'EOF'
-import json, sys
-out, plain_n, timer_n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-c0, c1, c2, c3, ticks = (int(x) for x in sys.argv[4:9])
-plain = json.loads(open(f"{out}/plain.json").read().strip().splitlines()[-1])
-timer = json.loads(open(f"{out}/timer.json").read().strip().splitlines()[-1])
+python3 - "$OUT" "$PLAIN_COUNT" "$COUNT" "$TICKS" "${TICKS_BY_PASS[@]}" << 'EOF'
+import json, statistics, sys
+out, plain_n, timer_n, ticks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 status = json.load(open(f"{out}/timer_status.json"))
-p, t = plain["msgs_per_s"], timer["send_msgs_per_s"]
-print(f"plain sends (window 256): {p:,.0f} msgs/s, broker CPU {(c1-c0)/ticks/plain_n*1e6:.2f} us/msg")
-print(f"timer sends (window 256): {t:,.0f} msgs/s, ratio {t/p:.2f}x; broker CPU over the whole timer run "
-      f"(send, index, deliver) {(c3-c2)/ticks/timer_n*1e6:.2f} us/timer")
-if timer.get("deliveries_awaited"):
-    l = timer["latency_us"]
-    print(f"lateness at the consumer ms: p50 {l['p50']/1000:.1f} p99 {l['p99']/1000:.1f} "
-          f"p99.9 {l['p999']/1000:.1f} max {l['max']/1000:.1f}; missing {timer['missing']} dupes {timer['dupes']} early {timer['early']}")
+ratios = []
+for pass_no, cpu in enumerate(sys.argv[5:], start=1):
+    c0, c1, c2, c3 = (int(x) for x in cpu.split(","))
+    plain = json.loads(open(f"{out}/plain{pass_no}.json").read().strip().splitlines()[-1])
+    timer = json.loads(open(f"{out}/timer{pass_no}.json").read().strip().splitlines()[-1])
+    p, t = plain["msgs_per_s"], timer["send_msgs_per_s"]
+    ratios.append(t / p)
+    print(f"pass {pass_no}: plain sends (window 256): {p:,.0f} msgs/s, broker CPU {(c1-c0)/ticks/plain_n*1e6:.2f} us/msg")
+    print(f"pass {pass_no}: timer sends (window 256): {t:,.0f} msgs/s, ratio {t/p:.2f}x; broker CPU over the whole "
+          f"timer run (send, index, deliver) {(c3-c2)/ticks/timer_n*1e6:.2f} us/timer")
+    if timer.get("deliveries_awaited"):
+        l = timer["latency_us"]
+        print(f"pass {pass_no}: lateness at the consumer ms: p50 {l['p50']/1000:.1f} p99 {l['p99']/1000:.1f} "
+              f"p99.9 {l['p999']/1000:.1f} max {l['max']/1000:.1f}; missing {timer['missing']} dupes {timer['dupes']} "
+              f"early {timer['early']}")
+    if "broker_bytes_per_pending_timer" in timer:
+        print(f"pass {pass_no}: broker anon memory per pending timer: {timer['broker_bytes_per_pending_timer']} B")
+if len(ratios) > 1:
+    print(f"timer/plain send ratio per pass: {', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x")
 print("broker timer status:", json.dumps({k: status[k] for k in status if k != "pending_by_topic"}))
-if "broker_bytes_per_pending_timer" in timer:
-    print(f"broker anon memory per pending timer: {timer['broker_bytes_per_pending_timer']} B")
 EOF

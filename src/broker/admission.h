@@ -15,9 +15,11 @@ struct Admission {
   // (common/message_record.h) with its own topic, queue and properties and a valid CRC; it is
   // appended in place of the original. Empty: the original bytes are appended untouched.
   std::string rewritten;
-  // Receipt extras for the producer (SendReceipt): a timer message's due time and recall handle.
+  // Receipt extras for the producer (SendReceipt): a timer message's due time, and the broker
+  // that can recall it (its full receipt's recall handle is EncodeRecallHandle(*recall_broker,
+  // deliver_at_ms, msg_id), built only when a full receipt is sent).
   int64_t deliver_at_ms = 0;
-  std::string recall_handle;
+  const std::string* recall_broker = nullptr;
   // Set by the transaction stage: the record is a half message (counted as a transactional send).
   bool half_message = false;
 };

@@ -2,6 +2,7 @@
 
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -11,20 +12,25 @@ namespace {
 constexpr std::string_view kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::string_view kVersion = "r1";
 
+// Unpadded base64url of `in`, written in place (one allocation: this runs per timer receipt).
 std::string Base64Url(std::string_view in) {
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
-    }
+  std::string out((in.size() * 8 + 5) / 6, '\0');
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  char* o = out.data();
+  size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (uint32_t{p[i + 1]} << 8) | p[i + 2];
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 0x3f];
+    *o++ = kAlphabet[(v >> 6) & 0x3f];
+    *o++ = kAlphabet[v & 0x3f];
   }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
+  if (const size_t left = in.size() - i; left > 0) {
+    const uint32_t v = (uint32_t{p[i]} << 16) | (left == 2 ? uint32_t{p[i + 1]} << 8 : 0);
+    *o++ = kAlphabet[v >> 18];
+    *o++ = kAlphabet[(v >> 12) & 0x3f];
+    if (left == 2) *o++ = kAlphabet[(v >> 6) & 0x3f];
+  }
   return out;
 }
 
@@ -53,11 +59,27 @@ std::string EncodeRecallHandle(std::string_view broker_name, int64_t due_ms, std
   // Built without formatting: one handle per timer message sent.
   char due[24];
   const auto due_size = static_cast<size_t>(std::to_chars(due, due + sizeof due, due_ms).ptr - due);
-  std::string raw;
-  raw.reserve(kVersion.size() + broker_name.size() + due_size + msg_id.size() + 3);
-  raw.append(kVersion).append(1, '\0').append(broker_name).append(1, '\0').append(due, due_size);
-  raw.append(1, '\0').append(msg_id);
-  return Base64Url(raw);
+  const size_t size = kVersion.size() + broker_name.size() + due_size + msg_id.size() + 3;
+  char stack[256];
+  std::string heap;
+  char* raw = stack;
+  if (size > sizeof stack) {
+    heap.resize(size);
+    raw = heap.data();
+  }
+  char* o = raw;
+  auto put = [&o](std::string_view part) {
+    std::memcpy(o, part.data(), part.size());
+    o += part.size();
+  };
+  put(kVersion);
+  *o++ = '\0';
+  put(broker_name);
+  *o++ = '\0';
+  put({due, due_size});
+  *o++ = '\0';
+  put(msg_id);
+  return Base64Url({raw, size});
 }
 
 std::string EncodeRecallHandle(const RecallHandle& handle) {

@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/coding.h"
 #include "common/message_id.h"
+#include "common/recall_handle.h"
 #include "common/validation.h"
 
 namespace vela::broker {
@@ -70,12 +71,12 @@ Status SplitAndValidate(const v1::SendRequest& req, uint32_t queue_id, std::stri
   return Status::OK();
 }
 
-bool Acted(const Admission& a) { return !a.rewritten.empty() || a.deliver_at_ms != 0 || !a.recall_handle.empty(); }
+bool Acted(const Admission& a) { return !a.rewritten.empty() || a.deliver_at_ms != 0 || a.recall_broker != nullptr; }
 
 // What a full receipt adds for one record besides where it landed.
 struct ReceiptExtras {
   int64_t deliver_at_ms = 0;
-  std::string recall_handle;
+  const std::string* recall_broker = nullptr;  // recallable: the handle names this broker
   bool half_message = false;
 };
 
@@ -174,8 +175,7 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
     extras.resize(admissions.size());
     for (size_t i = 0; i < admissions.size(); ++i) {
       if (!admissions[i].rewritten.empty()) append.records[i] = admissions[i].rewritten;
-      extras[i] = ReceiptExtras{admissions[i].deliver_at_ms, std::move(admissions[i].recall_handle),
-                                admissions[i].half_message};
+      extras[i] = ReceiptExtras{admissions[i].deliver_at_ms, admissions[i].recall_broker, admissions[i].half_message};
     }
   }
 
@@ -242,7 +242,9 @@ void SendProcessor::HandleSend(net::RequestContext rc, net::Frame frame) {
       receipt->set_store_timestamp_ms(r.store_timestamp_ms);
       if (!extras.empty()) {
         receipt->set_deliver_at_ms(extras[i].deliver_at_ms);
-        receipt->set_recall_handle(extras[i].recall_handle);
+        if (extras[i].recall_broker != nullptr) {
+          receipt->set_recall_handle(EncodeRecallHandle(*extras[i].recall_broker, extras[i].deliver_at_ms, view.msg_id));
+        }
       }
     }
     rc.Reply(Status::OK(), std::move(resp));

@@ -1,7 +1,5 @@
 #include "broker/timer/timer_admission.h"
 
-#include "common/recall_handle.h"
-
 namespace vela::broker::timer {
 
 Status TimerAdmission::Admit(const RecordView& record, uint32_t queue_id, int64_t now_ms, Admission* admission) {
@@ -11,7 +9,7 @@ Status TimerAdmission::Admit(const RecordView& record, uint32_t queue_id, int64_
   VELA_RETURN_IF_ERROR(timers_.EnsureTimerTopic());
   admission->rewritten = EncodeTimerRecord(record, queue_id, *due);
   admission->deliver_at_ms = *due;
-  admission->recall_handle = EncodeRecallHandle(timers_.broker_name(), *due, record.msg_id);
+  admission->recall_broker = &timers_.broker_name();
   return Status::OK();
 }
 

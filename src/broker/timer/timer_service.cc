@@ -293,9 +293,23 @@ bool TimerService::Ingest() {
   if (ingest_offset_ == from) return false;
   store::MetaStore::StateBatch batch;
   batch.sync = false;  // the log holds the records: a lost batch is indexed again from the saved offset
+  // New timers of one topic in a row are counted once (one lock, one map lookup per run).
+  std::string run_topic;
+  int64_t run_count = 0;
+  auto count_new = [&](std::string_view topic) {
+    if (run_count > 0 && topic == run_topic) {
+      ++run_count;
+      return;
+    }
+    if (run_count > 0) AddPending(run_topic, run_count);
+    run_topic.assign(topic);
+    run_count = 1;
+  };
   // Every batch saves the offset of the first record it does not cover, so that a crash re-reads
   // exactly the records whose entries and counts are not written (none is counted twice).
   auto flush = [&](int64_t next_to_index) {
+    if (run_count > 0) AddPending(run_topic, run_count);
+    run_count = 0;
     batch.puts.emplace_back(std::string(kIngestKey), Fixed64(next_to_index));
     if (Status st = Write(&batch); !st.ok()) BrokerLogger()->error("timer: index write: {}", st.ToString());
     batch = {};
@@ -313,6 +327,7 @@ bool TimerService::Ingest() {
     }
     batch.puts.emplace_back(std::move(key), DueValue(parsed.msg_id, parsed.real_topic));
     AddSegmentPending(view.physical_offset, view.queue_offset, 1);
+    next_scan_ms_ = std::min(next_scan_ms_, parsed.due_ms);
   };
   int64_t indexed = 0;
   for (std::string_view raw : got.records) {
@@ -326,7 +341,7 @@ bool TimerService::Ingest() {
     switch (parsed->kind) {
       case TimerRecord::Kind::kTimer: {
         add_entry(view, *parsed, DueKey(parsed->due_ms, view.physical_offset));
-        AddPending(parsed->real_topic, 1);
+        count_new(parsed->real_topic);
         scan_from_ms_ = std::min(scan_from_ms_, parsed->due_ms);
         ++indexed;
         break;
@@ -457,6 +472,11 @@ Result<store::AppendResult> TimerService::AppendAndWait(std::vector<std::string>
 
 bool TimerService::DeliverDue(int64_t* next_due_ms) {
   const int64_t now = NowEpochMs();
+  if (now < next_scan_ms_) {  // nothing indexed is due yet: no scan
+    *next_due_ms = next_scan_ms_ == INT64_MAX ? 0 : next_scan_ms_;
+    return false;
+  }
+  next_scan_ms_ = 0;
   std::vector<DueEntry> due;
   int64_t skipped_from = INT64_MAX;  // the earliest entry left for later (a recall in progress)
   int64_t first_future = 0;          // the first entry due after now (0: none seen)
@@ -479,6 +499,9 @@ bool TimerService::DeliverDue(int64_t* next_due_ms) {
   if (due.empty()) {
     // Nothing before the next entry but tombstones and entries being recalled.
     scan_from_ms_ = std::min(skipped_from, first_future > 0 ? first_future : now + 1);
+    // Entries left for a recall are looked at again next round; otherwise the next scan is due
+    // when the first entry is, or when an earlier one is indexed.
+    if (skipped_from == INT64_MAX) next_scan_ms_ = first_future > 0 ? first_future : INT64_MAX;
     return false;
   }
   // Build the messages; entries whose record is gone or whose topic was deleted are dropped.

@@ -177,6 +177,7 @@ class TimerService final {
   // Service-thread state.
   int64_t ingest_offset_ = 0;   // next queue offset of the timer topic to index
   int64_t scan_from_ms_ = 0;    // no pending entry is due before this
+  int64_t next_scan_ms_ = 0;    // DeliverDue scans the index from this time on (INT64_MAX: nothing indexed)
   int64_t started_ms_ = 0;
   int64_t last_roll_ms_ = 0;
   int64_t last_marker_cleanup_ms_ = 0;

@@ -8,6 +8,7 @@
 
 #include "broker/processors/send_processor.h"
 #include "common/message_record.h"
+#include "common/recall_handle.h"
 #include "unit/broker/processor_test_util.h"
 
 namespace vela::broker {
@@ -44,7 +45,7 @@ class FakeTimerStage : public AdmissionStage {
     f.queue_id = 0;
     EncodeRecord(f, &admission->rewritten);
     admission->deliver_at_ms = now_ms + 60000;
-    admission->recall_handle = "handle-" + std::string(record.msg_id);
+    admission->recall_broker = &broker_name_;
     return Status::OK();
   }
   std::atomic<int> calls{0};
@@ -53,6 +54,7 @@ class FakeTimerStage : public AdmissionStage {
 
  private:
   std::string to_topic_;
+  const std::string broker_name_ = "broker-a";
 };
 
 class SendProcessorTest : public testing::ProcessorTest {
@@ -177,7 +179,11 @@ TEST_F(SendProcessorTest, AdmissionRewriteGoesToItsTopicWithFullReceiptsAndExtra
   EXPECT_EQ(sr.receipts(1).queue_id(), 0);
   EXPECT_EQ(sr.receipts(1).queue_offset(), 0);
   EXPECT_GT(sr.receipts(1).deliver_at_ms(), 0);
-  EXPECT_EQ(sr.receipts(1).recall_handle(), "handle-" + std::string(timer_view.msg_id));
+  auto handle = DecodeRecallHandle(sr.receipts(1).recall_handle());
+  ASSERT_TRUE(handle.ok()) << handle.status().ToString();
+  EXPECT_EQ(handle->broker_name, "broker-a");
+  EXPECT_EQ(handle->msg_id, timer_view.msg_id);
+  EXPECT_EQ(handle->due_ms, sr.receipts(1).deliver_at_ms());
   store_->WaitForDispatch();
   EXPECT_EQ(store_->MaxQueueOffset("orders", 1), store::QueueOffset(1));
   EXPECT_EQ(store_->MaxQueueOffset("rmq_sys_wheel_timer", 0), store::QueueOffset(1));

@@ -159,5 +159,21 @@ TEST(TimerMessageTest, RecallHandlesRoundTripAndGarbageIsRefused) {
   EXPECT_FALSE(DecodeRecallHandle(text.substr(0, text.size() / 2)).ok());
 }
 
+// The handle is unpadded base64url (RFC 4648 §5) of "r1" NUL broker NUL due NUL id: checked against
+// an independent encoder for inputs of each length modulo 3.
+TEST(TimerMessageTest, RecallHandlesAreUnpaddedBase64UrlOfEveryLength) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"b", "cjEAYgAxNzAwMDAwMDAwMTIzADdGMDAwMDAxMDAwMUFCQ0RFRg"},
+      {"bb", "cjEAYmIAMTcwMDAwMDAwMDEyMwA3RjAwMDAwMTAwMDFBQkNERUY"},
+      {"bbb", "cjEAYmJiADE3MDAwMDAwMDAxMjMAN0YwMDAwMDEwMDAxQUJDREVG"},
+  };
+  for (const auto& [broker, expected] : cases) {
+    EXPECT_EQ(EncodeRecallHandle(broker, 1'700'000'000'123, "7F0000010001ABCDEF"), expected) << broker;
+    auto back = DecodeRecallHandle(expected);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(back->broker_name, broker);
+  }
+}
+
 }  // namespace
 }  // namespace vela::broker::timer

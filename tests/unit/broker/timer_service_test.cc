@@ -101,6 +101,11 @@ class TimerServiceTest : public ::testing::Test {
     return a;
   }
 
+  // The recall handle a full receipt carries for message `msg_id` ("" when not recallable).
+  static std::string HandleOf(const Admission& a, std::string_view msg_id) {
+    return a.recall_broker == nullptr ? std::string() : EncodeRecallHandle(*a.recall_broker, a.deliver_at_ms, msg_id);
+  }
+
   // Waits until the service indexed `n` pending timers (it reads the timer queue asynchronously).
   void WaitPending(int64_t n) {
     const auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -178,7 +183,7 @@ class TimerServiceTest : public ::testing::Test {
     return true;
   }
 
-  testing::TempDir dir_;
+  vela::testing::TempDir dir_;
   std::unique_ptr<store::MessageStore> store_;
   std::unique_ptr<TopicManager> topics_;
   std::unique_ptr<TimerService> timers_;
@@ -221,9 +226,9 @@ TEST_F(TimerServiceTest, DeliversEachOnceNeverEarlyInDueOrderWithTies) {
 }
 
 TEST_F(TimerServiceTest, RecallBeforeAndAfterDelivery) {
-  auto a = Send("A", {{"TIMER_DELAY_MS", "400"}});
-  auto b = Send("B", {{"TIMER_DELAY_MS", "10"}});
-  ASSERT_FALSE(a.recall_handle.empty());
+  const std::string a_handle = HandleOf(Send("A", {{"TIMER_DELAY_MS", "400"}}), "A");
+  const std::string b_handle = HandleOf(Send("B", {{"TIMER_DELAY_MS", "10"}}), "B");
+  ASSERT_FALSE(a_handle.empty());
   auto recall = [&](const std::string& handle, const std::string& topic = "orders") {
     std::promise<Result<v1::RecallResponse>> p;
     timers_->Recall(topic, *DecodeRecallHandle(handle), [&](Result<v1::RecallResponse> r) { p.set_value(std::move(r)); });
@@ -231,18 +236,18 @@ TEST_F(TimerServiceTest, RecallBeforeAndAfterDelivery) {
   };
   WaitPending(2);
   // Another topic's name does not find it.
-  EXPECT_FALSE(recall(a.recall_handle, "payments").ok());
-  auto first = recall(a.recall_handle);
+  EXPECT_FALSE(recall(a_handle, "payments").ok());
+  auto first = recall(a_handle);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->outcome(), v1::RECALL_DONE);
-  auto again = recall(a.recall_handle);
+  auto again = recall(a_handle);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->outcome(), v1::RECALL_ALREADY_RECALLED);
 
   auto got = WaitFor(1);
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].msg_id, "B");
-  auto late = recall(b.recall_handle);
+  auto late = recall(b_handle);
   ASSERT_TRUE(late.ok());
   EXPECT_EQ(late->outcome(), v1::RECALL_ALREADY_DELIVERED);
   std::this_thread::sleep_for(600ms);
