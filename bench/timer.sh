@@ -11,6 +11,8 @@
 #   1. a fresh name server, broker ($FLUSH, default ASYNC_FLUSH) and store; waits until the broker is
 #      settled (under 2 % of a core over 2 s) before each workload;
 #   2. plain sends: `vela-bench produce --window 256 --count $PLAIN_COUNT` on a fresh topic;
+#      before each workload, recycle_pages (bench/lib.sh; RECYCLE_GIB, default 2) writes and
+#      deletes 2 GiB so that both workloads get recycled page-cache pages;
 #   3. timer sends: `vela-bench timer --count $COUNT --spread $SPREAD` on another fresh topic (window
 #      256, the same SDK producer), lateness at the consumer; then `vela-admin timer status --json`
 #      (lateness at the broker: store time of the delivered message minus its due time);
@@ -62,11 +64,13 @@ LEAD=()
 # not counted by the next), each on a settled broker; broker CPU ticks around each workload.
 TICKS_BY_PASS=()
 for pass in $(seq 1 "$PASSES"); do
+  recycle_pages "$OUT"
   settle "$BROKER_PID"
   c0=$(cpu_ticks "$BROKER_PID")
   "$BIN/vela-bench" --namesrv "$NAMESRV" --json produce --topic Plain --window 256 --count "$PLAIN_COUNT" --size "$SIZE" \
     > "$OUT/plain$pass.json"
   c1=$(cpu_ticks "$BROKER_PID")
+  recycle_pages "$OUT"
   settle "$BROKER_PID"
   c2=$(cpu_ticks "$BROKER_PID")
   "$BIN/vela-bench" --namesrv "$NAMESRV" --json timer --topic "Timers$pass" --group "TimerBench$pass" --count "$COUNT" \

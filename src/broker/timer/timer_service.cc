@@ -5,6 +5,8 @@
 #include <chrono>
 #include <future>
 
+#include <pthread.h>
+
 #include <fmt/format.h>
 
 #include "broker/logger.h"
@@ -243,6 +245,7 @@ void TimerService::AddSegmentPending(int64_t offset, int64_t queue_offset, int64
 }
 
 void TimerService::Run() {
+  pthread_setname_np(pthread_self(), "vela-timer");
   if (Status st = ResolveInFlight(); !st.ok()) BrokerLogger()->error("timer: {}", st.ToString());
   while (true) {
     {
