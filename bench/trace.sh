@@ -13,6 +13,8 @@
 #      does not favour one variant: `vela-bench produce --window 256 --count $COUNT` plain, the same
 #      with --trace (one send event per message, carrying its store, goes to RMQ_SYS_TRACE_TOPIC), and plain while
 #      a loop fetches /metrics once a second;
+#      Before each, recycle_pages (bench/lib.sh; RECYCLE_GIB=0 turns it off) writes and deletes
+#      2 GiB, so that no variant pays for fresh pages that another did not (docs/performance.md);
 #   3. prints each variant's rate and broker CPU per message per pass, and the median ratios
 #      trace/plain (issue 15's aim: at most 10 % slower, so at least 0.9x) and scraped/plain (aim:
 #      no measurable change).
@@ -57,6 +59,7 @@ while True:
     time.sleep(1)' "$HTTP" &
     scraper=$!
   fi
+  recycle_pages "$OUT"  # every variant writes into recycled page-cache pages (bench/lib.sh)
   settle "$BROKER_PID"  # after the scraper started: its interpreter start-up is not measured
   before=$(cpu_ticks "$BROKER_PID")
   "${BENCH[@]}" produce --topic "$topic" --window 256 --count "$COUNT" --size "$SIZE" "${extra[@]}" > "$OUT/$variant-$pass.raw"
